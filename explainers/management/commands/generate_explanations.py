@@ -1,0 +1,97 @@
+import re
+import time
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from explainers import cli
+from explainers.generation import GenerationConfig, generate, write_manifest
+from explainers.model import CheckpointError, file_sha256, load_checkpoint
+from explainers.services import register_explanation_set
+
+NAME = re.compile(r"^[-a-zA-Z0-9_]+$")
+
+
+class Command(BaseCommand):
+    help = (
+        "Compute local LIME explanations and class-level maps (NormLIME, LIME, SmoothGrad², VarGrad), "
+        "write them with PNGs and a manifest to --out, and register the set for the survey."
+    )
+
+    def add_arguments(self, parser):
+        d = GenerationConfig()
+        parser.add_argument("--out", default=None, help=f"output folder (default {cli.default_explanations_dir()})")
+        parser.add_argument("--model", default=None, help=f"checkpoint (default {cli.default_model_path()})")
+        parser.add_argument("--name", default=None, help="name of the set in the database (default: the folder's name)")
+        parser.add_argument("--per-class", type=int, default=d.per_class, help="local explanations per digit (default %(default)s)")
+        parser.add_argument("--num-samples", type=int, default=d.num_samples, help="LIME samples per explanation (default %(default)s)")
+        parser.add_argument("--num-features", type=int, default=d.num_features, help="K, features per local explanation (default %(default)s)")
+        parser.add_argument("--sigma", type=float, default=d.sigma, help="LIME sampling noise in pixel units (default %(default)s)")
+        parser.add_argument("--batch-size", type=int, default=d.batch_size, help="rows per forward pass (default %(default)s)")
+        cli.add_common_options(parser)
+
+    def handle(self, *args, **opts):
+        for name in ("per_class", "num_samples", "num_features", "sigma", "batch_size"):
+            cli.positive(name.replace("_", "-"), opts[name])
+        out = Path(opts["out"]) if opts["out"] else cli.default_explanations_dir()
+        if out.exists() and not out.is_dir():
+            raise CommandError(f"--out {out}: exists and is not a folder")
+        name = opts["name"] or out.resolve().name
+        if not NAME.match(name):
+            raise CommandError(f"--name {name!r}: use letters, digits, '-' and '_' only")
+        model_path = Path(opts["model"]) if opts["model"] else cli.default_model_path()
+        device = cli.device(opts["device"])
+        try:
+            model = load_checkpoint(model_path, device)
+        except CheckpointError as exc:
+            raise CommandError(str(exc)) from None
+        data = cli.load_data(opts["mnist_dir"])
+        config = GenerationConfig(
+            per_class=opts["per_class"],
+            num_samples=opts["num_samples"],
+            num_features=opts["num_features"],
+            sigma=opts["sigma"],
+            batch_size=opts["batch_size"],
+            seed=opts["seed"],
+        )
+        quiet = opts["verbosity"] == 0
+        start = time.perf_counter()
+        bars = {}
+
+        def progress(key, desc, unit):
+            def update(done, total):
+                if key not in bars:
+                    bars[key] = tqdm(total=total, desc=desc, unit=unit, disable=quiet)
+                bars[key].update(done - bars[key].n)
+            return update
+
+        try:
+            result = generate(
+                model,
+                file_sha256(model_path),
+                data,
+                out,
+                config,
+                lime_progress=progress("lime", "LIME local explanations", "expl"),
+                noise_progress=progress("noise", "SmoothGrad²/VarGrad", "img"),
+            )
+        finally:
+            for bar in bars.values():
+                bar.close()
+        manifest = result.manifest
+        manifest["model"]["path"] = str(model_path.resolve())
+        manifest["device"] = str(device)
+        manifest["versions"] = cli.versions()
+        manifest["name"] = name
+        write_manifest(out, manifest)
+        explanation_set = register_explanation_set(name, out, result.maps, manifest)
+        seconds = time.perf_counter() - start
+        resumed = f" (resumed after {result.resumed_from} cached)" if result.resumed_from else ""
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Explained {manifest['explained']['local_explanations']} images{resumed} in {seconds:.0f} s; "
+                f"wrote maps.npz, local_weights.npz, 40 PNGs and overview.png to {out}; "
+                f"registered set '{explanation_set.name}' ({explanation_set.get_absolute_url()})."
+            )
+        )

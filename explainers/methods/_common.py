@@ -1,0 +1,74 @@
+"""Small helpers shared by the explainer modules (no Django)."""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+Progress = Callable[[int], None] | None
+
+
+def as_tensor(x, model: nn.Module) -> torch.Tensor:
+    """A float32 copy-free view of ``x`` on its own device (a tensor) or the model's (an array).
+
+    The caller's tensor is never modified: the explainers only read from it.
+    """
+    if isinstance(x, torch.Tensor):
+        return x.detach().to(torch.float32)
+    params = model.parameters() if isinstance(model, nn.Module) else iter(())
+    device = next((p.device for p in params), torch.device("cpu"))
+    return torch.as_tensor(np.asarray(x), dtype=torch.float32, device=device)
+
+
+def flat(x: torch.Tensor) -> torch.Tensor:
+    return x.reshape(len(x), -1)
+
+
+def instance_generator(seed: int, index: int) -> torch.Generator:
+    """A CPU generator for instance ``index`` of a call seeded with ``seed``.
+
+    Each instance draws from its own stream, so results do not depend on how
+    instances are grouped into batches (batched and unbatched calls agree).
+    """
+    state = np.random.SeedSequence([int(seed), int(index)]).generate_state(2, dtype=np.uint32)
+    return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
+
+
+@torch.no_grad()
+def predict_targets(model: nn.Module, x: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """The model's own predicted class of each row (the default target)."""
+    return torch.cat([model(x[i : i + batch_size]).argmax(1) for i in range(0, len(x), batch_size)])
+
+
+def resolve_targets(model: nn.Module, x: torch.Tensor, targets, batch_size: int) -> torch.Tensor:
+    if targets is None:
+        return predict_targets(model, x, batch_size)
+    t = torch.as_tensor(np.asarray(targets) if not isinstance(targets, torch.Tensor) else targets)
+    t = t.to(device=x.device, dtype=torch.int64).reshape(-1)
+    if t.numel() == 1 and len(x) != 1:
+        t = t.expand(len(x))
+    if len(t) != len(x):
+        raise ValueError(f"targets has {len(t)} entries for {len(x)} inputs")
+    return t
+
+
+def instance_ids(ids, n: int) -> list[int]:
+    """Keys of each instance's random stream: ``ids`` if given (e.g. dataset indices), else 0..n-1.
+
+    Keying by a stable id makes a result independent of how a long run is split
+    into calls (chunks, resumption) as well as of the batch size.
+    """
+    if ids is None:
+        return list(range(n))
+    ids = [int(i) for i in np.asarray(ids).reshape(-1)]
+    if len(ids) != n:
+        raise ValueError(f"instance_ids has {len(ids)} entries for {n} inputs")
+    return ids
+
+
+def check_positive(**values) -> None:
+    for name, value in values.items():
+        if value is None or value <= 0:
+            raise ValueError(f"{name} must be positive (got {value!r})")

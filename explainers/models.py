@@ -1,0 +1,72 @@
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.urls import reverse
+
+import numpy as np
+
+
+class Method(models.TextChoices):
+    """The names used for methods everywhere: arrays, files, database, CSV, reports."""
+
+    NORMLIME = "normlime", "NormLIME"
+    LIME = "lime", "LIME"
+    SMOOTHGRAD = "smoothgrad", "SmoothGrad²"
+    VARGRAD = "vargrad", "VarGrad"
+    SHAP = "shap", "SHAP"
+    RANDOM = "random", "Random"
+
+
+SURVEY_METHODS = (Method.NORMLIME, Method.LIME, Method.SMOOTHGRAD, Method.VARGRAD)
+
+
+class ExplanationSet(models.Model):
+    """One run of ``generate_explanations``: class-level maps of one model, with their provenance."""
+
+    name = models.SlugField(max_length=100, unique=True)
+    directory = models.CharField(max_length=500, help_text="Folder holding maps.npz, the PNGs and manifest.json")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    model_sha256 = models.CharField(max_length=64)
+    data_source = models.CharField(max_length=300)
+    parameters = models.JSONField(default=dict)
+    manifest = models.JSONField(default=dict)
+    overview_png = models.BinaryField(editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("explainers:set_detail", args=[self.name])
+
+    def map_for(self, method: str, digit: int) -> "ClassMap":
+        return self.maps.get(method=method, digit=digit)
+
+
+class ClassMap(models.Model):
+    """The class-level map of one digit by one method, as participants see it."""
+
+    explanation_set = models.ForeignKey(ExplanationSet, on_delete=models.CASCADE, related_name="maps")
+    method = models.CharField(max_length=20, choices=Method.choices)
+    digit = models.PositiveSmallIntegerField(validators=[MinValueValidator(0), MaxValueValidator(9)])
+    values = models.BinaryField(help_text="784 float32 scores, row-major 28x28, as displayed")
+    png = models.BinaryField()
+
+    class Meta:
+        ordering = ["explanation_set", "method", "digit"]
+        constraints = [
+            models.UniqueConstraint(fields=["explanation_set", "method", "digit"], name="one_map_per_method_and_digit"),
+            models.CheckConstraint(condition=models.Q(digit__gte=0, digit__lte=9), name="digit_between_0_and_9"),
+            models.CheckConstraint(condition=models.Q(method__in=Method.values), name="known_method"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.explanation_set} {self.method} {self.digit}"
+
+    def array(self) -> np.ndarray:
+        return np.frombuffer(bytes(self.values), dtype=np.float32).reshape(28, 28)
+
+    def get_absolute_url(self) -> str:
+        return reverse("explainers:map_png", args=[self.explanation_set.name, self.method, self.digit])

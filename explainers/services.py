@@ -1,0 +1,41 @@
+"""Writes to the database that carry rules: registering an explanation set with its maps."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from django.db import transaction
+
+from . import render
+from .generation import GRID_ORDER, MAP_METHODS, displayed_maps
+from .models import ClassMap, ExplanationSet
+
+
+@transaction.atomic
+def register_explanation_set(name: str, directory: str | Path, maps: dict[str, np.ndarray], manifest: dict) -> ExplanationSet:
+    """Create or replace the set ``name`` and its 40 class maps (all or nothing)."""
+    shown = displayed_maps(maps)
+    explanation_set, _ = ExplanationSet.objects.update_or_create(
+        name=name,
+        defaults={
+            "directory": str(Path(directory).resolve()),
+            "model_sha256": manifest["model"]["sha256"],
+            "data_source": manifest["data"]["source"][:300],
+            "parameters": manifest.get("parameters", {}),
+            "manifest": manifest,
+            "overview_png": render.overview_png(shown, list(GRID_ORDER)),
+        },
+    )
+    explanation_set.maps.all().delete()
+    ClassMap.objects.bulk_create(
+        ClassMap(
+            explanation_set=explanation_set,
+            method=method,
+            digit=digit,
+            values=shown[method][digit].astype(np.float32).tobytes(),
+            png=render.map_png(shown[method][digit]),
+        )
+        for method in MAP_METHODS
+        for digit in range(10)
+    )
+    return explanation_set

@@ -1,0 +1,54 @@
+"""The explanation gallery: the generated sets and their maps (public: no participant data)."""
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import etag, require_safe
+
+from .models import SURVEY_METHODS, ClassMap, ExplanationSet
+
+# Images never change for a given set and update time; let browsers and proxies keep them.
+IMAGE_CACHE = "public, max-age=86400"
+
+
+@require_safe
+def set_list(request):
+    sets = ExplanationSet.objects.all()
+    return render(request, "explainers/set_list.html", {"sets": sets})
+
+
+@require_safe
+def set_detail(request, name: str):
+    explanation_set = get_object_or_404(ExplanationSet, name=name)
+    maps = {(m.method, m.digit): m for m in explanation_set.maps.only("id", "method", "digit", "explanation_set")}
+    rows = [
+        {"method": method, "label": method.label, "maps": [maps.get((method.value, d)) for d in range(10)]}
+        for method in SURVEY_METHODS
+    ]
+    context = {"set": explanation_set, "rows": rows, "digits": range(10)}
+    return render(request, "explainers/set_detail.html", context)
+
+
+def _set_etag(request, name: str, **kwargs) -> str | None:
+    stamp = ExplanationSet.objects.filter(name=name).values_list("updated_at", flat=True).first()
+    return f"{name}-{stamp.timestamp()}" if stamp else None
+
+
+@require_safe
+@etag(_set_etag)
+def overview_png(request, name: str):
+    explanation_set = get_object_or_404(ExplanationSet.objects.only("overview_png"), name=name)
+    return _png(explanation_set.overview_png)
+
+
+@require_safe
+@etag(_set_etag)
+def map_png(request, name: str, method: str, digit: int):
+    class_map = ClassMap.objects.filter(explanation_set__name=name, method=method, digit=digit).only("png").first()
+    if class_map is None:
+        raise Http404(f"No {method} map of digit {digit} in set {name}")
+    return _png(class_map.png)
+
+
+def _png(data) -> HttpResponse:
+    response = HttpResponse(bytes(data), content_type="image/png")
+    response["Cache-Control"] = IMAGE_CACHE
+    return response

@@ -1,0 +1,45 @@
+"""Fixtures shared across the suite: small MNIST files and a tiny trained network."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from explainers.data import load_embedded, write_idx
+
+
+def _tiny_arrays(train_per_class: int = 40, test_per_class: int = 10):
+    """Real digits taken from the embedded subset, as uint8 images (so files look like MNIST's)."""
+    data = load_embedded()
+    rng = np.random.default_rng(0)
+
+    def take(x, y, per_class):
+        idx = np.concatenate([rng.choice(np.flatnonzero(y == c), per_class, replace=False) for c in range(10)])
+        idx = rng.permutation(idx)
+        return (x[idx] * 255).round().astype(np.uint8).reshape(-1, 28, 28), y[idx].astype(np.uint8)
+
+    return take(data.x_train, data.y_train, train_per_class) + take(data.x_test, data.y_test, test_per_class)
+
+
+@pytest.fixture(scope="session")
+def tiny_mnist_dir(tmp_path_factory) -> Path:
+    """400 training and 100 test digits written as the four official IDX files (gzipped)."""
+    root = tmp_path_factory.mktemp("mnist")
+    x_train, y_train, x_test, y_test = _tiny_arrays()
+    write_idx(root / "train-images-idx3-ubyte.gz", x_train)
+    write_idx(root / "train-labels-idx1-ubyte.gz", y_train)
+    write_idx(root / "t10k-images-idx3-ubyte.gz", x_test)
+    write_idx(root / "t10k-labels-idx1-ubyte.gz", y_test)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_model_path(tiny_mnist_dir, tmp_path_factory) -> Path:
+    """A network trained for eight epochs on the tiny files (weak but real)."""
+    from explainers.data import load_mnist
+    from explainers.model import TrainConfig, new_model, save_checkpoint, train
+
+    data = load_mnist(tiny_mnist_dir)
+    model = train(new_model(0), data.x_train, data.y_train, config=TrainConfig(epochs=8), seed=0)
+    path = tmp_path_factory.mktemp("model") / "tiny.pt"
+    save_checkpoint(model, path)
+    return path

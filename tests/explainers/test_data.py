@@ -1,0 +1,132 @@
+"""MNIST loading: the embedded split, official IDX files, Keras npz, and every bad file."""
+import gzip
+
+import numpy as np
+import pytest
+
+from explainers.data import (
+    IMAGE_MAGIC,
+    LABEL_MAGIC,
+    MnistDataError,
+    load_embedded,
+    load_mnist,
+    read_idx,
+    sample_per_class,
+    write_idx,
+)
+
+
+def write_set(root, n_train=20, n_test=10, gz=False):
+    rng = np.random.default_rng(0)
+    suffix = ".gz" if gz else ""
+    arrays = {
+        "train-images-idx3-ubyte": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+        "train-labels-idx1-ubyte": rng.integers(0, 10, n_train, dtype=np.uint8),
+        "t10k-images-idx3-ubyte": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+        "t10k-labels-idx1-ubyte": rng.integers(0, 10, n_test, dtype=np.uint8),
+    }
+    for name, array in arrays.items():
+        write_idx(root / f"{name}{suffix}", array)
+    return arrays
+
+
+def test_the_embedded_subset_splits_into_4000_training_and_1000_test_digits_stratified():
+    data = load_embedded()
+    assert data.x_train.shape == (4000, 784) and data.x_test.shape == (1000, 784)
+    assert (np.bincount(data.y_train) == 400).all() and (np.bincount(data.y_test) == 100).all()
+    assert data.x_train.dtype == np.float32 and 0.0 <= data.x_train.min() and data.x_train.max() <= 1.0
+
+
+def test_the_embedded_split_is_the_same_every_time():
+    a, b = load_embedded(), load_embedded()
+    np.testing.assert_array_equal(a.x_test, b.x_test)
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_official_idx_files_load_plain_or_gzipped(tmp_path, gz):
+    arrays = write_set(tmp_path, gz=gz)
+    data = load_mnist(tmp_path)
+    np.testing.assert_array_equal(data.y_train, arrays["train-labels-idx1-ubyte"])
+    np.testing.assert_allclose(data.x_test[3], arrays["t10k-images-idx3-ubyte"][3].reshape(784) / 255.0, rtol=1e-6)
+    assert "IDX" in data.source and len(data.files) == 4
+
+
+def test_a_keras_style_npz_loads(tmp_path):
+    rng = np.random.default_rng(1)
+    np.savez(
+        tmp_path / "mnist.npz",
+        x_train=rng.integers(0, 256, (6, 28, 28), dtype=np.uint8),
+        y_train=np.arange(6),
+        x_test=rng.integers(0, 256, (4, 28, 28), dtype=np.uint8),
+        y_test=np.arange(4),
+    )
+    data = load_mnist(tmp_path)
+    assert data.x_train.shape == (6, 784) and list(data.y_test) == [0, 1, 2, 3]
+
+
+def test_a_missing_file_is_named_in_a_one_line_error(tmp_path):
+    write_set(tmp_path)
+    (tmp_path / "t10k-labels-idx1-ubyte").unlink()
+    with pytest.raises(MnistDataError) as err:
+        load_mnist(tmp_path)
+    message = str(err.value)
+    assert "t10k-labels-idx1-ubyte" in message and "missing" in message and "\n" not in message
+
+
+def test_a_truncated_file_says_how_long_it_should_be(tmp_path):
+    write_set(tmp_path)
+    path = tmp_path / "train-images-idx3-ubyte"
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(MnistDataError, match=r"train-images-idx3-ubyte: truncated or padded \(\d+ bytes; expected 15696"):
+        load_mnist(tmp_path)
+
+
+def test_a_file_with_the_wrong_magic_number_is_refused(tmp_path):
+    write_set(tmp_path)
+    # swap: a label file where images are expected
+    (tmp_path / "train-images-idx3-ubyte").write_bytes((tmp_path / "train-labels-idx1-ubyte").read_bytes())
+    with pytest.raises(MnistDataError, match="wrong magic number 0x00000801 \\(expected 0x00000803"):
+        load_mnist(tmp_path)
+
+
+def test_a_corrupt_gzip_file_is_refused_with_its_name(tmp_path):
+    write_set(tmp_path, gz=True)
+    (tmp_path / "t10k-images-idx3-ubyte.gz").write_bytes(b"not gzip at all")
+    with pytest.raises(MnistDataError, match="t10k-images-idx3-ubyte.gz: unreadable"):
+        load_mnist(tmp_path)
+
+
+def test_images_and_labels_of_different_counts_are_refused(tmp_path):
+    write_set(tmp_path)
+    write_idx(tmp_path / "train-labels-idx1-ubyte", np.zeros(19, dtype=np.uint8))
+    with pytest.raises(MnistDataError, match="train images \\(20\\) and labels \\(19\\) differ"):
+        load_mnist(tmp_path)
+
+
+def test_a_folder_that_does_not_exist_is_refused(tmp_path):
+    with pytest.raises(MnistDataError, match="not a directory"):
+        load_mnist(tmp_path / "nope")
+
+
+def test_an_npz_without_the_expected_arrays_is_refused(tmp_path):
+    np.savez(tmp_path / "mnist.npz", images=np.zeros((2, 28, 28)))
+    with pytest.raises(MnistDataError, match="no array 'x_train'"):
+        load_mnist(tmp_path)
+
+
+def test_idx_round_trip_keeps_the_header_and_values(tmp_path):
+    array = np.arange(2 * 28 * 28, dtype=np.uint8).reshape(2, 28, 28)
+    write_idx(tmp_path / "x.gz", array)
+    np.testing.assert_array_equal(read_idx(tmp_path / "x.gz", IMAGE_MAGIC), array)
+    with gzip.open(tmp_path / "x.gz", "rb") as f:
+        assert f.read(4) == IMAGE_MAGIC.to_bytes(4, "big")
+    write_idx(tmp_path / "y", np.array([1, 2, 3], dtype=np.uint8))
+    assert read_idx(tmp_path / "y", LABEL_MAGIC).tolist() == [1, 2, 3]
+
+
+def test_sample_per_class_draws_the_asked_number_of_each_class_repeatably():
+    labels = np.repeat(np.arange(10), 7)
+    a = sample_per_class(labels, 3, seed=0)
+    assert (np.bincount(labels[a], minlength=10) == 3).all()
+    np.testing.assert_array_equal(a, sample_per_class(labels, 3, seed=0))
+    assert len(sample_per_class(labels, 50, seed=0)) == 70  # a short class gives all it has

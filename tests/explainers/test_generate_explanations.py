@@ -1,0 +1,120 @@
+"""manage.py generate_explanations: files, database registration, resumption, bad input."""
+import json
+
+import numpy as np
+import pytest
+from django.core.management import CommandError, call_command
+from PIL import Image
+
+from explainers import generation
+from explainers.models import ClassMap, ExplanationSet
+
+pytestmark = pytest.mark.django_db
+
+SMALL = dict(per_class=2, num_samples=60, num_features=5, device="cpu", verbosity=0)
+
+
+def run(out, model, mnist, **extra):
+    call_command("generate_explanations", out=str(out), model=str(model), mnist_dir=str(mnist), **{**SMALL, **extra})
+
+
+def test_it_writes_weights_maps_pictures_and_a_manifest(tiny_model_path, tiny_mnist_dir, tmp_path):
+    out = tmp_path / "set-a"
+    run(out, tiny_model_path, tiny_mnist_dir)
+    weights = np.load(out / "local_weights.npz")
+    assert weights["W"].shape == (20, 784) and len(weights["labels"]) == 20 and len(weights["indices"]) == 20
+    assert ((weights["W"] != 0).sum(1) <= 5).all()
+    maps = np.load(out / "maps.npz")
+    for method in ("normlime", "lime", "smoothgrad", "vargrad", "normlime_signed", "lime_signed"):
+        assert maps[method].shape == (10, 784), method
+    assert maps["normlime_global"].shape == (784,)
+    assert (maps["normlime"] >= 0).all() and (maps["lime"] >= 0).all()
+    np.testing.assert_allclose(np.abs(maps["normlime_signed"]), maps["normlime"])
+    for method in ("normlime", "lime", "smoothgrad", "vargrad"):
+        for digit in range(10):
+            assert Image.open(out / "png" / f"{method}_{digit}.png").size == (280, 280)
+    assert Image.open(out / "overview.png").size[0] > Image.open(out / "overview.png").size[1]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["parameters"]["num_samples"] == 60 and manifest["parameters"]["seed"] == 0
+    assert len(manifest["model"]["sha256"]) == 64 and "IDX" in manifest["data"]["source"]
+    assert {"lime_local", "smoothgrad_vargrad", "total"} <= set(manifest["seconds"])
+    assert not (out / generation.CACHE_NAME).exists()
+
+
+def test_it_registers_the_set_with_its_40_maps_as_shown(tiny_model_path, tiny_mnist_dir, tmp_path):
+    run(tmp_path / "set-b", tiny_model_path, tiny_mnist_dir)
+    explanation_set = ExplanationSet.objects.get(name="set-b")
+    assert explanation_set.maps.count() == 40
+    maps = np.load(tmp_path / "set-b" / "maps.npz")
+    shown = ClassMap.objects.get(explanation_set=explanation_set, method="normlime", digit=3).array()
+    np.testing.assert_allclose(shown.reshape(784), np.clip(maps["normlime_signed"][3], 0, None), rtol=1e-6)
+
+
+def test_running_again_replaces_the_set_instead_of_duplicating_it(tiny_model_path, tiny_mnist_dir, tmp_path):
+    run(tmp_path / "set-c", tiny_model_path, tiny_mnist_dir)
+    run(tmp_path / "set-c", tiny_model_path, tiny_mnist_dir, seed=1)
+    assert ExplanationSet.objects.filter(name="set-c").count() == 1
+    assert ClassMap.objects.filter(explanation_set__name="set-c").count() == 40
+    assert ExplanationSet.objects.get(name="set-c").parameters["seed"] == 1
+
+
+def test_an_interrupted_run_resumes_and_gives_the_same_weights(tiny_model_path, tiny_mnist_dir, tmp_path, monkeypatch):
+    run(tmp_path / "whole", tiny_model_path, tiny_mnist_dir, per_class=3)
+    monkeypatch.setattr(generation, "CHUNK", 7)
+    calls = {"n": 0}
+    real = generation.lime_local
+
+    def interrupted(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(generation, "lime_local", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "broken", tiny_model_path, tiny_mnist_dir, per_class=3)
+    cache = np.load(tmp_path / "broken" / generation.CACHE_NAME)
+    assert int(cache["done"]) == 14  # two chunks of 7 were saved before the interruption
+    assert not (tmp_path / "broken" / "maps.npz").exists()  # nothing final was half-written
+    monkeypatch.setattr(generation, "lime_local", real)
+    calls_after = {"n": 0}
+
+    def counting(*args, **kwargs):
+        calls_after["n"] += len(args[1])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(generation, "lime_local", counting)
+    run(tmp_path / "broken", tiny_model_path, tiny_mnist_dir, per_class=3)
+    assert calls_after["n"] == 30 - 14  # only the missing explanations were computed
+    np.testing.assert_allclose(
+        np.load(tmp_path / "broken" / "local_weights.npz")["W"], np.load(tmp_path / "whole" / "local_weights.npz")["W"]
+    )
+    assert json.loads((tmp_path / "broken" / "manifest.json").read_text())["resumed_from"] == 14
+
+
+def test_a_cache_from_other_parameters_is_not_reused(tiny_model_path, tiny_mnist_dir, tmp_path):
+    out = tmp_path / "set-d"
+    out.mkdir()
+    np.savez(out / generation.CACHE_NAME, W=np.ones((20, 784)), done=np.array(20), fingerprint=np.array("other"))
+    run(out, tiny_model_path, tiny_mnist_dir)
+    assert ((np.load(out / "local_weights.npz")["W"] != 0).sum(1) <= 5).all()
+
+
+def test_a_missing_model_is_a_one_line_error(tiny_mnist_dir, tmp_path):
+    with pytest.raises(CommandError, match="no such model checkpoint"):
+        run(tmp_path / "x", tmp_path / "absent.pt", tiny_mnist_dir)
+    assert not ExplanationSet.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "option, value, message",
+    [("per_class", 0, "--per-class must be a positive"), ("num_samples", -5, "--num-samples must be a positive")],
+)
+def test_non_positive_sizes_are_refused(tiny_model_path, tiny_mnist_dir, tmp_path, option, value, message):
+    with pytest.raises(CommandError, match=message):
+        run(tmp_path / "x", tiny_model_path, tiny_mnist_dir, **{option: value})
+
+
+def test_a_name_with_odd_characters_is_refused(tiny_model_path, tiny_mnist_dir, tmp_path):
+    with pytest.raises(CommandError, match="use letters, digits"):
+        run(tmp_path / "x", tiny_model_path, tiny_mnist_dir, name="bad name!")

@@ -1,0 +1,89 @@
+"""Kernel SHAP against exact Shapley values enumerated over every ordering of the features."""
+import itertools
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from explainers.methods import kernel_shap
+from explainers.methods.shap import shapley_kernel_weight
+
+
+def game(x: torch.Tensor) -> torch.Tensor:
+    """A function with interactions: x0*x1 + 2*x2 + x3^2 + x0*x2*x3 (class 0), its negative (class 1)."""
+    v = x[:, 0] * x[:, 1] + 2 * x[:, 2] + x[:, 3] ** 2 + x[:, 0] * x[:, 2] * x[:, 3]
+    return torch.stack([v, -v], 1)
+
+
+def exact_shapley(x, background):
+    d = len(x)
+
+    def value(coalition):
+        z = np.array([i in coalition for i in range(d)], dtype=float)
+        point = z * x + (1 - z) * background
+        return game(torch.tensor(point[None], dtype=torch.float32))[0, 0].item()
+
+    phi = np.zeros(d)
+    for order in itertools.permutations(range(d)):
+        seen = set()
+        for j in order:
+            phi[j] += value(seen | {j}) - value(seen)
+            seen.add(j)
+    return phi / math.factorial(d)
+
+
+X = np.array([[1.0, 2.0, 3.0, -1.0], [0.5, -1.0, 2.0, 2.0]])
+BACKGROUND = np.array([0.5, 0.0, 1.0, 0.0])
+
+
+def test_with_every_coalition_it_equals_the_exact_shapley_values():
+    phi = kernel_shap(game, X, [0, 0], background=BACKGROUND, num_samples=14)
+    for row, x in zip(phi, X):
+        np.testing.assert_allclose(row, exact_shapley(x, BACKGROUND), atol=1e-5)
+
+
+def test_a_hand_worked_additive_game_gives_each_feature_its_own_term():
+    # For f(x) = 2*x2 alone the Shapley value of feature 2 is 2*(x2 - b2) = 2*(3 - 1) = 4.
+    f = lambda x: torch.stack([2 * x[:, 2], x[:, 0]], 1)  # noqa: E731
+    phi = kernel_shap(f, X[:1], [0], background=BACKGROUND, num_samples=14)
+    np.testing.assert_allclose(phi[0], [0.0, 0.0, 4.0, 0.0], atol=1e-6)
+
+
+def test_the_values_sum_to_the_prediction_minus_the_background_prediction():
+    x = np.random.default_rng(0).random((2, 12))
+    f = lambda t: torch.stack([torch.sin(t).sum(1) * t[:, 0], t.sum(1)], 1)  # noqa: E731
+    phi = kernel_shap(f, x, [0, 0], background=np.zeros(12), num_samples=200, seed=3)
+    fx = f(torch.tensor(x, dtype=torch.float32))[:, 0].numpy()
+    np.testing.assert_allclose(phi.sum(1), fx - 0.0, rtol=1e-5)
+
+
+def test_sampled_estimates_approach_the_exact_values():
+    rng = np.random.default_rng(1)
+    w = rng.normal(size=8)
+    f = lambda t: torch.stack([t @ torch.tensor(w, dtype=torch.float32) + t[:, 0] * t[:, 1], t[:, 0]], 1)  # noqa: E731
+    x = rng.random((1, 8))
+    phi = kernel_shap(f, x, [0], background=np.zeros(8), num_samples=200, seed=0)  # < 2^8 - 2: sampled
+    exact = w * x[0]
+    exact[[0, 1]] += x[0, 0] * x[0, 1] / 2  # the interaction is shared equally
+    np.testing.assert_allclose(phi[0], exact, atol=0.05)
+
+
+def test_a_background_of_several_rows_averages_the_model_over_them():
+    bg = np.stack([BACKGROUND, BACKGROUND + 1.0])
+    phi = kernel_shap(game, X[:1], [0], background=bg, num_samples=14)
+    expected = (exact_shapley(X[0], bg[0]) + exact_shapley(X[0], bg[1])) / 2  # Shapley values are linear in v
+    np.testing.assert_allclose(phi[0], expected, atol=1e-5)
+
+
+def test_seeded_runs_repeat_exactly():
+    x = np.random.default_rng(2).random((2, 10))
+    f = lambda t: torch.stack([(t**2).sum(1), t[:, 0]], 1)  # noqa: E731
+    a = kernel_shap(f, x, [0, 0], background=np.zeros(10), num_samples=64, seed=4)
+    b = kernel_shap(f, x, [0, 0], background=np.zeros(10), num_samples=64, seed=4, batch_size=5)
+    np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_the_shapley_kernel_weight_matches_its_formula():
+    assert shapley_kernel_weight(4, 1) == pytest.approx(3 / (4 * 1 * 3))
+    assert shapley_kernel_weight(4, 2) == pytest.approx(3 / (6 * 2 * 2))

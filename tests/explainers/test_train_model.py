@@ -1,0 +1,37 @@
+"""manage.py train_model"""
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from explainers.model import file_sha256, load_checkpoint
+
+
+def test_it_saves_the_checkpoint_and_a_manifest_beside_it(tiny_mnist_dir, tmp_path, capsys):
+    out = tmp_path / "m.pt"
+    call_command("train_model", out=str(out), epochs=1, mnist_dir=str(tiny_mnist_dir), seed=3, device="cpu", verbosity=0)
+    manifest = json.loads((tmp_path / "m.pt.json").read_text())
+    assert manifest["sha256"] == file_sha256(out)
+    assert 0.0 <= manifest["test_accuracy"] <= 1.0
+    assert manifest["seed"] == 3 and manifest["epochs"] == 1
+    assert "IDX" in manifest["data"]["source"] and manifest["data"]["train"] == 400
+    assert {"torch", "numpy", "python"} <= set(manifest["versions"])
+    assert manifest["seconds"] > 0
+    load_checkpoint(out)  # a loadable network
+    assert "test accuracy" in capsys.readouterr().out
+
+
+def test_a_bad_mnist_folder_is_a_one_line_error(tmp_path):
+    with pytest.raises(CommandError, match="train-images-idx3-ubyte: missing"):
+        call_command("train_model", out=str(tmp_path / "m.pt"), mnist_dir=str(tmp_path), verbosity=0)
+    assert not (tmp_path / "m.pt").exists()
+
+
+def test_zero_epochs_are_refused(tmp_path):
+    with pytest.raises(CommandError, match="--epochs must be a positive number"):
+        call_command("train_model", out=str(tmp_path / "m.pt"), epochs=0, verbosity=0)
+
+
+def test_an_output_path_that_is_a_folder_is_refused(tmp_path):
+    with pytest.raises(CommandError, match="is a directory"):
+        call_command("train_model", out=str(tmp_path), epochs=1, verbosity=0)

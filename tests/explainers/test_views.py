@@ -1,0 +1,68 @@
+"""The explanation gallery pages and map images."""
+import numpy as np
+import pytest
+
+from explainers import render
+from explainers.models import ClassMap, ExplanationSet
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def explanation_set():
+    rng = np.random.default_rng(0)
+    s = ExplanationSet.objects.create(
+        name="demo-set",
+        directory="/tmp/demo-set",
+        model_sha256="a" * 64,
+        data_source="embedded",
+        parameters={"seed": 0},
+        manifest={"explained": {"local_explanations": 20}, "seconds": {"total": 1.0}},
+        overview_png=b"\x89PNG overview",
+    )
+    for method in ("normlime", "lime", "smoothgrad", "vargrad"):
+        for digit in range(10):
+            values = rng.random(784).astype(np.float32)
+            ClassMap.objects.create(
+                explanation_set=s, method=method, digit=digit, values=values.tobytes(), png=render.map_png(values)
+            )
+    return s
+
+
+def test_the_list_links_to_each_set(client, explanation_set):
+    response = client.get("/explanations/")
+    assert response.status_code == 200
+    assert b'href="/explanations/demo-set/"' in response.content
+
+
+def test_the_list_says_how_to_make_a_set_when_there_is_none(client):
+    assert b"generate_explanations" in client.get("/explanations/").content
+
+
+def test_the_detail_page_shows_a_four_by_ten_grid_of_maps(client, explanation_set):
+    response = client.get("/explanations/demo-set/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert html.count('src="/explanations/demo-set/maps/') == 40
+    assert "NormLIME" in html and "SmoothGrad" in html and "/explanations/demo-set/overview.png" in html
+
+
+def test_a_map_is_served_as_a_cacheable_png(client, explanation_set):
+    response = client.get("/explanations/demo-set/maps/lime/7.png")
+    assert response.status_code == 200 and response["Content-Type"] == "image/png"
+    assert response.content == bytes(ClassMap.objects.get(method="lime", digit=7).png)
+    assert "max-age" in response["Cache-Control"] and response.has_header("ETag")
+    again = client.get("/explanations/demo-set/maps/lime/7.png", HTTP_IF_NONE_MATCH=response["ETag"])
+    assert again.status_code == 304
+
+
+def test_unknown_sets_methods_and_digits_are_404(client, explanation_set):
+    assert client.get("/explanations/nope/").status_code == 404
+    assert client.get("/explanations/demo-set/maps/shap/1.png").status_code == 404
+    assert client.get("/explanations/demo-set/maps/lime/12.png").status_code == 404
+    assert client.get("/explanations/nope/overview.png").status_code == 404
+
+
+def test_the_root_redirects_to_the_gallery(client):
+    response = client.get("/")
+    assert response.status_code == 302 and response["Location"] == "/explanations/"
