@@ -1,4 +1,4 @@
-"""The library layers import no Django (DESIGN.md: plain PyTorch and NumPy)."""
+"""The library layers import no Django (DESIGN.md: plain PyTorch, NumPy, SciPy, statsmodels)."""
 import subprocess
 import sys
 
@@ -15,6 +15,8 @@ LIBRARY_MODULES = [
     "explainers.methods.noise_tunnel",
     "explainers.methods.shap",
     "explainers.methods.random_baseline",
+    "analysis.stats",
+    "analysis.kar",
 ]
 
 
