@@ -6,4 +6,5 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="explainers:set_list", permanent=False)),
     path("admin/", admin.site.urls),
     path("explanations/", include("explainers.urls")),
+    path("analysis/", include("analysis.urls")),
 ]

@@ -1,0 +1,301 @@
+"""The KAR report: summary table (mean ± sd over runs), the paper-style figures, a run folder's status.
+
+Plain NumPy/matplotlib and files, no Django: ``run_kar`` writes the report,
+the researcher page (``analysis.views``) reads it.
+
+Figures. The paper's Fig. 5 (pixels) plots the *absolute* error gain on a log
+axis; here a gain can be 0 or negative (removal helped), which a log axis
+cannot show and ``|gain|`` would disguise as damage. Fig. 5 therefore uses a
+symmetric log axis: linear within ± one test image's worth of error
+(100 / n_test percentage points, 0.1 pp for 1,000 test digits), logarithmic
+beyond, so a gain too small to measure sits near 0 and large gains spread out
+as on the paper's axis. Fig. 6 (conv) is linear, like the paper's.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from .kar import BASELINE, FIGURES, MANIFEST, MANIFEST_KIND, METHODS, RESULTS, SUMMARY, KarError, Result, ResultsLog, read_manifest
+
+LABELS = {
+    "normlime": "NormLIME",
+    "lime": "LIME",
+    "smoothgrad": "SmoothGrad²",
+    "vargrad": "VarGrad",
+    "shap": "SHAP",
+    "random": "Random",
+    BASELINE: "baseline (0 % removed)",
+}
+COLORS = {
+    "normlime": "#d62728",
+    "lime": "#ff7f0e",
+    "smoothgrad": "#2ca02c",
+    "vargrad": "#9467bd",
+    "shap": "#1f77b4",
+    "random": "#7f7f7f",
+}
+FEATURE_SET_TITLES = {"pixels": "input pixels (784)", "conv": "conv features (1600)"}
+
+# What the paper states in words (section "Numerical Evaluation with KAR"), error gain in percentage
+# points; (feature set, method, threshold) -> (gain, how the paper says it). Only KAR mode.
+PAPER = {
+    ("pixels", "normlime", 50): (0.0, "0 % error gain at 50 % removed (the best of all)"),
+    ("pixels", "shap", 50): (0.0, "matches NormLIME at 50 %"),
+    ("pixels", "vargrad", 20): (0.0, "0 % at 20 %"),
+    ("conv", "normlime", 30): (-0.25, "99.31 % accuracy vs the 99.06 % baseline (best of all)"),
+    ("conv", "lime", 40): (-0.04, "99.1 % accuracy at 40 %"),
+    ("conv", "normlime", 80): (0.0, "0 error gain at 80 %"),
+    ("conv", "lime", 80): (0.3, "0.3 % at 80 %"),
+    ("conv", "normlime", 90): (0.45, "0.45 % at 90 %"),
+    ("conv", "lime", 90): (0.6, "0.6 % at 90 %"),
+}
+PAPER_CONV_90_OTHERS = 1.25  # "all others receive at least 1.25 %" (conv, 90 %)
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    feature_set: str
+    mode: str
+    method: str
+    threshold: int
+    runs: int
+    accuracy_mean: float
+    accuracy_sd: float | None  # None with a single run
+    error_gain_mean: float
+    error_gain_sd: float | None
+
+    @property
+    def gain_text(self) -> str:
+        return _pm(self.error_gain_mean, self.error_gain_sd, 2)
+
+    @property
+    def accuracy_text(self) -> str:
+        sd = None if self.accuracy_sd is None else 100 * self.accuracy_sd
+        return _pm(100 * self.accuracy_mean, sd, 2, signed=False) + " %"
+
+
+def _pm(mean: float, sd: float | None, digits: int, signed: bool = True) -> str:
+    text = f"{mean:+.{digits}f}" if signed and round(mean, digits) else f"{abs(mean) if not round(mean, digits) else mean:.{digits}f}"
+    return text if sd is None else f"{text} ± {sd:.{digits}f}"
+
+
+def _sd(values: list[float]) -> float | None:
+    return float(np.std(values, ddof=1)) if len(values) > 1 else None
+
+
+def summarize(results: list[Result]) -> list[SummaryRow]:
+    """Mean ± sd over runs per (feature set, mode, method, threshold); baselines come first."""
+    groups: dict[tuple, list[Result]] = {}
+    for r in results:
+        groups.setdefault((r.feature_set, r.mode, r.method, r.threshold), []).append(r)
+    method_rank = {m: i for i, m in enumerate((BASELINE, *METHODS))}
+    fs_rank = {"pixels": 0, "conv": 1}
+    rows = []
+    for (fs, mode, method, threshold), rs in groups.items():
+        acc = [r.accuracy for r in rs]
+        gain = [r.error_gain for r in rs]
+        rows.append(SummaryRow(fs, mode, method, threshold, len(rs), float(np.mean(acc)), _sd(acc),
+                               float(np.mean(gain)), _sd(gain)))
+    return sorted(rows, key=lambda s: (fs_rank.get(s.feature_set, 9), s.feature_set, s.mode,
+                                       method_rank.get(s.method, 99), s.threshold))
+
+
+SUMMARY_FIELDS = ("feature_set", "mode", "method", "threshold", "runs", "accuracy_mean", "accuracy_sd",
+                  "error_gain_mean", "error_gain_sd", "error_gain")
+
+
+def summary_csv(rows: list[SummaryRow]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(SUMMARY_FIELDS)
+    for s in rows:
+        w.writerow([s.feature_set, s.mode, s.method, s.threshold, s.runs, f"{s.accuracy_mean:.6f}",
+                    "" if s.accuracy_sd is None else f"{s.accuracy_sd:.6f}", f"{s.error_gain_mean:.4f}",
+                    "" if s.error_gain_sd is None else f"{s.error_gain_sd:.4f}", s.gain_text])
+    return buf.getvalue()
+
+
+@dataclass
+class GainTable:
+    """One feature set's summary as a grid: a row per method, a column per threshold."""
+
+    feature_set: str
+    mode: str
+    thresholds: list[int]
+    rows: list[dict]  # {"method", "label", "cells": [SummaryRow | None], "entries": [{"summary", "paper"}]} per threshold
+    baseline: SummaryRow | None
+
+    @property
+    def title(self) -> str:
+        return f"{self.mode.upper()} on {FEATURE_SET_TITLES.get(self.feature_set, self.feature_set)}"
+
+
+def gain_tables(rows: list[SummaryRow]) -> list[GainTable]:
+    tables = []
+    for fs, mode in dict.fromkeys((s.feature_set, s.mode) for s in rows):
+        mine = [s for s in rows if s.feature_set == fs and s.mode == mode]
+        thresholds = sorted({s.threshold for s in mine if s.method != BASELINE})
+        methods = [m for m in METHODS if any(s.method == m for s in mine)]
+        lookup = {(s.method, s.threshold): s for s in mine}
+        table_rows = []
+        for m in methods:
+            cells = [lookup.get((m, t)) for t in thresholds]
+            paper = [PAPER.get((fs, m, t)) if mode == "kar" else None for t in thresholds]
+            entries = [{"summary": c, "paper": p} for c, p in zip(cells, paper)]
+            table_rows.append({"method": m, "label": LABELS[m], "cells": cells, "entries": entries})
+        baseline = next((s for s in mine if s.method == BASELINE), None)
+        tables.append(GainTable(fs, mode, thresholds, table_rows, baseline))
+    return tables
+
+
+def text_tables(rows: list[SummaryRow]) -> str:
+    """The gain tables as plain text (the command prints them)."""
+    out = []
+    for t in gain_tables(rows):
+        base = f"retrained baseline accuracy {t.baseline.accuracy_text}" if t.baseline else "no baseline yet"
+        out.append(f"{t.title}: error gain in percentage points vs the {base}")
+        width = max(12, *(len(c.gain_text) + 2 for r in t.rows for c in r["cells"] if c))
+        out.append("method".ljust(12) + "".join(f"{th} %".rjust(width) for th in t.thresholds))
+        for r in t.rows:
+            out.append(r["label"].ljust(12) + "".join((c.gain_text if c else "-").rjust(width) for c in r["cells"]))
+        out.append("")
+    return "\n".join(out).rstrip()
+
+
+def plot_gains(rows: list[SummaryRow], feature_set: str, path: str | Path, *, n_test: int | None = None) -> Path | None:
+    """Fig. 5 (pixels, symmetric log axis) or Fig. 6 (conv, linear): gain against % removed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    mine = [s for s in rows if s.feature_set == feature_set and s.method != BASELINE]
+    if not mine:
+        return None
+    mode = mine[0].mode
+    fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=120)
+    for method in METHODS:
+        pts = sorted((s for s in mine if s.method == method), key=lambda s: s.threshold)
+        if not pts:
+            continue
+        x = [s.threshold for s in pts]
+        y = [s.error_gain_mean for s in pts]
+        err = [s.error_gain_sd or 0.0 for s in pts]
+        ax.errorbar(x, y, yerr=err if any(err) else None, label=LABELS[method], color=COLORS[method],
+                    marker="o", markersize=4, linewidth=1.6 if method == "normlime" else 1.1, capsize=2)
+    ax.axhline(0, color="black", linewidth=0.6)
+    runs = max(s.runs for s in mine)
+    note = f"mean{' ± sd' if runs > 1 else ''} over {runs} run{'s' if runs > 1 else ''}"
+    if feature_set == "pixels":
+        linthresh = 100.0 / n_test if n_test else 0.1
+        ax.set_yscale("symlog", linthresh=linthresh, linscale=0.5)
+        lowest = min(s.error_gain_mean - (s.error_gain_sd or 0.0) for s in mine)
+        if lowest >= 0:  # no negative gain: don't spend a decade of axis on nothing
+            ax.set_ylim(bottom=-0.5 * linthresh)
+        note += f"; symlog axis, linear within ±{linthresh:g} pp (one test image)"
+    ax.set_xlabel("features removed (%)" + (" — least important first" if mode == "kar" else " — most important first"))
+    ax.set_ylabel("error gain (percentage points)")
+    number = "5" if feature_set == "pixels" else "6"
+    ax.set_title(f"Fig. {number}-style {mode.upper()}: {FEATURE_SET_TITLES.get(feature_set, feature_set)}", fontsize=10)
+    ax.set_xticks(sorted({s.threshold for s in mine}))
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=8, ncol=2)
+    fig.text(0.01, 0.01, note, fontsize=7, color="#555555")
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+@dataclass
+class Report:
+    out_dir: Path
+    manifest: dict
+    results: list[Result]
+    summary: list[SummaryRow]
+
+    @property
+    def tables(self) -> list[GainTable]:
+        return gain_tables(self.summary)
+
+    @property
+    def expected(self) -> int:
+        return int(self.manifest.get("expected_cells", len(self.results)))
+
+    @property
+    def complete(self) -> bool:
+        return len(self.results) >= self.expected
+
+    @property
+    def figures(self) -> list[tuple[str, str]]:
+        """(feature set, file name) of the figures that exist."""
+        return [(fs, name) for fs, name in FIGURES.items() if (self.out_dir / name).is_file()]
+
+    @property
+    def updated(self) -> datetime:
+        stamps = [p.stat().st_mtime for p in (self.out_dir / RESULTS, self.out_dir / MANIFEST) if p.exists()]
+        return datetime.fromtimestamp(max(stamps, default=0), tz=timezone.utc)
+
+    @property
+    def mode(self) -> str:
+        return self.manifest.get("parameters", {}).get("mode", "kar")
+
+    @property
+    def last_session(self) -> dict:
+        sessions = self.manifest.get("sessions") or [{}]
+        return sessions[-1]
+
+
+def load_report(out_dir: str | Path) -> Report:
+    """A run folder's manifest and results (partial ones too). KarError if it is not a KAR run."""
+    out = Path(out_dir)
+    manifest = read_manifest(out)
+    if not manifest or manifest.get("kind") != MANIFEST_KIND:
+        raise KarError(f"{out}: not a run_kar output folder (no {MANIFEST} of kind {MANIFEST_KIND})")
+    results = ResultsLog(out / RESULTS).read() if (out / RESULTS).exists() else []
+    return Report(out, manifest, results, summarize(results))
+
+
+def write_report(out_dir: str | Path) -> Report:
+    """summary.csv and the figures from results.csv (works on a partial run too)."""
+    report = load_report(out_dir)
+    out = report.out_dir
+    tmp = out / (SUMMARY + ".tmp")
+    tmp.write_text(summary_csv(report.summary), encoding="utf-8")
+    os.replace(tmp, out / SUMMARY)
+    n_test = report.manifest.get("feature_spaces", {}).get("pixels", {}).get("test")
+    for fs, name in FIGURES.items():
+        if plot_gains(report.summary, fs, out / name, n_test=n_test) is None:
+            (out / name).unlink(missing_ok=True)
+    return report
+
+
+def list_reports(root: str | Path) -> list[Report]:
+    """The KAR run folders directly under ``root``, most recently updated first."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    reports = []
+    for child in sorted(root.iterdir()):
+        if child.is_dir() and (child / MANIFEST).is_file():
+            try:
+                reports.append(load_report(child))
+            except KarError:
+                continue
+    return sorted(reports, key=lambda r: r.updated, reverse=True)
+
+
+def format_seconds(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02d}"
+

@@ -1,0 +1,184 @@
+"""manage.py run_kar: arguments, the files it writes, resuming, and ExplanationSet rankings.
+
+Runs use the suite's tiny MNIST files (400 training, 100 test digits) and its
+two-epoch network, one epoch per cell and a handful of cells.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from io import StringIO
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from analysis import kar
+from analysis.management.commands.run_kar import spec_from_options
+from explainers.methods import normlime
+from explainers.model import file_sha256
+from explainers.models import ExplanationSet
+
+pytestmark = pytest.mark.django_db
+
+FAST = ["--epochs", "1", "--lime-per-class", "1", "--lime-samples", "100", "--noise-per-class", "1",
+        "--noise-samples", "10", "--shap-per-class", "1", "--shap-samples", "64", "--jobs", "1", "--device", "cpu"]
+
+
+def run(*args, **kwargs) -> str:
+    out = StringIO()
+    call_command("run_kar", *[str(a) for a in args], stdout=out, stderr=StringIO(), verbosity=0, **kwargs)
+    return out.getvalue()
+
+
+def make_set(tmp_path: Path, name: str, model_sha: str, W: np.ndarray | None = None) -> ExplanationSet:
+    folder = tmp_path / name
+    folder.mkdir()
+    if W is not None:
+        np.savez(folder / "local_weights.npz", W=W, labels=np.zeros(len(W), dtype=np.int64), indices=np.arange(len(W)))
+    return ExplanationSet.objects.create(
+        name=name, directory=str(folder), model_sha256=model_sha, data_source="tiny", overview_png=b"",
+        manifest={"model": {"sha256": model_sha}},
+    )
+
+
+def local_weights(n: int = 30, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    W = np.zeros((n, 784))
+    for row in W:
+        cols = rng.choice(784, 20, replace=False)
+        row[cols] = rng.normal(size=20)
+    return W
+
+
+# --------------------------------------------------------------------------
+# Bad arguments: one line each, before any work
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--methods", "normlime,gradcam"], "--methods: unknown name 'gradcam'"),
+        (["--feature-sets", "pixels,fc"], "--feature-sets: unknown name 'fc'"),
+        (["--thresholds", "10,0"], "--thresholds: 0 is outside 1-99"),
+        (["--thresholds", "100"], "--thresholds: 100 is outside 1-99"),
+        (["--thresholds", "ten"], "--thresholds: 'ten' is not a whole number"),
+        (["--runs", "0"], "--runs must be a positive number"),
+        (["--epochs", "-1"], "--epochs must be a positive number"),
+        (["--jobs", "0"], "--jobs must be a positive number"),
+    ],
+)
+def test_bad_grid_arguments_are_refused_in_one_line(args, message, tmp_path):
+    with pytest.raises(CommandError) as info:
+        run(*args, "--out", tmp_path / "out")
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_missing_model_checkpoint_is_refused(tmp_path):
+    with pytest.raises(CommandError, match="no such model checkpoint") as info:
+        run("--model", tmp_path / "nope.pt", "--out", tmp_path / "out")
+    assert "\n" not in str(info.value)
+
+
+def test_a_file_that_is_not_a_checkpoint_is_refused(tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(CommandError, match="not a MnistCNN checkpoint"):
+        run("--model", bad, "--out", tmp_path / "out")
+
+
+def test_an_unknown_explanation_set_is_refused(tiny_model_path, tmp_path):
+    make_set(tmp_path, "known-set", file_sha256(tiny_model_path), local_weights())
+    with pytest.raises(CommandError, match=r"--explanations missing-set: no ExplanationSet of that name \(known: known-set"):
+        run("--model", tiny_model_path, "--explanations", "missing-set", "--out", tmp_path / "out")
+
+
+def test_an_explanation_set_of_another_model_is_refused(tiny_model_path, tmp_path):
+    make_set(tmp_path, "other-model", "f" * 64, local_weights())
+    with pytest.raises(CommandError, match="made with model ffffffffffff, not --model's"):
+        run("--model", tiny_model_path, "--explanations", "other-model", "--out", tmp_path / "out")
+
+
+def test_an_explanation_set_without_local_weights_is_refused(tiny_model_path, tmp_path):
+    make_set(tmp_path, "no-weights", file_sha256(tiny_model_path))
+    with pytest.raises(CommandError, match="local_weights.npz is missing or unreadable"):
+        run("--model", tiny_model_path, "--explanations", "no-weights", "--out", tmp_path / "out")
+
+
+def test_an_out_path_that_is_a_file_is_refused(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(CommandError, match="exists and is not a folder"):
+        run("--out", tmp_path / "file")
+
+
+def test_paper_gives_the_papers_grid_and_explicit_options_still_win():
+    paper = spec_from_options({"paper": True})
+    assert paper.thresholds == (10, 20, 30, 40, 50, 60, 70, 80, 90)
+    assert paper.runs == 5 and paper.train.epochs == 30
+    assert paper.feature_sets == ("pixels", "conv") and len(paper.methods) == 6
+    assert len(paper.cells()) == 2 * 5 + 2 * 6 * 9 * 5
+    tweaked = spec_from_options({"paper": True, "runs": 2, "thresholds": "90,10"})
+    assert tweaked.runs == 2 and tweaked.thresholds == (10, 90) and tweaked.train.epochs == 30
+    default = spec_from_options({})
+    assert default.thresholds == kar.DEFAULT_THRESHOLDS and default.runs == 1 and default.train.epochs < 30
+
+
+# --------------------------------------------------------------------------
+# A real (tiny) run
+# --------------------------------------------------------------------------
+
+
+def test_a_run_writes_results_summary_figures_rankings_and_manifest_and_resumes(tiny_mnist_dir, tiny_model_path, tmp_path):
+    W = local_weights()
+    make_set(tmp_path, "tiny-set", file_sha256(tiny_model_path), W)
+    out = tmp_path / "kar-run"
+    args = ["--model", tiny_model_path, "--mnist-dir", tiny_mnist_dir, "--out", out, "--explanations", "tiny-set",
+            "--methods", "random,normlime", "--thresholds", "50", *FAST]
+    text = run(*args)
+    assert "6 cells trained now, 0 reused" in text
+    assert "KAR on input pixels (784)" in text and "KAR on conv features (1600)" in text
+
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    assert [(r["feature_set"], r["method"], r["threshold"]) for r in rows] == [
+        ("pixels", "baseline", "0"), ("conv", "baseline", "0"),
+        ("pixels", "random", "50"), ("pixels", "normlime", "50"),
+        ("conv", "random", "50"), ("conv", "normlime", "50"),
+    ]
+    assert all(r["mode"] == "kar" and 0 <= float(r["accuracy"]) <= 1 for r in rows)
+    summary = list(csv.DictReader(open(out / "summary.csv")))
+    assert {(s["feature_set"], s["method"]) for s in summary} >= {("pixels", "normlime"), ("conv", "random")}
+    for figure in ("fig5_pixels.png", "fig6_conv.png"):
+        assert (out / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    with np.load(out / "rankings.npz") as rankings:
+        np.testing.assert_allclose(rankings["pixels/normlime"], np.abs(normlime(W)))  # from the set's weights
+        assert rankings["conv/normlime"].shape == (1600,)
+
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["model"]["sha256"] == file_sha256(tiny_model_path)
+    assert manifest["explanation_set"]["name"] == "tiny-set"
+    assert manifest["rankings"]["pixels/normlime"]["local_weights"]["name"] == "tiny-set"
+    assert "computed" in manifest["rankings"]["conv/normlime"]
+    assert manifest["parameters"]["thresholds"] == [50] and manifest["parameters"]["train"]["epochs"] == 1
+    assert manifest["versions"]["torch"] and manifest["timings"]["cell_seconds_sum"] > 0
+
+    again = run(*args)
+    assert "0 cells trained now, 6 reused" in again
+    with pytest.raises(CommandError, match=r"other parameters \(thresholds \[50\] -> \[50, 90\]\)"):
+        run(*[a if a != "50" else "50,90" for a in args])
+
+
+def test_auto_picks_this_models_newest_explanation_set_and_none_computes_the_weights(tiny_mnist_dir, tiny_model_path, tmp_path):
+    make_set(tmp_path, "auto-set", file_sha256(tiny_model_path), local_weights(seed=3))
+    common = ["--model", tiny_model_path, "--mnist-dir", tiny_mnist_dir, "--feature-sets", "pixels",
+              "--methods", "lime", "--thresholds", "90", *FAST]
+    run(*common, "--out", tmp_path / "auto")
+    assert json.loads((tmp_path / "auto" / "manifest.json").read_text())["explanation_set"]["name"] == "auto-set"
+    run(*common, "--out", tmp_path / "none", "--explanations", "none")
+    manifest = json.loads((tmp_path / "none" / "manifest.json").read_text())
+    assert manifest["explanation_set"] is None and "computed" in manifest["rankings"]["pixels/lime"]

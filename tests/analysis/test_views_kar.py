@@ -1,0 +1,124 @@
+"""The researcher's KAR page: staff only, lists run folders under DATA_DIR/kar, shows the newest."""
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+
+from analysis import kar, kar_report
+
+pytestmark = pytest.mark.django_db
+
+
+def write_run(root, name: str, results: list[kar.Result], expected: int, *, mode: str = "kar", report: bool = True):
+    """A run folder as run_kar leaves it (no training: the rows are made up)."""
+    folder = root / "kar" / name
+    folder.mkdir(parents=True)
+    manifest = {
+        "kind": kar.MANIFEST_KIND,
+        "fingerprint": "abc",
+        "parameters": {"mode": mode, "thresholds": [10, 50], "runs": 2, "seed": 0, "methods": ["normlime", "random"],
+                       "train": {"epochs": 10}, "inputs": {"model_sha256": "d" * 64}},
+        "feature_spaces": {"pixels": {"test": 1000}, "conv": {"test": 1000}},
+        "expected_cells": expected,
+        "model": {"path": "/models/m.pt", "sha256": "d" * 64},
+        "explanation_set": None,
+        "data": {"source": "embedded"},
+        "sessions": [{"status": "complete", "device": "cpu", "jobs": 2, "cells_run": len(results), "seconds": 12.5}],
+    }
+    kar.write_json_atomic(folder / kar.MANIFEST, manifest)
+    log = kar.ResultsLog(folder / kar.RESULTS)
+    for r in results:
+        log.append(r)
+    if report:
+        kar_report.write_report(folder)
+    return folder
+
+
+def results(mode: str = "kar") -> list[kar.Result]:
+    rows = []
+    for run, base in ((1, 0.97), (2, 0.971)):
+        rows.append(kar.Result("pixels", mode, "baseline", 0, run, run - 1, base, 0.0, 9.0))
+        rows.append(kar.Result("conv", mode, "baseline", 0, run, run - 1, base + 0.01, 0.0, 1.0))
+        for method, drop in (("normlime", 0.001), ("random", 0.02)):
+            for threshold in (10, 50):
+                acc = base - drop * threshold / 10
+                rows.append(kar.Result("pixels", mode, method, threshold, run, run - 1, acc, (base - acc) * 100, 9.0))
+                rows.append(kar.Result("conv", mode, method, threshold, run, run - 1, acc + 0.01, (base - acc) * 100, 1.0))
+    return rows
+
+
+@pytest.fixture
+def data_dir(settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    return tmp_path
+
+
+@pytest.fixture
+def staff_client(client):
+    user = get_user_model().objects.create_user("researcher", password="pw", is_staff=True)
+    client.force_login(user)
+    return client
+
+
+def test_the_page_is_for_staff_only(client, data_dir):
+    response = client.get(reverse("analysis:kar_index"))
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    user = get_user_model().objects.create_user("participant", password="pw")
+    client.force_login(user)
+    assert client.get(reverse("analysis:kar_index")).status_code == 302
+
+
+def test_without_runs_the_page_says_how_to_make_one(staff_client, data_dir):
+    response = staff_client.get(reverse("analysis:kar_index"))
+    assert response.status_code == 200
+    assert "No KAR results yet" in response.content.decode()
+    assert "manage.py run_kar" in response.content.decode()
+
+
+def test_the_index_shows_the_newest_run_with_its_tables_and_figures(staff_client, data_dir):
+    old = write_run(data_dir, "kar-old", results(), 18)
+    past = time.time() - 3600
+    for f in old.iterdir():
+        os.utime(f, (past, past))
+    write_run(data_dir, "kar-default", results(), 18)
+    html = staff_client.get(reverse("analysis:kar_index")).content.decode()
+    assert "<h2>kar-default" in html
+    assert "KAR on input pixels (784)" in html and "KAR on conv features (1600)" in html
+    # normlime at 50 %: runs lose 0.5 points each -> +0.50 ± 0.00; random at 10 %: +2.00 ± 0.00
+    assert "+0.50 ± 0.00" in html and "+2.00 ± 0.00" in html
+    assert "97.05 ± 0.07 %" in html  # the retrained pixel baseline, mean ± sd over the two runs
+    assert "paper: 0.00" in html  # the paper's NormLIME pixels at 50 %
+    assert reverse("analysis:kar_file", args=["kar-default", "fig5_pixels.png"]) in html
+    assert reverse("analysis:kar_file", args=["kar-default", "fig6_conv.png"]) in html
+    assert reverse("analysis:kar_detail", args=["kar-old"]) in html  # the other run is listed
+
+
+def test_a_run_in_progress_shows_how_many_cells_are_done(staff_client, data_dir):
+    write_run(data_dir, "kar-running", results()[:5], 18, report=False)
+    html = staff_client.get(reverse("analysis:kar_detail", args=["kar-running"])).content.decode()
+    assert "5 of 18 cells finished" in html
+    assert "The figures are drawn when" in html
+
+
+def test_figures_and_csv_files_are_served_and_nothing_else(staff_client, data_dir):
+    folder = write_run(data_dir, "kar-default", results(), 18)
+    (folder / "secret.txt").write_text("no")
+    png = staff_client.get(reverse("analysis:kar_file", args=["kar-default", "fig5_pixels.png"]))
+    assert png.status_code == 200 and png["Content-Type"] == "image/png"
+    assert b"".join(png.streaming_content)[:4] == b"\x89PNG"
+    csv = staff_client.get(reverse("analysis:kar_file", args=["kar-default", "results.csv"]))
+    assert csv["Content-Type"].startswith("text/csv") and b"feature_set,mode" in b"".join(csv.streaming_content)
+    assert staff_client.get(reverse("analysis:kar_file", args=["kar-default", "secret.txt"])).status_code == 404
+    assert staff_client.get(reverse("analysis:kar_detail", args=["no-such-run"])).status_code == 404
+    assert staff_client.get("/analysis/kar/../secret/").status_code == 404
+
+
+def test_a_folder_that_is_not_a_kar_run_is_not_listed(staff_client, data_dir):
+    (data_dir / "kar" / "notes").mkdir(parents=True)
+    (data_dir / "kar" / "notes" / "manifest.json").write_text('{"kind": "something else"}')
+    assert "No KAR results yet" in staff_client.get(reverse("analysis:kar_index")).content.decode()
+    assert staff_client.get(reverse("analysis:kar_detail", args=["notes"])).status_code == 404
