@@ -1,0 +1,474 @@
+#!/usr/bin/env python
+"""Load benchmark of the survey: N simulated MTurk workers complete it at once over HTTP.
+
+By default the script sets up the production stack on 127.0.0.1 by itself: a fresh PostgreSQL
+database, migrations, collectstatic, a study of random maps, and gunicorn with DJANGO_DEBUG=0.
+With --url it drives a server you started (then --study and --database-url say where the
+study and its database are).
+
+Each participant is a thread with its own keep-alive connection that walks the real pages:
+landing, consent, instructions, then for each of the 25 questions GET the page (and, with
+--images, its pictures not yet in its "browser cache"), think, POST the answer; a share of the
+answers is posted twice (double submits). At the end the database is checked: every answer sent
+is stored exactly once, with the choice that was sent first.
+
+    .venv/bin/python benchmarks/survey_load.py --participants 200
+    .venv/bin/python benchmarks/survey_load.py --participants 200 --think 2
+
+Reports answers per second and p50/p95/p99 latency (answer POSTs, question GETs, all requests).
+Needs only the standard library and the project's own requirements.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import re
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/survey_load"
+SANDBOX = "https://workersandbox.mturk.com"
+ITEM = re.compile(rb'name="item" value="(\d+)"')
+IMAGE = re.compile(rb'src="(/s/img/[0-9a-f]+\.png)"')
+
+
+# --- setting up the production stack ------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _recreate_database(database_url: str) -> None:
+    import psycopg
+
+    parts = urlsplit(database_url)
+    name = parts.path.lstrip("/")
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+        raise SystemExit(f"database name {name!r}: use lower-case letters, digits and _")
+    admin_url = parts._replace(path="/postgres").geturl()
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def _server_env(database_url: str, static_root: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DJANGO_DEBUG="0",
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+        DJANGO_SECURE_SSL_REDIRECT="0",  # plain http on the loopback; TLS ends at the proxy in production
+        DATABASE_URL=database_url,
+        DJANGO_STATIC_ROOT=static_root,
+        DJANGO_LOG_LEVEL=os.environ.get("DJANGO_LOG_LEVEL", "WARNING"),
+    )
+    return env
+
+
+def _manage(env: dict[str, str], *args: str) -> None:
+    subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], env=env, check=True, cwd=ROOT,
+                   stdout=subprocess.DEVNULL)
+
+
+def _django(database_url: str) -> None:
+    os.environ["DATABASE_URL"] = database_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def _create_study(slug: str) -> None:
+    from survey.testing import make_explanation_set, make_study
+
+    make_study(make_explanation_set("load-test"), slug=slug)
+
+
+def _start_gunicorn(env: dict[str, str], port: int, workers: int, threads: int, log: Path) -> subprocess.Popen:
+    command = [
+        str(Path(sys.executable).parent / "gunicorn"), "config.wsgi:application",
+        "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
+        "--worker-class", "gthread", "--keep-alive", "30", "--preload", "--log-level", "warning",
+    ]
+    process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"gunicorn exited:\n{log.read_text()[-3000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return process
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit("gunicorn did not start within 30 s")
+
+
+def warm_up(base: str, slug: str, connections: int, limit_s: float = 120.0) -> None:
+    """Warm every gunicorn worker (lazy imports, URLconf, templates, database connections).
+
+    A worker's first request imports the URLconf, which pulls in heavy modules (seconds), and
+    a gthread worker may accept many connections at once, so rounds of simultaneous requests
+    repeat until one round is fast. Production servers are warm long before participants
+    arrive, so this is not measured. It only reads (a direct-link landing page).
+    """
+    parts = urlsplit(base)
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        times: list[float] = []
+
+        def hit():
+            start = time.perf_counter()
+            conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=120)
+            conn.request("GET", f"/s/{slug}/", headers={"Host": "127.0.0.1"})
+            conn.getresponse().read()
+            conn.close()
+            times.append(time.perf_counter() - start)
+
+        threads = [threading.Thread(target=hit) for _ in range(connections)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if max(times) < 1.0:
+            return
+    print(f"warning: the server was still slow after {limit_s:.0f} s of warming up", flush=True)
+
+
+# --- CPU accounting (independent of what else the machine is doing) -------------------------------
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _process_cpu(pid: int) -> float:
+    """User + system CPU seconds of one process (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
+def server_cpu(gunicorn_pid: int | None) -> dict[str, float]:
+    """CPU seconds used so far by gunicorn (master and workers) and by this database's backends."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        backends = [row[0] for row in cursor.fetchall()]
+    cpu = {"postgres": sum(_process_cpu(pid) for pid in backends)}
+    if gunicorn_pid is not None:
+        cpu["gunicorn"] = sum(_process_cpu(pid) for pid in [gunicorn_pid, *_children(gunicorn_pid)])
+    return cpu
+
+
+def client_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+# --- simulated participants ---------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    worker: str
+    sent: dict[int, int] = field(default_factory=dict)  # position -> choice sent first
+    timings: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    errors: list[str] = field(default_factory=list)
+    answers_posted: int = 0
+
+
+class Browser:
+    """One participant's keep-alive connection, timing every request."""
+
+    def __init__(self, host: str, port: int, result: Result):
+        self.conn = http.client.HTTPConnection(host, port, timeout=60)
+        self.result = result
+
+    def request(self, kind: str, method: str, path: str, body: dict | None = None) -> tuple[int, dict, bytes]:
+        data = urlencode(body).encode() if body is not None else None
+        headers = {"User-Agent": "survey-load/1.0", "Host": "127.0.0.1"}
+        if data is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        start = time.perf_counter()
+        for attempt in (1, 2):
+            try:
+                self.conn.request(method, path, body=data, headers=headers)
+                response = self.conn.getresponse()
+                content = response.read()
+                break
+            except (http.client.HTTPException, ConnectionError):
+                self.conn.close()  # the server closed a kept-alive connection: reconnect once
+                if attempt == 2:
+                    raise
+        self.result.timings[kind].append(time.perf_counter() - start)
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, content
+
+
+def participant(index: int, base: str, slug: str, think: float, double_share: float, images: bool,
+                start_gate: threading.Barrier, delay: float = 0.0) -> Result:
+    parts = urlsplit(base)
+    worker = f"LOADWORKER{index:05d}"
+    result = Result(worker=worker)
+    rng = random.Random(index)
+    browser = Browser(parts.hostname, parts.port or 80, result)
+    seen_images: set[str] = set()
+    params = {"assignmentId": f"LOADASSIGN{index:05d}", "hitId": "LOADHIT", "workerId": worker, "turkSubmitTo": SANDBOX}
+
+    def expect(status, wanted, what):
+        if status != wanted:
+            raise RuntimeError(f"{what}: HTTP {status}, expected {wanted}")
+
+    def pause():
+        if think:
+            time.sleep(rng.uniform(0.5 * think, 1.5 * think))
+
+    try:
+        start_gate.wait(timeout=120)
+        time.sleep(delay)  # --ramp: arrivals spread out instead of all in the same instant
+        status, _, _ = browser.request("landing", "GET", f"/s/{slug}/?{urlencode(params)}")
+        expect(status, 200, "landing")
+        status, headers, _ = browser.request("start", "POST", f"/s/{slug}/start/", {**params, "consent": "on"})
+        expect(status, 303, "start")
+        home = urlsplit(headers["location"]).path
+        status, _, _ = browser.request("instructions", "GET", home)
+        expect(status, 200, "instructions")
+        position = 1
+        while position is not None:
+            status, _, page = browser.request("question", "GET", f"{home}q/{position}/")
+            expect(status, 200, f"question {position}")
+            if images:
+                for src in IMAGE.findall(page):
+                    key = src.decode()
+                    if key not in seen_images:  # the browser cache keeps pictures it has seen
+                        seen_images.add(key)
+                        status, _, _ = browser.request("image", "GET", key)
+                        expect(status, 200, "image")
+            item = int(ITEM.search(page).group(1))
+            choice = rng.randint(1, 4)
+            pause()
+            status, headers, _ = browser.request("answer", "POST", f"{home}q/{position}/", {"item": item, "choice": choice})
+            expect(status, 303, f"answer {position}")
+            result.sent[position] = choice
+            result.answers_posted += 1
+            if rng.random() < double_share:  # a double submit, with another choice: must change nothing
+                status, _, _ = browser.request("answer", "POST", f"{home}q/{position}/",
+                                               {"item": item, "choice": choice % 4 + 1})
+                expect(status, 303, f"repeated answer {position}")
+                result.answers_posted += 1
+            location = urlsplit(headers["location"]).path
+            match = re.search(r"/q/(\d+)/$", location)
+            position = int(match.group(1)) if match else None
+        status, _, page = browser.request("finish", "GET", f"{home}finish/")
+        expect(status, 200, "finish")
+        if b"/mturk/externalSubmit" not in page:
+            raise RuntimeError("finish page without the MTurk submit form")
+    except Exception as exc:  # reported, and the check below finds what is missing
+        result.errors.append(f"{worker}: {exc}")
+    finally:
+        browser.conn.close()
+    return result
+
+
+# --- checking and reporting ------------------------------------------------------------------------
+
+
+def verify(slug: str, results: list[Result]) -> list[str]:
+    """Every answer sent is stored exactly once, with the first choice; nothing else is stored."""
+    from django.db.models import Count
+
+    from survey.models import Answer, Participant
+
+    problems = []
+    stored: dict[str, dict[int, int]] = defaultdict(dict)
+    rows = Answer.objects.filter(participant__study__slug=slug).values_list(
+        "participant__worker_id", "entry__position", "position")
+    count = 0
+    for worker, position, choice in rows.iterator():
+        stored[worker][position] = choice
+        count += 1
+    sent = sum(len(r.sent) for r in results)
+    if count != sent:
+        problems.append(f"{count} answers stored for {sent} sent")
+    for r in results:
+        if stored.get(r.worker, {}) != r.sent:
+            problems.append(f"{r.worker}: stored {len(stored.get(r.worker, {}))} answers differ from the {len(r.sent)} sent")
+    duplicates = (Answer.objects.filter(participant__study__slug=slug).values("participant_id", "item_id")
+                  .annotate(n=Count("id")).filter(n__gt=1).count())
+    if duplicates:
+        problems.append(f"{duplicates} duplicated answers")
+    finished = Participant.objects.filter(study__slug=slug, status="finished").count()
+    complete = sum(1 for r in results if len(r.sent) == 25 and not r.errors)
+    if finished != complete:
+        problems.append(f"{finished} participants finished, {complete} completed the survey")
+    return problems
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"n": 0}
+    values = sorted(values)
+
+    def pct(p):
+        return values[min(len(values) - 1, max(0, round(p / 100 * len(values)) - 1))] * 1000
+
+    return {"n": len(values), "p50_ms": round(pct(50), 1), "p95_ms": round(pct(95), 1), "p99_ms": round(pct(99), 1),
+            "max_ms": round(values[-1] * 1000, 1), "mean_ms": round(statistics.fmean(values) * 1000, 1)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--participants", type=int, default=200, help="simultaneous participants (default %(default)s)")
+    parser.add_argument("--url", help="drive this running server instead of starting gunicorn (e.g. http://127.0.0.1:8000)")
+    parser.add_argument("--study", default="load", help="study slug (default %(default)s; created unless --url)")
+    parser.add_argument("--database-url", default=os.environ.get("SURVEY_LOAD_DATABASE_URL", DEFAULT_DB),
+                        help="PostgreSQL database (recreated unless --url; default %(default)s)")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes (default %(default)s)")
+    parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker (default %(default)s)")
+    parser.add_argument("--think", type=float, default=0.0,
+                        help="mean seconds a participant looks at a question before answering (default 0: no pause)")
+    parser.add_argument("--ramp", type=float, default=0.0,
+                        help="spread the participants' arrivals evenly over this many seconds (default 0: all at once)")
+    parser.add_argument("--double-submit", type=float, default=0.05, help="share of answers posted twice (default %(default)s)")
+    parser.add_argument("--images", action=argparse.BooleanOptionalAction, default=True,
+                        help="also fetch each question's pictures once per participant (default: yes)")
+    parser.add_argument("--json", metavar="FILE", help="also write the report as JSON")
+    args = parser.parse_args(argv)
+    if args.participants < 1:
+        parser.error("--participants must be at least 1")
+
+    gunicorn = None
+    workdir = Path(tempfile.mkdtemp(prefix="survey-load-"))
+    try:
+        if args.url:
+            base = args.url.rstrip("/")
+            _django(args.database_url)
+        else:
+            print(f"Setting up: database {args.database_url}, migrations, static files, study {args.study!r} ...", flush=True)
+            _recreate_database(args.database_url)
+            env = _server_env(args.database_url, str(workdir / "static"))
+            _manage(env, "migrate", "--noinput")
+            _manage(env, "collectstatic", "--noinput")
+            _django(args.database_url)
+            _create_study(args.study)
+            port = _free_port()
+            gunicorn = _start_gunicorn(env, port, args.workers, args.threads, workdir / "gunicorn.log")
+            base = f"http://127.0.0.1:{port}"
+            print(f"gunicorn: {args.workers} workers x {args.threads} threads (gthread) on {base}, DJANGO_DEBUG=0", flush=True)
+
+        warm_up(base, args.study, 2 * args.workers * args.threads)
+        gate = threading.Barrier(args.participants)
+        results: list[Result | None] = [None] * args.participants
+
+        def run(i):
+            delay = args.ramp * i / args.participants
+            results[i] = participant(i, base, args.study, args.think, args.double_submit, args.images, gate, delay)
+
+        threading.stack_size(512 * 1024)
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(args.participants)]
+        print(f"Running {args.participants} participants at once (arrivals over {args.ramp} s, think {args.think} s, "
+              f"{args.double_submit:.0%} double submits, images {'on' if args.images else 'off'}) ...", flush=True)
+        cpu_before = server_cpu(gunicorn.pid if gunicorn else None)
+        client_before = client_cpu()
+        started = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        wall = time.perf_counter() - started
+        client_used = client_cpu() - client_before
+        cpu_after = server_cpu(gunicorn.pid if gunicorn else None)
+        # Backends that closed during the run are missed, so the PostgreSQL figure is a lower bound.
+        cpu_used = {k: max(0.0, cpu_after[k] - cpu_before.get(k, 0.0)) for k in cpu_after}
+        cpu_used["client (this script)"] = client_used
+        done = [r for r in results if r is not None]
+
+        timings: dict[str, list[float]] = defaultdict(list)
+        for r in done:
+            for kind, values in r.timings.items():
+                timings[kind].extend(values)
+        answers = sum(len(r.sent) for r in done)
+        posted = sum(r.answers_posted for r in done)
+        every = [v for values in timings.values() for v in values]
+        errors = [e for r in done for e in r.errors]
+        problems = verify(args.study, done)
+        report = {
+            "participants": args.participants,
+            "cpus": os.cpu_count(),
+            "server": "external " + base if args.url else f"gunicorn {args.workers}x{args.threads} gthread, PostgreSQL",
+            "think_s": args.think,
+            "ramp_s": args.ramp,
+            "wall_s": round(wall, 2),
+            "answers_stored_expected": answers,
+            "answer_posts": posted,
+            "answers_per_s": round(answers / wall, 1),
+            "requests": len(every),
+            "requests_per_s": round(len(every) / wall, 1),
+            "latency": {
+                "answer_post": percentiles(timings["answer"]),
+                "question_get": percentiles(timings["question"]),
+                "image_get": percentiles(timings["image"]),
+                "landing_get": percentiles(timings["landing"]),
+                "start_post": percentiles(timings["start"]),
+                "instructions_get": percentiles(timings["instructions"]),
+                "finish_get": percentiles(timings["finish"]),
+                "all": percentiles(every),
+            },
+            "cpu_s": {k: round(v, 1) for k, v in cpu_used.items()},
+            "cpu_ms_per_answer": {k: round(1000 * v / max(answers, 1), 1) for k, v in cpu_used.items()},
+            "load_average_after": os.getloadavg(),
+            "errors": errors[:20],
+            "n_errors": len(errors),
+            "verification": problems or "every answer sent is stored exactly once",
+        }
+        print(json.dumps(report, indent=2))
+        if args.json:
+            Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+        return 0 if not problems and not errors else 1
+    finally:
+        if gunicorn is not None:
+            os.killpg(gunicorn.pid, signal.SIGTERM)
+            gunicorn.wait(timeout=30)
+        if "django.db" in sys.modules:
+            from django.db import connections
+
+            connections.close_all()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""Responses in long format: one row per answer, for the analysis and for archiving.
+
+Used by ``manage.py export_responses`` and the monitor's download buttons.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from datetime import datetime
+from typing import IO, Any, Iterator
+
+from django.utils import timezone
+
+from .models import OPTIONS_PER_QUESTION, Answer, ShownOption, Study
+
+COLUMNS: tuple[str, ...] = (
+    "study",
+    "participant",
+    "platform",
+    "worker_id",
+    "assignment_id",
+    "hit_id",
+    "prolific_pid",
+    "prolific_study_id",
+    "prolific_session_id",
+    "participant_status",
+    "participant_checks_passed",
+    "participant_passed",
+    "position",  # 1-based place of the item in this participant's order
+    "item_number",
+    "kind",
+    "digit",
+    *(f"method_at_{p}" for p in range(1, OPTIONS_PER_QUESTION + 1)),
+    "correct_position",
+    "chosen_position",
+    "chosen_method",
+    "check_passed",
+    "shown_at",
+    "answered_at",
+    "response_ms",
+)
+FORMATS = ("csv", "json")
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def rows(study: Study) -> Iterator[dict[str, Any]]:
+    """The study's answers, participant by participant, in the order each was shown."""
+    layout: dict[int, dict[int, tuple[str, bool]]] = {}
+    shown = ShownOption.objects.filter(entry__participant__study=study).values_list(
+        "entry_id", "position", "option__method", "option__is_correct"
+    )
+    for entry_id, position, method, is_correct in shown.iterator(chunk_size=5000):
+        layout.setdefault(entry_id, {})[position] = (method, is_correct)
+    answers = (
+        Answer.objects.filter(participant__study=study)
+        .select_related("participant", "item", "entry")
+        .order_by("participant__started_at", "participant_id", "entry__position")
+    )
+    for answer in answers.iterator(chunk_size=2000):
+        p, item = answer.participant, answer.item
+        options = layout.get(answer.entry_id, {})
+        attention = item.kind == item.Kind.ATTENTION
+        correct_position = next((pos for pos, (_, ok) in options.items() if ok), None) if attention else None
+        row = {
+            "study": study.slug,
+            "participant": str(p.public_id),
+            "platform": p.platform,
+            "worker_id": p.worker_id,
+            "assignment_id": p.assignment_id,
+            "hit_id": p.hit_id,
+            "prolific_pid": p.prolific_pid,
+            "prolific_study_id": p.prolific_study_id,
+            "prolific_session_id": p.prolific_session_id,
+            "participant_status": p.status,
+            "participant_checks_passed": p.checks_passed,
+            "participant_passed": p.passed,
+            "position": answer.entry.position,
+            "item_number": item.number,
+            "kind": item.kind,
+            "digit": item.digit,
+            **{
+                f"method_at_{pos}": (options.get(pos, ("", False))[0] or None)
+                for pos in range(1, OPTIONS_PER_QUESTION + 1)
+            },
+            "correct_position": correct_position,
+            "chosen_position": answer.position,
+            "chosen_method": answer.method or None,
+            "check_passed": answer.correct,
+            "shown_at": answer.shown_at,
+            "answered_at": answer.answered_at,
+            "response_ms": answer.response_ms,
+        }
+        yield row
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def csv_cell(value: Any) -> str:
+    """A cell as text, with a leading quote on anything a spreadsheet would run as a formula."""
+    text = _text(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def write_csv(study: Study, out: IO[str]) -> int:
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    n = 0
+    for row in rows(study):
+        writer.writerow([csv_cell(row[c]) for c in COLUMNS])
+        n += 1
+    return n
+
+
+def write_json(study: Study, out: IO[str]) -> int:
+    data = [{c: (row[c].isoformat() if isinstance(row[c], datetime) else row[c]) for c in COLUMNS} for row in rows(study)]
+    document = {
+        "study": study.slug,
+        "name": study.name,
+        "explanation_set": study.explanation_set.name,
+        "n_real_questions": study.n_real_questions,
+        "n_attention_checks": study.n_attention_checks,
+        "pass_threshold": study.pass_threshold,
+        "exported_at": timezone.now().isoformat(),
+        "columns": list(COLUMNS),
+        "rows": data,
+    }
+    json.dump(document, out, indent=1)
+    out.write("\n")
+    return len(data)
+
+
+def write(study: Study, fmt: str, out: IO[str]) -> int:
+    """Write the study's answers to ``out`` as ``fmt`` (csv or json); returns the number of rows."""
+    if fmt == "csv":
+        return write_csv(study, out)
+    if fmt == "json":
+        return write_json(study, out)
+    raise ValueError(f"unknown format {fmt!r} (use {' or '.join(FORMATS)})")

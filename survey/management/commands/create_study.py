@@ -1,0 +1,63 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from explainers.data import MnistDataError
+from explainers.models import ExplanationSet
+from survey import cli, services
+from survey.models import Study
+
+
+class Command(BaseCommand):
+    help = "Create a study (20 real questions, 5 attention checks) from an explanation set and print its participant URL."
+
+    def add_arguments(self, parser):
+        parser.add_argument("explanation_set", help="name of the explanation set (see /explanations/)")
+        parser.add_argument("--slug", help="URL name of the study (default: the explanation set's name)")
+        parser.add_argument("--name", help="title shown to participants (default: 'Which picture explains the digit best?')")
+        parser.add_argument("--real-questions", type=int, default=20, help="a multiple of 20 (default %(default)s)")
+        parser.add_argument("--attention-checks", type=int, default=5, help="0 to 10 (default %(default)s)")
+        parser.add_argument("--pass-threshold", type=int, default=4, help="checks to pass (default %(default)s)")
+        parser.add_argument("--seed", type=int, default=None, help="seed of the attention checks (default: random)")
+        parser.add_argument("--mnist-dir", default=None, help="official MNIST files for the attention checks (default: embedded subset)")
+        parser.add_argument("--draft", action="store_true", help="leave the study closed to participants (default: open)")
+        parser.add_argument("--no-mturk", action="store_true", help="refuse Mechanical Turk participants")
+        parser.add_argument("--no-direct", action="store_true", help="refuse direct-link participants")
+        parser.add_argument("--prolific-code", default="", help="Prolific completion code (accepts Prolific participants)")
+        parser.add_argument("--prolific-failed-code", default="", help="Prolific code for those who fail the checks")
+        cli.add_base_url_option(parser)
+
+    def handle(self, *args, **opts):
+        explanation_set = ExplanationSet.objects.filter(name=opts["explanation_set"]).first()
+        if explanation_set is None:
+            known = ", ".join(ExplanationSet.objects.values_list("name", flat=True)[:10]) or "none; run generate_explanations"
+            raise CommandError(f"no explanation set {opts['explanation_set']!r} (known: {known})")
+        if opts["prolific_failed_code"] and not opts["prolific_code"]:
+            raise CommandError("--prolific-failed-code needs --prolific-code")
+        base = cli.base_url(opts["base_url"])
+        slug = opts["slug"] or explanation_set.name
+        try:
+            study = services.create_study(
+                explanation_set,
+                name=opts["name"] or "Which picture explains the digit best?",
+                slug=slug,
+                n_real_questions=opts["real_questions"],
+                n_attention_checks=opts["attention_checks"],
+                pass_threshold=opts["pass_threshold"],
+                status=Study.Status.DRAFT if opts["draft"] else Study.Status.OPEN,
+                seed=opts["seed"],
+                mnist_dir=opts["mnist_dir"],
+                accept_mturk=not opts["no_mturk"],
+                accept_direct=not opts["no_direct"],
+                accept_prolific=bool(opts["prolific_code"]),
+                prolific_completion_code=opts["prolific_code"],
+                prolific_failed_code=opts["prolific_failed_code"],
+            )
+        except services.SurveyError as exc:
+            raise CommandError(exc.message) from None
+        except MnistDataError as exc:  # the MNIST files the attention checks come from
+            raise CommandError(str(exc)) from None
+        self.stdout.write(self.style.SUCCESS(
+            f"Created study {study.slug} ({study.get_status_display().lower()}): {study.n_real_questions} questions and "
+            f"{study.n_attention_checks} attention checks from {explanation_set.name}."
+        ))
+        self.stdout.write(f"Participant URL: {cli.study_url(study, base)}")
+        self.stdout.write(f"Monitor: {base}{study.get_monitor_url()}")

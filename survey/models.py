@@ -1,0 +1,410 @@
+"""The human study: studies, their questions, each participant's sheet and answers.
+
+What a participant saw is stored, never recomputed: the sheet (question order and the
+option shown at each position) is written once, when the participant starts, and an answer
+points at the option that sat at the chosen position. The images themselves are copied into
+the study (``StudyImage``) so that regenerating an explanation set cannot change what
+earlier participants were shown.
+"""
+from __future__ import annotations
+
+import secrets
+import uuid
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Mod
+from django.db.models.lookups import Exact
+from django.urls import reverse
+
+from explainers.models import Method
+
+# Every digit twice and every method equally often in every position: a multiple of 20.
+REAL_QUESTION_BLOCK = 20
+OPTIONS_PER_QUESTION = 4
+MAX_QUESTIONS = 200
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: codes are typed by hand
+
+DEFAULT_CONSENT = (
+    "This is a research study about how people judge pictures that explain a computer model's "
+    "decisions. You will see 25 sets of four images and choose, in each set, the one you find "
+    "most helpful. It takes about 10 minutes. Taking part is voluntary and you may stop at any "
+    "time. We record your answers, the time you took for each and your browser's user agent; "
+    "we do not ask for your name or contact details. The anonymised answers may be published."
+)
+
+
+def new_code(length: int = 10) -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(length))
+
+
+def new_image_key() -> str:
+    return secrets.token_hex(12)
+
+
+class Study(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=60, unique=True)
+    explanation_set = models.ForeignKey(
+        "explainers.ExplanationSet", on_delete=models.PROTECT, related_name="studies"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    n_real_questions = models.PositiveSmallIntegerField(
+        default=20, help_text="A multiple of 20: every digit equally often, every method in every position equally often."
+    )
+    n_attention_checks = models.PositiveSmallIntegerField(default=5, validators=[MaxValueValidator(10)])
+    pass_threshold = models.PositiveSmallIntegerField(
+        default=4, help_text="Attention checks a participant must pass for their answers to count."
+    )
+    seed = models.BigIntegerField(default=0, help_text="Seed that built the attention checks.")
+    consent_text = models.TextField(default=DEFAULT_CONSENT)
+    # Platforms: which ways in are accepted, and what each is given at the end.
+    accept_mturk = models.BooleanField(default=True)
+    accept_prolific = models.BooleanField(default=False)
+    accept_direct = models.BooleanField(default=True)
+    prolific_completion_code = models.CharField(max_length=40, blank=True)
+    prolific_failed_code = models.CharField(
+        max_length=40, blank=True, help_text="Optional code for participants who failed the attention checks."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "studies"
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=["draft", "open", "closed"]), name="study_known_status"),
+            models.CheckConstraint(
+                condition=Q(n_real_questions__gte=REAL_QUESTION_BLOCK, n_real_questions__lte=MAX_QUESTIONS - 10),
+                name="study_real_questions_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Exact(Mod(F("n_real_questions"), REAL_QUESTION_BLOCK), 0),
+                name="study_real_questions_multiple_of_20",
+            ),
+            models.CheckConstraint(condition=Q(n_attention_checks__lte=10), name="study_at_most_10_checks"),
+            models.CheckConstraint(
+                condition=Q(pass_threshold__lte=F("n_attention_checks")), name="study_threshold_within_checks"
+            ),
+            models.CheckConstraint(
+                condition=Q(accept_prolific=False) | ~Q(prolific_completion_code=""),
+                name="study_prolific_needs_completion_code",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def n_questions(self) -> int:
+        return self.n_real_questions + self.n_attention_checks
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == self.Status.OPEN
+
+    def get_absolute_url(self) -> str:
+        return reverse("survey:landing", args=[self.slug])
+
+    def get_monitor_url(self) -> str:
+        return reverse("survey:monitor", args=[self.slug])
+
+
+class StudyImage(models.Model):
+    """One picture a participant can be shown, copied into the study (never regenerated)."""
+
+    class Role(models.TextChoices):
+        MAP = "map", "Class map"
+        CHECK = "check", "Attention-check image"
+        EXAMPLE = "example", "Instructions example"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="images")
+    key = models.CharField(max_length=32, unique=True, default=new_image_key, editable=False)
+    role = models.CharField(max_length=10, choices=Role.choices)
+    method = models.CharField(max_length=20, choices=Method.choices, blank=True)
+    digit = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(9)], help_text="Digit shown (unknown for uploads)."
+    )
+    description = models.CharField(max_length=200, blank=True)
+    class_map = models.ForeignKey(
+        "explainers.ClassMap", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="The map this picture was copied from (provenance only).",
+    )
+    png = models.BinaryField()
+
+    class Meta:
+        ordering = ["study", "role", "digit", "method"]
+        constraints = [
+            models.CheckConstraint(condition=Q(digit__isnull=True) | Q(digit__lte=9), name="image_digit_between_0_and_9"),
+            models.CheckConstraint(condition=~Q(role="map") | Q(digit__isnull=False), name="image_maps_have_a_digit"),
+            models.CheckConstraint(condition=Q(role__in=["map", "check", "example"]), name="image_known_role"),
+            models.CheckConstraint(
+                condition=Q(role="map", method__in=Method.values) | (~Q(role="map") & Q(method="")),
+                name="image_method_only_on_maps",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.study.slug} {self.role} {self.method or '-'} {self.digit}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("survey:image", args=[self.key])
+
+
+class Item(models.Model):
+    """A question of a study: a digit and four options (methods' maps, or a check's images)."""
+
+    class Kind(models.TextChoices):
+        REAL = "real", "Real question"
+        ATTENTION = "attention", "Attention check"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="items")
+    number = models.PositiveSmallIntegerField(help_text="1-based, fixed order within the study (not the order shown).")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    digit = models.PositiveSmallIntegerField(validators=[MaxValueValidator(9)])
+
+    class Meta:
+        ordering = ["study", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "number"], name="item_number_unique_in_study"),
+            models.CheckConstraint(condition=Q(number__gte=1, number__lte=MAX_QUESTIONS), name="item_number_in_range"),
+            models.CheckConstraint(condition=Q(kind__in=["real", "attention"]), name="item_known_kind"),
+            models.CheckConstraint(condition=Q(digit__lte=9), name="item_digit_between_0_and_9"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.study.slug} #{self.number} ({self.kind}, digit {self.digit})"
+
+    @property
+    def is_attention(self) -> bool:
+        return self.kind == self.Kind.ATTENTION
+
+
+class ItemOption(models.Model):
+    """One of an item's four options, in a fixed canonical slot (0-3); positions are per sheet."""
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="options")
+    slot = models.PositiveSmallIntegerField()
+    image = models.ForeignKey(StudyImage, on_delete=models.PROTECT, related_name="options")
+    method = models.CharField(max_length=20, choices=Method.choices, blank=True, help_text="Real questions only.")
+    is_correct = models.BooleanField(default=False, help_text="Attention checks only: the one acceptable answer.")
+
+    class Meta:
+        ordering = ["item", "slot"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "slot"], name="option_slot_unique_in_item"),
+            models.UniqueConstraint(
+                fields=["item", "method"], condition=~Q(method=""), name="option_method_unique_in_item"
+            ),
+            models.UniqueConstraint(
+                fields=["item"], condition=Q(is_correct=True), name="option_one_correct_per_item"
+            ),
+            models.CheckConstraint(condition=Q(slot__lt=OPTIONS_PER_QUESTION), name="option_slot_in_range"),
+            models.CheckConstraint(
+                condition=Q(method="") | Q(is_correct=False), name="option_method_options_have_no_correct_answer"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item} slot {self.slot} {self.method or ('correct' if self.is_correct else 'distractor')}"
+
+
+class Participant(models.Model):
+    class Platform(models.TextChoices):
+        MTURK = "mturk", "Amazon Mechanical Turk"
+        PROLIFIC = "prolific", "Prolific"
+        DIRECT = "direct", "Direct link"
+
+    class Status(models.TextChoices):
+        STARTED = "started", "Started"
+        FINISHED = "finished", "Finished"
+
+    class Review(models.TextChoices):
+        PENDING = "pending", "Not reviewed"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="participants")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    platform = models.CharField(max_length=10, choices=Platform.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.STARTED)
+    # Amazon Mechanical Turk
+    worker_id = models.CharField(max_length=64, blank=True)
+    assignment_id = models.CharField(max_length=64, blank=True)
+    hit_id = models.CharField(max_length=64, blank=True)
+    turk_submit_to = models.URLField(max_length=200, blank=True)
+    # Prolific
+    prolific_pid = models.CharField(max_length=64, blank=True)
+    prolific_study_id = models.CharField(max_length=64, blank=True)
+    prolific_session_id = models.CharField(max_length=64, blank=True)
+
+    completion_code = models.CharField(max_length=16, unique=True, default=new_code, editable=False)
+    sheet_seed = models.BigIntegerField(help_text="Seed the sheet was drawn with (the sheet itself is stored).")
+    user_agent = models.CharField(max_length=400, blank=True)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    checks_passed = models.PositiveSmallIntegerField(null=True, blank=True)
+    passed = models.BooleanField(null=True, blank=True, help_text="Passed at least the study's threshold of checks.")
+    review_status = models.CharField(max_length=10, choices=Review.choices, default=Review.PENDING)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["study", "started_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["study", "worker_id"], condition=Q(platform="mturk"), name="one_participation_per_mturk_worker"
+            ),
+            models.UniqueConstraint(
+                fields=["assignment_id"], condition=Q(platform="mturk"), name="one_participant_per_mturk_assignment"
+            ),
+            models.UniqueConstraint(
+                fields=["study", "prolific_pid"], condition=Q(platform="prolific"),
+                name="one_participation_per_prolific_participant",
+            ),
+            models.CheckConstraint(condition=Q(platform__in=["mturk", "prolific", "direct"]), name="participant_known_platform"),
+            models.CheckConstraint(condition=Q(status__in=["started", "finished"]), name="participant_known_status"),
+            models.CheckConstraint(
+                condition=~Q(platform="mturk") | (~Q(worker_id="") & ~Q(assignment_id="") & ~Q(hit_id="")),
+                name="mturk_participant_has_ids",
+            ),
+            models.CheckConstraint(
+                condition=~Q(platform="prolific") | ~Q(prolific_pid=""), name="prolific_participant_has_pid"
+            ),
+            models.CheckConstraint(
+                condition=(Q(status="finished") & Q(finished_at__isnull=False) & Q(passed__isnull=False))
+                | (Q(status="started") & Q(finished_at__isnull=True) & Q(passed__isnull=True)),
+                name="participant_finished_iff_finish_recorded",
+            ),
+            models.CheckConstraint(
+                condition=Q(finished_at__isnull=True) | Q(finished_at__gte=F("started_at")),
+                name="participant_finishes_after_start",
+            ),
+        ]
+        indexes = [models.Index(fields=["study", "status"], name="participant_study_status")]
+
+    def __str__(self) -> str:
+        return f"{self.platform}:{self.external_id}"
+
+    @property
+    def external_id(self) -> str:
+        if self.platform == self.Platform.MTURK:
+            return self.worker_id
+        if self.platform == self.Platform.PROLIFIC:
+            return self.prolific_pid
+        return str(self.public_id)
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status == self.Status.FINISHED
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+class SheetEntry(models.Model):
+    """The item a participant sees at one position of their sheet (decided at start)."""
+
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="sheet")
+    position = models.PositiveSmallIntegerField(help_text="1-based place in this participant's order.")
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="+")
+    shown_at = models.DateTimeField(null=True, blank=True, help_text="First time the question was shown.")
+
+    class Meta:
+        ordering = ["participant", "position"]
+        verbose_name_plural = "sheet entries"
+        constraints = [
+            models.UniqueConstraint(fields=["participant", "position"], name="sheet_position_unique"),
+            models.UniqueConstraint(fields=["participant", "item"], name="sheet_item_once"),
+            models.CheckConstraint(condition=Q(position__gte=1, position__lte=MAX_QUESTIONS), name="sheet_position_in_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.participant} #{self.position}: item {self.item_id}"
+
+
+class ShownOption(models.Model):
+    """Which option sat at which on-screen position (1-4) of a sheet entry."""
+
+    entry = models.ForeignKey(SheetEntry, on_delete=models.CASCADE, related_name="shown")
+    position = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(OPTIONS_PER_QUESTION)]
+    )
+    option = models.ForeignKey(ItemOption, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["entry", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["entry", "position"], name="shown_position_unique"),
+            models.UniqueConstraint(fields=["entry", "option"], name="shown_option_once"),
+            models.CheckConstraint(
+                condition=Q(position__gte=1, position__lte=OPTIONS_PER_QUESTION), name="shown_position_in_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entry} position {self.position}"
+
+
+class Answer(models.Model):
+    """A participant's choice for one item: the first one counts, a repeat changes nothing."""
+
+    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="answers")
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="answers")
+    entry = models.OneToOneField(SheetEntry, on_delete=models.PROTECT, related_name="answer")
+    chosen = models.ForeignKey(ShownOption, on_delete=models.PROTECT, related_name="+")
+    position = models.PositiveSmallIntegerField(help_text="On-screen position chosen (1-4).")
+    method = models.CharField(max_length=20, choices=Method.choices, blank=True, help_text="Real questions only.")
+    correct = models.BooleanField(null=True, blank=True, help_text="Attention checks only.")
+    shown_at = models.DateTimeField()
+    answered_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["participant", "entry__position"]
+        constraints = [
+            models.UniqueConstraint(fields=["participant", "item"], name="one_answer_per_participant_and_item"),
+            models.CheckConstraint(
+                condition=Q(position__gte=1, position__lte=OPTIONS_PER_QUESTION), name="answer_position_in_range"
+            ),
+            models.CheckConstraint(condition=Q(answered_at__gte=F("shown_at")), name="answer_after_shown"),
+            models.CheckConstraint(
+                condition=(~Q(method="") & Q(correct__isnull=True)) | (Q(method="") & Q(correct__isnull=False)),
+                name="answer_is_a_vote_or_a_check",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.participant} item {self.item_id}: position {self.position}"
+
+    @property
+    def response_ms(self) -> int:
+        return round((self.answered_at - self.shown_at).total_seconds() * 1000)
+
+
+class MTurkHIT(models.Model):
+    """A HIT created for a study, so retries and syncing know which HITs are ours."""
+
+    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="hits")
+    hit_id = models.CharField(max_length=64, unique=True)
+    hit_type_id = models.CharField(max_length=64, blank=True)
+    sandbox = models.BooleanField()
+    unique_request_token = models.CharField(max_length=64, unique=True)
+    max_assignments = models.PositiveIntegerField()
+    reward = models.CharField(max_length=16)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["study", "created_at"]
+        verbose_name = "MTurk HIT"
+
+    def __str__(self) -> str:
+        return f"{self.hit_id} ({'sandbox' if self.sandbox else 'live'})"

@@ -1,0 +1,606 @@
+"""Writes that carry the study's rules: building studies, starting, answering, finishing.
+
+Views and commands call these functions and nothing else writes survey data. Each rule is also
+backed by a database constraint (see models.py), so a bug here or a race between two requests
+ends in an IntegrityError, never in a duplicate or a corrupted answer.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import secrets
+import statistics
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Sequence
+
+import numpy as np
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from explainers.models import SURVEY_METHODS, ClassMap, ExplanationSet
+
+from . import attention, sheets
+from .models import (
+    OPTIONS_PER_QUESTION,
+    REAL_QUESTION_BLOCK,
+    Answer,
+    Item,
+    ItemOption,
+    Participant,
+    SheetEntry,
+    ShownOption,
+    Study,
+    StudyImage,
+)
+
+logger = logging.getLogger(__name__)
+
+METHODS: tuple[str, ...] = tuple(m.value for m in SURVEY_METHODS)  # slot i of a real item holds METHODS[i]
+DEMO_SLUG = "demo"
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+class SurveyError(Exception):
+    """A request the rules refuse; ``status`` is the HTTP status a view answers with."""
+
+    status = 400
+    title = "Request refused"
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class StudyNotOpen(SurveyError):
+    status = 403
+    title = "This study is not taking participants"
+
+
+class PlatformNotAccepted(SurveyError):
+    status = 403
+    title = "This study is not run on that platform"
+
+
+class AlreadyTookPart(SurveyError):
+    status = 403
+    title = "You have already taken part"
+
+
+class AssignmentTaken(SurveyError):
+    status = 409
+    title = "This assignment belongs to another participant"
+
+
+class NotOnSheet(SurveyError):
+    status = 400
+    title = "This question is not on your sheet"
+
+
+class InvalidChoice(SurveyError):
+    status = 400
+    title = "Not one of the four images"
+
+
+class OutOfOrder(SurveyError):
+    status = 409
+    title = "Please answer the questions in order"
+
+
+class NotComplete(SurveyError):
+    status = 409
+    title = "The survey is not complete yet"
+
+
+class StudyLocked(SurveyError):
+    status = 409
+    title = "The study's questions can no longer change"
+
+
+class BadStudyInput(SurveyError):
+    status = 400
+    title = "The study cannot be built"
+
+
+# --- studies ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EntryParams:
+    """Who a participant is on their platform, as their link said (validated by the form)."""
+
+    platform: str
+    worker_id: str = ""
+    assignment_id: str = ""
+    hit_id: str = ""
+    turk_submit_to: str = ""
+    prolific_pid: str = ""
+    prolific_study_id: str = ""
+    prolific_session_id: str = ""
+
+
+def create_study(
+    explanation_set: ExplanationSet,
+    name: str,
+    slug: str,
+    *,
+    n_real_questions: int = 20,
+    n_attention_checks: int = 5,
+    pass_threshold: int = 4,
+    status: str = Study.Status.DRAFT,
+    seed: int | None = None,
+    pictures: tuple[np.ndarray, np.ndarray] | None = None,
+    mnist_dir: str | None = None,
+    **platform_settings,
+) -> Study:
+    """A study of ``explanation_set``: its real questions, attention checks and images, all or nothing.
+
+    ``pictures`` is (typical, mean) digit images, 10 x 784 each; by default they come from the
+    MNIST training data (the embedded subset unless ``mnist_dir``).
+    """
+    if n_real_questions < REAL_QUESTION_BLOCK or n_real_questions % REAL_QUESTION_BLOCK:
+        raise BadStudyInput(f"{n_real_questions} real questions: use a multiple of {REAL_QUESTION_BLOCK}")
+    if not 0 <= n_attention_checks <= 10:
+        raise BadStudyInput(f"{n_attention_checks} attention checks: use 0 to 10")
+    if not 0 <= pass_threshold <= n_attention_checks:
+        raise BadStudyInput(f"pass threshold {pass_threshold}: use 0 to {n_attention_checks}")
+    if Study.objects.filter(slug=slug).exists():
+        raise BadStudyInput(f"a study with slug {slug!r} already exists")
+    maps = {(m.method, m.digit): m for m in ClassMap.objects.filter(explanation_set=explanation_set, method__in=METHODS)}
+    missing = [f"{method} {digit}" for method in METHODS for digit in range(10) if (method, digit) not in maps]
+    if missing:
+        raise BadStudyInput(f"explanation set {explanation_set.name} lacks the maps {', '.join(missing[:5])}")
+    if pictures is None:
+        pictures = attention.digit_pictures(mnist_dir)
+    seed = secrets.randbits(31) if seed is None else seed
+    with transaction.atomic():
+        study = Study.objects.create(
+            explanation_set=explanation_set,
+            name=name,
+            slug=slug,
+            n_real_questions=n_real_questions,
+            n_attention_checks=n_attention_checks,
+            pass_threshold=pass_threshold,
+            status=status,
+            seed=seed,
+            **platform_settings,
+        )
+        _build_items(study, maps, pictures, random.Random(seed))
+    logger.info("created study %s from explanation set %s", study.slug, explanation_set.name)
+    return study
+
+
+def _build_items(study: Study, maps: dict, pictures: tuple[np.ndarray, np.ndarray], rng: random.Random) -> None:
+    typical, means = pictures
+    images = {
+        key: StudyImage.objects.create(
+            study=study, role=StudyImage.Role.MAP, method=key[0], digit=key[1], class_map=cm, png=bytes(cm.png),
+            description=f"{key[0]} map of digit {key[1]}",
+        )
+        for key, cm in maps.items()
+    }
+    repeats = study.n_real_questions // 10
+    options = []
+    for number in range(1, study.n_real_questions + 1):
+        digit = (number - 1) // repeats
+        item = Item.objects.create(study=study, number=number, kind=Item.Kind.REAL, digit=digit)
+        options += [
+            ItemOption(item=item, slot=slot, method=method, image=images[(method, digit)])
+            for slot, method in enumerate(METHODS)
+        ]
+    check_images: dict[int, StudyImage] = {}
+
+    def picture(digit: int) -> StudyImage:
+        if digit not in check_images:
+            check_images[digit] = StudyImage.objects.create(
+                study=study, role=StudyImage.Role.CHECK, digit=digit, png=attention.digit_png(typical[digit]),
+                description=f"typical handwritten {digit}",
+            )
+        return check_images[digit]
+
+    for offset, plan in enumerate(attention.plan_checks(study.n_attention_checks, rng)):
+        item = Item.objects.create(
+            study=study, number=study.n_real_questions + offset + 1, kind=Item.Kind.ATTENTION, digit=plan.digit
+        )
+        shown = [(picture(plan.digit), True), (picture(plan.twin), False), (picture(plan.twin), False), (picture(plan.other), False)]
+        options += [ItemOption(item=item, slot=slot, image=image, is_correct=ok) for slot, (image, ok) in enumerate(shown)]
+    ItemOption.objects.bulk_create(options)
+    StudyImage.objects.create(
+        study=study, role=StudyImage.Role.EXAMPLE, digit=attention.EXAMPLE_DIGIT,
+        png=attention.example_png(typical, means), description="instructions example (Fig. 3)",
+    )
+
+
+def create_demo_study(explanation_set: ExplanationSet, pictures: tuple[np.ndarray, np.ndarray] | None = None) -> Study:
+    """The open study ``demo`` of ``explanation_set`` (created once; later calls return it unchanged)."""
+    existing = Study.objects.filter(slug=DEMO_SLUG).first()
+    if existing is not None:
+        if existing.explanation_set_id != explanation_set.pk:
+            logger.warning("demo study already exists for explanation set %s; keeping it", existing.explanation_set)
+        return existing
+    try:
+        return create_study(
+            explanation_set, name="Demo study", slug=DEMO_SLUG, status=Study.Status.OPEN, seed=0, pictures=pictures
+        )
+    except BadStudyInput:
+        existing = Study.objects.filter(slug=DEMO_SLUG).first()
+        if existing is None:  # a real problem (missing maps), not a concurrent creation
+            raise
+        return existing
+
+
+def set_study_status(study: Study, status: str) -> Study:
+    if status not in Study.Status.values:
+        raise BadStudyInput(f"unknown status {status!r} (use {', '.join(Study.Status.values)})")
+    Study.objects.filter(pk=study.pk).update(status=status, updated_at=timezone.now())
+    study.refresh_from_db()
+    logger.info("study %s is now %s", study.slug, status)
+    return study
+
+
+def replace_attention_check(
+    study: Study, number: int, digit: int, correct_picture: bytes, distractor_pictures: Sequence[bytes]
+) -> Item:
+    """Replace attention check ``number``: a question about ``digit`` with the given pictures.
+
+    Pictures are any image files (PNG, JPEG...), drawn at 28x28 in the maps' colours, so all
+    four options look alike except for what they show. Refused once anyone has started.
+    """
+    if len(distractor_pictures) != OPTIONS_PER_QUESTION - 1:
+        raise BadStudyInput(f"give {OPTIONS_PER_QUESTION - 1} distractor pictures, not {len(distractor_pictures)}")
+    if not 0 <= digit <= 9:
+        raise BadStudyInput(f"digit {digit}: use 0 to 9")
+    try:
+        pngs = [attention.digit_png(attention.picture_values(data)) for data in (correct_picture, *distractor_pictures)]
+    except ValueError as exc:
+        raise BadStudyInput(f"picture: {exc}") from None
+    with transaction.atomic():
+        locked = Study.objects.select_for_update().get(pk=study.pk)
+        if locked.participants.exists():
+            raise StudyLocked(f"study {study.slug} has participants; its questions are what they were shown")
+        item = Item.objects.filter(study=locked, number=number, kind=Item.Kind.ATTENTION).first()
+        if item is None:
+            raise BadStudyInput(f"study {study.slug} has no attention check number {number}")
+        old_images = set(item.options.values_list("image_id", flat=True))
+        item.options.all().delete()
+        item.digit = digit
+        item.save(update_fields=["digit"])
+        for slot, png in enumerate(pngs):
+            image = StudyImage.objects.create(
+                study=locked, role=StudyImage.Role.CHECK, digit=digit if slot == 0 else None, png=png,
+                description="researcher's correct picture" if slot == 0 else "researcher's distractor",
+            )
+            ItemOption.objects.create(item=item, slot=slot, image=image, is_correct=slot == 0)
+        StudyImage.objects.filter(pk__in=old_images, options__isnull=True).delete()
+    logger.info("replaced attention check %s of study %s (digit %s)", number, study.slug, digit)
+    return item
+
+
+# --- participants -----------------------------------------------------------------------------
+
+
+def _identity(study: Study, params: EntryParams) -> dict | None:
+    """The lookup that finds this person's earlier participation (None for direct links)."""
+    if params.platform == Participant.Platform.MTURK:
+        return {"study": study, "platform": params.platform, "worker_id": params.worker_id}
+    if params.platform == Participant.Platform.PROLIFIC:
+        return {"study": study, "platform": params.platform, "prolific_pid": params.prolific_pid}
+    return None
+
+
+def find_participant(study: Study, params: EntryParams) -> Participant | None:
+    identity = _identity(study, params)
+    return Participant.objects.filter(**identity).first() if identity else None
+
+
+def check_can_start(study: Study, params: EntryParams) -> None:
+    if not study.is_open:
+        raise StudyNotOpen(f"study {study.slug} is {study.status}")
+    accepted = {
+        Participant.Platform.MTURK: study.accept_mturk,
+        Participant.Platform.PROLIFIC: study.accept_prolific,
+        Participant.Platform.DIRECT: study.accept_direct,
+    }
+    if not accepted[params.platform]:
+        raise PlatformNotAccepted(f"study {study.slug} does not accept {params.platform} participants")
+
+
+def start_participant(
+    study: Study, params: EntryParams, user_agent: str = "", now: datetime | None = None
+) -> tuple[Participant, bool]:
+    """The participant for ``params``, created with their sheet if new; (participant, created).
+
+    A returning worker resumes their own participation (on MTurk, under the new assignment
+    if they came back through another one); one who finished is refused. Two simultaneous
+    starts of one worker give one participant.
+    """
+    check_can_start(study, params)
+    identity = _identity(study, params)
+    existing = Participant.objects.filter(**identity).first() if identity else None
+    if existing is not None:
+        return _resume(existing, params), False
+    now = now or timezone.now()
+    try:
+        with transaction.atomic():
+            participant = Participant.objects.create(
+                study=study,
+                platform=params.platform,
+                worker_id=params.worker_id,
+                assignment_id=params.assignment_id,
+                hit_id=params.hit_id,
+                turk_submit_to=params.turk_submit_to,
+                prolific_pid=params.prolific_pid,
+                prolific_study_id=params.prolific_study_id,
+                prolific_session_id=params.prolific_session_id,
+                user_agent=user_agent[:400],
+                sheet_seed=secrets.randbits(63),
+                started_at=now,
+            )
+            build_sheet(participant)
+    except IntegrityError:
+        existing = Participant.objects.filter(**identity).first() if identity else None
+        if existing is None:
+            logger.warning("start refused: assignment %s of worker %s is another participant's",
+                           params.assignment_id, params.worker_id)
+            raise AssignmentTaken(f"assignment {params.assignment_id} is already in use") from None
+        return _resume(existing, params), False
+    logger.info("participant %s started study %s (%s)", participant.public_id, study.slug, params.platform)
+    return participant, True
+
+
+def _resume(participant: Participant, params: EntryParams) -> Participant:
+    if participant.is_finished:
+        logger.info("participant %s (%s) tried to take study %s again", participant.public_id,
+                    participant.external_id, participant.study.slug)
+        raise AlreadyTookPart("you have already completed this study; it can be taken only once")
+    if params.platform == Participant.Platform.MTURK and participant.assignment_id != params.assignment_id:
+        # The worker returned the earlier assignment and accepted a new one: their answers
+        # carry over and the new assignment is the one to submit and pay.
+        try:
+            with transaction.atomic():
+                Participant.objects.filter(pk=participant.pk).update(
+                    assignment_id=params.assignment_id, hit_id=params.hit_id, turk_submit_to=params.turk_submit_to
+                )
+        except IntegrityError:
+            raise AssignmentTaken(f"assignment {params.assignment_id} is already in use") from None
+        logger.info("participant %s moved from assignment %s to %s", participant.public_id,
+                    participant.assignment_id, params.assignment_id)
+        participant.refresh_from_db()
+    return participant
+
+
+def build_sheet(participant: Participant) -> list[SheetEntry]:
+    """Write the participant's sheet: order of the items and the option at every position.
+
+    Called once, inside :func:`start_participant`; drawn from the participant's stored seed.
+    """
+    study = participant.study
+    items = list(Item.objects.filter(study=study).order_by("number").values_list("id", "kind", "digit"))
+    real = [(item_id, digit) for item_id, kind, digit in items if kind == Item.Kind.REAL]
+    checks = [item_id for item_id, kind, _ in items if kind == Item.Kind.ATTENTION]
+    plan = sheets.plan_sheet(real, checks, OPTIONS_PER_QUESTION, random.Random(participant.sheet_seed))
+    option_ids = {
+        (item_id, slot): option_id
+        for option_id, item_id, slot in ItemOption.objects.filter(item__study=study).values_list("id", "item_id", "slot")
+    }
+    entries = SheetEntry.objects.bulk_create(
+        SheetEntry(participant=participant, position=p.position, item_id=p.item_id) for p in plan
+    )
+    ShownOption.objects.bulk_create(
+        ShownOption(entry=entry, position=index + 1, option_id=option_ids[(p.item_id, slot)])
+        for entry, p in zip(entries, plan)
+        for index, slot in enumerate(p.slots)
+    )
+    return entries
+
+
+def next_position(participant: Participant) -> int | None:
+    """The first unanswered position of the sheet (None when all are answered)."""
+    return (
+        SheetEntry.objects.filter(participant=participant, answer__isnull=True)
+        .order_by("position")
+        .values_list("position", flat=True)
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class Question:
+    entry_id: int
+    position: int
+    total: int
+    item_id: int
+    digit: int
+    is_attention: bool
+    image_keys: tuple[str, ...]  # image shown at positions 1..4
+
+
+_QUESTION_COLUMNS = ("entry_id", "entry__position", "entry__shown_at", "entry__item_id", "entry__item__digit",
+                     "entry__item__kind", "option__image__key")
+
+
+def _question(participant: Participant, rows: list[tuple], now: datetime | None) -> Question:
+    entry_id, position, shown_at, item_id, digit, kind, _ = rows[0]
+    if shown_at is None:
+        # Conditional update: a refresh, or two tabs, keep the first time shown.
+        SheetEntry.objects.filter(pk=entry_id, shown_at__isnull=True).update(shown_at=now or timezone.now())
+    return Question(
+        entry_id=entry_id,
+        position=position,
+        total=participant.study.n_questions,
+        item_id=item_id,
+        digit=digit,
+        is_attention=kind == Item.Kind.ATTENTION,
+        image_keys=tuple(row[-1] for row in rows),
+    )
+
+
+def show_question(participant: Participant, position: int, now: datetime | None = None) -> Question:
+    """The question at ``position`` as the participant sees it; records when it was first shown."""
+    rows = list(
+        ShownOption.objects.filter(entry__participant=participant, entry__position=position)
+        .order_by("position")
+        .values_list(*_QUESTION_COLUMNS)
+    )
+    if not rows:
+        raise NotOnSheet(f"position {position} is not on the sheet")
+    return _question(participant, rows, now)
+
+
+def current_question(participant: Participant, now: datetime | None = None) -> Question | None:
+    """The first unanswered question, shown (one query); None when everything is answered."""
+    rows = list(
+        ShownOption.objects.filter(entry__participant=participant, entry__answer__isnull=True)
+        .order_by("entry__position", "position")
+        .values_list(*_QUESTION_COLUMNS)[:OPTIONS_PER_QUESTION]
+    )
+    return _question(participant, rows, now) if rows else None
+
+
+@dataclass(frozen=True)
+class AnswerResult:
+    answer: Answer
+    created: bool  # False: this item was answered before and nothing changed
+    finished: bool  # the participant has now answered everything
+    next_position: int | None
+
+
+def record_answer(
+    participant: Participant, position: int, item_id: int, choice: int, now: datetime | None = None
+) -> AnswerResult:
+    """Store the participant's choice (on-screen position 1-4) for the item at ``position``.
+
+    The first answer to an item counts; sending it again, or another choice, changes nothing.
+    The item must be the one the sheet has at ``position`` (a tampered form is refused), it must
+    have been shown, and the questions are answered in the sheet's order. The last answer
+    finishes the participation.
+    """
+    if not 1 <= choice <= OPTIONS_PER_QUESTION:
+        logger.warning("participant %s: choice %r out of range", participant.public_id, choice)
+        raise InvalidChoice(f"choice {choice} is not between 1 and {OPTIONS_PER_QUESTION}")
+    total = participant.study.n_questions
+    with transaction.atomic():
+        # One participant's answers are written one at a time (double submits wait here).
+        # The queries read only the columns they need: compiling SQL is most of a request's CPU.
+        status = Participant.objects.select_for_update().filter(pk=participant.pk).values_list("status", flat=True).get()
+        # The option at the chosen position, with its entry, item and any earlier answer: one query.
+        shown = (
+            ShownOption.objects.filter(entry__participant_id=participant.pk, entry__position=position, position=choice)
+            .values_list("id", "entry_id", "entry__item_id", "entry__item__kind", "entry__shown_at",
+                         "entry__answer__id", "entry__answer__position", "option__method", "option__is_correct")
+            .first()
+        )
+        if shown is None or shown[2] != item_id:
+            logger.warning("participant %s: item %s is not at position %s of the sheet (tampered or replayed form)",
+                           participant.public_id, item_id, position)
+            raise NotOnSheet(f"item {item_id} is not question {position} of this participant's sheet")
+        shown_id, entry_id, _, kind, shown_at, answer_id, answer_position, method, is_correct = shown
+        if answer_id is not None:
+            if answer_position != choice:
+                logger.info("participant %s: second answer (%s) to question %s ignored; the first (%s) stands",
+                            participant.public_id, choice, position, answer_position)
+            return AnswerResult(
+                Answer.objects.get(pk=answer_id), created=False,
+                finished=status == Participant.Status.FINISHED, next_position=next_position(participant),
+            )
+        expected = next_position(participant)
+        if position != expected:
+            logger.warning("participant %s: answer to question %s while %s is unanswered",
+                           participant.public_id, position, expected)
+            raise OutOfOrder(f"question {expected} comes before question {position}")
+        if shown_at is None:
+            logger.warning("participant %s: answer to question %s that was never shown", participant.public_id, position)
+            raise OutOfOrder(f"question {position} was never shown")
+        now = max(now or timezone.now(), shown_at)
+        attention_item = kind == Item.Kind.ATTENTION
+        answer = Answer.objects.create(
+            participant_id=participant.pk,
+            item_id=item_id,
+            entry_id=entry_id,
+            chosen_id=shown_id,
+            position=choice,
+            method="" if attention_item else method,
+            correct=is_correct if attention_item else None,
+            shown_at=shown_at,
+            answered_at=now,
+        )
+        # Answers come in the sheet's order, so the next unanswered question is the next one.
+        upcoming = position + 1 if position < total else None
+        finished = False
+        if upcoming is None:
+            finish_participant(participant, now)
+            finished = True
+    return AnswerResult(answer, created=True, finished=finished, next_position=upcoming)
+
+
+def finish_participant(participant: Participant, now: datetime | None = None) -> Participant:
+    """Mark the participation finished and score its attention checks (idempotent)."""
+    with transaction.atomic():
+        locked = Participant.objects.select_for_update(of=("self",)).select_related("study").get(pk=participant.pk)
+        if locked.is_finished:
+            return locked
+        unanswered = SheetEntry.objects.filter(participant=locked, answer__isnull=True).count()
+        if unanswered:
+            raise NotComplete(f"{unanswered} questions are still unanswered")
+        passed_checks = Answer.objects.filter(participant=locked, correct=True).count()
+        locked.checks_passed = passed_checks
+        locked.passed = passed_checks >= locked.study.pass_threshold
+        locked.status = Participant.Status.FINISHED
+        locked.finished_at = max(now or timezone.now(), locked.started_at)
+        locked.save(update_fields=["checks_passed", "passed", "status", "finished_at"])
+    logger.info("participant %s finished study %s: %s of %s checks passed", locked.public_id, locked.study.slug,
+                passed_checks, locked.study.n_attention_checks)
+    return locked
+
+
+def record_review(participant: Participant, review_status: str, now: datetime | None = None) -> None:
+    Participant.objects.filter(pk=participant.pk).update(review_status=review_status, reviewed_at=now or timezone.now())
+
+
+# --- monitoring -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StudySummary:
+    started: int
+    finished: int
+    passing: int
+    answers: int
+    votes: dict[str, int]  # all real-question votes so far
+    votes_passing: dict[str, int]  # votes of finished participants who passed the checks
+    median_minutes: float | None
+    by_platform: dict[str, int] = field(default_factory=dict)
+
+
+def study_summary(study: Study) -> StudySummary:
+    participants = Participant.objects.filter(study=study)
+    counts = participants.aggregate(
+        started=Count("id"),
+        finished=Count("id", filter=Q(status=Participant.Status.FINISHED)),
+        passing=Count("id", filter=Q(status=Participant.Status.FINISHED, passed=True)),
+    )
+    votes = dict.fromkeys(METHODS, 0)
+    votes_passing = dict.fromkeys(METHODS, 0)
+    real = Answer.objects.filter(participant__study=study).exclude(method="")
+    for method, n in real.values_list("method").annotate(n=Count("id")):
+        votes[method] = n
+    for method, n in real.filter(participant__passed=True).values_list("method").annotate(n=Count("id")):
+        votes_passing[method] = n
+    durations = [
+        (finished - started).total_seconds() / 60
+        for started, finished in participants.filter(status=Participant.Status.FINISHED).values_list("started_at", "finished_at")
+    ]
+    by_platform = dict(participants.values_list("platform").annotate(n=Count("id")))
+    return StudySummary(
+        started=counts["started"],
+        finished=counts["finished"],
+        passing=counts["passing"],
+        answers=Answer.objects.filter(participant__study=study).count(),
+        votes=votes,
+        votes_passing=votes_passing,
+        median_minutes=statistics.median(durations) if durations else None,
+        by_platform=by_platform,
+    )

@@ -1,0 +1,18 @@
+from django.urls import path
+
+from . import research_views, views
+
+app_name = "survey"
+urlpatterns = [
+    # Participants (framable by MTurk; identified by the signed token in the URL)
+    path("s/img/<str:key>.png", views.image, name="image"),
+    path("s/<slug:slug>/", views.landing, name="landing"),
+    path("s/<slug:slug>/start/", views.start, name="start"),
+    path("s/<slug:slug>/p/<str:token>/", views.home, name="home"),
+    path("s/<slug:slug>/p/<str:token>/q/<int:position>/", views.question, name="question"),
+    path("s/<slug:slug>/p/<str:token>/finish/", views.finish, name="finish"),
+    # Researchers (staff login)
+    path("research/studies/", research_views.study_list, name="study_list"),
+    path("research/studies/<slug:slug>/", research_views.monitor, name="monitor"),
+    path("research/studies/<slug:slug>/responses.<str:fmt>", research_views.download, name="download"),
+]

@@ -1,0 +1,275 @@
+"""Participant pages: landing (consent or MTurk preview), instructions, questions, finish.
+
+Each view checks its input with a form, calls one service, and renders. Everything a
+participant sees was decided when they started; the browser only sends the position it chose
+for the item it was shown. Errors are pages with a 4xx status, logged, and change nothing.
+"""
+from __future__ import annotations
+
+import logging
+from functools import wraps
+from typing import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from . import services
+from .forms import AnswerForm, ConsentForm, EntryForm
+from .models import Item, Participant, Study, StudyImage
+from .platforms import mturk, prolific
+from .security import participant_page
+from .tokens import BadToken, make_token, read_token
+
+logger = logging.getLogger(__name__)
+
+DIRECT_COOKIE = "survey_{slug}"  # first-party only: lets a direct-link participant resume
+
+
+class SeeOther(HttpResponseRedirect):
+    status_code = 303  # after a POST: the browser GETs the next page, so refresh never re-posts
+
+
+def error_page(request: HttpRequest, status: int, title: str, message: str, study: Study | None = None) -> HttpResponse:
+    logger.warning("%s %s -> %s: %s (%s)", request.method, request.path, status, title, message)
+    return render(request, "survey/error.html", {"title": title, "message": message, "study": study}, status=status)
+
+
+def _study(slug: str) -> Study | None:
+    return Study.objects.filter(slug=slug).select_related("explanation_set").first()
+
+
+def _unknown_study(request: HttpRequest, slug: str) -> HttpResponse:
+    return error_page(request, 404, "No such study", f"There is no study called “{slug}”. Please check the link.")
+
+
+def _participant_url(participant: Participant, name: str = "survey:home", **kwargs) -> str:
+    return reverse(name, kwargs={"slug": participant.study.slug, "token": make_token(participant.public_id), **kwargs})
+
+
+def _example_image(study: Study) -> StudyImage | None:
+    return study.images.filter(role=StudyImage.Role.EXAMPLE).only("key").first()
+
+
+# --- landing, consent and start ----------------------------------------------------------------
+
+
+@participant_page
+@require_safe
+def landing(request: HttpRequest, slug: str) -> HttpResponse:
+    """The study link: MTurk preview, or the consent page (or a refusal)."""
+    study = _study(slug)
+    if study is None:
+        return _unknown_study(request, slug)
+    form = EntryForm(request.GET)
+    if not form.is_valid():
+        return error_page(request, 400, "This link is incomplete or damaged", _form_problem(form), study)
+    if form.is_preview:
+        return _preview(request, study)
+    params = form.params()
+    try:
+        services.check_can_start(study, params)
+    except services.SurveyError as exc:
+        return error_page(request, exc.status, exc.title, exc.message, study)
+    existing = services.find_participant(study, params) or _direct_participant(request, study, params)
+    if existing is not None and existing.is_finished:
+        return error_page(request, 403, services.AlreadyTookPart.title,
+                          "You have already completed this study; it can be taken only once. Thank you!", study)
+    context = {"study": study, "hidden": form.hidden_values(), "form": ConsentForm(), "resuming": existing is not None}
+    return render(request, "survey/consent.html", context)
+
+
+def _direct_participant(request: HttpRequest, study: Study, params: services.EntryParams) -> Participant | None:
+    if params.platform != Participant.Platform.DIRECT:
+        return None
+    token = request.COOKIES.get(DIRECT_COOKIE.format(slug=study.slug))
+    if not token:
+        return None
+    try:
+        public_id = read_token(token)
+    except BadToken:
+        return None
+    return Participant.objects.filter(public_id=public_id, study=study, platform=Participant.Platform.DIRECT).first()
+
+
+def _preview(request: HttpRequest, study: Study) -> HttpResponse:
+    """What a worker sees before accepting the HIT: instructions and a sample, nothing stored."""
+    sample = Item.objects.filter(study=study, kind=Item.Kind.REAL).order_by("number").first()
+    keys = list(sample.options.order_by("slot").values_list("image__key", flat=True)) if sample else []
+    context = {
+        "study": study,
+        "example": _example_image(study),
+        "sample": {"digit": sample.digit if sample else 0, "images": list(enumerate(keys, start=1))},
+    }
+    return render(request, "survey/preview.html", context)
+
+
+@participant_page
+@require_POST
+def start(request: HttpRequest, slug: str) -> HttpResponse:
+    """Consent given: create (or resume) the participation and go to the instructions."""
+    study = _study(slug)
+    if study is None:
+        return _unknown_study(request, slug)
+    form = ConsentForm(request.POST)
+    if not form.is_valid():
+        if set(form.errors) == {"consent"}:
+            hidden = {k: v for k, v in form.cleaned_data.items() if v and k != "consent"}
+            context = {"study": study, "hidden": hidden, "form": form, "resuming": False}
+            return render(request, "survey/consent.html", context, status=400)
+        return error_page(request, 400, "This link is incomplete or damaged", _form_problem(form), study)
+    if form.is_preview:
+        return error_page(request, 400, "Please accept the HIT first",
+                          "This is a preview. Accept the HIT on Mechanical Turk to take part.", study)
+    params = form.params()
+    returning = _direct_participant(request, study, params)
+    if returning is not None and not returning.is_finished:  # a direct-link participant coming back
+        return SeeOther(_participant_url(returning))
+    try:
+        participant, _ = services.start_participant(study, params, request.headers.get("User-Agent", ""))
+    except services.SurveyError as exc:
+        return error_page(request, exc.status, exc.title, exc.message, study)
+    response = SeeOther(_participant_url(participant))
+    if participant.platform == Participant.Platform.DIRECT:
+        response.set_cookie(
+            DIRECT_COOKIE.format(slug=study.slug), make_token(participant.public_id),
+            max_age=settings.SURVEY_TOKEN_MAX_AGE, secure=request.is_secure(), httponly=True, samesite="Lax",
+        )
+    return response
+
+
+def _form_problem(form) -> str:
+    problems = [f"{name}: {' '.join(errors)}" if name != "__all__" else " ".join(errors) for name, errors in form.errors.items()]
+    return "; ".join(problems) or "The link's parameters are not valid."
+
+
+# --- the participant's own pages (identified by the signed token) --------------------------------
+
+
+def with_participant(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Resolve ``token`` to the participant, or answer 403 (forged, expired, another study's)."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, slug: str, token: str, **kwargs) -> HttpResponse:
+        try:
+            public_id = read_token(token)
+        except BadToken as exc:
+            return error_page(request, 403, "This link is not valid",
+                              f"The participant link is {'too old' if str(exc) == 'expired' else 'not valid'}. "
+                              "Please open the study again from its original link.")
+        participant = Participant.objects.select_related("study").filter(public_id=public_id).first()
+        if participant is None or participant.study.slug != slug:
+            return error_page(request, 403, "This link is not valid", "This participant link does not belong to this study.")
+        return view(request, participant, **kwargs)
+
+    return wrapped
+
+
+@participant_page
+@require_safe
+@with_participant
+def home(request: HttpRequest, participant: Participant) -> HttpResponse:
+    """The instructions before the first question; afterwards, straight back to where they were."""
+    if participant.is_finished:
+        return HttpResponseRedirect(_participant_url(participant, "survey:finish"))
+    position = services.next_position(participant)
+    if position is None:
+        services.finish_participant(participant)
+        return HttpResponseRedirect(_participant_url(participant, "survey:finish"))
+    if position > 1 and "instructions" not in request.GET:
+        return HttpResponseRedirect(_participant_url(participant, "survey:question", position=position))
+    context = {
+        "study": participant.study,
+        "participant": participant,
+        "example": _example_image(participant.study),
+        "next_url": _participant_url(participant, "survey:question", position=position),
+        "resume_url": request.build_absolute_uri(_participant_url(participant)),
+        "resuming": position > 1,
+    }
+    return render(request, "survey/instructions.html", context)
+
+
+@participant_page
+@require_http_methods(["GET", "HEAD", "POST"])
+@with_participant
+def question(request: HttpRequest, participant: Participant, position: int) -> HttpResponse:
+    if request.method == "POST":
+        return _answer(request, participant, position)
+    if participant.is_finished:
+        return HttpResponseRedirect(_participant_url(participant, "survey:finish"))
+    current = services.current_question(participant)
+    if current is None:
+        services.finish_participant(participant)
+        return HttpResponseRedirect(_participant_url(participant, "survey:finish"))
+    if position != current.position:  # back button, an old tab, a guessed URL: go to the question due
+        return HttpResponseRedirect(_participant_url(participant, "survey:question", position=current.position))
+    return _render_question(request, participant, current)
+
+
+def _render_question(request, participant: Participant, q: services.Question, form: AnswerForm | None = None, status: int = 200):
+    context = {
+        "study": participant.study,
+        "q": q,
+        "images": list(enumerate(q.image_keys, start=1)),
+        "form": form,
+        "action": _participant_url(participant, "survey:question", position=q.position),
+        "percent": round(100 * (q.position - 1) / q.total),
+    }
+    return render(request, "survey/question.html", context, status=status)
+
+
+def _answer(request: HttpRequest, participant: Participant, position: int) -> HttpResponse:
+    form = AnswerForm(request.POST)
+    if not form.is_valid():
+        if form.only_choice_missing and not participant.is_finished:
+            try:
+                q = services.show_question(participant, position)
+            except services.SurveyError as exc:
+                return error_page(request, exc.status, exc.title, exc.message, participant.study)
+            if q.item_id == form.cleaned_data["item"]:
+                return _render_question(request, participant, q, form, status=400)
+        return error_page(request, 400, "The answer could not be read", _form_problem(form), participant.study)
+    try:
+        result = services.record_answer(participant, position, form.cleaned_data["item"], form.cleaned_data["choice"])
+    except services.SurveyError as exc:
+        return error_page(request, exc.status, exc.title, exc.message, participant.study)
+    if result.finished or result.next_position is None:
+        return SeeOther(_participant_url(participant, "survey:finish"))
+    return SeeOther(_participant_url(participant, "survey:question", position=result.next_position))
+
+
+@participant_page
+@require_safe
+@with_participant
+def finish(request: HttpRequest, participant: Participant) -> HttpResponse:
+    if not participant.is_finished:
+        position = services.next_position(participant)
+        if position is not None:
+            return HttpResponseRedirect(_participant_url(participant, "survey:question", position=position))
+        participant = services.finish_participant(participant)
+    study = participant.study
+    if participant.platform == Participant.Platform.PROLIFIC:
+        return HttpResponseRedirect(prolific.completion_url(study, participant))
+    context = {"study": study, "participant": participant}
+    if participant.platform == Participant.Platform.MTURK:
+        context.update(
+            submit_url=mturk.submit_url(participant.turk_submit_to),
+            completion_field=mturk.COMPLETION_FIELD,
+        )
+    return render(request, "survey/finish.html", context)
+
+
+# --- images ------------------------------------------------------------------------------------
+
+
+@require_safe
+@cache_control(public=True, max_age=86400, immutable=True)
+def image(request: HttpRequest, key: str) -> HttpResponse:
+    """A study picture by its opaque key (which says nothing about the method it shows)."""
+    png = StudyImage.objects.filter(key=key).values_list("png", flat=True).first()
+    if png is None:
+        return error_page(request, 404, "No such image", "This image does not exist.")
+    return HttpResponse(bytes(png), content_type="image/png")

@@ -1,0 +1,69 @@
+"""survey.attention: attention checks and the instructions' example built from digit images (no database)."""
+import io
+import random
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from survey import attention
+
+
+def test_the_typical_digit_is_the_image_closest_to_its_class_mean():
+    images = np.array([[0.0, 0.0], [1.0, 1.0], [0.4, 0.6], [5.0, 5.0]] + [[d, d] for d in range(2, 10)] * 1, dtype=np.float32)
+    labels = np.array([0, 0, 0, 1] + list(range(2, 10)))
+    typical = attention.typical_digits(images, labels)
+    assert typical[0].tolist() == pytest.approx([0.4, 0.6])  # mean (0.47, 0.53)
+    assert typical[1].tolist() == [5.0, 5.0]
+
+
+def test_a_digit_missing_from_the_data_is_reported():
+    with pytest.raises(ValueError, match="digit 9"):
+        attention.typical_digits(np.zeros((9, 4)), np.arange(9))
+
+
+def test_checks_ask_about_distinct_digits_with_two_identical_distractors_of_another_digit():
+    plans = attention.plan_checks(5, random.Random(0))
+    assert len({p.digit for p in plans}) == 5
+    for plan in plans:
+        assert len({plan.digit, plan.twin, plan.other}) == 3
+
+
+def test_the_same_seed_plans_the_same_checks():
+    assert attention.plan_checks(5, random.Random(4)) == attention.plan_checks(5, random.Random(4))
+
+
+def test_more_than_ten_checks_are_refused():
+    with pytest.raises(ValueError):
+        attention.plan_checks(11, random.Random(0))
+
+
+def test_check_pictures_and_the_example_are_280_pixel_pngs_like_the_maps(pictures):
+    typical, means = pictures
+    for png in (attention.digit_png(typical[3]), attention.example_png(typical, means)):
+        image = Image.open(io.BytesIO(png))
+        assert image.format == "PNG" and image.size == (280, 280)
+
+
+def test_the_example_draws_a_blue_oval(pictures):
+    typical, means = pictures
+    pixels = np.asarray(Image.open(io.BytesIO(attention.example_png(typical, means))).convert("RGB"))
+    blue = (pixels[:, :, 2] > 200) & (pixels[:, :, 0] < 100)
+    assert blue.sum() > 200
+
+
+def test_an_uploaded_picture_becomes_784_grey_values():
+    buf = io.BytesIO()
+    Image.new("L", (56, 56), color=255).save(buf, format="PNG")
+    values = attention.picture_values(buf.getvalue())
+    assert values.shape == (784,) and values.max() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("data, problem", [(b"not an image", "not a readable image"), (None, "blank")])
+def test_an_unreadable_or_blank_upload_is_refused(data, problem):
+    if data is None:
+        buf = io.BytesIO()
+        Image.new("L", (28, 28), color=0).save(buf, format="PNG")
+        data = buf.getvalue()
+    with pytest.raises(ValueError, match=problem):
+        attention.picture_values(data)

@@ -1,0 +1,85 @@
+"""create_study: a study from an explanation set, its participant URL printed."""
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from survey import attention
+from survey.models import Item, Study
+from survey.testing import fake_pictures
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def fake_digits(monkeypatch):
+    monkeypatch.setattr(attention, "digit_pictures", lambda mnist_dir=None: fake_pictures())
+
+
+def _run(*args):
+    out = io.StringIO()
+    call_command("create_study", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_it_creates_an_open_study_and_prints_its_url(explanation_set, fake_digits):
+    out = _run(explanation_set.name, "--slug", "pilot", "--base-url", "https://study.example.org")
+    study = Study.objects.get(slug="pilot")
+    assert study.is_open and study.explanation_set == explanation_set
+    assert "Participant URL: https://study.example.org/s/pilot/" in out
+    assert "20 questions and 5 attention checks" in out
+
+
+def test_the_slug_defaults_to_the_explanation_sets_name(explanation_set, fake_digits):
+    _run(explanation_set.name)
+    assert Study.objects.get().slug == explanation_set.name
+
+
+def test_draft_and_platform_options_are_stored(explanation_set, fake_digits):
+    _run(explanation_set.name, "--draft", "--no-direct", "--prolific-code", "C0DE", "--prolific-failed-code", "F41L")
+    study = Study.objects.get()
+    assert study.status == "draft" and not study.accept_direct and study.accept_mturk
+    assert (study.accept_prolific, study.prolific_completion_code, study.prolific_failed_code) == (True, "C0DE", "F41L")
+
+
+def test_the_attention_checks_come_from_real_mnist_digits_by_default(explanation_set):
+    _run(explanation_set.name, "--seed", "3")
+    checks = Item.objects.filter(kind="attention")
+    assert checks.count() == 5
+    image = checks.first().options.get(is_correct=True).image
+    assert image.description.startswith("typical handwritten")
+
+
+@pytest.mark.parametrize("args, problem", [
+    (["nope"], "no explanation set 'nope'"),
+    (["{set}", "--real-questions", "25"], "multiple of 20"),
+    (["{set}", "--attention-checks", "3"], "pass threshold 4"),
+    (["{set}", "--prolific-failed-code", "X"], "needs --prolific-code"),
+    (["{set}", "--base-url", "study.example.org"], "scheme and host"),
+    (["{set}", "--mnist-dir", "/no/such/dir"], "not a directory"),
+])
+def test_bad_input_is_a_one_line_error(explanation_set, args, problem):
+    args = [a.replace("{set}", explanation_set.name) for a in args]
+    with pytest.raises(CommandError, match=problem):
+        _run(*args)
+    assert not Study.objects.exists()
+
+
+def test_a_taken_slug_is_a_one_line_error(explanation_set, fake_digits):
+    _run(explanation_set.name, "--slug", "x")
+    with pytest.raises(CommandError, match="already exists"):
+        _run(explanation_set.name, "--slug", "x")
+
+
+def test_the_demo_command_creates_the_demo_study_once_and_prints_its_url(explanation_set, fake_digits, settings):
+    settings.SURVEY_PUBLIC_BASE_URL = "http://127.0.0.1:8000"
+    out = io.StringIO()
+    call_command("create_demo_study", stdout=out)
+    call_command("create_demo_study", explanation_set.name, stdout=out)
+    assert Study.objects.get().slug == "demo"
+    assert out.getvalue().count("Take it at http://127.0.0.1:8000/s/demo/") == 2
+
+
+def test_the_demo_command_without_explanations_is_a_one_line_error(db):
+    with pytest.raises(CommandError, match="run generate_explanations first"):
+        call_command("create_demo_study")

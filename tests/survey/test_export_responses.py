@@ -1,0 +1,104 @@
+"""export_responses (and survey.export): long format, one row per answer, safe for spreadsheets."""
+import csv
+import io
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from survey import export, services
+from survey.models import Answer, Participant, ShownOption
+from survey.testing import answer_all, correct_position, mturk_params
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def finished(study):
+    participant, _ = services.start_participant(study, mturk_params("W1", "A1", "H1"))
+    answer_all(participant, pick=lambda q: correct_position(participant, q.position) or 2)
+    participant.refresh_from_db()
+    return participant
+
+
+def _csv(study) -> list[dict]:
+    out = io.StringIO()
+    call_command("export_responses", study.slug, "--format", "csv", stdout=out, stderr=io.StringIO())
+    return list(csv.DictReader(io.StringIO(out.getvalue())))
+
+
+def test_the_csv_has_the_documented_columns_and_one_row_per_answer(study, finished):
+    rows = _csv(study)
+    assert len(rows) == 25 and tuple(rows[0]) == export.COLUMNS
+    assert [int(r["position"]) for r in rows] == list(range(1, 26))
+
+
+def test_a_row_says_who_answered_what_was_shown_and_what_was_chosen(study, finished):
+    rows = _csv(study)
+    real = next(r for r in rows if r["kind"] == "real")
+    shown = dict(ShownOption.objects.filter(entry__participant=finished, entry__position=int(real["position"]))
+                 .values_list("position", "option__method"))
+    assert [real[f"method_at_{p}"] for p in range(1, 5)] == [shown[p] for p in range(1, 5)]
+    assert real["chosen_position"] == "2" and real["chosen_method"] == shown[2]
+    assert real["check_passed"] == "" and real["correct_position"] == ""
+    assert (real["participant"], real["platform"], real["worker_id"], real["assignment_id"], real["hit_id"]) == (
+        str(finished.public_id), "mturk", "W1", "A1", "H1")
+    assert real["participant_passed"] == "true" and real["participant_checks_passed"] == "5"
+    assert int(real["response_ms"]) >= 0 and real["shown_at"] <= real["answered_at"]
+
+
+def test_attention_rows_say_where_the_correct_picture_was_and_whether_it_was_chosen(study, finished):
+    checks = [r for r in _csv(study) if r["kind"] == "attention"]
+    assert len(checks) == 5
+    for row in checks:
+        assert row["check_passed"] == "true" and row["chosen_position"] == row["correct_position"]
+        assert row["chosen_method"] == "" and row["method_at_1"] == ""
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_are_escaped(study, finished):
+    Participant.objects.filter(pk=finished.pk).update(worker_id="=HYPERLINK(1)", hit_id="+1", assignment_id="@SUM")
+    row = _csv(study)[0]
+    assert (row["worker_id"], row["hit_id"], row["assignment_id"]) == ("'=HYPERLINK(1)", "'+1", "'@SUM")
+
+
+@pytest.mark.parametrize("value, cell", [("-2", "'-2"), ("=1", "'=1"), ("\tx", "'\tx"), ("ok", "ok"), (None, ""), (True, "true"), (5, "5")])
+def test_a_cell_is_escaped_only_when_it_would_be_a_formula(value, cell):
+    assert export.csv_cell(value) == cell
+
+
+def test_the_json_export_has_the_same_rows_and_the_study(study, finished):
+    out = io.StringIO()
+    call_command("export_responses", study.slug, "--format", "json", stdout=out, stderr=io.StringIO())
+    document = json.loads(out.getvalue())
+    assert document["study"] == study.slug and document["columns"] == list(export.COLUMNS)
+    assert len(document["rows"]) == 25 and document["rows"][0]["participant_passed"] is True
+
+
+def test_unfinished_participants_are_exported_with_their_status(study):
+    participant, _ = services.start_participant(study, mturk_params())
+    answer_all(participant, stop_after=3)
+    rows = _csv(study)
+    assert len(rows) == 3 and {r["participant_status"] for r in rows} == {"started"}
+
+
+def test_the_command_writes_a_file_and_says_so(study, finished, tmp_path):
+    err = io.StringIO()
+    call_command("export_responses", study.slug, "-o", str(tmp_path / "r.csv"), stderr=err, stdout=io.StringIO())
+    assert "Wrote 25 answers" in err.getvalue()
+    assert len((tmp_path / "r.csv").read_text().splitlines()) == 26
+
+
+def test_an_unknown_study_is_a_one_line_error(db):
+    with pytest.raises(CommandError, match="no study with slug 'nope'"):
+        call_command("export_responses", "nope")
+
+
+def test_an_output_folder_that_does_not_exist_is_a_one_line_error(study, tmp_path):
+    with pytest.raises(CommandError, match="does not exist"):
+        call_command("export_responses", study.slug, "-o", str(tmp_path / "no" / "r.csv"))
+
+
+def test_an_export_reads_and_never_writes(study, finished):
+    before = Answer.objects.count()
+    _csv(study)
+    assert Answer.objects.count() == before

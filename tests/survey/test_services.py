@@ -1,0 +1,409 @@
+"""survey.services: building studies, starting, answering and finishing, with every rule."""
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from explainers.models import ClassMap
+from survey import services
+from survey.models import Answer, Item, Participant, SheetEntry, ShownOption, Study, StudyImage
+from survey.testing import answer_all, correct_position, fake_pictures, make_explanation_set, make_study, mturk_params
+
+pytestmark = pytest.mark.django_db
+
+PROLIFIC = services.EntryParams(platform="prolific", prolific_pid="5f1a", prolific_study_id="S", prolific_session_id="X")
+DIRECT = services.EntryParams(platform="direct")
+
+
+def _methods_at(participant):
+    """{position on screen: Counter of methods} over the participant's real questions."""
+    table = {p: Counter() for p in range(1, 5)}
+    for position, method in ShownOption.objects.filter(entry__participant=participant, entry__item__kind="real").values_list(
+        "position", "option__method"
+    ):
+        table[position][method] += 1
+    return table
+
+
+# --- building a study -----------------------------------------------------------------------------
+
+
+def test_a_study_has_every_digit_twice_each_with_the_four_methods(study):
+    real = Item.objects.filter(study=study, kind="real")
+    assert Counter(real.values_list("digit", flat=True)) == {d: 2 for d in range(10)}
+    for item in real:
+        assert sorted(item.options.values_list("method", flat=True)) == sorted(services.METHODS)
+
+
+def test_a_study_has_five_attention_checks_with_one_correct_picture_of_the_asked_digit(study):
+    checks = Item.objects.filter(study=study, kind="attention")
+    assert checks.count() == 5
+    assert len(set(checks.values_list("digit", flat=True))) == 5
+    for check in checks:
+        options = list(check.options.select_related("image"))
+        correct = [o for o in options if o.is_correct]
+        assert len(correct) == 1 and correct[0].image.digit == check.digit
+        distractors = [o.image for o in options if not o.is_correct]
+        assert all(image.digit != check.digit for image in distractors)
+        assert len({image.pk for image in distractors}) == 2  # two of the three are the same picture
+
+
+def test_a_study_copies_the_maps_so_regenerating_the_set_changes_nothing_shown(study, explanation_set):
+    image = StudyImage.objects.get(study=study, role="map", method="lime", digit=3)
+    original = bytes(image.png)
+    ClassMap.objects.filter(explanation_set=explanation_set).delete()
+    image.refresh_from_db()
+    assert bytes(image.png) == original and image.class_map is None
+
+
+def test_a_study_has_the_instructions_example(study):
+    assert StudyImage.objects.filter(study=study, role="example", digit=4).count() == 1
+
+
+def test_a_study_needs_all_forty_maps(explanation_set):
+    ClassMap.objects.filter(explanation_set=explanation_set, method="vargrad", digit=7).delete()
+    with pytest.raises(services.BadStudyInput, match="vargrad 7"):
+        make_study(explanation_set)
+    assert not Study.objects.exists()
+
+
+@pytest.mark.parametrize("counts, problem", [
+    ({"n_real_questions": 30}, "multiple of 20"),
+    ({"n_attention_checks": 11}, "0 to 10"),
+    ({"pass_threshold": 6}, "pass threshold"),
+])
+def test_impossible_question_counts_are_refused(explanation_set, counts, problem):
+    with pytest.raises(services.BadStudyInput, match=problem):
+        make_study(explanation_set, **counts)
+
+
+def test_a_slug_is_used_once(study, explanation_set):
+    with pytest.raises(services.BadStudyInput, match="already exists"):
+        make_study(explanation_set, slug=study.slug)
+
+
+def test_forty_real_questions_show_every_digit_four_times(explanation_set):
+    study = make_study(explanation_set, slug="long", n_real_questions=40)
+    assert Counter(Item.objects.filter(study=study, kind="real").values_list("digit", flat=True)) == {d: 4 for d in range(10)}
+
+
+def test_the_demo_study_is_created_once_and_open(explanation_set):
+    first = services.create_demo_study(explanation_set, pictures=fake_pictures())
+    again = services.create_demo_study(explanation_set, pictures=fake_pictures())
+    assert first.pk == again.pk and first.slug == "demo" and first.is_open
+    assert Study.objects.count() == 1
+
+
+def test_the_demo_study_stays_with_its_first_explanation_set(explanation_set):
+    first = services.create_demo_study(explanation_set, pictures=fake_pictures())
+    other = make_explanation_set("other-set")
+    assert services.create_demo_study(other, pictures=fake_pictures()).pk == first.pk
+
+
+def test_a_study_status_can_change(study):
+    assert services.set_study_status(study, "closed").status == "closed"
+    with pytest.raises(services.BadStudyInput):
+        services.set_study_status(study, "paused")
+
+
+# --- starting -------------------------------------------------------------------------------------
+
+
+def test_starting_writes_a_sheet_of_25_questions(study):
+    participant, created = services.start_participant(study, mturk_params(), "Mozilla/5.0 test")
+    assert created and participant.user_agent == "Mozilla/5.0 test"
+    assert SheetEntry.objects.filter(participant=participant).count() == 25
+    assert ShownOption.objects.filter(entry__participant=participant).count() == 100
+
+
+def test_every_method_sits_in_every_position_five_times(study):
+    for n in range(5):
+        participant, _ = services.start_participant(study, mturk_params(f"W{n}", f"A{n}"))
+        assert _methods_at(participant) == {p: Counter({m: 5 for m in services.METHODS}) for p in range(1, 5)}
+
+
+def test_each_participant_gets_their_own_random_order(study):
+    orders = set()
+    for n in range(5):
+        participant, _ = services.start_participant(study, mturk_params(f"W{n}", f"A{n}"))
+        orders.add(tuple(participant.sheet.order_by("position").values_list("item_id", flat=True)))
+    assert len(orders) == 5
+
+
+def test_the_sheet_is_stored_not_recomputed(study):
+    participant, _ = services.start_participant(study, mturk_params())
+    before = list(ShownOption.objects.filter(entry__participant=participant).values_list("entry__item_id", "position", "option_id"))
+    Participant.objects.filter(pk=participant.pk).update(sheet_seed=participant.sheet_seed + 1)
+    question = services.show_question(participant, 1)
+    after = list(ShownOption.objects.filter(entry__participant=participant).values_list("entry__item_id", "position", "option_id"))
+    assert before == after
+    assert question.item_id == SheetEntry.objects.get(participant=participant, position=1).item_id
+
+
+def test_a_returning_worker_resumes_their_participation(study):
+    participant, _ = services.start_participant(study, mturk_params())
+    answer_all(participant, stop_after=3)
+    again, created = services.start_participant(study, mturk_params())
+    assert not created and again.pk == participant.pk
+    assert services.next_position(again) == 4
+
+
+def test_a_worker_who_finished_cannot_start_again(study):
+    participant, _ = services.start_participant(study, mturk_params())
+    answer_all(participant)
+    with pytest.raises(services.AlreadyTookPart):
+        services.start_participant(study, mturk_params(assignment="ASSIGN2"))
+    assert Participant.objects.count() == 1
+
+
+def test_a_worker_back_through_a_new_assignment_continues_under_it(study):
+    participant, _ = services.start_participant(study, mturk_params())
+    answer_all(participant, stop_after=2)
+    again, _ = services.start_participant(study, mturk_params(assignment="ASSIGN2", hit="HIT2"))
+    assert again.pk == participant.pk and (again.assignment_id, again.hit_id) == ("ASSIGN2", "HIT2")
+    assert Answer.objects.filter(participant=participant).count() == 2
+
+
+def test_another_workers_assignment_is_refused(study):
+    services.start_participant(study, mturk_params("W1", "A1"))
+    with pytest.raises(services.AssignmentTaken):
+        services.start_participant(study, mturk_params("W2", "A1"))
+    assert Participant.objects.count() == 1
+
+
+def test_a_prolific_participant_takes_part_once(study):
+    Study.objects.filter(pk=study.pk).update(accept_prolific=True, prolific_completion_code="C0DE")
+    study.refresh_from_db()
+    first, _ = services.start_participant(study, PROLIFIC)
+    again, created = services.start_participant(study, PROLIFIC)
+    assert not created and again.pk == first.pk
+
+
+def test_each_direct_link_visit_is_a_new_participant_with_its_own_code(study):
+    a, _ = services.start_participant(study, DIRECT)
+    b, _ = services.start_participant(study, DIRECT)
+    assert a.pk != b.pk and a.completion_code != b.completion_code
+
+
+@pytest.mark.parametrize("status", ["draft", "closed"])
+def test_a_study_that_is_not_open_takes_nobody(study, status):
+    services.set_study_status(study, status)
+    with pytest.raises(services.StudyNotOpen):
+        services.start_participant(study, mturk_params())
+
+
+def test_a_platform_the_study_does_not_accept_is_refused(study):
+    with pytest.raises(services.PlatformNotAccepted):
+        services.start_participant(study, PROLIFIC)
+
+
+# --- answering -------------------------------------------------------------------------------------
+
+
+def test_an_answer_stores_the_method_that_sat_at_the_chosen_position(study):
+    participant, _ = services.start_participant(study, mturk_params())
+    for result in answer_all(participant, pick=lambda q: 3):
+        entry = result.answer.entry
+        shown = ShownOption.objects.get(entry=entry, position=3)
+        assert result.answer.position == 3
+        if entry.item.kind == "real":
+            assert result.answer.method == shown.option.method and result.answer.correct is None
+        else:
+            assert result.answer.method == "" and result.answer.correct == shown.option.is_correct
+
+
+def test_sending_an_answer_twice_changes_nothing(study):
+    participant, _ = services.start_participant(study, mturk_params())
+    question = services.show_question(participant, 1)
+    first = services.record_answer(participant, 1, question.item_id, 2)
+    again = services.record_answer(participant, 1, question.item_id, 2)
+    assert first.created and not again.created and again.answer.pk == first.answer.pk
+    assert Answer.objects.count() == 1
+
+
+def test_a_second_different_choice_is_ignored_and_logged(study, caplog):
+    participant, _ = services.start_participant(study, mturk_params())
+    question = services.show_question(participant, 1)
+    services.record_answer(participant, 1, question.item_id, 2)
+    result = services.record_answer(participant, 1, question.item_id, 4)
+    assert not result.created and Answer.objects.get().position == 2
+    assert "ignored" in caplog.text
+
+
+def test_an_item_that_is_not_at_that_position_of_the_sheet_is_refused(study, caplog):
+    participant, _ = services.start_participant(study, mturk_params())
+    services.show_question(participant, 1)
+    other_item = SheetEntry.objects.get(participant=participant, position=2).item_id
+    with pytest.raises(services.NotOnSheet):
+        services.record_answer(participant, 1, other_item, 1)
+    assert not Answer.objects.exists() and "tampered" in caplog.text
+
+
+def test_an_item_of_another_participants_study_is_refused(study, explanation_set):
+    other = make_study(explanation_set, slug="s2")
+    participant, _ = services.start_participant(study, mturk_params())
+    services.show_question(participant, 1)
+    foreign = Item.objects.filter(study=other).first().pk
+    with pytest.raises(services.NotOnSheet):
+        services.record_answer(participant, 1, foreign, 1)
+
+
+def test_a_position_beyond_the_sheet_is_refused(study):
+    participant, _ = services.start_participant(study, mturk_params())
+    with pytest.raises(services.NotOnSheet):
+        services.record_answer(participant, 26, 1, 1)
+
+
+@pytest.mark.parametrize("choice", [0, 5, -1])
+def test_a_choice_outside_the_four_images_is_refused(study, choice):
+    participant, _ = services.start_participant(study, mturk_params())
+    question = services.show_question(participant, 1)
+    with pytest.raises(services.InvalidChoice):
+        services.record_answer(participant, 1, question.item_id, choice)
+    assert not Answer.objects.exists()
+
+
+def test_questions_are_answered_in_the_sheets_order(study):
+    participant, _ = services.start_participant(study, mturk_params())
+    entry = SheetEntry.objects.get(participant=participant, position=3)
+    SheetEntry.objects.filter(pk=entry.pk).update(shown_at=timezone.now())
+    with pytest.raises(services.OutOfOrder):
+        services.record_answer(participant, 3, entry.item_id, 1)
+
+
+def test_a_question_never_shown_cannot_be_answered(study):
+    participant, _ = services.start_participant(study, mturk_params())
+    item = SheetEntry.objects.get(participant=participant, position=1).item_id
+    with pytest.raises(services.OutOfOrder, match="never shown"):
+        services.record_answer(participant, 1, item, 1)
+
+
+def test_showing_a_question_again_keeps_the_first_time_it_was_shown(study):
+    participant, _ = services.start_participant(study, mturk_params())
+    start = timezone.now()
+    services.show_question(participant, 1, now=start)
+    services.show_question(participant, 1, now=start + timedelta(minutes=5))
+    assert SheetEntry.objects.get(participant=participant, position=1).shown_at == start
+
+
+def test_the_current_question_is_the_first_unanswered_one_and_is_marked_shown(study):
+    participant, _ = services.start_participant(study, mturk_params())
+    answer_all(participant, stop_after=2)
+    question = services.current_question(participant)
+    entry = SheetEntry.objects.get(participant=participant, position=3)
+    assert (question.position, question.item_id, question.total) == (3, entry.item_id, 25)
+    assert len(question.image_keys) == 4 and entry.shown_at is not None
+    answer_all(participant)
+    assert services.current_question(participant) is None
+
+
+def test_an_answer_records_when_it_was_shown_and_answered(study):
+    participant, _ = services.start_participant(study, mturk_params())
+    start = timezone.now()
+    question = services.show_question(participant, 1, now=start)
+    answer = services.record_answer(participant, 1, question.item_id, 1, now=start + timedelta(seconds=4.5)).answer
+    assert answer.shown_at == start and answer.response_ms == 4500
+
+
+def test_the_last_answer_finishes_and_scores_the_attention_checks(study):
+    participant, _ = services.start_participant(study, mturk_params())
+    results = answer_all(participant, pick=lambda q: correct_position(participant, q.position) or 1)
+    assert results[-1].finished and results[-1].next_position is None
+    participant.refresh_from_db()
+    assert participant.status == "finished" and participant.checks_passed == 5 and participant.passed
+
+
+def test_four_of_five_checks_pass_and_three_do_not(study):
+    for worker, right in (("FOUR", 4), ("THREE", 3)):
+        participant, _ = services.start_participant(study, mturk_params(worker, worker))
+        seen = []
+
+        def pick(q, participant=participant, seen=seen, right=right):
+            ok = correct_position(participant, q.position)
+            if ok is None:
+                return 1
+            seen.append(q.position)
+            return ok if len(seen) <= right else (ok % 4) + 1
+
+        answer_all(participant, pick=pick)
+        participant.refresh_from_db()
+        assert participant.checks_passed == right
+        assert participant.passed is (right >= 4)
+
+
+def test_answers_after_finishing_change_nothing(study):
+    participant, _ = services.start_participant(study, mturk_params())
+    answer_all(participant)
+    last = SheetEntry.objects.get(participant=participant, position=25)
+    result = services.record_answer(participant, 25, last.item_id, 4)
+    assert not result.created and result.finished
+    assert Answer.objects.filter(participant=participant).count() == 25
+
+
+def test_finishing_early_is_refused(study):
+    participant, _ = services.start_participant(study, mturk_params())
+    answer_all(participant, stop_after=24)
+    with pytest.raises(services.NotComplete):
+        services.finish_participant(participant)
+
+
+def test_finishing_twice_changes_nothing(study):
+    participant, _ = services.start_participant(study, mturk_params())
+    answer_all(participant)
+    finished_at = Participant.objects.get().finished_at
+    services.finish_participant(participant, now=timezone.now() + timedelta(hours=1))
+    assert Participant.objects.get().finished_at == finished_at
+
+
+# --- attention checks replaced by the researcher ----------------------------------------------------
+
+
+def _png(shade: int) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("L", (28, 28), color=shade).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_a_researcher_can_replace_an_attention_check(study):
+    item = services.replace_attention_check(study, 21, 7, _png(255), [_png(100), _png(100), _png(50)])
+    options = list(item.options.select_related("image").order_by("slot"))
+    assert item.digit == 7 and [o.is_correct for o in options] == [True, False, False, False]
+    assert options[0].image.digit == 7
+    # the pictures it replaced are gone (nobody can have seen them)
+    assert StudyImage.objects.filter(study=study, role="check", options__isnull=True).count() == 0
+
+
+def test_replacing_a_check_is_refused_once_anyone_started(study):
+    services.start_participant(study, mturk_params())
+    with pytest.raises(services.StudyLocked):
+        services.replace_attention_check(study, 21, 7, _png(255), [_png(1)] * 3)
+
+
+def test_replacing_needs_an_attention_check_and_three_readable_distractors(study):
+    with pytest.raises(services.BadStudyInput, match="no attention check number 3"):
+        services.replace_attention_check(study, 3, 7, _png(255), [_png(9)] * 3)
+    with pytest.raises(services.BadStudyInput, match="3 distractor"):
+        services.replace_attention_check(study, 21, 7, _png(255), [_png(9)] * 2)
+    with pytest.raises(services.BadStudyInput, match="picture"):
+        services.replace_attention_check(study, 21, 7, b"junk", [_png(9)] * 3)
+
+
+# --- the monitor's numbers --------------------------------------------------------------------------
+
+
+def test_the_summary_counts_participants_votes_and_time(study):
+    done, _ = services.start_participant(study, mturk_params("W1", "A1"))
+    answer_all(done, pick=lambda q: correct_position(done, q.position) or 1)
+    half, _ = services.start_participant(study, mturk_params("W2", "A2"))
+    answer_all(half, stop_after=5)
+    summary = services.study_summary(study)
+    assert (summary.started, summary.finished, summary.passing) == (2, 1, 1)
+    assert summary.answers == 30
+    assert sum(summary.votes_passing.values()) == 20
+    assert sum(summary.votes.values()) == 20 + sum(1 for a in Answer.objects.filter(participant=half) if a.method)
+    assert summary.median_minutes is not None and summary.by_platform == {"mturk": 2}
