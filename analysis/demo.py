@@ -5,6 +5,7 @@ Later steps of the study (a demo survey, simulated responses) hook in here too.
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -40,3 +41,43 @@ def ensure_explanations(stdout) -> ExplanationSet:
         return register_explanation_set(name, out, maps, manifest)
     call_command("generate_explanations", out=str(out), stdout=stdout)
     return ExplanationSet.objects.get(name=name)
+
+
+DEMO_PARTICIPANTS = 88  # with 10% careless ones, about 80 kept: the paper kept 83
+DEMO_RESEARCHER = ("researcher", "researcher")  # local demo only (DEBUG); printed by prepare_demo
+
+
+def ensure_demo_study(explanation_set: ExplanationSet, stdout):
+    """The open demo study with simulated responses (topped up to DEMO_PARTICIPANTS, never more)."""
+    from survey.services import create_demo_study
+
+    from .simulate import simulate_study
+
+    study = create_demo_study(explanation_set)
+    survey_log = logging.getLogger("survey")
+    level = survey_log.level
+    survey_log.setLevel(logging.WARNING)  # one line per simulated start/finish would drown the URLs
+    try:
+        result = simulate_study(study, DEMO_PARTICIPANTS, None, 0.1, 0)
+    finally:
+        survey_log.setLevel(level)
+    stdout.write(
+        f"Demo study '{study.slug}': {result.created} simulated participants added"
+        + (f" ({result.existing} already there)" if result.existing else "")
+    )
+    return study
+
+
+def ensure_demo_researcher(stdout) -> tuple[str, str] | None:
+    """A staff login for the researcher pages, only in DEBUG (a local demo): never in production."""
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+
+    if not settings.DEBUG:
+        return None
+    username, password = DEMO_RESEARCHER
+    User = get_user_model()
+    if not User.objects.filter(username=username).exists():
+        User.objects.create_superuser(username, f"{username}@localhost", password)
+        stdout.write(f"Created the local demo researcher login '{username}'")
+    return username, password

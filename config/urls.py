@@ -7,4 +7,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("explanations/", include("explainers.urls")),
     path("analysis/", include("analysis.urls")),
+    path("research/studies/<slug:slug>/report/", include("analysis.study_urls")),
+    path("", include("survey.urls")),  # participants under s/, researchers under research/
 ]

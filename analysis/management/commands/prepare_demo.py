@@ -1,10 +1,14 @@
 from django.core.management.base import BaseCommand
+from django.urls import reverse
 
 from analysis import demo
 
 
 class Command(BaseCommand):
-    help = "Prepare the demo on the embedded data: train the model and generate the maps if missing."
+    help = (
+        "Prepare the demo on the embedded data: train the model and generate the maps if missing, "
+        "then a demo study with simulated responses and a local researcher login."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1:8000", help="where the site will be served (for the URLs)")
@@ -12,7 +16,20 @@ class Command(BaseCommand):
     def handle(self, *args, **opts):
         demo.ensure_model(self.stdout)
         explanation_set = demo.ensure_explanations(self.stdout)
+        study = demo.ensure_demo_study(explanation_set, self.stdout)
+        login = demo.ensure_demo_researcher(self.stdout)
         base = f"http://{opts['host']}"
         self.stdout.write(self.style.SUCCESS("Demo ready. Open:"))
-        self.stdout.write(f"  Explanation maps (4 x 10 grid): {base}{explanation_set.get_absolute_url()}")
-        self.stdout.write(f"  All explanation sets:           {base}/explanations/")
+        lines = [
+            ("Explanation maps (4 x 10 grid)", explanation_set.get_absolute_url()),
+            ("Take the demo survey (participant)", study.get_absolute_url()),
+            ("Study monitor (researcher)", study.get_monitor_url()),
+            ("Analysis report (researcher)", reverse("analysis_study:report", args=[study.slug])),
+            ("KAR results (researcher)", reverse("analysis:kar_index")),
+            ("Admin", reverse("admin:index")),
+        ]
+        for label, path in lines:
+            self.stdout.write(f"  {label + ':':38} {base}{path}")
+        if login:
+            self.stdout.write(f"  Researcher login (local demo only): {login[0]} / {login[1]}")
+        self.stdout.write("  KAR is not part of the demo (minutes of retraining): run `manage.py run_kar`.")

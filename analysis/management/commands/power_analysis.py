@@ -1,0 +1,56 @@
+"""manage.py power_analysis: participants needed to detect a difference in vote shares, by simulation."""
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+
+from analysis import power, simulate
+
+DEFAULT_PREFERENCE = "normlime=0.57,lime=0.26,vargrad=0.09,smoothgrad=0.08"
+
+
+class Command(BaseCommand):
+    help = (
+        "Smallest number of kept participants for which the chosen test detects the given shares at the given α with "
+        "the given power, by simulating studies (prints the power curve)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--preference", default=DEFAULT_PREFERENCE,
+                            help="expected share of votes per method (default: the paper's, %(default)s)")
+        parser.add_argument("--alpha", type=float, default=0.05, help="significance level (default %(default)s)")
+        parser.add_argument("--power", type=float, default=0.8, help="target power (default %(default)s)")
+        parser.add_argument("--test", choices=power.TESTS, default="friedman",
+                            help="friedman (default), anova (the paper's) or wilcoxon (one pair, Holm-corrected)")
+        parser.add_argument("--pair", default=None,
+                            help="for --test wilcoxon: two methods, e.g. normlime,lime (default: the two largest shares)")
+        parser.add_argument("--max-participants", type=int, default=200, help="largest n tried (default %(default)s)")
+        parser.add_argument("--simulations", type=int, default=500, help="simulated studies per n (default %(default)s)")
+        parser.add_argument("--questions", type=int, default=20, help="real questions per participant (default %(default)s)")
+        parser.add_argument("--concentration", type=float, default=simulate.DEFAULT_CONCENTRATION,
+                            help="how alike participants' own preferences are (inf = identical; default %(default)s, "
+                                 "calibrated on the paper's F)")
+        parser.add_argument("--seed", type=int, default=0, help="seed (default %(default)s)")
+
+    def handle(self, *args, **opts):
+        try:
+            preference = simulate.parse_preference(opts["preference"])
+        except simulate.SimulationError as exc:
+            raise CommandError(str(exc)) from None
+        pair = None
+        if opts["pair"]:
+            if opts["test"] != "wilcoxon":
+                raise CommandError("--pair applies to --test wilcoxon only")
+            pair = tuple(m.strip().lower() for m in opts["pair"].split(","))
+            if len(pair) != 2:
+                raise CommandError(f"--pair {opts['pair']!r}: name two methods, e.g. normlime,lime")
+        if not opts["concentration"] > 0:
+            raise CommandError(f"--concentration {opts['concentration']}: use a positive number or inf")
+        try:
+            result = power.power_analysis(
+                preference, opts["test"], opts["alpha"], opts["power"], max_participants=opts["max_participants"],
+                simulations=opts["simulations"], seed=opts["seed"], concentration=opts["concentration"],
+                n_questions=opts["questions"], pair=pair,
+            )
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(power.format_power(result), ending="")

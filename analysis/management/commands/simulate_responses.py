@@ -1,0 +1,55 @@
+"""manage.py simulate_responses: synthetic participants through the survey's own services (pilot runs, demo)."""
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+
+from analysis import simulate
+from survey import cli
+from survey.services import SurveyError
+
+DEFAULT_PREFERENCE = "normlime=0.57,lime=0.26,vargrad=0.09,smoothgrad=0.08"
+
+
+class Command(BaseCommand):
+    help = (
+        "Add synthetic participants to an open study, through the same service functions a browser uses: attentive "
+        "ones pass the attention checks and vote by --preference, careless ones (--fail-rate) answer at random. "
+        "They are marked as simulated (user agent) and count in the analysis like anyone else."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("study", help="slug of the study (open, accepting the direct link)")
+        parser.add_argument("--participants", type=int, required=True, help="how many to add")
+        parser.add_argument("--preference", default=DEFAULT_PREFERENCE,
+                            help="share of votes per method for attentive participants (default: the paper's, %(default)s)")
+        parser.add_argument("--fail-rate", type=float, default=0.1,
+                            help="share of careless participants who answer at random (default %(default)s)")
+        parser.add_argument("--slip-rate", type=float, default=simulate.DEFAULT_SLIP_RATE,
+                            help="chance an attentive participant gets a check wrong (default %(default)s)")
+        parser.add_argument("--concentration", type=float, default=simulate.DEFAULT_CONCENTRATION,
+                            help="how alike attentive participants' own preferences are (Dirichlet concentration; "
+                                 "inf = identical; default %(default)s, calibrated on the paper's F)")
+        parser.add_argument("--seed", type=int, default=0, help="seed of the answers (default %(default)s)")
+        parser.add_argument("--top-up", action="store_true",
+                            help="create only as many as needed for the study to have --participants simulated ones")
+
+    def handle(self, *args, **opts):
+        study = cli.get_study(opts["study"])
+        if opts["participants"] < 1:
+            raise CommandError(f"--participants {opts['participants']}: use 1 or more")
+        try:
+            preference = simulate.parse_preference(opts["preference"])
+            result = simulate.simulate_study(
+                study, opts["participants"], preference, opts["fail_rate"], opts["seed"], top_up=opts["top_up"],
+                slip_rate=opts["slip_rate"], concentration=opts["concentration"],
+            )
+        except simulate.SimulationError as exc:
+            raise CommandError(str(exc)) from None
+        except SurveyError as exc:
+            raise CommandError(f"study {study.slug}: {exc.message} (simulated participants use the direct link)") from None
+        shares = ", ".join(f"{m}={v:.2f}" for m, v in preference.items())
+        self.stdout.write(self.style.SUCCESS(
+            f"Simulated {result.created} participants in study {study.slug} ({result.careless} careless; "
+            f"{result.passed} passed the attention checks; preference {shares}; seed {opts['seed']}). "
+            f"The study now has {result.existing + result.created} simulated participants."
+        ))

@@ -1,0 +1,51 @@
+"""manage.py prepare_demo: reuses what exists, tops up the demo study, prints the URLs."""
+import shutil
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from explainers.models import ExplanationSet
+from survey.models import Participant, Study
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_reuses_the_model_and_maps_and_builds_an_analysed_demo_study(tiny_model_path, tiny_mnist_dir, tmp_path, settings, capsys):
+    settings.DATA_DIR = tmp_path
+    settings.DEBUG = True  # a local demo (pytest runs with DEBUG off)
+    model = tmp_path / "model" / "mnist_cnn.pt"
+    model.parent.mkdir()
+    shutil.copy(tiny_model_path, model)
+    out = tmp_path / "explanations" / "default"
+    call_command(
+        "generate_explanations", out=str(out), model=str(model), mnist_dir=str(tiny_mnist_dir),
+        per_class=2, num_samples=40, num_features=5, verbosity=0,
+    )
+    ExplanationSet.objects.all().delete()  # a fresh database beside existing files
+    mtime = (out / "maps.npz").stat().st_mtime
+
+    call_command("prepare_demo", host="127.0.0.1:9999")
+    printed = capsys.readouterr().out
+    assert "Model: reusing" in printed and "registering the existing files" in printed
+    assert (out / "maps.npz").stat().st_mtime == mtime  # nothing was recomputed
+    assert ExplanationSet.objects.get(name="default").maps.count() == 40
+    study = Study.objects.get(slug="demo")
+    assert Participant.objects.filter(study=study).count() == 88
+    assert get_user_model().objects.get(username="researcher").is_staff
+    for path in ("/explanations/default/", "/s/demo/", "/research/studies/demo/report/"):
+        assert f"http://127.0.0.1:9999{path}" in printed
+
+    call_command("prepare_demo")
+    assert "Explanations: reusing set 'default'" in capsys.readouterr().out
+    assert Participant.objects.filter(study=study).count() == 88  # topped up, not doubled
+
+
+def test_the_researcher_login_is_never_created_outside_debug(settings):
+    from io import StringIO
+
+    from analysis.demo import ensure_demo_researcher
+
+    settings.DEBUG = False
+    assert ensure_demo_researcher(StringIO()) is None
+    assert not get_user_model().objects.exists()

@@ -1,0 +1,124 @@
+"""simulate_responses and simulate_study: synthetic participants who take the survey through its services."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from analysis import simulate
+from analysis.study import SIMULATED_USER_AGENT, load_study_arrays
+from survey import services
+from survey.models import Answer, Participant, SheetEntry, Study
+from survey.testing import make_explanation_set, make_study
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def explanation_set():
+    return make_explanation_set()
+
+
+@pytest.fixture
+def study(explanation_set):
+    return make_study(explanation_set, slug="pilot")
+
+
+def test_the_command_adds_participants_who_finish_through_the_services(study):
+    out = io.StringIO()
+    call_command("simulate_responses", "pilot", "--participants", "4", "--fail-rate", "0.25", "--seed", "3", stdout=out)
+    people = Participant.objects.filter(study=study)
+    assert people.count() == 4 and all(p.is_finished and p.user_agent == SIMULATED_USER_AGENT for p in people)
+    assert Answer.objects.filter(participant__study=study).count() == 4 * 25
+    assert SheetEntry.objects.filter(participant__study=study, shown_at__isnull=True).count() == 0  # all were shown
+    passed = people.filter(passed=True).count()
+    assert out.getvalue().strip() == (
+        f"Simulated 4 participants in study pilot (1 careless; {passed} passed the attention checks; preference "
+        "normlime=0.57, lime=0.26, smoothgrad=0.08, vargrad=0.09; seed 3). The study now has 4 simulated participants."
+    )
+
+
+def test_attentive_participants_vote_by_the_preference_and_pass_the_checks(study):
+    result = simulate.simulate_study(study, 3, {"normlime": 1.0}, fail_rate=0, seed=0, slip_rate=0)
+    assert (result.created, result.passed, result.careless) == (3, 3, 0)
+    assert set(Answer.objects.filter(participant__study=study).exclude(method="").values_list("method", flat=True)) == {"normlime"}
+    assert all(p.checks_passed == 5 for p in Participant.objects.filter(study=study))
+
+
+def test_careless_participants_are_spread_evenly_and_exactly(study):
+    assert [simulate.is_careless(k, 0.1) for k in range(20)].count(True) == 2
+    assert [k for k in range(8) if simulate.is_careless(k, 0.25)] == [3, 7]
+    plan = simulate.plan_participant(3, 0, 20, 5, np.array([1.0, 0, 0, 0]), 0.25, 26.0, 0.0)
+    assert plan.careless and len(set(plan.votes)) > 1  # random answers, whatever the preference
+
+
+def test_the_same_seed_gives_the_same_votes_whatever_order_the_sheets_show(explanation_set, study):
+    other = make_study(explanation_set, slug="pilot2")
+    simulate.simulate_study(study, 3, fail_rate=0, seed=11)
+    simulate.simulate_study(other, 3, fail_rate=0, seed=11)
+    one, two = load_study_arrays(study), load_study_arrays(other)
+    np.testing.assert_array_equal(one.choices, two.choices)
+    np.testing.assert_array_equal(one.correct, two.correct)
+
+
+def test_simulate_study_tops_up_instead_of_adding_again(study):
+    first = simulate.simulate_study(study, 2, seed=0)
+    again = simulate.simulate_study(study, 2, seed=0)
+    more = simulate.simulate_study(study, 3, seed=0)
+    assert (first.created, again.created, more.created) == (2, 0, 1)
+    assert (again.existing, more.existing) == (2, 2)
+    assert Participant.objects.filter(study=study).count() == 3
+
+
+def test_topping_up_gives_the_same_votes_as_creating_all_at_once(explanation_set, study):
+    other = make_study(explanation_set, slug="pilot2")
+    simulate.simulate_study(study, 1, seed=5, fail_rate=0)
+    simulate.simulate_study(study, 2, seed=5, fail_rate=0)
+    simulate.simulate_study(other, 2, seed=5, fail_rate=0)
+    np.testing.assert_array_equal(load_study_arrays(study).choices, load_study_arrays(other).choices)
+
+
+def test_simulated_participants_start_in_the_order_created_and_finish_before_now(study):
+    before = timezone.now()
+    simulate.simulate_study(study, 2, seed=0)
+    a, b = Participant.objects.filter(study=study).order_by("pk")
+    assert a.started_at < b.started_at
+    assert a.finished_at < before and b.finished_at < before
+    assert 25 < a.duration_seconds < 60 * 60
+
+
+@pytest.mark.parametrize("text, message", [
+    ("normlime=0.5,lime=0.6", "shares sum to 1.1, not 1"),
+    ("normlime=1,shap=0", "unknown method 'shap'"),
+    ("normlime", "write method=share"),
+    ("normlime=a", "normlime='a' is not a number"),
+    ("normlime=0.5,normlime=0.5", "normlime is given twice"),
+    ("normlime=1.5,lime=-0.5", "must be non-negative"),
+])
+def test_a_bad_preference_is_refused_with_the_reason(text, message):
+    with pytest.raises(simulate.SimulationError, match=message):
+        simulate.parse_preference(text)
+
+
+def test_preferences_left_out_are_zero_and_rounding_is_forgiven():
+    assert simulate.parse_preference("normlime=0.6, lime=0.399") == pytest.approx(
+        {"normlime": 0.6 / 0.999, "lime": 0.399 / 0.999, "smoothgrad": 0.0, "vargrad": 0.0})
+
+
+def test_a_closed_study_is_refused_with_a_one_line_error(study):
+    services.set_study_status(study, Study.Status.CLOSED)
+    with pytest.raises(CommandError, match=r"^study pilot: study pilot is closed \(simulated participants use the direct link\)$"):
+        call_command("simulate_responses", "pilot", "--participants", "1")
+    assert Participant.objects.count() == 0
+
+
+def test_bad_numbers_are_refused(study):
+    with pytest.raises(CommandError, match="--participants 0: use 1 or more"):
+        call_command("simulate_responses", "pilot", "--participants", "0")
+    with pytest.raises(CommandError, match="fail rate 1.5: use 0 to 1"):
+        call_command("simulate_responses", "pilot", "--participants", "1", "--fail-rate", "1.5")
+    with pytest.raises(CommandError, match="unknown method 'gradcam'"):
+        call_command("simulate_responses", "pilot", "--participants", "1", "--preference", "gradcam=1")
