@@ -117,8 +117,8 @@ def lasso_select_refit(Xc: torch.Tensor, yc: torch.Tensor, k: int) -> torch.Tens
     """
     b, s, d = Xc.shape
     k = min(k, d)
-    active, gram, _ = lars_lasso(Xc, yc, k)
-    c0 = torch.bmm(Xc.transpose(1, 2), yc[:, :, None])[:, :, 0]  # X^T y
+    c0 = torch.bmm(Xc.transpose(1, 2), yc[:, :, None])[:, :, 0]  # X^T y, shared with the path
+    active, gram, _ = lars_lasso(Xc, yc, k, correlations=c0)
     used = active >= 0
     idx = active.clamp(min=0)
     rhs = torch.where(used, c0.gather(1, idx), torch.zeros_like(c0[:, :k]))
@@ -136,17 +136,20 @@ def _masked_gram(gram: torch.Tensor, used: torch.Tensor) -> torch.Tensor:
     return torch.where(both, gram, torch.where(~used[:, :, None], eye, torch.zeros_like(gram)))
 
 
-def lars_lasso(Xc: torch.Tensor, yc: torch.Tensor, k: int, max_steps: int | None = None):
+def lars_lasso(Xc: torch.Tensor, yc: torch.Tensor, k: int, max_steps: int | None = None, correlations=None):
     """The LASSO path by LARS with the lasso modification, for a batch, stopped at K active features.
 
-    Returns (active, gram, steps): ``active`` (b, k) feature index per slot (-1 = empty),
+    ``correlations``: X^T y when the caller already has it. Returns (active, gram, steps):
+    ``active`` (b, k) feature index per slot (-1 = empty),
     ``gram`` (b, k, k) X_A^T X_A over the slots. Follows Efron et al. (2004), Sec. 3.1/3.3.
     """
     b, s, d = Xc.shape
     dt, dev = Xc.dtype, Xc.device
     max_steps = max_steps or 8 * k + 8
     rows = torch.arange(b, device=dev)
-    c = torch.bmm(Xc.transpose(1, 2), yc[:, :, None])[:, :, 0]  # current correlations
+    if correlations is None:
+        correlations = torch.bmm(Xc.transpose(1, 2), yc[:, :, None])[:, :, 0]
+    c = correlations.clone()  # current correlations X^T (y - mu)
     beta = torch.zeros(b, d, dtype=dt, device=dev)
     is_active = torch.zeros(b, d, dtype=torch.bool, device=dev)
     slots = torch.full((b, k), -1, dtype=torch.int64, device=dev)
