@@ -36,3 +36,17 @@ def test_production_settings_refuse_to_start_without_a_secret_key():
     env.update(DJANGO_DEBUG="0", DJANGO_SETTINGS_MODULE="config.settings")
     result = subprocess.run([sys.executable, "-c", "import django; django.setup()"], env=env, capture_output=True, text=True)
     assert result.returncode != 0 and "DJANGO_SECRET_KEY must be set" in result.stderr
+
+
+def test_the_default_sqlite_database_gets_its_folder_on_a_fresh_clone(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    data_dir = tmp_path / "not-yet" / "var"
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update(NORMLIME_DATA_DIR=str(data_dir), DJANGO_SETTINGS_MODULE="config.settings")
+    code = "import django; django.setup(); from django.db import connection; connection.ensure_connection()"
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert (data_dir / "db.sqlite3").exists()
