@@ -11,9 +11,22 @@ from .generation import GRID_ORDER, MAP_METHODS, displayed_maps
 from .models import ClassMap, ExplanationSet
 
 
+class SetInUse(Exception):
+    """The set already backs a study: replacing its maps would rewrite what the study's record says it showed."""
+
+
+def check_replaceable(name: str) -> None:
+    """Refuse to replace a set that a study was built from (checked before any work starts)."""
+    existing = ExplanationSet.objects.filter(name=name).first()
+    if existing is not None and hasattr(existing, "studies") and existing.studies.exists():
+        slugs = ", ".join(existing.studies.values_list("slug", flat=True)[:5])
+        raise SetInUse(f"explanation set '{name}' is used by study {slugs}; generate into another --name")
+
+
 @transaction.atomic
 def register_explanation_set(name: str, directory: str | Path, maps: dict[str, np.ndarray], manifest: dict) -> ExplanationSet:
     """Create or replace the set ``name`` and its 40 class maps (all or nothing)."""
+    check_replaceable(name)
     shown = displayed_maps(maps)
     explanation_set, _ = ExplanationSet.objects.update_or_create(
         name=name,

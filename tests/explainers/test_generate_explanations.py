@@ -118,3 +118,15 @@ def test_non_positive_sizes_are_refused(tiny_model_path, tiny_mnist_dir, tmp_pat
 def test_a_name_with_odd_characters_is_refused(tiny_model_path, tiny_mnist_dir, tmp_path):
     with pytest.raises(CommandError, match="use letters, digits"):
         run(tmp_path / "x", tiny_model_path, tiny_mnist_dir, name="bad name!")
+
+
+def test_a_set_that_a_study_was_built_from_is_not_replaced(tiny_model_path, tiny_mnist_dir, tmp_path):
+    from survey.services import create_study
+
+    run(tmp_path / "used", tiny_model_path, tiny_mnist_dir)
+    explanation_set = ExplanationSet.objects.get(name="used")
+    create_study(explanation_set, name="Pilot", slug="pilot", seed=0)
+    before = bytes(explanation_set.map_for("lime", 3).png)
+    with pytest.raises(CommandError, match="explanation set 'used' is used by study pilot; generate into another --name"):
+        run(tmp_path / "used", tiny_model_path, tiny_mnist_dir, seed=5)
+    assert bytes(ExplanationSet.objects.get(name="used").map_for("lime", 3).png) == before

@@ -8,7 +8,7 @@ from tqdm import tqdm
 from explainers import cli
 from explainers.generation import GenerationConfig, generate, write_manifest
 from explainers.model import CheckpointError, file_sha256, load_checkpoint
-from explainers.services import register_explanation_set
+from explainers.services import SetInUse, check_replaceable, register_explanation_set
 
 NAME = re.compile(r"^[-a-zA-Z0-9_]+$")
 
@@ -40,6 +40,10 @@ class Command(BaseCommand):
         name = opts["name"] or out.resolve().name
         if not NAME.match(name):
             raise CommandError(f"--name {name!r}: use letters, digits, '-' and '_' only")
+        try:
+            check_replaceable(name)
+        except SetInUse as exc:
+            raise CommandError(str(exc)) from None
         model_path = Path(opts["model"]) if opts["model"] else cli.default_model_path()
         device = cli.device(opts["device"])
         try:
