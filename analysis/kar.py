@@ -70,6 +70,7 @@ import torch
 from torch import nn
 
 from explainers.data import sample_per_class
+from explainers.files import atomic_savez, atomic_write_json
 from explainers.methods import ALL_METHODS, kernel_shap, lime_local, lime_sp, noise_tunnel, normlime, random_importance
 from explainers.model import TrainConfig, accuracy, make_head, new_model, probabilities, train
 
@@ -666,12 +667,7 @@ def read_manifest(out_dir: str | Path) -> dict | None:
 
 
 def write_json_atomic(path: Path, obj) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=2, default=str)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    atomic_write_json(path, obj, default=str)
 
 
 def prepare_out_dir(out_dir: str | Path, parameters: dict, *, restart: bool = False) -> dict | None:
@@ -773,9 +769,7 @@ def load_rankings_cache(path: Path) -> dict[str, np.ndarray]:
 
 
 def save_rankings_cache(path: Path, rankings: dict[str, np.ndarray]) -> None:
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, **rankings)
-    os.replace(tmp, path)
+    atomic_savez(path, **rankings)
 
 
 # --------------------------------------------------------------------------

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+
+from explainers.files import atomic_write
 
 from .kar import BASELINE, FIGURES, MANIFEST, MANIFEST_KIND, METHODS, RESULTS, SUMMARY, KarError, Result, ResultsLog, read_manifest
 
@@ -209,12 +210,10 @@ def plot_gains(rows: list[SummaryRow], feature_set: str, path: str | Path, *, n_
     ax.legend(fontsize=8, ncol=2)
     fig.text(0.01, 0.01, note, fontsize=7, color="#555555")
     fig.tight_layout(rect=(0, 0.03, 1, 1))
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp.png")
-    fig.savefig(tmp)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
     plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    return atomic_write(path, buffer.getvalue())
 
 
 @dataclass
@@ -270,9 +269,7 @@ def write_report(out_dir: str | Path) -> Report:
     """summary.csv and the figures from results.csv (works on a partial run too)."""
     report = load_report(out_dir)
     out = report.out_dir
-    tmp = out / (SUMMARY + ".tmp")
-    tmp.write_text(summary_csv(report.summary), encoding="utf-8")
-    os.replace(tmp, out / SUMMARY)
+    atomic_write(out / SUMMARY, summary_csv(report.summary))
     n_test = report.manifest.get("feature_spaces", {}).get("pixels", {}).get("test")
     for fs, name in FIGURES.items():
         if plot_gains(report.summary, fs, out / name, n_test=n_test) is None:

@@ -11,13 +11,13 @@ import csv
 import io
 import json
 import math
-import os
 import platform
-import tempfile
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
+
+from explainers.files import atomic_write
 
 from . import stats
 from .study import StudyReport
@@ -287,21 +287,6 @@ def write_tukey_csv(report: StudyReport, out: IO[str]) -> int:
     return len(report.analysis.tukey.rows)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write via a temporary file and rename, so a reader never sees half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_report_files(report: StudyReport, folder: Path) -> list[Path]:
     """report.json, votes.csv, tukey.csv, shares.png and tukey.png in ``folder`` (created if missing)."""
     folder = Path(folder)
@@ -311,10 +296,10 @@ def write_report_files(report: StudyReport, folder: Path) -> list[Path]:
     for name, writer in texts.items():
         buffer = io.StringIO()
         writer(report, buffer)
-        _atomic_write(folder / name, buffer.getvalue().encode("utf-8"))
+        atomic_write(folder / name, buffer.getvalue().encode("utf-8"))
         written.append(folder / name)
     for name, filename in FIGURES.items():
-        _atomic_write(folder / filename, figure_png(report, name))
+        atomic_write(folder / filename, figure_png(report, name))
         written.append(folder / filename)
     return written
 

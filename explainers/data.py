@@ -7,12 +7,13 @@ message that names the file and what was expected.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from .files import file_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ def load_directory(mnist_dir: str | Path) -> MnistData:
                 f"{root / name}: missing (expected {name} or {name}.gz, or a Keras-style mnist.npz)"
             )
         arrays[key] = read_idx(path, magic)
-        files[path.name] = _sha256(path)
+        files[path.name] = file_sha256(path)
     for split in ("train", "test"):
         n_x, n_y = len(arrays[f"x_{split}"]), len(arrays[f"y_{split}"])
         if n_x != n_y:
@@ -131,7 +132,7 @@ def load_npz(path: str | Path) -> MnistData:
         x_test=_scale(arrays["x_test"].reshape(-1, 784)),
         y_test=arrays["y_test"].astype(np.int64),
         source=f"Keras-style {path}",
-        files={path.name: _sha256(path)},
+        files={path.name: file_sha256(path)},
     )
 
 
@@ -189,14 +190,6 @@ def _find(root: Path, name: str) -> Path | None:
 
 def _scale(x: np.ndarray) -> np.ndarray:
     return (np.asarray(x, dtype=np.float32) / 255.0).reshape(len(x), 784)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def sample_per_class(labels: np.ndarray, per_class: int, seed: int, num_classes: int = 10) -> np.ndarray:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Callable
 import numpy as np
 
 from . import render
+from .files import atomic_savez, atomic_write, atomic_write_json
 from .data import MnistData, sample_per_class
 from .methods import class_mean_maps, lime_local, lime_sp, noise_tunnel, normlime
 from .methods.lime import DEFAULT_SIGMA
@@ -113,14 +113,14 @@ def generate(
     shown = displayed_maps(maps)
 
     t0 = time.perf_counter()
-    _save_npz(out / "local_weights.npz", W=W, labels=labels, indices=indices)
-    _save_npz(out / "maps.npz", **maps)
+    atomic_savez(out / "local_weights.npz", compressed=True, W=W, labels=labels, indices=indices)
+    atomic_savez(out / "maps.npz", compressed=True, **maps)
     png_dir = out / "png"
     png_dir.mkdir(exist_ok=True)
     for method in MAP_METHODS:
         for digit in range(10):
-            _write_bytes(png_dir / f"{method}_{digit}.png", render.map_png(shown[method][digit]))
-    _write_bytes(out / "overview.png", render.overview_png(shown, list(GRID_ORDER)))
+            atomic_write(png_dir / f"{method}_{digit}.png", render.map_png(shown[method][digit]))
+    atomic_write(out / "overview.png", render.overview_png(shown, list(GRID_ORDER)))
     timings["files"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - start
 
@@ -156,7 +156,7 @@ def displayed_maps(maps: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def write_manifest(out_dir: Path, manifest: dict) -> None:
-    _write_bytes(Path(out_dir) / "manifest.json", json.dumps(manifest, indent=2).encode())
+    atomic_write_json(Path(out_dir) / "manifest.json", manifest)
 
 
 def _local_weights(f, x, indices, labels, model_sha256, source, out, config, progress):
@@ -193,7 +193,7 @@ def _local_weights(f, x, indices, labels, model_sha256, source, out, config, pro
             instance_ids=indices[done:stop],
         )
         done = stop
-        _save_npz(cache, W=W[:done], done=np.array(done), fingerprint=np.array(fingerprint))
+        atomic_savez(cache, compressed=True, W=W[:done], done=np.array(done), fingerprint=np.array(fingerprint))
         if progress:
             progress(done, len(indices))
     return W, resumed
@@ -203,16 +203,3 @@ def _fingerprint(model_sha256: str, source: str, indices: np.ndarray, config: Ge
     lime_params = {k: getattr(config, k) for k in ("num_samples", "num_features", "sigma", "kernel_width", "seed")}
     blob = json.dumps([model_sha256, source, indices.tolist(), lime_params], sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
-
-
-def _save_npz(path: Path, **arrays) -> None:
-    """Write atomically: a reader (or a resumed run) never sees a half-written file."""
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    os.replace(tmp, path)
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)

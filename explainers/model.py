@@ -6,9 +6,8 @@ number of hidden units for the three layers was 128, 128, and 10."
 """
 from __future__ import annotations
 
-import hashlib
+import io
 import logging
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -16,6 +15,8 @@ from typing import Callable
 import numpy as np
 import torch
 from torch import nn
+
+from .files import atomic_write, file_sha256  # noqa: F401 (file_sha256: part of this module's API)
 
 logger = logging.getLogger(__name__)
 
@@ -171,9 +172,9 @@ def save_checkpoint(model: MnistCNN, path: str | Path) -> str:
     """Save the state dict; returns its sha256."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    torch.save({"arch": "MnistCNN", "state_dict": model.state_dict()}, tmp)
-    tmp.replace(path)  # never leave a half-written checkpoint behind
+    buffer = io.BytesIO()
+    torch.save({"arch": "MnistCNN", "state_dict": model.state_dict()}, buffer)
+    atomic_write(path, buffer.getvalue())  # never leave a half-written checkpoint behind
     return file_sha256(path)
 
 
@@ -194,14 +195,6 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Mni
     return model.to(device).eval()
 
 
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def resolve_device(name: str | None) -> torch.device:
     """'cpu', 'cuda', 'cuda:1', or 'auto' (a GPU when there is one)."""
     if name in (None, "", "auto"):
@@ -210,12 +203,3 @@ def resolve_device(name: str | None) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"--device {name}: no CUDA GPU is available on this machine")
     return device
-
-
-class Timer:
-    def __enter__(self):
-        self.start = time.perf_counter()
-        return self
-
-    def __exit__(self, *exc):
-        self.seconds = time.perf_counter() - self.start

@@ -6,6 +6,7 @@ import pytest
 
 LIBRARY_MODULES = [
     "explainers.data",
+    "explainers.files",
     "explainers.model",
     "explainers.render",
     "explainers.generation",

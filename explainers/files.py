@@ -1,0 +1,54 @@
+"""Writing artefacts safely and fingerprinting them (no Django; shared by explainers and analysis).
+
+Every artefact goes through :func:`atomic_write`: a reader, or a resumed run,
+never sees a half-written file, and a failed write leaves nothing behind.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def atomic_write(path: str | Path, data: bytes | str) -> Path:
+    """Write ``data`` to a temporary file beside ``path``, flush it to disk, then rename."""
+    path = Path(path)
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_savez(path: str | Path, *, compressed: bool = False, **arrays) -> Path:
+    buffer = io.BytesIO()
+    (np.savez_compressed if compressed else np.savez)(buffer, **arrays)
+    return atomic_write(path, buffer.getvalue())
+
+
+def atomic_write_json(path: str | Path, obj, **dumps_kwargs) -> Path:
+    return atomic_write(path, json.dumps(obj, indent=2, **dumps_kwargs))
