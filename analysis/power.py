@@ -28,7 +28,7 @@ from typing import Mapping, Sequence
 import numpy as np
 from scipy import special, stats as sp_stats
 
-from .stats import METHODS
+from .stats import METHODS, WILCOXON_CONTINUITY_CORRECTION
 
 TESTS = ("friedman", "anova", "wilcoxon")
 GRID = (2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 80, 100, 120, 150, 200, 250, 300, 400, 500, 700, 1000)
@@ -130,7 +130,10 @@ def wilcoxon_p(d: np.ndarray) -> np.ndarray:
     if perm.any():
         p[perm] = _signflip_p(d[perm])
     if normal.any():
-        p[normal] = sp_stats.wilcoxon(d[normal], zero_method="wilcox", method="asymptotic", axis=1).pvalue
+        p[normal] = sp_stats.wilcoxon(
+            d[normal], zero_method="wilcox", method="asymptotic", axis=1,
+            correction=WILCOXON_CONTINUITY_CORRECTION,
+        ).pvalue
     return p
 
 

@@ -275,7 +275,7 @@ def write_votes_csv(report: StudyReport, out: IO[str]) -> int:
     return len(rows)
 
 
-TUKEY_COLUMNS = ("group1", "group2", "meandiff", "lower", "upper", "p_adj", "p_adj_text", "reject")
+TUKEY_COLUMNS = ("group1", "group2", "meandiff", "lower", "upper", "p_adj", "p_adj_is_bound", "p_adj_text", "reject")
 
 
 def write_tukey_csv(report: StudyReport, out: IO[str]) -> int:

@@ -110,6 +110,10 @@ TUKEY_P_FLOOR: float = 1e-10
 #: Floor of statsmodels' legacy ``psturng`` table, used only on SciPy < 1.7.
 PSTURNG_P_FLOOR: float = 1e-3
 
+#: Continuity correction in the Wilcoxon normal approximation (SciPy's ``correction``);
+#: :mod:`analysis.power` reads it so its vectorised test is the report's test.
+WILCOXON_CONTINUITY_CORRECTION: bool = True
+
 # Differences of shares are rounded to this many decimals before ranking so
 # that e.g. 3/20 - 1/20 and 5/20 - 3/20 tie exactly, as they do in counts.
 _RANK_DECIMALS = 12
@@ -513,6 +517,9 @@ class TukeyRow(_Result):
     lower: float
     upper: float
     reject: bool | None  # None when the test is undefined (no within variance)
+    #: True when ``p_adj`` is the backend's floor, an upper bound: the computed
+    #: value was below the floor, where it is integration noise, not a p-value.
+    p_adj_is_bound: bool = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -541,7 +548,8 @@ def tukey_hsd(shares: np.ndarray, methods: Sequence[str] = METHODS, alpha: float
     Groups are passed as integer labels so the pair order follows
     ``methods`` (statsmodels sorts labels; names would sort alphabetically).
     p-values are the raw ``TukeyHSDResults.pvalues`` (not the 4-decimal
-    summary table); text below the backend's floor reads ``"< 1e-10"``
+    summary table), except below the backend's floor: there ``p_adj`` is the
+    floor, ``p_adj_is_bound`` is True and the text reads ``"< 1e-10"``
     (``"< 0.001"`` on the legacy psturng table) -- see the module docstring.
     """
     methods = tuple(methods)
@@ -572,11 +580,14 @@ def tukey_hsd(shares: np.ndarray, methods: Sequence[str] = METHODS, alpha: float
             group1=methods[i],
             group2=methods[j],
             meandiff=float(res.meandiffs[r]),
-            p_adj=float(res.pvalues[r]),
+            # Below the floor the computed sf is noise (e.g. 1.15e-14 for a true value far
+            # smaller): store the floor itself, flagged as a bound, never the noise.
+            p_adj=max(float(res.pvalues[r]), floor),
             p_adj_text=format_p(float(res.pvalues[r]), floor),
             lower=float(res.confint[r, 0]),
             upper=float(res.confint[r, 1]),
             reject=bool(res.reject[r]),
+            p_adj_is_bound=bool(float(res.pvalues[r]) < floor),
         )
         for r, (i, j) in enumerate(pairs)
     )
@@ -710,8 +721,9 @@ def pairwise_wilcoxon(shares: np.ndarray, methods: Sequence[str] = METHODS, alph
     chosen explicitly, mirroring SciPy's own ``method="auto"`` rule, so the
     row can say which was used: exact if there are no ties or zeros and
     n <= 50; otherwise an exhaustive (deterministic) sign-flip permutation
-    for n <= 13; otherwise the normal approximation with tie and continuity
-    correction.  A pair whose differences are all zero is undefined: NaN
+    for n <= 13; otherwise the normal approximation with tie correction and
+    a continuity correction of 1/2 towards the null mean (SciPy's
+    ``correction=True``).  A pair whose differences are all zero is undefined: NaN
     with a note (it counts as p = 1 in the Holm family).
     """
     methods = tuple(methods)
@@ -740,7 +752,9 @@ def pairwise_wilcoxon(shares: np.ndarray, methods: Sequence[str] = METHODS, alph
                 label = "normal approximation"
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                res = stats.wilcoxon(d, zero_method="wilcox", method=method)
+                # the correction only affects the normal approximation (SciPy ignores it otherwise)
+                res = stats.wilcoxon(d, zero_method="wilcox", method=method,
+                                     correction=WILCOXON_CONTINUITY_CORRECTION)
             t_plus, t_minus = _signed_rank_sums(d)
             info.update(statistic=float(res.statistic), p=float(res.pvalue),
                         rank_biserial=(t_plus - t_minus) / (t_plus + t_minus), test=label, note=None)
@@ -808,8 +822,11 @@ def hotelling_contrasts(shares: np.ndarray, methods: Sequence[str] = METHODS, co
     same expected share.  T^2 = n dbar' S^-1 dbar, and
     F = (n - p) / (p (n - 1)) T^2 ~ F(p, n - p) with p = k - 1.  T^2 does
     not depend on which full-rank contrast set is used.  NaN with a note if
-    n <= p or the contrast covariance is singular (e.g. some contrast is
-    constant across participants).
+    n <= p.  If the contrast covariance is singular, some combination v of
+    contrasts is constant across participants: if that constant is non-zero
+    (v'dbar != 0, e.g. a method nobody chose) the null is refuted outright
+    and T^2 = F = inf, p = 0 (as :func:`paper_anova` reports F = inf); if it
+    is zero for every such v, the test is undefined (NaN with a note).
     """
     methods = tuple(methods)
     x = _matrix(shares, "shares", methods)
@@ -830,7 +847,20 @@ def hotelling_contrasts(shares: np.ndarray, methods: Sequence[str] = METHODS, co
         return undefined(f"Hotelling's T^2 needs more participants than contrasts (n={n}, contrasts={p_dim})")
     s = np.atleast_2d(np.cov(d, rowvar=False, ddof=1))
     if np.linalg.matrix_rank(s) < p_dim:
-        return undefined("the contrast covariance matrix is singular (some contrast does not vary across participants)")
+        # Null directions of S: combinations of contrasts that every participant has in equal measure.
+        eigvals, eigvecs = np.linalg.eigh(s)
+        tol = eigvals.max(initial=0.0) * p_dim * np.finfo(float).eps
+        null = eigvecs[:, eigvals <= tol]
+        if np.abs(null.T @ dbar).max(initial=0.0) > 1e-12:
+            return HotellingResult(
+                T2=math.inf, F=math.inf, df1=p_dim, df2=df2, p=0.0, p_text=format_p(0.0, ANALYTIC_P_FLOOR),
+                contrast=contrast, contrast_labels=labels, mean_contrasts=tuple(float(v) for v in dbar),
+                n_participants=n,
+                note="a combination of contrasts is the same non-zero value for every participant: "
+                "the null of equal shares is refuted outright (T^2 is infinite)",
+            )
+        return undefined("the contrast covariance matrix is singular and the constant contrasts are zero: "
+                         "T^2 is undefined")
     t2 = float(n * dbar @ np.linalg.solve(s, dbar))
     f_stat = (n - p_dim) / (p_dim * (n - 1)) * t2
     p = float(stats.f.sf(f_stat, p_dim, df2))

@@ -276,12 +276,24 @@ def test_tukey_hsd_uses_scipy_studentized_range_so_tiny_p_values_read_below_1e_1
     assert res.backend == "scipy.stats.studentized_range"
     assert res.p_floor == TUKEY_P_FLOOR == 1e-10
     row = res.row("normlime", "lime")
-    assert 0 <= row.p_adj < 1e-10  # raw float kept
     assert row.p_adj_text == "< 1e-10"
     # the ANOVA p-value on the same data is computed analytically and is not clipped
     anova = paper_anova(x)
     assert 0 < anova.p < 1e-100
     assert "e-" in anova.p_text and not anova.p_text.startswith("<")
+
+
+def test_tukey_hsd_stores_the_floor_as_a_bound_instead_of_the_integration_noise_below_it():
+    # For k = 4 and df = 8 the studentized-range sf at q = 40 is far below 1e-10 (its
+    # computed value is integration noise); the row must carry the floor, flagged as a bound.
+    x = np.array([[0.9, 0.05, 0.03, 0.02], [0.91, 0.04, 0.03, 0.02], [0.89, 0.05, 0.04, 0.02]])
+    res = tukey_hsd(x)
+    row = res.row("normlime", "lime")
+    assert sps.studentized_range.sf(abs(row.meandiff) / math.sqrt(np.var(x, axis=0, ddof=1).mean() / 3), 4, 8) < 1e-10
+    assert row.p_adj == TUKEY_P_FLOOR and row.p_adj_is_bound is True
+    assert row.p_adj_text == "< 1e-10"
+    ordinary = tukey_hsd(TINY_SHARES).row("normlime", "vargrad")
+    assert ordinary.p_adj_is_bound is False and ordinary.p_adj > TUKEY_P_FLOOR
 
 
 def test_tukey_hsd_is_undefined_without_within_group_variance():
@@ -375,6 +387,20 @@ def test_wilcoxon_signed_rank_statistic_p_and_rank_biserial_by_hand():
     assert row.reject is False
 
 
+def test_wilcoxon_normal_approximation_applies_the_continuity_correction_by_hand():
+    # 14 pairs, differences +.2 (10 times) and -.2 (4 times): all |d| tie, so n > 13 with ties
+    # takes the normal approximation.  Every rank is 7.5: T+ = 75, T- = 30, statistic = min = 30.
+    # mean n(n+1)/4 = 52.5; variance n(n+1)(2n+1)/24 - (t^3 - t)/48 = 253.75 - 56.875 = 196.875.
+    # Continuity correction moves T half a unit towards the mean: z = (30 - 52.5 + 0.5) / sqrt(196.875).
+    a = np.array([0.6] * 10 + [0.4] * 4)
+    (row,) = pairwise_wilcoxon(np.column_stack([a, 1 - a]), methods=("x", "y")).rows
+    z = -22.0 / math.sqrt(196.875)
+    assert row.test == "normal approximation"
+    assert row.statistic == pytest.approx(30.0)
+    assert row.p == pytest.approx(2 * sps.norm.cdf(z), rel=1e-12)
+    assert row.p != pytest.approx(2 * sps.norm.cdf(-22.5 / math.sqrt(196.875)), rel=1e-3)  # not the uncorrected one
+
+
 def test_pairwise_wilcoxon_covers_all_six_pairs_and_applies_holm():
     rng = np.random.default_rng(11)
     counts = rng.multinomial(20, [0.5, 0.3, 0.1, 0.1], size=30)
@@ -451,8 +477,19 @@ def test_hotelling_t2_does_not_depend_on_the_choice_of_contrasts():
 def test_hotelling_returns_nan_with_a_note_when_it_cannot_be_computed():
     too_few = hotelling_contrasts(TINY_SHARES)  # n = 3, p = 3 contrasts
     assert math.isnan(too_few.T2) and "more participants than contrasts" in too_few.note
-    constant = hotelling_contrasts(np.tile([0.7, 0.2, 0.1, 0.0], (6, 1)))
-    assert math.isnan(constant.F) and "singular" in constant.note
+    same_for_all = hotelling_contrasts(np.full((6, 4), 0.25))  # every contrast is 0 for everyone
+    assert math.isnan(same_for_all.F) and "singular" in same_for_all.note
+
+
+def test_hotelling_is_infinite_with_p_zero_when_a_constant_contrast_is_not_zero():
+    # Nobody chose c: contrasts (a - c, b - c) = (a, b) and a + b = 1 for every participant, so the
+    # combination d1 + d2 is the constant 1 (covariance singular, mean 1 != 0): H0 is refuted outright.
+    a = np.array([0.7, 0.4, 0.6, 0.5, 0.8])
+    res = hotelling_contrasts(np.column_stack([a, 1 - a, np.zeros_like(a)]), methods=("a", "b", "c"))
+    assert res.T2 == math.inf and res.F == math.inf and res.p == 0.0
+    assert res.p_text.startswith("<") and "refuted" in res.note
+    constant = hotelling_contrasts(np.tile([0.7, 0.2, 0.1, 0.0], (6, 1)))  # as the ANOVA reports F = inf
+    assert constant.T2 == math.inf and paper_anova(np.tile([0.7, 0.2, 0.1, 0.0], (6, 1))).F == math.inf
 
 
 # --------------------------------------------------------------------------

@@ -104,7 +104,7 @@ class TestTheReportOfAnAnsweredStudy(TestCase):
         votes = list(csv.DictReader(io.StringIO(self.get(url("download", "votes.csv")).content.decode())))
         assert [r["kept"] for r in votes] == ["true", "true", "false"]
         tukey = self.get(url("download", "tukey.csv")).content.decode()
-        assert tukey.startswith("group1,group2,meandiff,lower,upper,p_adj,p_adj_text,reject\nnormlime,lime,")
+        assert tukey.startswith("group1,group2,meandiff,lower,upper,p_adj,p_adj_is_bound,p_adj_text,reject\nnormlime,lime,")
         assert self.get(url("download", "settings.py")).status_code == 404
 
     def test_the_page_is_current_as_responses_arrive(self):
