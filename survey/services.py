@@ -415,11 +415,11 @@ class Question:
     item_id: int
     digit: int
     is_attention: bool
-    image_keys: tuple[str, ...]  # image shown at positions 1..4
+    option_keys: tuple[str, ...]  # picture keys of the options at positions 1..4 (unique per option)
 
 
 _QUESTION_COLUMNS = ("entry_id", "entry__position", "entry__shown_at", "entry__item_id", "entry__item__digit",
-                     "entry__item__kind", "option__image__key")
+                     "entry__item__kind", "option__key")
 
 
 def _question(participant: Participant, rows: list[tuple], now: datetime | None) -> Question:
@@ -434,7 +434,7 @@ def _question(participant: Participant, rows: list[tuple], now: datetime | None)
         item_id=item_id,
         digit=digit,
         is_attention=kind == Item.Kind.ATTENTION,
-        image_keys=tuple(row[-1] for row in rows),
+        option_keys=tuple(row[-1] for row in rows),
     )
 
 
