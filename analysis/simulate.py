@@ -37,7 +37,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from survey import services
-from survey.models import Item, Participant, ShownOption, Study, StudyImage
+from survey.models import Item, ItemOption, Participant, ShownOption, Study
 
 from .study import METHODS, SIMULATED_USER_AGENT
 
@@ -154,9 +154,10 @@ class SimulationResult:
 
 
 def study_layout(study: Study) -> tuple[dict[int, tuple[str, int]], dict[str, tuple[str, int | None]]]:
-    """What a participant can see: item id -> (kind, number), image key -> (method, digit)."""
+    """What a participant can see: item id -> (kind, number), option key -> (method, digit of its picture)."""
     items = {pk: (kind, number) for pk, kind, number in Item.objects.filter(study=study).values_list("pk", "kind", "number")}
-    images = {key: (method, digit) for key, method, digit in StudyImage.objects.filter(study=study).values_list("key", "method", "digit")}
+    images = {key: (method, digit) for key, method, digit in
+              ItemOption.objects.filter(item__study=study).values_list("key", "image__method", "image__digit")}
     return items, images
 
 
@@ -165,15 +166,15 @@ def _answer_position(question: services.Question, plan: Plan, item_index: int, k
     """The on-screen position (1-4) this participant picks for ``question``."""
     if kind == Item.Kind.REAL:
         method = METHODS[plan.votes[item_index]]
-        on_screen = [images[key][0] for key in question.image_keys]
+        on_screen = [images[key][0] for key in question.option_keys]
         return on_screen.index(method) + 1
-    right = [p for p, key in enumerate(question.image_keys, start=1) if images[key][1] == question.digit]
+    right = [p for p, key in enumerate(question.option_keys, start=1) if images[key][1] == question.digit]
     if len(right) != 1:  # pictures not labelled with their digit: ask the sheet which one is correct
         right = list(ShownOption.objects.filter(entry_id=question.entry_id, option__is_correct=True)
                      .values_list("position", flat=True))
     if plan.checks_right[item_index]:
         return right[0]
-    wrong = [p for p in range(1, len(question.image_keys) + 1) if p != right[0]]
+    wrong = [p for p in range(1, len(question.option_keys) + 1) if p != right[0]]
     return wrong[plan.wrong_picks[item_index] % len(wrong)]
 
 

@@ -1,21 +1,29 @@
-"""The explanation gallery: the generated sets and their maps (public: no participant data)."""
+"""The explanation gallery: the generated sets and their maps, for staff only.
+
+It names the methods and serves the very pictures participants are shown, so a public gallery
+would unblind the study.
+"""
+from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import etag, require_safe
 
 from .models import SURVEY_METHODS, ClassMap, ExplanationSet
 
-# Images never change for a given set and update time; let browsers and proxies keep them.
-IMAGE_CACHE = "public, max-age=86400"
+# Images never change for a given set and update time; browsers may keep them, shared caches not
+# (they are behind a login).
+IMAGE_CACHE = "private, max-age=86400"
 
 
 @require_safe
+@staff_member_required
 def set_list(request):
     sets = ExplanationSet.objects.all()
     return render(request, "explainers/set_list.html", {"sets": sets})
 
 
 @require_safe
+@staff_member_required
 def set_detail(request, name: str):
     explanation_set = get_object_or_404(ExplanationSet, name=name)
     maps = {(m.method, m.digit): m for m in explanation_set.maps.only("id", "method", "digit", "explanation_set")}
@@ -33,6 +41,7 @@ def _set_etag(request, name: str, **kwargs) -> str | None:
 
 
 @require_safe
+@staff_member_required
 @etag(_set_etag)
 def overview_png(request, name: str):
     explanation_set = get_object_or_404(ExplanationSet.objects.only("overview_png"), name=name)
@@ -40,6 +49,7 @@ def overview_png(request, name: str):
 
 
 @require_safe
+@staff_member_required
 @etag(_set_etag)
 def map_png(request, name: str, method: str, digit: int):
     class_map = ClassMap.objects.filter(explanation_set__name=name, method=method, digit=digit).only("png").first()

@@ -84,12 +84,12 @@ class ItemAdmin(ReadOnlyAdmin):
 
     @admin.display(description="options (canonical slots)")
     def pictures(self, obj: Item):
-        options = obj.options.select_related("image").only("slot", "method", "is_correct", "image__key")
+        options = obj.options.only("slot", "method", "is_correct", "key")
         return format_html_join(
             " ",
             '<figure style="display:inline-block;margin:0 .3rem;text-align:center">'
             '<img src="{}" width="70" height="70" style="image-rendering:pixelated" alt=""><figcaption>{}</figcaption></figure>',
-            ((reverse("survey:image", args=[o.image.key]), o.method or ("correct" if o.is_correct else "distractor"))
+            ((o.get_absolute_url(), o.method or ("correct" if o.is_correct else "distractor"))
              for o in options),
         )
 

@@ -40,6 +40,7 @@ def new_code(length: int = 10) -> str:
 
 
 def new_image_key() -> str:
+    """An opaque picture key: hex only, so it can never spell a method's name."""
     return secrets.token_hex(12)
 
 
@@ -154,6 +155,7 @@ class StudyImage(models.Model):
         return f"{self.study.slug} {self.role} {self.method or '-'} {self.digit}"
 
     def get_absolute_url(self) -> str:
+        """Served only for the instructions example: every other picture is served by its option's key."""
         return reverse("survey:image", args=[self.key])
 
 
@@ -187,10 +189,16 @@ class Item(models.Model):
 
 
 class ItemOption(models.Model):
-    """One of an item's four options, in a fixed canonical slot (0-3); positions are per sheet."""
+    """One of an item's four options, in a fixed canonical slot (0-3); positions are per sheet.
+
+    Participants fetch the picture by the option's own ``key``, never the image's: one image
+    (a method's map of a digit, a check's twin distractors) sits in several options, and a
+    shared URL would let a page tell the options, and so the methods or a check, apart.
+    """
 
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="options")
     slot = models.PositiveSmallIntegerField()
+    key = models.CharField(max_length=32, unique=True, default=new_image_key, editable=False)
     image = models.ForeignKey(StudyImage, on_delete=models.PROTECT, related_name="options")
     method = models.CharField(max_length=20, choices=Method.choices, blank=True, help_text="Real questions only.")
     is_correct = models.BooleanField(default=False, help_text="Attention checks only: the one acceptable answer.")
@@ -213,6 +221,9 @@ class ItemOption(models.Model):
 
     def __str__(self) -> str:
         return f"{self.item} slot {self.slot} {self.method or ('correct' if self.is_correct else 'distractor')}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("survey:image", args=[self.key])
 
 
 class Participant(models.Model):

@@ -183,14 +183,13 @@ def _build_items(study: Study, maps: dict, pictures: tuple[np.ndarray, np.ndarra
         for key, cm in maps.items()
     }
     repeats = study.n_real_questions // 10
-    options = []
-    for number in range(1, study.n_real_questions + 1):
-        digit = (number - 1) // repeats
-        item = Item.objects.create(study=study, number=number, kind=Item.Kind.REAL, digit=digit)
-        options += [
-            ItemOption(item=item, slot=slot, method=method, image=images[(method, digit)])
-            for slot, method in enumerate(METHODS)
-        ]
+    checks = attention.plan_checks(study.n_attention_checks, rng)
+    planned = [(number, Item.Kind.REAL, (number - 1) // repeats, None) for number in range(1, study.n_real_questions + 1)]
+    planned += [(study.n_real_questions + offset + 1, Item.Kind.ATTENTION, plan.digit, plan)
+                for offset, plan in enumerate(checks)]
+    # Rows are written in a random order: item ids reach participants' pages (the answer form),
+    # and ids in numbering order would put every attention check after the real questions.
+    rng.shuffle(planned)
     check_images: dict[int, StudyImage] = {}
 
     def picture(digit: int) -> StudyImage:
@@ -201,12 +200,18 @@ def _build_items(study: Study, maps: dict, pictures: tuple[np.ndarray, np.ndarra
             )
         return check_images[digit]
 
-    for offset, plan in enumerate(attention.plan_checks(study.n_attention_checks, rng)):
-        item = Item.objects.create(
-            study=study, number=study.n_real_questions + offset + 1, kind=Item.Kind.ATTENTION, digit=plan.digit
-        )
-        shown = [(picture(plan.digit), True), (picture(plan.twin), False), (picture(plan.twin), False), (picture(plan.other), False)]
-        options += [ItemOption(item=item, slot=slot, image=image, is_correct=ok) for slot, (image, ok) in enumerate(shown)]
+    options = []
+    for number, kind, digit, plan in planned:
+        item = Item.objects.create(study=study, number=number, kind=kind, digit=digit)
+        if plan is None:
+            options += [
+                ItemOption(item=item, slot=slot, method=method, image=images[(method, digit)])
+                for slot, method in enumerate(METHODS)
+            ]
+        else:
+            shown = [(picture(plan.digit), True), (picture(plan.twin), False), (picture(plan.twin), False),
+                     (picture(plan.other), False)]
+            options += [ItemOption(item=item, slot=slot, image=image, is_correct=ok) for slot, (image, ok) in enumerate(shown)]
     ItemOption.objects.bulk_create(options)
     StudyImage.objects.create(
         study=study, role=StudyImage.Role.EXAMPLE, digit=attention.EXAMPLE_DIGIT,
@@ -415,11 +420,11 @@ class Question:
     item_id: int
     digit: int
     is_attention: bool
-    image_keys: tuple[str, ...]  # image shown at positions 1..4
+    option_keys: tuple[str, ...]  # picture keys of the options at positions 1..4 (unique per option)
 
 
 _QUESTION_COLUMNS = ("entry_id", "entry__position", "entry__shown_at", "entry__item_id", "entry__item__digit",
-                     "entry__item__kind", "option__image__key")
+                     "entry__item__kind", "option__key")
 
 
 def _question(participant: Participant, rows: list[tuple], now: datetime | None) -> Question:
@@ -434,7 +439,7 @@ def _question(participant: Participant, rows: list[tuple], now: datetime | None)
         item_id=item_id,
         digit=digit,
         is_attention=kind == Item.Kind.ATTENTION,
-        image_keys=tuple(row[-1] for row in rows),
+        option_keys=tuple(row[-1] for row in rows),
     )
 
 

@@ -4,6 +4,7 @@ from . import research_views, views
 
 app_name = "survey"
 urlpatterns = [
+    path("", views.site_root, name="site_root"),
     # Participants (framable by MTurk; identified by the signed token in the URL)
     path("s/img/<str:key>.png", views.image, name="image"),
     path("s/<slug:slug>/", views.landing, name="landing"),

@@ -7,6 +7,7 @@ for the item it was shown. Errors are pages with a 4xx status, logged, and chang
 from __future__ import annotations
 
 import logging
+import random
 from functools import wraps
 from typing import Callable
 
@@ -15,11 +16,11 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.cache import cache_control
-from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from django.views.decorators.http import etag, require_http_methods, require_POST, require_safe
 
 from . import services
 from .forms import AnswerForm, ConsentForm, EntryForm
-from .models import Item, Participant, Study, StudyImage
+from .models import Item, ItemOption, Participant, Study, StudyImage
 from .platforms import mturk, prolific
 from .security import participant_page
 from .tokens import BadToken, make_token, read_token
@@ -52,6 +53,16 @@ def _participant_url(participant: Participant, name: str = "survey:home", **kwar
 
 def _example_image(study: Study) -> StudyImage | None:
     return study.images.filter(role=StudyImage.Role.EXAMPLE).only("key").first()
+
+
+# --- the site root -----------------------------------------------------------------------------
+
+
+@participant_page
+@require_safe
+def site_root(request: HttpRequest) -> HttpResponse:
+    """A neutral page: anyone may land here, so it names no method and links to nothing of the study's."""
+    return render(request, "survey/site_root.html", {"is_staff": request.user.is_staff})
 
 
 # --- landing, consent and start ----------------------------------------------------------------
@@ -98,7 +109,9 @@ def _direct_participant(request: HttpRequest, study: Study, params: services.Ent
 def _preview(request: HttpRequest, study: Study) -> HttpResponse:
     """What a worker sees before accepting the HIT: instructions and a sample, nothing stored."""
     sample = Item.objects.filter(study=study, kind=Item.Kind.REAL).order_by("number").first()
-    keys = list(sample.options.order_by("slot").values_list("image__key", flat=True)) if sample else []
+    keys = list(sample.options.values_list("key", flat=True)) if sample else []
+    # Slots are in the methods' fixed order: a fresh random order per preview tells nothing.
+    random.shuffle(keys)
     context = {
         "study": study,
         "example": _example_image(study),
@@ -213,7 +226,7 @@ def _render_question(request, participant: Participant, q: services.Question, fo
     context = {
         "study": participant.study,
         "q": q,
-        "images": list(enumerate(q.image_keys, start=1)),
+        "images": list(enumerate(q.option_keys, start=1)),
         "form": form,
         "action": _participant_url(participant, "survey:question", position=q.position),
         "percent": round(100 * (q.position - 1) / q.total),
@@ -265,11 +278,24 @@ def finish(request: HttpRequest, participant: Participant) -> HttpResponse:
 # --- images ------------------------------------------------------------------------------------
 
 
+def _image_etag(request: HttpRequest, key: str) -> str:
+    # The key itself: unique per option and never re-pointed (a replaced check gets new options),
+    # so it names the content exactly without telling which options share a picture.
+    return key
+
+
 @require_safe
 @cache_control(public=True, max_age=86400, immutable=True)
+@etag(_image_etag)
 def image(request: HttpRequest, key: str) -> HttpResponse:
-    """A study picture by its opaque key (which says nothing about the method it shows)."""
-    png = StudyImage.objects.filter(key=key).values_list("png", flat=True).first()
+    """A picture by its opaque key: an option's (unique per option of every question), or the instructions example.
+
+    Never a map's or check image's own key: one image sits in several options, and a shared
+    URL would tell them apart.
+    """
+    png = ItemOption.objects.filter(key=key).values_list("image__png", flat=True).first()
+    if png is None:
+        png = StudyImage.objects.filter(key=key, role=StudyImage.Role.EXAMPLE).values_list("png", flat=True).first()
     if png is None:
         return error_page(request, 404, "No such image", "This image does not exist.")
     return HttpResponse(bytes(png), content_type="image/png")

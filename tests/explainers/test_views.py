@@ -1,11 +1,19 @@
-"""The explanation gallery pages and map images."""
+"""The explanation gallery pages and map images (staff only; refusals are in tests/survey/test_blind.py)."""
 import numpy as np
 import pytest
+from django.contrib.auth.models import User
 
 from explainers import render
 from explainers.models import ClassMap, ExplanationSet
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def client(client):
+    """A staff member's browser: the gallery is behind the staff login."""
+    client.force_login(User.objects.create_user("staff", password="x", is_staff=True))
+    return client
 
 
 @pytest.fixture
@@ -51,7 +59,7 @@ def test_a_map_is_served_as_a_cacheable_png(client, explanation_set):
     response = client.get("/explanations/demo-set/maps/lime/7.png")
     assert response.status_code == 200 and response["Content-Type"] == "image/png"
     assert response.content == bytes(ClassMap.objects.get(method="lime", digit=7).png)
-    assert "max-age" in response["Cache-Control"] and response.has_header("ETag")
+    assert "max-age" in response["Cache-Control"] and "private" in response["Cache-Control"] and response.has_header("ETag")
     again = client.get("/explanations/demo-set/maps/lime/7.png", HTTP_IF_NONE_MATCH=response["ETag"])
     assert again.status_code == 304
 
@@ -61,8 +69,3 @@ def test_unknown_sets_methods_and_digits_are_404(client, explanation_set):
     assert client.get("/explanations/demo-set/maps/shap/1.png").status_code == 404
     assert client.get("/explanations/demo-set/maps/lime/12.png").status_code == 404
     assert client.get("/explanations/nope/overview.png").status_code == 404
-
-
-def test_the_root_redirects_to_the_gallery(client):
-    response = client.get("/")
-    assert response.status_code == 302 and response["Location"] == "/explanations/"

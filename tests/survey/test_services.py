@@ -293,7 +293,7 @@ def test_the_current_question_is_the_first_unanswered_one_and_is_marked_shown(st
     question = services.current_question(participant)
     entry = SheetEntry.objects.get(participant=participant, position=3)
     assert (question.position, question.item_id, question.total) == (3, entry.item_id, 25)
-    assert len(question.image_keys) == 4 and entry.shown_at is not None
+    assert len(question.option_keys) == 4 and entry.shown_at is not None
     answer_all(participant)
     assert services.current_question(participant) is None
 

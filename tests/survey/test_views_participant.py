@@ -2,10 +2,11 @@
 import re
 
 import pytest
+from django.contrib.auth.models import User
 from django.urls import reverse
 
 from survey import services
-from survey.models import Answer, Participant, SheetEntry, Study
+from survey.models import Answer, ItemOption, Participant, SheetEntry, Study
 from survey.testing import correct_position, make_study
 from survey.tokens import make_token
 
@@ -183,6 +184,21 @@ def test_times_shown_and_answered_are_recorded(client, study):
     answer(client, home, 1)
     stored = Answer.objects.get()
     assert stored.shown_at <= stored.answered_at and stored.response_ms >= 0
+
+
+# --- the site root ---------------------------------------------------------------------------------
+
+
+def test_the_root_is_a_neutral_page_that_sends_participants_to_their_study_link(client, db):
+    response = client.get("/")
+    html = response.content.decode()
+    assert response.status_code == 200 and "through the link to their study" in html
+    assert reverse("survey:study_list") not in html and reverse("explainers:set_list") not in html
+
+
+def test_staff_find_the_research_pages_from_the_root(client, db):
+    client.force_login(User.objects.create_user("staff", password="x", is_staff=True))
+    assert reverse("survey:study_list") in client.get("/").content.decode()
 
 
 # --- MTurk preview ----------------------------------------------------------------------------------
@@ -405,12 +421,35 @@ def test_a_get_cannot_start_a_participation(client, study):
 # --- images -------------------------------------------------------------------------------------------
 
 
-def test_an_image_is_served_by_its_opaque_key_and_cached(client, study):
-    image = study.images.filter(role="map").first()
-    response = client.get(reverse("survey:image", args=[image.key]))
+def test_a_picture_is_served_by_its_options_opaque_key_and_cached(client, study):
+    option = ItemOption.objects.filter(item__study=study, method="lime").select_related("image").first()
+    response = client.get(option.get_absolute_url())
     assert response.status_code == 200 and response["Content-Type"] == "image/png"
-    assert "max-age=86400" in response["Cache-Control"] and response.content == bytes(image.png)
-    assert image.method not in image.get_absolute_url()
+    assert response.content == bytes(option.image.png)
+    assert "max-age=86400" in response["Cache-Control"] and "immutable" in response["Cache-Control"]
+    assert re.fullmatch(r"/s/img/[0-9a-f]{24}\.png", option.get_absolute_url())
+
+
+def test_two_options_showing_one_picture_have_their_own_urls_and_etags(client, study):
+    a, b = ItemOption.objects.filter(item__study=study, method="lime", item__digit=3)[:2]
+    assert a.image_id == b.image_id and a.key != b.key
+    first, second = client.get(a.get_absolute_url()), client.get(b.get_absolute_url())
+    assert first.content == second.content and first["ETag"] != second["ETag"]
+    assert client.get(a.get_absolute_url(), HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 304
+
+
+def test_an_images_own_key_is_not_served_except_the_instructions_example(client, study):
+    a_map = study.images.filter(role="map").first()
+    assert client.get(reverse("survey:image", args=[a_map.key])).status_code == 404
+    example = study.images.get(role="example")
+    assert not example.options.exists()
+    assert client.get(example.get_absolute_url()).content == bytes(example.png)
+
+
+def test_the_mturk_preview_shows_its_sample_in_a_fresh_order_each_time(client, study):
+    url = reverse("survey:landing", args=[study.slug]) + "?assignmentId=ASSIGNMENT_ID_NOT_AVAILABLE&hitId=H"
+    orders = {tuple(re.findall(r'src="(/s/img/[0-9a-f]+\.png)"', client.get(url).content.decode())) for _ in range(12)}
+    assert len(orders) > 1  # the same order twelve times: 1 in 24**11
 
 
 def test_an_unknown_image_is_a_404(client, db):
