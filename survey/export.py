@@ -1,6 +1,7 @@
 """Responses in long format: one row per answer, for the analysis and for archiving.
 
-Used by ``manage.py export_responses`` and the monitor's download buttons.
+Used by ``manage.py export_responses`` and the monitor's download buttons; ``importing`` reads
+the same columns back.
 """
 from __future__ import annotations
 
@@ -13,19 +14,24 @@ from django.utils import timezone
 
 from .models import OPTIONS_PER_QUESTION, Answer, ShownOption, Study
 
-COLUMNS: tuple[str, ...] = (
-    "study",
-    "participant",
-    "platform",
+# A participant's ids on their platform: named as EntryParams' fields and Participant's columns.
+IDENTITY_COLUMNS: tuple[str, ...] = (
     "worker_id",
     "assignment_id",
     "hit_id",
     "prolific_pid",
     "prolific_study_id",
     "prolific_session_id",
+)
+# Columns that describe the participant, not the answer: equal on all of a participant's rows.
+PARTICIPANT_COLUMNS: tuple[str, ...] = (
+    "platform",
+    *IDENTITY_COLUMNS,
     "participant_status",
     "participant_checks_passed",
     "participant_passed",
+)
+ANSWER_COLUMNS: tuple[str, ...] = (
     "position",  # 1-based place of the item in this participant's order
     "item_number",
     "kind",
@@ -39,6 +45,10 @@ COLUMNS: tuple[str, ...] = (
     "answered_at",
     "response_ms",
 )
+COLUMNS: tuple[str, ...] = ("study", "participant", *PARTICIPANT_COLUMNS, *ANSWER_COLUMNS)
+# What a reader can do without: the scores and the response time follow from the other
+# columns, and the study is the one imported into.
+DERIVED_COLUMNS: tuple[str, ...] = ("study", "participant_checks_passed", "participant_passed", "response_ms")
 FORMATS = ("csv", "json")
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -66,12 +76,7 @@ def rows(study: Study) -> Iterator[dict[str, Any]]:
             "study": study.slug,
             "participant": str(p.public_id),
             "platform": p.platform,
-            "worker_id": p.worker_id,
-            "assignment_id": p.assignment_id,
-            "hit_id": p.hit_id,
-            "prolific_pid": p.prolific_pid,
-            "prolific_study_id": p.prolific_study_id,
-            "prolific_session_id": p.prolific_session_id,
+            **{column: getattr(p, column) for column in IDENTITY_COLUMNS},
             "participant_status": p.status,
             "participant_checks_passed": p.checks_passed,
             "participant_passed": p.passed,
@@ -108,6 +113,13 @@ def csv_cell(value: Any) -> str:
     """A cell as text, with a leading quote on anything a spreadsheet would run as a formula."""
     text = _text(value)
     return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def read_cell(cell: str) -> str:
+    """Undo :func:`csv_cell`: drop the quote it puts before a formula-like cell."""
+    if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS):
+        return cell[1:]
+    return cell
 
 
 def write_csv(study: Study, out: IO[str]) -> int:

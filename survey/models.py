@@ -264,6 +264,12 @@ class Participant(models.Model):
     passed = models.BooleanField(null=True, blank=True, help_text="Passed at least the study's threshold of checks.")
     review_status = models.CharField(max_length=10, choices=Review.choices, default=Review.PENDING)
     reviewed_at = models.DateTimeField(null=True, blank=True)
+    # Kept so that importing the same file twice is refused, whatever the platform (a direct
+    # link's participant has no platform id to recognise them by).
+    imported_id = models.CharField(
+        max_length=100, blank=True, editable=False,
+        help_text="The participant's id in the file they were imported from (empty: took the survey here).",
+    )
 
     class Meta:
         ordering = ["study", "started_at"]
@@ -277,6 +283,9 @@ class Participant(models.Model):
             models.UniqueConstraint(
                 fields=["study", "prolific_pid"], condition=Q(platform="prolific"),
                 name="one_participation_per_prolific_participant",
+            ),
+            models.UniqueConstraint(
+                fields=["study", "imported_id"], condition=~Q(imported_id=""), name="imported_id_unique_in_study"
             ),
             models.CheckConstraint(condition=Q(platform__in=["mturk", "prolific", "direct"]), name="participant_known_platform"),
             models.CheckConstraint(condition=Q(status__in=["started", "finished"]), name="participant_known_status"),

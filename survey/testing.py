@@ -5,6 +5,9 @@ benchmarks need neither a trained model nor MNIST.
 """
 from __future__ import annotations
 
+import csv
+import io
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Callable
 
@@ -13,8 +16,8 @@ import numpy as np
 from explainers import render
 from explainers.models import SURVEY_METHODS, ClassMap, ExplanationSet
 
-from . import services
-from .models import Participant, ShownOption, Study
+from . import export, services
+from .models import Item, Participant, ShownOption, Study
 
 MTURK_SANDBOX = "https://workersandbox.mturk.com"
 
@@ -89,3 +92,54 @@ def answer_all(
         question = services.show_question(participant, position)
         results.append(services.record_answer(participant, position, question.item_id, pick(question)))
     return results
+
+
+LONG_CSV_START = datetime(2024, 5, 1, 9, 0, tzinfo=timezone.utc)
+
+
+def long_csv(study: Study, people: list[dict], seed: int = 0) -> str:
+    """Rows as export_responses writes them for ``people``, made without the survey (so quickly).
+
+    Each person is a dict with ``votes`` (index into ``services.METHODS`` per real item, in item
+    order), ``checks`` (right or not, per check in item order) and optionally ``answered`` (fewer
+    than all: unfinished), ``id``, ``platform`` and the platform's ids (``export.IDENTITY_COLUMNS``).
+    """
+    rng = np.random.default_rng(seed)
+    items = list(Item.objects.filter(study=study).order_by("number").values_list("number", "kind", "digit"))
+    real = [i for i in items if i[1] == Item.Kind.REAL]
+    checks = [i for i in items if i[1] == Item.Kind.ATTENTION]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(export.COLUMNS)
+    for k, person in enumerate(people):
+        answered = person.get("answered", len(items))
+        finished = answered == len(items)
+        passed = sum(person["checks"])
+        order = rng.permutation(len(items))
+        start = LONG_CSV_START + timedelta(hours=k)
+        for position, index in enumerate(order[:answered], start=1):
+            number, kind, digit = items[index]
+            row = dict.fromkeys(export.COLUMNS)
+            row.update(
+                study="elsewhere", participant=person.get("id", f"00000000-0000-4000-8000-{k:012d}"),
+                platform=person.get("platform", Participant.Platform.DIRECT),
+                participant_status=Participant.Status.FINISHED if finished else Participant.Status.STARTED,
+                participant_checks_passed=passed if finished else None,
+                participant_passed=services.passes_checks(study, passed) if finished else None,
+                position=position, item_number=number, kind=kind, digit=digit,
+                shown_at=start + timedelta(seconds=10 * position), answered_at=start + timedelta(seconds=10 * position + 4),
+                response_ms=4000,
+            )
+            row.update({column: person.get(column, "") for column in export.IDENTITY_COLUMNS})
+            if kind == Item.Kind.REAL:
+                shown = [services.METHODS[m] for m in rng.permutation(len(services.METHODS))]
+                method = services.METHODS[person["votes"][real.index(items[index])]]
+                row.update({f"method_at_{p}": m for p, m in enumerate(shown, start=1)},
+                           chosen_position=shown.index(method) + 1, chosen_method=method)
+            else:
+                right = person["checks"][checks.index(items[index])]
+                correct = int(rng.integers(1, 5))
+                row.update(correct_position=correct, chosen_position=correct if right else (correct % 4) + 1,
+                           check_passed=right)
+            writer.writerow([export.csv_cell(row[c]) for c in export.COLUMNS])
+    return out.getvalue()

@@ -5,6 +5,7 @@ The study is answered through the survey's services by scripted participants (an
 """
 from __future__ import annotations
 
+import io
 import math
 from datetime import datetime, timedelta, timezone
 
@@ -17,8 +18,11 @@ from analysis import simulate
 from analysis.study import (
     DID_NOT_FINISH, NothingToAnalyse, ParticipantInfo, StudyArrays, analyze_study, build_report, load_study_arrays,
 )
+from explainers.models import ExplanationSet
+from survey import export
+from survey.importing import import_csv
 from survey.models import Item, Participant
-from survey.testing import make_explanation_set, make_study
+from survey.testing import long_csv, make_explanation_set, make_study
 
 pytestmark = pytest.mark.django_db
 
@@ -167,3 +171,54 @@ def test_the_same_data_and_seed_give_the_same_bootstrap_intervals():
     assert all(lo <= pt <= hi for lo, pt, hi in zip(one.analysis.bootstrap.lower, one.analysis.bootstrap.point,
                                                     one.analysis.bootstrap.upper))
     assert not math.isnan(one.analysis.anova.F)
+
+
+# --- studies imported from a file (survey.importing) ----------------------------------------------
+
+
+def paper_cohort(seed: int = 0) -> list[dict]:
+    """83 kept participants whose 1,660 votes are exactly the paper's, 12 who fail the checks, 2 who stop."""
+    rng = np.random.default_rng(seed)
+    pool = np.array([NORMLIME] * 939 + [LIME] * 438 + [VARGRAD] * 151 + [SMOOTHGRAD] * 132)
+    rng.shuffle(pool)
+    people = []
+    for k in range(83):
+        checks = [True] * 5
+        if k % 3 == 0:
+            checks[k % 5] = False  # a third of the kept slip once: 4 of 5 still counts
+        people.append({"votes": pool[20 * k: 20 * k + 20].tolist(), "checks": checks})
+    for k in range(12):
+        right = k % 4  # 0-3 checks right: excluded
+        people.append({"votes": rng.integers(0, 4, 20).tolist(), "checks": [True] * right + [False] * (5 - right)})
+    people.append({"votes": [NORMLIME] * 20, "checks": [True] * 5, "answered": 7})
+    people.append({"votes": [LIME] * 20, "checks": [True] * 5, "answered": 24})
+    return people
+
+
+def test_a_cohort_shaped_like_the_papers_imported_from_a_file_gives_back_the_papers_numbers():
+    """The paper's 83 kept surveys x 20 votes = 939 / 438 / 151 / 132, with F df (3, 328), p < 1e-50
+    and Tukey separating NormLIME from every other method."""
+    study = make_study(make_explanation_set(), slug="copy")
+    result = import_csv(study, io.StringIO(long_csv(study, paper_cohort())))
+    assert (result.participants, result.finished, result.answers) == (97, 95, 95 * 25 + 7 + 24)
+    report = analyze_study(study, n_boot=500)
+    a = report.analysis
+    assert (report.n_kept, len(report.exclusions)) == (83, 14)
+    assert dict(zip(a.methods, a.tally.totals.tolist())) == {"normlime": 939, "lime": 438, "vargrad": 151, "smoothgrad": 132}
+    assert report.n_votes == 1660 == 83 * 20
+    assert (a.anova.df_between, a.anova.df_within) == (3, 328)
+    assert a.anova.p < 1e-50
+    assert all(a.tukey.row("normlime", other).reject for other in ("lime", "smoothgrad", "vargrad"))
+    assert all(a.tukey.row("normlime", other).meandiff < 0 for other in ("lime", "smoothgrad", "vargrad"))  # NormLIME larger
+    assert dict(report.exclusion_summary())[DID_NOT_FINISH] == 2
+
+
+def test_a_study_exported_and_imported_elsewhere_gives_the_same_analysis():
+    source, _ = build_tiny_study("source")
+    out = io.StringIO()
+    export.write_csv(source, out)
+    target = make_study(ExplanationSet.objects.get(), slug="copy")
+    import_csv(target, io.StringIO(out.getvalue()))
+    before, after = analyze_study(source, n_boot=300), analyze_study(target, n_boot=300)
+    assert after.analysis.to_dict() == before.analysis.to_dict()
+    assert [e.reason for e in after.exclusions] == [e.reason for e in before.exclusions]

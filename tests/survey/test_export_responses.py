@@ -66,6 +66,22 @@ def test_a_cell_is_escaped_only_when_it_would_be_a_formula(value, cell):
     assert export.csv_cell(value) == cell
 
 
+@pytest.mark.parametrize("cell, value", [("'=1", "=1"), ("'-2", "-2"), ("'plain", "'plain"), ("x'=1", "x'=1"), ("", "")])
+def test_reading_a_cell_drops_only_the_quote_the_export_adds(cell, value):
+    assert export.read_cell(cell) == value
+
+
+def test_the_columns_are_the_study_the_participant_their_columns_and_the_answers():
+    assert export.COLUMNS == ("study", "participant", *export.PARTICIPANT_COLUMNS, *export.ANSWER_COLUMNS)
+    assert len(set(export.COLUMNS)) == len(export.COLUMNS)
+
+
+def test_the_identity_columns_are_the_entry_parameters_and_the_participants_fields():
+    entry = set(services.EntryParams.__dataclass_fields__)
+    assert set(export.IDENTITY_COLUMNS) == entry - {"platform", "turk_submit_to"}
+    assert all(hasattr(Participant, column) for column in export.IDENTITY_COLUMNS)
+
+
 def test_the_json_export_has_the_same_rows_and_the_study(study, finished):
     out = io.StringIO()
     call_command("export_responses", study.slug, "--format", "json", stdout=out, stderr=io.StringIO())

@@ -50,6 +50,20 @@ def test_direct_link_participants_need_no_platform_id(study):
     assert Participant.objects.filter(platform="direct").count() == 2
 
 
+def test_an_imported_id_is_held_by_one_participant_of_a_study(study, explanation_set):
+    direct = dict(platform="direct", worker_id="", assignment_id="", hit_id="")
+    _participant(study, imported_id="R_1", **direct)
+    _participant(make_study(explanation_set, slug="s2"), imported_id="R_1", **direct)  # another study: fine
+    with pytest.raises(IntegrityError), transaction.atomic():
+        _participant(study, imported_id="R_1", **direct)
+
+
+def test_participants_who_took_the_survey_here_have_no_imported_id(study):
+    for _ in range(2):
+        _participant(study, platform="direct", worker_id="", assignment_id="", hit_id="")
+    assert list(Participant.objects.values_list("imported_id", flat=True)) == ["", ""]
+
+
 def test_an_mturk_participant_without_a_worker_id_is_refused(study):
     with pytest.raises(IntegrityError), transaction.atomic():
         _participant(study, worker_id="")

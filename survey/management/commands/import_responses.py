@@ -5,8 +5,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from analysis import importing
-from survey import cli
+from survey import cli, importing
 
 
 class Command(BaseCommand):
@@ -30,12 +29,14 @@ class Command(BaseCommand):
         except UnicodeDecodeError as exc:
             raise CommandError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); nothing was imported") from None
         except importing.ImportFailed as exc:
+            n = len(exc.errors) + exc.more
+            if n == 1:
+                raise CommandError(f"{path}: {exc.errors[0]}; nothing was imported") from None
             for error in exc.errors:
                 self.stderr.write(f"{path}: {error}")
             if exc.more:
                 self.stderr.write(f"{path}: ... and {exc.more} more bad rows")
-            n = len(exc.errors) + exc.more
-            raise CommandError(f"{path}: {n} error{'s' if n != 1 else ''}; nothing was imported") from None
+            raise CommandError(f"{path}: {n} errors; nothing was imported") from None
         renamed = f" ({result.new_ids} given new ids: theirs were taken or not UUIDs)" if result.new_ids else ""
         self.stdout.write(self.style.SUCCESS(
             f"Imported {result.participants} participants ({result.finished} finished){renamed} and "
