@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('survey', '0001_initial'),
+        ('survey', '0002_option_key'),
     ]
 
     operations = [
