@@ -3,6 +3,7 @@
 Names are the ones used everywhere (arrays, files, database, reports):
 ``normlime``, ``lime``, ``smoothgrad``, ``vargrad``, ``shap``, ``random``.
 """
+from .integrated_gradients import integrated_gradients, integrated_gradients_class_maps
 from .lime import lime_local
 from .noise_tunnel import NoiseTunnelMaps, class_mean_maps, noise_tunnel, smoothgrad_sq, vargrad
 from .normlime import lime_sp, normlime
@@ -17,6 +18,8 @@ __all__ = [
     "NoiseTunnelMaps",
     "SURVEY_METHODS",
     "class_mean_maps",
+    "integrated_gradients",
+    "integrated_gradients_class_maps",
     "kernel_shap",
     "lime_local",
     "lime_sp",

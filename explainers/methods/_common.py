@@ -72,3 +72,12 @@ def check_positive(**values) -> None:
     for name, value in values.items():
         if value is None or value <= 0:
             raise ValueError(f"{name} must be positive (got {value!r})")
+
+
+def target_gradient(model: nn.Module, points: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """d f(x)[target] / dx for each row; rows are independent, so one backward of the sum serves all."""
+    with torch.enable_grad():
+        points = points.detach().requires_grad_(True)
+        out = model(points).gather(1, rows[:, None]).sum()
+        (grad,) = torch.autograd.grad(out, points)
+    return grad.detach()

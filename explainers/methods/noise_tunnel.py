@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._common import Progress, as_tensor, check_positive, flat, instance_generator, resolve_targets
+from ._common import Progress, as_tensor, check_positive, flat, instance_generator, resolve_targets, target_gradient
 from ._common import instance_ids as stream_ids
 
 GROUP = 16  # images whose samples are held in memory together
@@ -52,7 +52,10 @@ def noise_tunnel(
         points = (x[start:stop, None, :] + sigma * noise).reshape(-1, d)
         rows = torch.repeat_interleave(targets[start:stop], num_samples)
         grads = torch.cat(
-            [_gradient(model, points[i : i + batch_size], rows[i : i + batch_size]) for i in range(0, len(points), batch_size)]
+            [
+                target_gradient(model, points[i : i + batch_size], rows[i : i + batch_size])
+                for i in range(0, len(points), batch_size)
+            ]
         ).reshape(stop - start, num_samples, d).to(torch.float64)
         sg[start:stop] = grads.pow(2).mean(1).cpu().numpy()
         vg[start:stop] = grads.abs().var(1, unbiased=False).cpu().numpy()
@@ -69,15 +72,6 @@ def smoothgrad_sq(model: nn.Module, X, targets=None, **kwargs) -> np.ndarray:
 def vargrad(model: nn.Module, X, targets=None, **kwargs) -> np.ndarray:
     """VarGrad per image, (n, d): the variance of |df/dx| over the noise."""
     return noise_tunnel(model, X, targets, **kwargs).vargrad
-
-
-def _gradient(model: nn.Module, points: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-    """d f(x)[target] / dx for each row; rows are independent, so one backward of the sum serves all."""
-    with torch.enable_grad():
-        points = points.detach().requires_grad_(True)
-        out = model(points).gather(1, rows[:, None]).sum()
-        (grad,) = torch.autograd.grad(out, points)
-    return grad.detach()
 
 
 def class_mean_maps(maps: np.ndarray, labels, num_classes: int = 10) -> np.ndarray:

@@ -11,6 +11,7 @@ LIBRARY_MODULES = [
     "explainers.render",
     "explainers.generation",
     "explainers.methods",
+    "explainers.methods.integrated_gradients",
     "explainers.methods.lime",
     "explainers.methods.normlime",
     "explainers.methods.noise_tunnel",

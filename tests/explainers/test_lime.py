@@ -6,7 +6,8 @@ from sklearn.linear_model import lars_path
 from torch import nn
 
 from explainers.methods import lime_local
-from explainers.methods.lime import lars_lasso, lasso_select_refit, weighted_sparse_fit
+from explainers.methods._common import instance_generator
+from explainers.methods.lime import lars_lasso, lasso_select_refit, lime_kernel, weighted_sparse_fit
 
 D = 30
 TRUE = np.zeros(D)
@@ -80,6 +81,42 @@ def test_the_kernel_weights_the_squared_loss():
     far = torch.tensor([[1e-9, 1e-9, 1.0, 1.0]], dtype=torch.float64)
     assert weighted_sparse_fit(Z, y, near, 1).item() == pytest.approx(1.0, abs=1e-6)
     assert weighted_sparse_fit(Z, y, far, 1).item() == pytest.approx(-1.0, abs=1e-6)
+
+
+def test_the_kernel_is_limes_square_root_of_the_gaussian():
+    # d^2 = 2, width 1: sqrt(exp(-2)) = exp(-1); at d = 0 the weight is 1.
+    weights = lime_kernel(torch.tensor([0.0, 2.0], dtype=torch.float64), 1.0)
+    np.testing.assert_allclose(weights.numpy(), [1.0, np.exp(-1.0)], rtol=1e-15)
+
+
+def test_the_kernel_weights_equal_those_of_the_lime_package_for_the_same_distances_and_width():
+    from lime.lime_tabular import LimeTabularExplainer
+
+    distances = np.linspace(0.0, 12.0, 25)
+    for width in (0.5, 3.0, 0.75 * np.sqrt(784) * 0.25):
+        theirs = LimeTabularExplainer(np.zeros((2, 3)), kernel_width=width).base.kernel_fn(distances)
+        ours = lime_kernel(torch.tensor(distances**2), width).numpy()
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+def test_lime_local_weights_its_samples_with_limes_kernel():
+    # Rebuild the pipeline from the same draws by hand, once with lime's kernel and once with the old
+    # exp(-d^2 / w^2): a narrow width makes the two differ, and lime_local must match lime's.
+    x = np.random.default_rng(6).random((1, D)).astype(np.float32)
+    sigma, width, s, k = 0.25, 0.9, 200, 4
+    model = small_mlp()
+    target = int(model(torch.tensor(x)).argmax())
+    noise = sigma * torch.randn(s, D, generator=instance_generator(2, 0))
+    with torch.no_grad():
+        y = model(torch.tensor(x) + noise)[:, target].double()
+    sq = noise.double().pow(2).sum(1)
+
+    def fit(kernel):
+        return weighted_sparse_fit(noise[None], y[None], kernel[None], k)[0].numpy()
+
+    ours = lime_local(model, x, num_samples=s, sigma=sigma, kernel_width=width, num_features=k, seed=2)[0]
+    np.testing.assert_allclose(ours, fit(torch.sqrt(torch.exp(-sq / width**2))), rtol=1e-6, atol=1e-9)
+    assert not np.allclose(ours, fit(torch.exp(-sq / width**2)), rtol=1e-3)
 
 
 def test_a_constant_model_gets_an_empty_explanation():
