@@ -7,7 +7,7 @@ for the item it was shown. Errors are pages with a 4xx status, logged, and chang
 from __future__ import annotations
 
 import logging
-from functools import wraps
+from functools import lru_cache, wraps
 from typing import Callable
 
 from django.conf import settings
@@ -160,7 +160,10 @@ def with_participant(view: Callable[..., HttpResponse]) -> Callable[..., HttpRes
             return error_page(request, 403, "This link is not valid",
                               f"The participant link is {'too old' if str(exc) == 'expired' else 'not valid'}. "
                               "Please open the study again from its original link.")
-        participant = Participant.objects.select_related("study").filter(public_id=public_id).first()
+        try:  # get(), not first(): no ORDER BY to compile, and this runs on every participant request
+            participant = Participant.objects.select_related("study").get(public_id=public_id)
+        except Participant.DoesNotExist:
+            participant = None
         if participant is None or participant.study.slug != slug:
             return error_page(request, 403, "This link is not valid", "This participant link does not belong to this study.")
         return view(request, participant, **kwargs)
@@ -269,7 +272,17 @@ def finish(request: HttpRequest, participant: Participant) -> HttpResponse:
 @cache_control(public=True, max_age=86400, immutable=True)
 def image(request: HttpRequest, key: str) -> HttpResponse:
     """A study picture by its opaque key (which says nothing about the method it shows)."""
+    try:
+        png = _png(key)
+    except StudyImage.DoesNotExist:
+        return error_page(request, 404, "No such image", "This image does not exist.")
+    return HttpResponse(png, content_type="image/png")
+
+
+@lru_cache(maxsize=2048)  # ~10 MB at most; a miss raises, and exceptions are not cached
+def _png(key: str) -> bytes:
+    """A picture's bytes, read once per worker: a key's picture never changes (new pictures get new keys)."""
     png = StudyImage.objects.filter(key=key).values_list("png", flat=True).first()
     if png is None:
-        return error_page(request, 404, "No such image", "This image does not exist.")
-    return HttpResponse(bytes(png), content_type="image/png")
+        raise StudyImage.DoesNotExist(key)
+    return bytes(png)
