@@ -252,14 +252,14 @@ class Browser:
 
 
 def participant(index: int, base: str, slug: str, think: float, double_share: float, images: bool,
-                start_gate: threading.Barrier, delay: float = 0.0) -> Result:
+                start_gate: threading.Barrier, delay: float = 0.0, run: str = "") -> Result:
     parts = urlsplit(base)
-    worker = f"LOADWORKER{index:05d}"
+    worker = f"LOADWORKER{run}{index:05d}"
     result = Result(worker=worker)
     rng = random.Random(index)
     browser = Browser(parts.hostname, parts.port or 80, result)
     seen_images: set[str] = set()
-    params = {"assignmentId": f"LOADASSIGN{index:05d}", "hitId": "LOADHIT", "workerId": worker, "turkSubmitTo": SANDBOX}
+    params = {"assignmentId": f"LOADASSIGN{run}{index:05d}", "hitId": "LOADHIT", "workerId": worker, "turkSubmitTo": SANDBOX}
 
     def expect(status, wanted, what):
         if status != wanted:
@@ -402,7 +402,8 @@ def run_step(args, base: str, slug: str, participants: int, gunicorn: subprocess
 
     def run(i):
         delay = args.ramp * i / participants
-        results[i] = participant(i, base, slug, args.think, args.double_submit, args.images, gate, delay)
+        results[i] = participant(i, base, slug, args.think, args.double_submit, args.images, gate, delay,
+                                 run=f"{participants}X")  # assignment ids are unique across studies
 
     threading.stack_size(512 * 1024)
     threads = [threading.Thread(target=run, args=(i,)) for i in range(participants)]
