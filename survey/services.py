@@ -13,16 +13,15 @@ import statistics
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-import numpy as np
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
 from explainers.models import SURVEY_METHODS, ClassMap, ExplanationSet
 
-from . import attention, sheets
+from . import sheets
 from .models import (
     OPTIONS_PER_QUESTION,
     REAL_QUESTION_BLOCK,
@@ -35,6 +34,12 @@ from .models import (
     Study,
     StudyImage,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
+
+# survey.attention (NumPy, Pillow, matplotlib) is imported inside the functions that build studies:
+# participants' pages import this module and must stay light (a fresh worker answers at once).
 
 logger = logging.getLogger(__name__)
 
@@ -173,6 +178,8 @@ def create_study(
     if missing:
         raise BadStudyInput(f"explanation set {explanation_set.name} lacks the maps {', '.join(missing[:5])}")
     if pictures is None:
+        from . import attention
+
         pictures = attention.digit_pictures(mnist_dir)
     seed = secrets.randbits(31) if seed is None else seed
     with transaction.atomic():
@@ -193,6 +200,8 @@ def create_study(
 
 
 def _build_items(study: Study, maps: dict, pictures: tuple[np.ndarray, np.ndarray], rng: random.Random) -> None:
+    from . import attention
+
     typical, means = pictures
     images = {
         key: StudyImage.objects.create(
@@ -277,6 +286,8 @@ def replace_attention_check(
         raise BadStudyInput(f"give {OPTIONS_PER_QUESTION - 1} distractor pictures, not {len(distractor_pictures)}")
     if not 0 <= digit <= 9:
         raise BadStudyInput(f"digit {digit}: use 0 to 9")
+    from . import attention
+
     try:
         pngs = [attention.digit_png(attention.picture_values(data)) for data in (correct_picture, *distractor_pictures)]
     except ValueError as exc:
