@@ -122,6 +122,11 @@ def get(name: str) -> Method:
         raise KeyError(f"unknown method {name!r} (known: {', '.join(NAMES)})") from None
 
 
+def label(name: str) -> str:
+    """The label of ``name`` for people (the name itself for what is not a method)."""
+    return next((m.label for m in METHODS if m.name == name), name)  # at call time: tests may register one
+
+
 def paper_preference() -> dict[str, float]:
     """The paper's vote shares per method (939 / 438 / 132 / 151 of 1,660), rounded to 0.01."""
     votes = {m.name: m.paper_votes for m in METHODS if m.paper_votes is not None}
@@ -131,4 +136,5 @@ def paper_preference() -> dict[str, float]:
 
 def figure_order() -> tuple[str, ...]:
     """Rows of the overview figure: the paper's Fig. 1 (its four methods bottom-up), then the others."""
-    return tuple(reversed(PAPER_METHODS)) + tuple(n for n in NAMES if n not in PAPER_METHODS)
+    paper = [m.name for m in METHODS if m.paper]  # read at call time, so a test may register a method
+    return tuple(reversed(paper)) + tuple(m.name for m in METHODS if not m.paper)
