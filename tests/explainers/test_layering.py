@@ -16,6 +16,7 @@ LIBRARY_MODULES = [
     "explainers.methods.noise_tunnel",
     "explainers.methods.shap",
     "explainers.methods.random_baseline",
+    "explainers.methods.registry",
     "analysis.stats",
     "analysis.kar",
 ]
