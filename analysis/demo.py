@@ -74,6 +74,10 @@ def ensure_demo_researcher(stdout) -> tuple[str, str] | None:
     from django.contrib.auth import get_user_model
 
     if not settings.DEBUG:
+        stdout.write(
+            "No demo researcher login: DJANGO_DEBUG is off (a deployment, not the local demo); "
+            "create a login with `manage.py createsuperuser`"
+        )
         return None
     username, password = DEMO_RESEARCHER
     User = get_user_model()

@@ -47,5 +47,7 @@ def test_the_researcher_login_is_never_created_outside_debug(settings):
     from analysis.demo import ensure_demo_researcher
 
     settings.DEBUG = False
-    assert ensure_demo_researcher(StringIO()) is None
+    out = StringIO()
+    assert ensure_demo_researcher(out) is None
     assert not get_user_model().objects.exists()
+    assert out.getvalue().startswith("No demo researcher login: DJANGO_DEBUG is off")
