@@ -15,7 +15,7 @@ from django.http import FileResponse, Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
-from . import kar, kar_report
+from . import demo_kar, kar, kar_report
 
 # Files of a run folder the page may serve, and as what.
 DOWNLOADS = {
@@ -40,10 +40,18 @@ def _report(name: str) -> kar_report.Report:
         raise Http404(f"No KAR results named {name}") from None
 
 
+# While the shown run is running, the page reloads itself this often (seconds).
+REFRESH_SECONDS = 10
+
+
 def _context(report, reports) -> dict:
     spaces = report.manifest.get("feature_spaces", {}) if report else {}
     n_test = next((int(s["test"]) for s in spaces.values() if s.get("test")), None)
+    # The demo's background run has no manifest during its first seconds (torch loading): say it is coming.
+    demo_starting = report is None and demo_kar.running_pid(kar_root()) is not None
     return {
+        "refresh": REFRESH_SECONDS if (report and report.running) or demo_starting else None,
+        "demo_starting": demo_starting,
         "report": report,
         "n_test": n_test,
         "one_digit": 100 / n_test if n_test else None,
