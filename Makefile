@@ -16,12 +16,15 @@ $(STAMP): requirements.txt
 
 install: $(STAMP)
 
-## demo: install, migrate, train the model and generate the maps when missing, then serve the site
+## demo: install, migrate, train the model and generate the maps when missing, start a small KAR run
+## in the background, then serve the site. DEBUG is on for the local demo only (the settings default to off).
+demo: export DJANGO_DEBUG := 1
 demo: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py prepare_demo --host $(HOST)
 	$(BIN)/python manage.py runserver $(HOST)
 
+serve: export DJANGO_DEBUG := 1
 serve: $(STAMP)
 	$(BIN)/python manage.py runserver $(HOST)
 

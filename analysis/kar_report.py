@@ -240,6 +240,16 @@ class Report:
         sessions = self.manifest.get("sessions") or [{}]
         return sessions[-1]
 
+    @property
+    def running(self) -> bool:
+        """The last session has not ended (run_kar marks it complete, incomplete or interrupted when it stops)."""
+        return not self.complete and self.last_session.get("status") == "running"
+
+    @property
+    def label(self) -> str:
+        """What the run is for, from ``run_kar --label`` (empty when none was given)."""
+        return str(self.manifest.get("label") or "")
+
 
 def load_report(out_dir: str | Path) -> Report:
     """A run folder's manifest and results (partial ones too). KarError if it is not a KAR run."""
