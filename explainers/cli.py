@@ -46,6 +46,25 @@ def device(name: str):
         raise CommandError(str(exc)) from None
 
 
+def add_precision_option(parser) -> None:
+    from .compute import DEFAULT_PRECISION, PRECISIONS
+
+    parser.add_argument(
+        "--precision", choices=PRECISIONS, default=DEFAULT_PRECISION,
+        help="arithmetic of the network's batches: fp32, or bf16 autocast where the hardware has it (default %(default)s)",
+    )
+
+
+def compute(precision: str, device):
+    """The :class:`explainers.compute.Compute` of ``--precision`` on ``device``; one line where it cannot run."""
+    from .compute import Compute, PrecisionUnsupported
+
+    try:
+        return Compute(precision=precision).check(device)
+    except PrecisionUnsupported as exc:
+        raise CommandError(str(exc)) from None
+
+
 def positive(name: str, value) -> None:
     if value is None or value <= 0:
         raise CommandError(f"--{name} must be a positive number (got {value})")

@@ -17,7 +17,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from . import render
+from . import compute, render
 from .files import atomic_savez, atomic_write, atomic_write_json
 from .data import MnistData, sample_per_class
 from .methods import class_mean_maps, lime_local, random_importance
@@ -46,7 +46,7 @@ class GenerationConfig:
     sigma: float = DEFAULT_SIGMA  # LIME sampling noise, pixel units
     kernel_width: float | None = None  # default 0.75 * sqrt(784) * sigma
     images_per_class: int = 10  # images per class for the per-image methods (paper, SmoothGrad: 10)
-    batch_size: int = 250
+    batch_size: int = compute.FORWARD_BATCH  # rows per forward pass
     seed: int = 0
     #: method name -> keyword values replacing its registry options, e.g. {"shap": {"patch": 4}}
     options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -114,6 +114,7 @@ def generate(
         "model": {"sha256": model_sha256},
         "data": data.describe(),
         "parameters": asdict(config),
+        "compute": compute.current().describe(),  # precision and memory format of every batch
         "methods": described,
         "explained": {
             "split": "train",
@@ -282,5 +283,6 @@ def _local_weights(f, x, indices, labels, model_sha256, source, out, config, pro
 
 def _fingerprint(model_sha256: str, source: str, indices: np.ndarray, config: GenerationConfig) -> str:
     lime_params = {k: getattr(config, k) for k in ("num_samples", "num_features", "sigma", "kernel_width", "seed")}
-    blob = json.dumps([model_sha256, source, indices.tolist(), lime_params], sort_keys=True)
+    # bf16 weights differ from fp32 ones: a cache is resumed only at the precision that wrote it
+    blob = json.dumps([model_sha256, source, indices.tolist(), lime_params, compute.current().precision], sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()

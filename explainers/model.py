@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import compute
 from .files import atomic_write, file_sha256  # noqa: F401 (file_sha256: part of this module's API)
 
 logger = logging.getLogger(__name__)
@@ -45,7 +46,8 @@ class MnistCNN(nn.Module):
         self.head = make_head(CONV_FEATURES, dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x.reshape(-1, 1, 28, 28)))
+        # the flat rows become images in the memory format in effect (channels_last by default)
+        return self.head(self.features(compute.current().images(x.reshape(-1, 1, 28, 28))))
 
 
 def new_model(seed: int, dropout: float = 0.4) -> MnistCNN:
@@ -75,7 +77,7 @@ class Softmax(nn.Module):
         self.model = model
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.model(x), dim=1)
+        return torch.softmax(self.model(x).float(), dim=1)  # in float32 also under bf16 autocast
 
 
 def probabilities(model: nn.Module) -> nn.Module:
@@ -122,13 +124,15 @@ def train(
 
     ``transform`` is applied to every mini-batch after augmentation (KAR uses it
     to blank removed features). ``progress(epoch, loss)`` is called per epoch.
+    The batches run with the :mod:`explainers.compute` setting in effect (memory
+    format, precision); the loss and the optimizer's update stay in float32.
     """
     config = config or TrainConfig()
     torch.manual_seed(seed)  # weight init of a model built after this call; dropout masks
     gen = torch.Generator().manual_seed(seed)
     x = torch.as_tensor(x, dtype=torch.float32)
     y = torch.as_tensor(y, dtype=torch.int64)
-    model.to(device).train()
+    compute.current().prepare(model.to(device)).train()
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(config.epochs, 1))
     loss_fn = nn.CrossEntropyLoss()
@@ -144,7 +148,7 @@ def train(
             if transform is not None:
                 xb = transform(xb)
             opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(xb), yb)
+            loss = loss_fn(compute.forward(model, xb), yb)
             loss.backward()
             opt.step()
             total += loss.item() * len(idx)
@@ -155,12 +159,16 @@ def train(
 
 
 @torch.no_grad()
-def predict(model: nn.Module, x: np.ndarray | torch.Tensor, batch_size: int = 1000) -> np.ndarray:
+def predict(
+    model: nn.Module, x: np.ndarray | torch.Tensor, batch_size: int = compute.FORWARD_BATCH
+) -> np.ndarray:
     """Predicted class of each row."""
     model.eval()
     device = next(model.parameters()).device
     x = torch.as_tensor(x, dtype=torch.float32)
-    out = [model(x[i : i + batch_size].to(device)).argmax(1).cpu() for i in range(0, len(x), batch_size)]
+    out = [
+        compute.forward(model, x[i : i + batch_size].to(device)).argmax(1).cpu() for i in range(0, len(x), batch_size)
+    ]
     return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.int64)
 
 

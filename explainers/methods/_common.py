@@ -7,6 +7,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from .. import compute
+from ..compute import BACKWARD_BATCH, FORWARD_BATCH  # noqa: F401 (the methods' batch-size defaults)
+
 Progress = Callable[[int], None] | None
 
 
@@ -39,7 +42,7 @@ def instance_generator(seed: int, index: int) -> torch.Generator:
 @torch.no_grad()
 def predict_targets(model: nn.Module, x: torch.Tensor, batch_size: int) -> torch.Tensor:
     """The model's own predicted class of each row (the default target)."""
-    return torch.cat([model(x[i : i + batch_size]).argmax(1) for i in range(0, len(x), batch_size)])
+    return torch.cat([compute.forward(model, x[i : i + batch_size]).argmax(1) for i in range(0, len(x), batch_size)])
 
 
 def resolve_targets(model: nn.Module, x: torch.Tensor, targets, batch_size: int) -> torch.Tensor:
@@ -78,6 +81,6 @@ def target_gradient(model: nn.Module, points: torch.Tensor, rows: torch.Tensor) 
     """d f(x)[target] / dx for each row; rows are independent, so one backward of the sum serves all."""
     with torch.enable_grad():
         points = points.detach().requires_grad_(True)
-        out = model(points).gather(1, rows[:, None]).sum()
+        out = compute.forward(model, points).gather(1, rows[:, None]).sum()
         (grad,) = torch.autograd.grad(out, points)
     return grad.detach()

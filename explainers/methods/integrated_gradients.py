@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._common import Progress, as_tensor, check_positive, flat, resolve_targets, target_gradient
+from ._common import BACKWARD_BATCH, Progress, as_tensor, check_positive, flat, resolve_targets, target_gradient
 from .noise_tunnel import class_mean_maps
 
 RULES = ("gausslegendre", "riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid")
@@ -73,7 +73,7 @@ def integrated_gradients(
     baseline="black",
     steps: int = DEFAULT_STEPS,
     rule: str = DEFAULT_RULE,
-    batch_size: int = 500,
+    batch_size: int = BACKWARD_BATCH,
     progress: Progress = None,
     seed: int | None = None,
     instance_ids=None,

@@ -20,7 +20,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._common import Progress, as_tensor, check_positive, flat, instance_generator, resolve_targets
+from .. import compute
+from ._common import FORWARD_BATCH, Progress, as_tensor, check_positive, flat, instance_generator, resolve_targets
 from ._common import instance_ids as stream_ids
 
 DEFAULT_SIGMA = 0.25
@@ -51,7 +52,7 @@ def lime_local(
     sigma: float = DEFAULT_SIGMA,
     kernel_width: float | None = None,
     num_features: int = 20,
-    batch_size: int = 1000,
+    batch_size: int = FORWARD_BATCH,
     seed: int = 0,
     instance_ids=None,
     progress: Progress = None,
@@ -98,7 +99,7 @@ def _query(model: nn.Module, x0: torch.Tensor, noise: torch.Tensor, targets: tor
     rows = torch.repeat_interleave(targets, s)
     out = torch.empty(b * s, dtype=torch.float64, device=x0.device)
     for i in range(0, b * s, batch_size):
-        scores = model(points[i : i + batch_size])
+        scores = compute.forward(model, points[i : i + batch_size])
         out[i : i + batch_size] = scores.gather(1, rows[i : i + batch_size, None])[:, 0]
     return out.reshape(b, s)
 

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._common import Progress, as_tensor, check_positive, flat, instance_generator, resolve_targets, target_gradient
+from ._common import BACKWARD_BATCH, Progress, as_tensor, check_positive, flat, instance_generator, resolve_targets, target_gradient
 from ._common import instance_ids as stream_ids
 
 GROUP = 16  # images whose samples are held in memory together
@@ -31,7 +31,7 @@ def noise_tunnel(
     *,
     num_samples: int = 100,
     sigma: float = 0.3,
-    batch_size: int = 500,
+    batch_size: int = BACKWARD_BATCH,
     seed: int = 0,
     instance_ids=None,
     progress: Progress = None,

@@ -27,7 +27,8 @@ import scipy.linalg
 import torch
 from torch import nn
 
-from ._common import Progress, as_tensor, check_positive, flat, instance_generator, resolve_targets
+from .. import compute
+from ._common import FORWARD_BATCH, Progress, as_tensor, check_positive, flat, instance_generator, resolve_targets
 from ._common import instance_ids as stream_ids
 
 logger = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ def kernel_shap(
     *,
     num_samples: int = 2048,
     background,
-    batch_size: int = 1000,
+    batch_size: int = FORWARD_BATCH,
     seed: int = 0,
     instance_ids=None,
     progress: Progress = None,
@@ -117,7 +118,7 @@ def patch_shap(
     patch: int = 2,
     num_samples: int | None = None,
     background,
-    batch_size: int = 1000,
+    batch_size: int = FORWARD_BATCH,
     seed: int = 0,
     instance_ids=None,
     progress: Progress = None,
@@ -151,7 +152,7 @@ def _coalition_values(model, x, bg, Z, target, batch_size) -> np.ndarray:
     for start in range(0, len(Z), per):
         z = Z[start : start + per]
         points = (z[:, None, :] * x + (1 - z[:, None, :]) * bg[None]).reshape(-1, x.numel())
-        scores = model(points)[:, target].reshape(len(z), m).mean(1)
+        scores = compute.forward(model, points)[:, target].reshape(len(z), m).mean(1)
         values.append(scores.double().cpu())
     return torch.cat(values).numpy()
 

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from explainers import cli
+from explainers import compute as compute_settings
 from explainers.generation import GenerationConfig, generate, method_options, write_manifest
 from explainers.methods import registry
 from explainers.model import CheckpointError, file_sha256, load_checkpoint
@@ -37,6 +38,7 @@ class Command(BaseCommand):
                             help="replace one of a method's registry options, e.g. shap.patch=4 (repeatable)")
         parser.add_argument("--batch-size", type=int, default=d.batch_size, help="rows per forward pass (default %(default)s)")
         cli.add_common_options(parser)
+        cli.add_precision_option(parser)
 
     def handle(self, *args, **opts):
         for name in ("per_class", "num_samples", "num_features", "sigma", "images_per_class", "batch_size"):
@@ -53,6 +55,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         model_path = Path(opts["model"]) if opts["model"] else cli.default_model_path()
         device = cli.device(opts["device"])
+        compute = cli.compute(opts["precision"], device)
         try:
             model = load_checkpoint(model_path, device)
         except CheckpointError as exc:
@@ -85,15 +88,16 @@ class Command(BaseCommand):
             return update
 
         try:
-            result = generate(
-                model,
-                file_sha256(model_path),
-                data,
-                out,
-                config,
-                lime_progress=progress("lime", "LIME local explanations", "expl"),
-                image_progress=lambda what, done, total: progress(what, what, "img")(done, total),
-            )
+            with compute_settings.using(compute):
+                result = generate(
+                    model,
+                    file_sha256(model_path),
+                    data,
+                    out,
+                    config,
+                    lime_progress=progress("lime", "LIME local explanations", "expl"),
+                    image_progress=lambda what, done, total: progress(what, what, "img")(done, total),
+                )
         finally:
             for bar in bars.values():
                 bar.close()

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from explainers import cli
+from explainers import compute as compute_settings
 from explainers.model import TrainConfig, accuracy, new_model, save_checkpoint, train
 
 
@@ -16,6 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("--out", default=None, help=f"checkpoint path (default {cli.default_model_path()})")
         parser.add_argument("--epochs", type=int, default=TrainConfig.epochs, help="training epochs (default %(default)s)")
         cli.add_common_options(parser)
+        cli.add_precision_option(parser)
 
     def handle(self, *args, **opts):
         cli.positive("epochs", opts["epochs"])
@@ -23,6 +25,7 @@ class Command(BaseCommand):
         if out.is_dir():
             raise CommandError(f"--out {out}: is a directory (expected a file path such as {out / 'mnist_cnn.pt'})")
         device = cli.device(opts["device"])
+        compute = cli.compute(opts["precision"], device)
         data = cli.load_data(opts["mnist_dir"])
         config = TrainConfig(epochs=opts["epochs"])
         start = time.perf_counter()
@@ -32,10 +35,11 @@ class Command(BaseCommand):
                 bar.set_postfix(loss=f"{loss:.4f}")
                 bar.update(1)
 
-            train(model, data.x_train, data.y_train, config=config, seed=opts["seed"], device=device, progress=progress)
-        test_accuracy = accuracy(model, data.x_test, data.y_test)
+            with compute_settings.using(compute):
+                train(model, data.x_train, data.y_train, config=config, seed=opts["seed"], device=device, progress=progress)
+                test_accuracy = accuracy(model, data.x_test, data.y_test)
         seconds = time.perf_counter() - start
-        checksum = save_checkpoint(model.cpu(), out)
+        checksum = save_checkpoint(model.cpu(), out)  # the state dict loads into either memory format
         manifest = {
             "checkpoint": str(out),
             "sha256": checksum,
@@ -46,6 +50,7 @@ class Command(BaseCommand):
             "epochs": config.epochs,
             "training": {"batch_size": config.batch_size, "lr": config.lr, "optimizer": "Adam + cosine", "shift": config.shift},
             "device": str(device),
+            "compute": compute.describe(),
             "versions": cli.versions(),
             "seconds": round(seconds, 2),
         }
