@@ -1,6 +1,7 @@
-"""KAR speed: one retraining cell through analysis.kar vs the plain training loop, and a whole default run.
+"""KAR speed: one retraining cell today vs channels_last vs bf16, vs the plain training loop, and a whole default run.
 
     .venv/bin/python benchmarks/kar_cell.py                  # cells only (pixels and conv)
+    .venv/bin/python benchmarks/kar_cell.py --fidelity       # + KAR accuracy per cell, bf16 vs fp32
     .venv/bin/python benchmarks/kar_cell.py --whole          # + the default grid end to end
     .venv/bin/python benchmarks/kar_cell.py --device cuda --epochs 30 --whole --jobs 4
 
@@ -13,7 +14,10 @@ replacement of every training mini-batch and of the test set, same training.
 KAR vs plain-on-blanked is the cost of the machinery; plain vs plain-on-blanked
 is what the data themselves cost (mean-filled backgrounds make e.g. max-pooling,
 which branches on values, slower on a CPU).
-Both run with one CPU thread (as KAR cells always do), in alternating order
+"KAR today" is the same cell in fp32 with contiguous (NCHW) memory, the path before
+issue 10; "KAR bf16" under bfloat16 autocast (where the CPU has it natively); "KAR" is
+the default (``explainers.compute``: fp32, channels_last).
+All run with one CPU thread (as KAR cells always do), in alternating order
 (ABBA), and the medians of ``--repeats`` are reported in wall-clock and in
 process CPU time (the latter is less disturbed by other work on a shared
 machine; on a GPU the wall time is the one that counts). Goal: KAR adds under 10 %.
@@ -40,6 +44,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from analysis import kar  # noqa: E402
+from explainers import compute  # noqa: E402
+from explainers.compute import Compute  # noqa: E402
 from explainers.data import load_mnist  # noqa: E402
 from explainers.model import TrainConfig, accuracy, load_checkpoint, resolve_device, train  # noqa: E402
 
@@ -60,17 +66,42 @@ def plain_cell(space: kar.FeatureSpace, seed: int, config: TrainConfig, device, 
         torch.set_num_threads(threads)
 
 
+TODAY = Compute("fp32", "contiguous")  # the path before issue 10
+
+
+def fidelity(space: kar.FeatureSpace, config: TrainConfig, device, thresholds=(10, 50, 90)) -> list[tuple]:
+    """(threshold, fp32 accuracy, bf16 accuracy) of KAR cells (random ranking, seed 0) in both precisions."""
+    importance = np.random.default_rng(0).random(space.dim)
+    rows = []
+    for threshold in thresholds:
+        cell = kar.Cell(space.name, "random", threshold, 1, 0)
+        acc = {}
+        for setting in (Compute("fp32", "channels_last"), Compute("bf16", "channels_last")):
+            with compute.using(setting):
+                acc[setting.precision], _ = kar.run_cell(space, importance, cell, mode="kar", config=config,
+                                                         device=device, tiebreak_seed=0)
+        rows.append((threshold, acc["fp32"], acc["bf16"]))
+    return rows
+
+
 def time_cells(space: kar.FeatureSpace, config: TrainConfig, device, repeats: int) -> dict:
     """Median wall and CPU seconds of both variants; the order alternates (ABBA) so drift cancels."""
     importance = np.random.default_rng(0).random(space.dim)
     cell = kar.Cell(space.name, "random", 50, 1, 0)
 
     keep = kar.keep_mask(importance, cell.threshold, "kar", 0)
+    def kar_cell(setting: Compute = compute.current()):
+        with compute.using(setting):
+            return kar.run_cell(space, importance, cell, mode="kar", config=config, device=device, tiebreak_seed=0)
+
     variants = {
         "plain": lambda: plain_cell(space, 0, config, device),
         "plain_masked": lambda: plain_cell(space, 0, config, device, keep=keep),
-        "kar": lambda: kar.run_cell(space, importance, cell, mode="kar", config=config, device=device, tiebreak_seed=0),
+        "kar": kar_cell,
+        "kar_today": lambda: kar_cell(TODAY),
     }
+    if compute.bf16_supported(device):
+        variants["kar_bf16"] = lambda: kar_cell(Compute("bf16", "channels_last"))
     plain_cell(space, 0, TrainConfig(epochs=1, batch_size=config.batch_size), device)  # warm-up (lazy init)
     times = {name: ([], []) for name in variants}
     for i in range(repeats):
@@ -99,7 +130,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--whole", action="store_true", help="also time the whole default run")
     parser.add_argument("--jobs", type=int, default=None, help="jobs for --whole (default: CPU cores; 1 on a GPU)")
-    parser.add_argument("--skip-cells", action="store_true", help="only --whole")
+    parser.add_argument("--skip-cells", action="store_true", help="only --whole (and --fidelity)")
+    parser.add_argument("--fidelity", action="store_true", help="KAR accuracy per cell, bf16 vs fp32")
     args = parser.parse_args()
 
     device = resolve_device(args.device)
@@ -114,10 +146,19 @@ def main() -> None:
             timings = time_cells(space, config, device, args.repeats)
             for clock, r in timings.items():
                 runs = "; ".join(f"{n} {', '.join(f'{s:.2f}' for s in v)}" for n, v in r["all"].items())
+                extra = "".join(f", {n} {r[f'{n}_s']:.2f} s (KAR today / {n} {r['kar_today_s'] / r[f'{n}_s']:.2f}x)"
+                                for n in ("kar", "kar_bf16") if f"{n}_s" in r)
+                print(f"{name:6s} cell, {args.epochs} epochs, {clock:4s} time: KAR today (fp32 contiguous) "
+                      f"{r['kar_today_s']:.2f} s{extra}; load average {os.getloadavg()[0]:.2f}")
                 print(f"{name:6s} cell, {args.epochs} epochs on {len(space.y_train)} rows, {clock:4s} time: "
                       f"plain {r['plain_s']:.2f} s, plain on blanked data {r['plain_masked_s']:.2f} s, KAR {r['kar_s']:.2f} s "
                       f"-> KAR vs plain {r['overhead_pct']:+.1f} %, KAR machinery (vs plain on blanked data) "
                       f"{r['machinery_pct']:+.1f} % ({runs})")
+    if args.fidelity and compute.bf16_supported(device):
+        for name, space in spaces.items():
+            for threshold, fp32, bf16 in fidelity(space, config, device):
+                print(f"fidelity | {name} | {threshold} % removed | fp32 {fp32:.4f} | bf16 {bf16:.4f} | "
+                      f"difference {bf16 - fp32:+.4f}")
     if args.whole:
         jobs = args.jobs or (1 if device.type == "cuda" else len(os.sched_getaffinity(0)))
         spec = kar.KarSpec.preset(epochs=args.epochs)

@@ -142,3 +142,19 @@ def test_an_unknown_method_option_is_a_one_line_error(tiny_model_path, tiny_mnis
         run(tmp_path / "x", tiny_model_path, tiny_mnist_dir, option=["shap.steps=4"])
     with pytest.raises(CommandError, match="unknown method 'ig'"):
         run(tmp_path / "x", tiny_model_path, tiny_mnist_dir, option=["ig.steps=4"])
+
+
+def test_the_manifest_records_the_precision_and_memory_format(tiny_model_path, tiny_mnist_dir, tmp_path):
+    run(tmp_path / "set-c", tiny_model_path, tiny_mnist_dir)
+    manifest = json.loads((tmp_path / "set-c" / "manifest.json").read_text())
+    assert manifest["compute"] == {"precision": "fp32", "memory_format": "channels_last"}
+
+
+def test_bf16_is_refused_in_one_line_where_the_hardware_lacks_it(tiny_model_path, tiny_mnist_dir, tmp_path, monkeypatch):
+    from explainers import compute
+
+    monkeypatch.setattr(compute, "bf16_supported", lambda device="cpu": False)
+    with pytest.raises(CommandError, match=r"^--precision bf16: this CPU has no native bfloat16[^\n]*$"):
+        run(tmp_path / "set-d", tiny_model_path, tiny_mnist_dir, precision="bf16")
+    assert not (tmp_path / "set-d").exists()
+    assert not ExplanationSet.objects.filter(name="set-d").exists()

@@ -35,3 +35,20 @@ def test_zero_epochs_are_refused(tmp_path):
 def test_an_output_path_that_is_a_folder_is_refused(tmp_path):
     with pytest.raises(CommandError, match="is a directory"):
         call_command("train_model", out=str(tmp_path), epochs=1, verbosity=0)
+
+
+def test_the_manifest_records_the_precision_and_memory_format(tiny_mnist_dir, tmp_path):
+    out = tmp_path / "m.pt"
+    call_command("train_model", out=str(out), epochs=1, mnist_dir=str(tiny_mnist_dir), device="cpu", verbosity=0)
+    manifest = json.loads((tmp_path / "m.pt.json").read_text())
+    assert manifest["compute"] == {"precision": "fp32", "memory_format": "channels_last"}
+
+
+def test_bf16_is_refused_in_one_line_where_the_hardware_lacks_it(tiny_mnist_dir, tmp_path, monkeypatch):
+    from explainers import compute
+
+    monkeypatch.setattr(compute, "bf16_supported", lambda device="cpu": False)
+    with pytest.raises(CommandError, match=r"^--precision bf16: this CPU has no native bfloat16[^\n]*$"):
+        call_command("train_model", out=str(tmp_path / "m.pt"), epochs=1, mnist_dir=str(tiny_mnist_dir),
+                     device="cpu", precision="bf16", verbosity=0)
+    assert not (tmp_path / "m.pt").exists()
