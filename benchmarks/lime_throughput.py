@@ -42,16 +42,16 @@ BATCH_SIZES = (125, 250, 500, 1000)
 TODAY = Compute("fp32", "contiguous")
 
 
-def paths(bf16: bool) -> dict[str, tuple[Compute, int | None]]:
+def paths(bf16: bool, batch_sizes=BATCH_SIZES) -> dict[str, tuple[Compute, int | None]]:
     """Name -> (setting, batch size; None = the function's default)."""
     out = {
         "today: fp32 contiguous, batch 250": (TODAY, 250),
         "today: fp32 contiguous, batch 1000": (TODAY, 1000),
     }
-    for bs in BATCH_SIZES:
+    for bs in batch_sizes:
         out[f"fp32 channels_last, batch {bs}"] = (Compute("fp32", "channels_last"), bs)
     if bf16:
-        for bs in BATCH_SIZES:
+        for bs in batch_sizes:
             out[f"bf16 channels_last, batch {bs}"] = (Compute("bf16", "channels_last"), bs)
     out["lime_local() defaults"] = (compute.current(), None)
     return out
@@ -80,6 +80,7 @@ def interleaved(jobs: dict, repeats: int) -> dict[str, list[float]]:
         order = list(jobs.items())
         for name, job in order if r % 2 == 0 else order[::-1]:
             times[name].append(job())
+            print(f"repeat {r + 1}: {name} {times[name][-1]:.2f} s", file=sys.stderr, flush=True)
     return times
 
 
@@ -119,6 +120,7 @@ def main() -> None:
     parser.add_argument("--num-samples", type=int, default=1000)
     parser.add_argument("--k", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=BATCH_SIZES, help="candidates (default %(default)s)")
     parser.add_argument("--model", default=str(ROOT / "var" / "model" / "mnist_cnn.pt"))
     parser.add_argument("--compile", action="store_true", help="also time torch.compile (inductor)")
     parser.add_argument("--skip-package", action="store_true", help="leave out the lime package")
@@ -131,7 +133,7 @@ def main() -> None:
     bf16 = compute.bf16_supported("cpu")
     rows = torch.rand(args.instances * args.num_samples, 784)
 
-    lime_paths = paths(bf16)
+    lime_paths = paths(bf16, args.batch_sizes)
     for s, b in lime_paths.values():  # warm-up: oneDNN builds its primitives per setting and batch shape
         run_lime(f, x[:1], s, b, args.num_samples, args.k)
     jobs = {f"lime | {name}": (lambda s=s, b=b: run_lime(f, x, s, b, args.num_samples, args.k))

@@ -29,7 +29,7 @@ from torch import nn
 
 PRECISIONS = ("fp32", "bf16")
 MEMORY_FORMATS = {"channels_last": torch.channels_last, "contiguous": torch.contiguous_format}
-DEFAULT_PRECISION = "fp32"  # bf16 fails the fidelity rule of issue 10 (see the README's measured numbers)
+DEFAULT_PRECISION = "fp32"  # bf16 is opt-in: results would otherwise depend on the CPU (see the README notes)
 DEFAULT_MEMORY_FORMAT = "channels_last"
 
 #: Rows per forward pass (no gradient), the fastest measured with benchmarks/lime_throughput.py on 2 CPU cores.
