@@ -31,9 +31,12 @@ def main() -> None:
     parser.add_argument("--model", default=str(ROOT / "var" / "model" / "mnist_cnn.pt"))
     parser.add_argument("--per-class", type=int, default=GenerationConfig.per_class)
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--only", choices=("today", "default"), default=None, help="run one setting only")
     args = parser.parse_args()
     model, data = load_checkpoint(args.model), load_embedded()
     settings = {"today: fp32 contiguous, batch 250": Compute("fp32", "contiguous"), "default": compute.current()}
+    if args.only:
+        settings = {k: v for k, v in settings.items() if k.startswith(args.only)}
     config = GenerationConfig(per_class=args.per_class)
     print(f"GenerationConfig defaults but per_class={args.per_class}; {torch_threads()} threads")
     for r in range(args.repeats):

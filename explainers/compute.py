@@ -34,7 +34,7 @@ DEFAULT_MEMORY_FORMAT = "channels_last"
 
 #: Rows per forward pass (no gradient), the fastest measured with benchmarks/lime_throughput.py on 2 CPU cores.
 FORWARD_BATCH = 250
-#: Rows per forward + backward pass (gradient methods), measured the same way.
+#: Rows per forward + backward pass (gradient methods) and SHAP's forward batch, the fastest with benchmarks/batch_sizes.py.
 BACKWARD_BATCH = 250
 
 
