@@ -5,6 +5,7 @@ import sys
 import pytest
 
 LIBRARY_MODULES = [
+    "explainers.compute",
     "explainers.data",
     "explainers.files",
     "explainers.model",
