@@ -2,26 +2,29 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 HOST ?= 127.0.0.1:8000
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: install demo serve test test-postgres browser benchmarks clean-demo
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	rm -f $(VENV)/.installed-*
 	touch $@
 
 install: $(STAMP)
 
-## demo: install, migrate, train the model and generate the maps when missing, then serve the site
+## demo: install, migrate, train the model and generate the maps when missing, start a small KAR run
+## in the background, then serve the site. DEBUG is on for the local demo only (the settings default to off).
+demo: export DJANGO_DEBUG := 1
 demo: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py prepare_demo --host $(HOST)
 	$(BIN)/python manage.py runserver $(HOST)
 
+serve: export DJANGO_DEBUG := 1
 serve: $(STAMP)
 	$(BIN)/python manage.py runserver $(HOST)
 

@@ -1,11 +1,12 @@
 #!/usr/bin/env python
 """Django's command-line utility for the NormLIME study platform."""
-import os
 import sys
 
 
 def main() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    from config.boot import load_settings_or_exit
+
+    load_settings_or_exit("manage.py")
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

@@ -1,6 +1,5 @@
-"""What `make demo` prepares: a trained model and a registered explanation set, reused when present.
-
-Later steps of the study (a demo survey, simulated responses) hook in here too.
+"""What `make demo` prepares: a trained model and a registered explanation set, reused when present,
+a demo study with simulated responses, a local researcher login, and a small KAR run in the background.
 """
 from __future__ import annotations
 
@@ -14,6 +13,8 @@ from django.core.management import call_command
 from explainers import cli
 from explainers.models import ExplanationSet
 from explainers.services import register_explanation_set
+
+from . import demo_kar
 
 
 def ensure_model(stdout) -> Path:
@@ -74,6 +75,10 @@ def ensure_demo_researcher(stdout) -> tuple[str, str] | None:
     from django.contrib.auth import get_user_model
 
     if not settings.DEBUG:
+        stdout.write(
+            "No demo researcher login: DJANGO_DEBUG is off (a deployment, not the local demo); "
+            "create a login with `manage.py createsuperuser`"
+        )
         return None
     username, password = DEMO_RESEARCHER
     User = get_user_model()
@@ -81,3 +86,12 @@ def ensure_demo_researcher(stdout) -> tuple[str, str] | None:
         User.objects.create_superuser(username, f"{username}@localhost", password)
         stdout.write(f"Created the local demo researcher login '{username}'")
     return username, password
+
+
+def ensure_demo_kar(explanation_set: ExplanationSet, stdout) -> str:
+    """The small KAR run (analysis.demo_kar) started in the background, unless it runs or has finished."""
+    from django.conf import settings
+
+    # DATA_DIR / "kar" is the KAR page's folder (analysis.views.kar_root); not imported from there
+    # or from run_kar, which load torch: prepare_demo must not pay for it just before the site starts.
+    return demo_kar.ensure_started(Path(settings.DATA_DIR) / "kar", explanation_set.name, stdout)

@@ -22,26 +22,12 @@ from pathlib import Path
 import numpy as np
 
 from explainers.files import atomic_write
+from explainers.methods import registry
 
 from .kar import BASELINE, FIGURES, MANIFEST, MANIFEST_KIND, METHODS, RESULTS, SUMMARY, KarError, Result, ResultsLog, read_manifest
 
-LABELS = {
-    "normlime": "NormLIME",
-    "lime": "LIME",
-    "smoothgrad": "SmoothGrad²",
-    "vargrad": "VarGrad",
-    "shap": "SHAP",
-    "random": "Random",
-    BASELINE: "baseline (0 % removed)",
-}
-COLORS = {
-    "normlime": "#d62728",
-    "lime": "#ff7f0e",
-    "smoothgrad": "#2ca02c",
-    "vargrad": "#9467bd",
-    "shap": "#1f77b4",
-    "random": "#7f7f7f",
-}
+LABELS = {**registry.LABELS, BASELINE: "baseline (0 % removed)"}
+COLORS = registry.COLOURS
 FEATURE_SET_TITLES = {"pixels": "input pixels (784)", "conv": "conv features (1600)"}
 
 # What the paper states in words (section "Numerical Evaluation with KAR"), error gain in percentage
@@ -253,6 +239,16 @@ class Report:
     def last_session(self) -> dict:
         sessions = self.manifest.get("sessions") or [{}]
         return sessions[-1]
+
+    @property
+    def running(self) -> bool:
+        """The last session has not ended (run_kar marks it complete, incomplete or interrupted when it stops)."""
+        return not self.complete and self.last_session.get("status") == "running"
+
+    @property
+    def label(self) -> str:
+        """What the run is for, from ``run_kar --label`` (empty when none was given)."""
+        return str(self.manifest.get("label") or "")
 
 
 def load_report(out_dir: str | Path) -> Report:

@@ -25,6 +25,8 @@ from django.views.decorators.http import require_safe
 if TYPE_CHECKING:
     from . import kar_report
 
+from . import demo_kar  # light: no torch (the page only reads a pid file)
+
 
 @lru_cache(maxsize=1)
 def downloads() -> dict[str, str]:
@@ -55,12 +57,20 @@ def _report(name: str) -> kar_report.Report:
         raise Http404(f"No KAR results named {name}") from None
 
 
+# While the shown run is running, the page reloads itself this often (seconds).
+REFRESH_SECONDS = 10
+
+
 def _context(report, reports) -> dict:
     from . import kar_report
 
     spaces = report.manifest.get("feature_spaces", {}) if report else {}
     n_test = next((int(s["test"]) for s in spaces.values() if s.get("test")), None)
+    # The demo's background run has no manifest during its first seconds (torch loading): say it is coming.
+    demo_starting = report is None and demo_kar.running_pid(kar_root()) is not None
     return {
+        "refresh": REFRESH_SECONDS if (report and report.running) or demo_starting else None,
+        "demo_starting": demo_starting,
         "report": report,
         "n_test": n_test,
         "one_digit": 100 / n_test if n_test else None,

@@ -103,6 +103,7 @@ def _manage(env: dict[str, str], *args: str) -> None:
 def _django(database_url: str) -> None:
     os.environ["DATABASE_URL"] = database_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("DJANGO_DEBUG", "1")  # this process only writes the study; the server runs with DEBUG off
     sys.path.insert(0, str(ROOT))
     import django
 

@@ -1,7 +1,11 @@
 """Settings for the NormLIME study platform: one module, read from the environment.
 
-Development needs nothing set (SQLite in var/, DEBUG on). Production sets
-DJANGO_DEBUG=0, DJANGO_SECRET_KEY, DJANGO_ALLOWED_HOSTS and DATABASE_URL.
+With nothing set these are the production settings (DEBUG off, secure cookies,
+HSTS, SSL redirect) and DJANGO_SECRET_KEY is required, so a deployment that
+forgets a variable fails safe. Production sets DJANGO_SECRET_KEY,
+DJANGO_ALLOWED_HOSTS and DATABASE_URL (docs/production.md). Local development
+(`make demo`, `make serve`) sets DJANGO_DEBUG=1, which allows the built-in
+development key; without DATABASE_URL the database is SQLite in var/.
 """
 from pathlib import Path
 
@@ -14,11 +18,15 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 # Trained models, generated explanations and the SQLite database live here.
 DATA_DIR = Path(env_str("NORMLIME_DATA_DIR", str(BASE_DIR / "var")))
 
-DEBUG = env_bool("DJANGO_DEBUG", True)
+DEBUG = env_bool("DJANGO_DEBUG", False)
 SECRET_KEY = env_str("DJANGO_SECRET_KEY")
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off")
+        # One line (manage.py and wsgi.py print it without a traceback): what to set, both ways.
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off (the default): set DJANGO_SECRET_KEY "
+            "for production (docs/production.md), or DJANGO_DEBUG=1 for local development"
+        )
     SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"  # noqa: S105 (development only)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")

@@ -167,8 +167,10 @@ def test_a_run_writes_results_summary_figures_rankings_and_manifest_and_resumes(
     assert manifest["parameters"]["thresholds"] == [50] and manifest["parameters"]["train"]["epochs"] == 1
     assert manifest["versions"]["torch"] and manifest["timings"]["cell_seconds_sum"] > 0
 
-    again = run(*args)
-    assert "0 cells trained now, 6 reused" in again
+    assert "label" not in manifest
+    again = run(*args, "--label", "a relabelled run")
+    assert "0 cells trained now, 6 reused" in again  # a label is a description, not a parameter
+    assert json.loads((out / "manifest.json").read_text())["label"] == "a relabelled run"
     with pytest.raises(CommandError, match=r"other parameters \(thresholds \[50\] -> \[50, 90\]\)"):
         run(*[a if a != "50" else "50,90" for a in args])
 

@@ -7,13 +7,15 @@ import time
 import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
+from django.utils.html import escape
 
-from analysis import kar, kar_report
+from analysis import demo_kar, kar, kar_report
 
 pytestmark = pytest.mark.django_db
 
 
-def write_run(root, name: str, results: list[kar.Result], expected: int, *, mode: str = "kar", report: bool = True):
+def write_run(root, name: str, results: list[kar.Result], expected: int, *, mode: str = "kar", report: bool = True,
+              status: str = "complete", label: str | None = None):
     """A run folder as run_kar leaves it (no training: the rows are made up)."""
     folder = root / "kar" / name
     folder.mkdir(parents=True)
@@ -27,8 +29,10 @@ def write_run(root, name: str, results: list[kar.Result], expected: int, *, mode
         "model": {"path": "/models/m.pt", "sha256": "d" * 64},
         "explanation_set": None,
         "data": {"source": "embedded"},
-        "sessions": [{"status": "complete", "device": "cpu", "jobs": 2, "cells_run": len(results), "seconds": 12.5}],
+        "sessions": [{"status": status, "device": "cpu", "jobs": 2, "cells_run": len(results), "seconds": 12.5}],
     }
+    if label:
+        manifest["label"] = label
     kar.write_json_atomic(folder / kar.MANIFEST, manifest)
     log = kar.ResultsLog(folder / kar.RESULTS)
     for r in results:
@@ -122,3 +126,53 @@ def test_a_folder_that_is_not_a_kar_run_is_not_listed(staff_client, data_dir):
     (data_dir / "kar" / "notes" / "manifest.json").write_text('{"kind": "something else"}')
     assert "No KAR results yet" in staff_client.get(reverse("analysis:kar_index")).content.decode()
     assert staff_client.get(reverse("analysis:kar_detail", args=["notes"])).status_code == 404
+
+
+REFRESH = '<meta http-equiv="refresh"'
+
+
+def test_a_running_run_shows_its_progress_and_reloads_until_it_ends(staff_client, data_dir):
+    write_run(data_dir, demo_kar.NAME, results()[:5], 18, report=False, status="running", label=demo_kar.LABEL)
+    html = staff_client.get(reverse("analysis:kar_index")).content.decode()
+    assert "Running: 5 of 18 cells finished" in html and '<progress value="5" max="18">' in html
+    assert f'{REFRESH} content="10">' in html
+    assert escape(demo_kar.LABEL) in html  # labelled as the small demo run
+    assert "The figures are drawn when" in html and "fig5_pixels.png" not in html
+
+
+def test_a_run_that_has_not_finished_a_cell_yet_says_it_is_ranking(staff_client, data_dir):
+    write_run(data_dir, "kar-starting", [], 18, report=False, status="running")
+    html = staff_client.get(reverse("analysis:kar_index")).content.decode()
+    assert "Running: 0 of 18 cells finished" in html and "ranking the features" in html
+
+
+def test_a_finished_run_shows_its_figures_and_stops_reloading(staff_client, data_dir):
+    write_run(data_dir, demo_kar.NAME, results(), len(results()), label=demo_kar.LABEL)
+    html = staff_client.get(reverse("analysis:kar_index")).content.decode()
+    assert f"Complete: {len(results())} cells." in html and REFRESH not in html
+    assert reverse("analysis:kar_file", args=[demo_kar.NAME, "fig5_pixels.png"]) in html
+    assert escape(demo_kar.LABEL) in html
+
+
+def test_a_stopped_run_does_not_reload(staff_client, data_dir):
+    write_run(data_dir, "kar-stopped", results()[:5], 18, report=False, status="interrupted")
+    html = staff_client.get(reverse("analysis:kar_index")).content.decode()
+    assert "5 of 18 cells finished" in html and "last session interrupted" in html and REFRESH not in html
+
+
+def test_while_the_demo_run_loads_the_page_says_it_is_starting(staff_client, data_dir):
+    import subprocess
+    import sys
+
+    folder = data_dir / "kar" / demo_kar.NAME
+    folder.mkdir(parents=True)
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "run_kar"])
+    try:
+        (folder / demo_kar.PID_FILE).write_text(str(process.pid))
+        html = staff_client.get(reverse("analysis:kar_index")).content.decode()
+        assert "small KAR run is starting" in html and REFRESH in html and "No KAR results yet" not in html
+    finally:
+        process.kill()
+        process.wait()
+    html = staff_client.get(reverse("analysis:kar_index")).content.decode()
+    assert "No KAR results yet" in html and REFRESH not in html

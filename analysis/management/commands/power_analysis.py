@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from analysis import power, simulate
 
-DEFAULT_PREFERENCE = "normlime=0.57,lime=0.26,vargrad=0.09,smoothgrad=0.08"
+DEFAULT_PREFERENCE = simulate.PAPER_PREFERENCE_TEXT
 
 
 class Command(BaseCommand):

@@ -7,7 +7,8 @@ from analysis import demo
 class Command(BaseCommand):
     help = (
         "Prepare the demo on the embedded data: train the model and generate the maps if missing, "
-        "then a demo study with simulated responses and a local researcher login."
+        "then a demo study with simulated responses, a local researcher login (DEBUG only) and a small KAR run "
+        "started in the background (the KAR page follows it)."
     )
 
     def add_arguments(self, parser):
@@ -18,6 +19,7 @@ class Command(BaseCommand):
         explanation_set = demo.ensure_explanations(self.stdout)
         study = demo.ensure_demo_study(explanation_set, self.stdout)
         login = demo.ensure_demo_researcher(self.stdout)
+        demo.ensure_demo_kar(explanation_set, self.stdout)  # last: it must not slow the steps above
         base = f"http://{opts['host']}"
         self.stdout.write(self.style.SUCCESS("Demo ready. Open:"))
         lines = [
@@ -25,11 +27,11 @@ class Command(BaseCommand):
             ("Take the demo survey (participant)", study.get_absolute_url()),
             ("Study monitor (researcher)", study.get_monitor_url()),
             ("Analysis report (researcher)", reverse("analysis_study:report", args=[study.slug])),
-            ("KAR results (researcher)", reverse("analysis:kar_index")),
+            ("KAR results, small demo run (researcher)", reverse("analysis:kar_index")),
             ("Admin", reverse("admin:index")),
         ]
         for label, path in lines:
-            self.stdout.write(f"  {label + ':':38} {base}{path}")
+            self.stdout.write(f"  {label + ':':42} {base}{path}")
         if login:
             self.stdout.write(f"  Researcher login (local demo only): {login[0]} / {login[1]}")
-        self.stdout.write("  KAR is not part of the demo (minutes of retraining): run `manage.py run_kar`.")
+        self.stdout.write("  The full KAR grid is not part of the demo (minutes of retraining): run `manage.py run_kar`.")

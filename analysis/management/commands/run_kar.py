@@ -46,6 +46,7 @@ class Command(BaseCommand):
         parser.add_argument("--paper", action="store_true", help="the paper's grid: 9 thresholds x 5 runs, full training, larger ranking samples")
         parser.add_argument("--restart", action="store_true", help="discard the results already in --out instead of resuming")
         parser.add_argument("--jobs", type=int, default=None, help="cells trained in parallel processes (default: CPU cores; 1 on a GPU)")
+        parser.add_argument("--label", default=None, help="a description of the run kept in its manifest and shown on the KAR page (e.g. what it is for)")
         for name, what in (
             ("lime-per-class", "local LIME explanations per class when computed here"),
             ("lime-samples", "LIME perturbations per explanation"),
@@ -97,6 +98,8 @@ class Command(BaseCommand):
             "error_gain": "retrained test error - retrained baseline (0 % removed, same seed and training) test error, "
             "in percentage points",
         }
+        if opts.get("label"):
+            extra["label"] = opts["label"]  # a description only: not part of the fingerprint, so a rerun may relabel
         self.stdout.write(
             f"KAR ({spec.mode}) into {out}: {len(spec.cells())} cells "
             f"({len(feature_sets)} feature sets x {len(methods)} methods x {len(thresholds)} thresholds x {spec.runs} runs "

@@ -7,7 +7,7 @@ from analysis import simulate
 from survey import cli
 from survey.services import SurveyError
 
-DEFAULT_PREFERENCE = "normlime=0.57,lime=0.26,vargrad=0.09,smoothgrad=0.08"
+DEFAULT_PREFERENCE = simulate.PAPER_PREFERENCE_TEXT
 
 
 class Command(BaseCommand):
