@@ -42,6 +42,8 @@ def _placeholder(kind: type, index: int) -> Any:
 def _binder(placeholder: Any, bound: Any, connection) -> Callable[[Any], Any]:
     """How the backend turned ``placeholder`` into the parameter ``bound`` (so a real value is turned alike)."""
     candidates: list[Callable[[Any], Any]] = [lambda v: v]
+    if isinstance(bound, int) and type(bound) is not int:  # psycopg's Int2/Int4/...: the SQL type it binds
+        candidates.append(type(bound))
     if isinstance(placeholder, uuid.UUID):
         candidates += [lambda v: v.hex, str]
     if isinstance(placeholder, datetime):
@@ -63,6 +65,7 @@ class _Compiled:
             self.converters = compiler.get_converters([col for col, _, _ in compiler.select])
         else:  # an UpdateQuery
             compiler = built.get_compiler(connection=connection)
+            compiler.pre_sql_setup()  # what execute_sql does first (a join becomes a pk__in subquery)
             self.sql, params = compiler.as_sql()
             self.compiler, self.converters = None, {}
         self.slots: list[tuple[int, Callable[[Any], Any]]] = []  # (parameter index, converter) per argument

@@ -16,13 +16,15 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Sequence
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from explainers.models import SURVEY_METHODS, ClassMap, ExplanationSet
 
 from . import sheets
+from .prepared import PreparedQuery, update_query
 from .models import (
+    MAX_QUESTIONS,
     OPTIONS_PER_QUESTION,
     REAL_QUESTION_BLOCK,
     Answer,
@@ -498,13 +500,32 @@ class Question:
 
 _QUESTION_COLUMNS = ("entry_id", "entry__position", "entry__shown_at", "entry__item_id", "entry__item__digit",
                      "entry__item__kind", "option__key")
+# The hot queries of a participant's question pages, compiled once per worker thread (survey.prepared).
+_question_at = PreparedQuery(
+    lambda participant_id, position: ShownOption.objects.filter(
+        entry__participant_id=participant_id, entry__position=position
+    ).order_by("position").values_list(*_QUESTION_COLUMNS),
+    int, int,
+)
+_first_open_position = SheetEntry.objects.filter(
+    participant_id=OuterRef("entry__participant_id"), answer__isnull=True
+).order_by("position").values("position")[:1]
+_current_question = PreparedQuery(
+    lambda participant_id: ShownOption.objects.filter(
+        entry__participant_id=participant_id, entry__position=Subquery(_first_open_position)
+    ).order_by("position").values_list(*_QUESTION_COLUMNS),
+    int,
+)
+_mark_shown = PreparedQuery(  # conditional: a refresh, or two tabs, keep the first time shown
+    lambda entry_id, now: update_query(SheetEntry.objects.filter(pk=entry_id, shown_at__isnull=True), shown_at=now),
+    int, datetime,
+)
 
 
 def _question(participant: Participant, rows: list[tuple], now: datetime | None) -> Question:
     entry_id, position, shown_at, item_id, digit, kind, _ = rows[0]
     if shown_at is None:
-        # Conditional update: a refresh, or two tabs, keep the first time shown.
-        SheetEntry.objects.filter(pk=entry_id, shown_at__isnull=True).update(shown_at=now or timezone.now())
+        _mark_shown(entry_id, now or timezone.now())
     return Question(
         entry_id=entry_id,
         position=position,
@@ -518,11 +539,7 @@ def _question(participant: Participant, rows: list[tuple], now: datetime | None)
 
 def show_question(participant: Participant, position: int, now: datetime | None = None) -> Question:
     """The question at ``position`` as the participant sees it; records when it was first shown."""
-    rows = list(
-        ShownOption.objects.filter(entry__participant=participant, entry__position=position)
-        .order_by("position")
-        .values_list(*_QUESTION_COLUMNS)
-    )
+    rows = _question_at(participant.pk, position) if 1 <= position <= MAX_QUESTIONS else []
     if not rows:
         raise NotOnSheet(f"position {position} is not on the sheet")
     return _question(participant, rows, now)
@@ -530,11 +547,7 @@ def show_question(participant: Participant, position: int, now: datetime | None 
 
 def current_question(participant: Participant, now: datetime | None = None) -> Question | None:
     """The first unanswered question, shown (one query); None when everything is answered."""
-    rows = list(
-        ShownOption.objects.filter(entry__participant=participant, entry__answer__isnull=True)
-        .order_by("entry__position", "position")
-        .values_list(*_QUESTION_COLUMNS)[:OPTIONS_PER_QUESTION]
-    )
+    rows = _current_question(participant.pk)
     return _question(participant, rows, now) if rows else None
 
 
@@ -558,6 +571,21 @@ def passes_checks(study: Study, checks_passed: int) -> bool:
     return checks_passed >= study.pass_threshold
 
 
+_lock_participant = PreparedQuery(  # one participant's answers are written one at a time (double submits wait)
+    lambda participant_id: Participant.objects.select_for_update().filter(pk=participant_id).order_by().values_list("status"),
+    int,
+)
+_shown_option = PreparedQuery(
+    lambda participant_id, position, choice: ShownOption.objects.filter(
+        entry__participant_id=participant_id, entry__position=position, position=choice
+    ).annotate(earlier_open=Exists(SheetEntry.objects.filter(
+        participant_id=OuterRef("entry__participant_id"), position__lt=OuterRef("entry__position"), answer__isnull=True
+    ))).order_by().values_list("id", "entry_id", "entry__item_id", "entry__item__kind", "entry__shown_at", "entry__answer__id",
+                    "entry__answer__position", "option__method", "option__is_correct", "earlier_open"),
+    int, int, int,
+)
+
+
 def record_answer(
     participant: Participant, position: int, item_id: int, choice: int, now: datetime | None = None
 ) -> AnswerResult:
@@ -575,19 +603,15 @@ def record_answer(
     with transaction.atomic():
         # One participant's answers are written one at a time (double submits wait here).
         # The queries read only the columns they need: compiling SQL is most of a request's CPU.
-        status = Participant.objects.select_for_update().filter(pk=participant.pk).values_list("status", flat=True).get()
-        # The option at the chosen position, with its entry, item and any earlier answer: one query.
-        shown = (
-            ShownOption.objects.filter(entry__participant_id=participant.pk, entry__position=position, position=choice)
-            .values_list("id", "entry_id", "entry__item_id", "entry__item__kind", "entry__shown_at",
-                         "entry__answer__id", "entry__answer__position", "option__method", "option__is_correct")
-            .first()
-        )
-        if shown is None or shown[2] != item_id:
+        ((status,),) = _lock_participant(participant.pk)
+        # The option at the chosen position, with its entry, item, any earlier answer and whether
+        # an earlier question is still open: one query (not on the sheet: none).
+        shown = _shown_option(participant.pk, position, choice) if 1 <= position <= MAX_QUESTIONS else []
+        if not shown or shown[0][2] != item_id:
             logger.warning("participant %s: item %s is not at position %s of the sheet (tampered or replayed form)",
                            participant.public_id, item_id, position)
             raise NotOnSheet(f"item {item_id} is not question {position} of this participant's sheet")
-        shown_id, entry_id, _, kind, shown_at, answer_id, answer_position, method, is_correct = shown
+        shown_id, entry_id, _, kind, shown_at, answer_id, answer_position, method, is_correct, earlier_open = shown[0]
         if answer_id is not None:
             if answer_position != choice:
                 logger.info("participant %s: second answer (%s) to question %s ignored; the first (%s) stands",
@@ -596,8 +620,8 @@ def record_answer(
                 Answer.objects.get(pk=answer_id), created=False,
                 finished=status == Participant.Status.FINISHED, next_position=next_position(participant),
             )
-        expected = next_position(participant)
-        if position != expected:
+        if earlier_open:
+            expected = next_position(participant)
             logger.warning("participant %s: answer to question %s while %s is unanswered",
                            participant.public_id, position, expected)
             raise OutOfOrder(f"question {expected} comes before question {position}")
