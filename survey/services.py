@@ -356,9 +356,30 @@ def _identity_keys(params: EntryParams) -> list[tuple[str, str]]:
     return keys
 
 
+_PARTICIPANT_FIELDS = [f.attname for f in Participant._meta.concrete_fields]
+# The landing page and the consent look a person up on every start: compiled once per worker thread.
+_participant_by_identity = {
+    field_name: PreparedQuery(
+        lambda study_id, platform, value, field_name=field_name: Participant.objects.filter(
+            study_id=study_id, platform=platform, **{field_name: value}
+        ).order_by().values_list(*_PARTICIPANT_FIELDS)[:1],
+        int, str, str,
+    )
+    for _, field_name in _PERSON_ID.values()
+}
+
+
 def find_participant(study: Study, params: EntryParams) -> Participant | None:
     identity = _identity(study, params)
-    return Participant.objects.filter(**identity).first() if identity else None
+    if identity is None:
+        return None
+    _, field_name = _PERSON_ID[params.platform]
+    rows = _participant_by_identity[field_name](study.pk, params.platform, identity[field_name])
+    if not rows:
+        return None
+    participant = Participant.from_db(_participant_by_identity[field_name].using, _PARTICIPANT_FIELDS, rows[0])
+    participant.study = study
+    return participant
 
 
 def check_new_identity(study: Study, params: EntryParams) -> None:
@@ -399,7 +420,7 @@ def start_participant(
     check_identity(params)
     check_can_start(study, params)
     identity = _identity(study, params)
-    existing = Participant.objects.filter(**identity).first() if identity else None
+    existing = find_participant(study, params)
     if existing is not None:
         return _resume(existing, params), False
     now = now or timezone.now()
@@ -452,20 +473,26 @@ def _resume(participant: Participant, params: EntryParams) -> Participant:
     return participant
 
 
+_study_items = PreparedQuery(
+    lambda study_id: Item.objects.filter(study_id=study_id).order_by("number").values_list("id", "kind", "digit"), int
+)
+_study_options = PreparedQuery(
+    lambda study_id: ItemOption.objects.filter(item__study_id=study_id).order_by().values_list("id", "item_id", "slot"),
+    int,
+)
+
+
 def build_sheet(participant: Participant) -> list[SheetEntry]:
     """Write the participant's sheet: order of the items and the option at every position.
 
     Called once, inside :func:`start_participant`; drawn from the participant's stored seed.
     """
     study = participant.study
-    items = list(Item.objects.filter(study=study).order_by("number").values_list("id", "kind", "digit"))
+    items = _study_items(study.pk)
     real = [(item_id, digit) for item_id, kind, digit in items if kind == Item.Kind.REAL]
     checks = [item_id for item_id, kind, _ in items if kind == Item.Kind.ATTENTION]
     plan = sheets.plan_sheet(real, checks, OPTIONS_PER_QUESTION, random.Random(participant.sheet_seed))
-    option_ids = {
-        (item_id, slot): option_id
-        for option_id, item_id, slot in ItemOption.objects.filter(item__study=study).values_list("id", "item_id", "slot")
-    }
+    option_ids = {(item_id, slot): option_id for option_id, item_id, slot in _study_options(study.pk)}
     entries = SheetEntry.objects.bulk_create(
         SheetEntry(participant=participant, position=p.position, item_id=p.item_id) for p in plan
     )
@@ -477,14 +504,17 @@ def build_sheet(participant: Participant) -> list[SheetEntry]:
     return entries
 
 
+_next_position = PreparedQuery(
+    lambda participant_id: SheetEntry.objects.filter(participant_id=participant_id, answer__isnull=True)
+    .order_by("position").values_list("position")[:1],
+    int,
+)
+
+
 def next_position(participant: Participant) -> int | None:
     """The first unanswered position of the sheet (None when all are answered)."""
-    return (
-        SheetEntry.objects.filter(participant=participant, answer__isnull=True)
-        .order_by("position")
-        .values_list("position", flat=True)
-        .first()
-    )
+    rows = _next_position(participant.pk)
+    return rows[0][0] if rows else None
 
 
 @dataclass(frozen=True)

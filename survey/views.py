@@ -76,8 +76,17 @@ def _participant_url(participant: Participant, name: str = "survey:home", **kwar
     return reverse(name, kwargs={"slug": participant.study.slug, "token": make_token(participant.public_id), **kwargs})
 
 
+_example_key = PreparedQuery(
+    lambda study_id: StudyImage.objects.filter(study_id=study_id, role=StudyImage.Role.EXAMPLE)
+    .order_by("pk").values_list("key")[:1],
+    int,
+)
+
+
 def _example_image(study: Study) -> StudyImage | None:
-    return study.images.filter(role=StudyImage.Role.EXAMPLE).only("key").first()
+    """The instructions example (only its key is read: the page links to it)."""
+    rows = _example_key(study.pk)
+    return StudyImage(study=study, role=StudyImage.Role.EXAMPLE, key=rows[0][0]) if rows else None
 
 
 # --- the site root -----------------------------------------------------------------------------
