@@ -29,7 +29,7 @@ def monitor(request: HttpRequest, slug: str) -> HttpResponse:
     participant_url = request.build_absolute_uri(study.get_absolute_url())
     votes = [
         {"method": method, "all": summary.votes[method], "passing": summary.votes_passing[method]}
-        for method in services.METHODS
+        for method in study.methods
     ]
     context = {
         "study": study,

@@ -34,7 +34,7 @@ def test_a_study_has_every_digit_twice_each_with_the_four_methods(study):
     real = Item.objects.filter(study=study, kind="real")
     assert Counter(real.values_list("digit", flat=True)) == {d: 2 for d in range(10)}
     for item in real:
-        assert sorted(item.options.values_list("method", flat=True)) == sorted(services.METHODS)
+        assert sorted(item.options.values_list("method", flat=True)) == sorted(study.methods)
 
 
 def test_a_study_has_five_attention_checks_with_one_correct_picture_of_the_asked_digit(study):
@@ -121,7 +121,7 @@ def test_starting_writes_a_sheet_of_25_questions(study):
 def test_every_method_sits_in_every_position_five_times(study):
     for n in range(5):
         participant, _ = services.start_participant(study, mturk_params(f"W{n}", f"A{n}"))
-        assert _methods_at(participant) == {p: Counter({m: 5 for m in services.METHODS}) for p in range(1, 5)}
+        assert _methods_at(participant) == {p: Counter({m: 5 for m in study.methods}) for p in range(1, 5)}
 
 
 def test_each_participant_gets_their_own_random_order(study):
@@ -445,7 +445,7 @@ def test_a_new_identity_is_one_that_has_not_taken_part(study, explanation_set):
 
 def imported(study, imported_id="R_1", params=DIRECT, answered=None, choice=1, **fields) -> services.ImportedParticipant:
     """Someone who answered the items in number order, each with the option of slot 0 at position 1 and
-    so on: choice 1 is a vote for METHODS[0] or a check's correct picture."""
+    so on: choice 1 is a vote for study.methods[0] or a check's correct picture."""
     items = list(Item.objects.filter(study=study).order_by("number"))[:answered]
     t0 = timezone.now() - timedelta(hours=1)
     answers = tuple(
@@ -462,7 +462,7 @@ def test_an_imported_participant_is_recorded_with_their_answers_and_scored(study
     participant.refresh_from_db()
     assert (participant.imported_id, participant.status, participant.checks_passed, participant.passed) == ("R_1", "finished", 5, True)
     answers = Answer.objects.filter(participant=participant)
-    assert set(answers.exclude(method="").values_list("method", flat=True)) == {services.METHODS[0]}
+    assert set(answers.exclude(method="").values_list("method", flat=True)) == {study.methods[0]}
     assert list(answers.filter(method="").values_list("correct", flat=True)) == [True] * 5
     assert SheetEntry.objects.filter(participant=participant).count() == 25
     assert ShownOption.objects.filter(entry__participant=participant).count() == 100
