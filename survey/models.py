@@ -45,11 +45,15 @@ def paper_methods() -> list[str]:
     return [str(m.value) for m in SURVEY_METHODS]
 
 
+def estimated_minutes(n_questions: int) -> int:
+    """Minutes a participant needs, to the nearest 5: the paper's 25 questions take about 10."""
+    return max(5, round(n_questions * 10 / 25 / 5) * 5)
+
+
 def default_consent(n_questions: int = 25, n_options: int = 4) -> str:
     """The consent text of a study of ``n_questions`` sets of ``n_options`` images (25 and 4: the paper's)."""
-    minutes = max(5, round(n_questions * 10 / 25 / 5) * 5)  # the paper's 25 questions take about 10 minutes
     return CONSENT_TEMPLATE.format(
-        n_questions=n_questions, n_options=NUMBER_WORDS.get(n_options, n_options), minutes=minutes
+        n_questions=n_questions, n_options=NUMBER_WORDS.get(n_options, n_options), minutes=estimated_minutes(n_questions)
     )
 
 

@@ -169,8 +169,8 @@ def parse_methods(text: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
-def check_methods(explanation_set: ExplanationSet, methods: Sequence[str]) -> tuple[str, ...]:
-    """``methods`` as a study's methods, or :class:`BadStudyInput` saying in one line what is wrong."""
+def check_method_names(methods: Sequence[str]) -> tuple[str, ...]:
+    """``methods`` if they can be a study's (2 to 6 different registered names); else :class:`BadStudyInput`."""
     methods = tuple(methods)
     if not MIN_OPTIONS <= len(methods) <= MAX_OPTIONS:
         raise BadStudyInput(f"{len(methods)} methods ({', '.join(methods) or 'none'}): "
@@ -181,6 +181,13 @@ def check_methods(explanation_set: ExplanationSet, methods: Sequence[str]) -> tu
     unknown = [m for m in methods if m not in Method.values]
     if unknown:
         raise BadStudyInput(f"unknown method(s) {', '.join(unknown)} (known: {', '.join(Method.values)})")
+    return methods
+
+
+def check_methods(explanation_set: ExplanationSet, methods: Sequence[str]) -> tuple[str, ...]:
+    """``methods`` as a study's methods, or :class:`BadStudyInput` saying in one line what is wrong
+    (see :func:`check_method_names`; the explanation set must also hold their maps of every digit)."""
+    methods = check_method_names(methods)
     have = set(ClassMap.objects.filter(explanation_set=explanation_set, method__in=methods)
                .values_list("method", "digit"))
     missing = [f"{method} {digit}" for method in methods for digit in range(DIGITS) if (method, digit) not in have]
