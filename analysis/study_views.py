@@ -6,11 +6,16 @@ its downloads: the report is cached under a fingerprint of the study's answers (
 id and time, finished participants), so a new answer, participant or import is seen on the
 next request. The bootstrap uses :data:`PAGE_N_BOOT` resamples here (the command's default is
 10,000) to keep the page quick; the page says so.
+
+The statistics import SciPy, statsmodels and matplotlib (seconds), so each view imports them
+when it runs, after the staff check: the URLconf, and with it every participant's page, stays light.
 """
 from __future__ import annotations
 
 import hashlib
 import io
+from functools import lru_cache
+from typing import TYPE_CHECKING, Callable
 from urllib.parse import urlencode
 
 from django import forms
@@ -25,16 +30,24 @@ from django.views.decorators.http import require_safe
 
 from survey.models import Answer, Participant, Study
 
-from . import reports, study as study_analysis
+if TYPE_CHECKING:
+    from . import study as study_analysis
 
 PAGE_N_BOOT = 2000
 PAGE_SEED = 0
 CACHE_SECONDS = 600
-DOWNLOADS = {
-    reports.REPORT_JSON: ("application/json", reports.write_report_json),
-    reports.VOTES_CSV: ("text/csv; charset=utf-8", reports.write_votes_csv),
-    reports.TUKEY_CSV: ("text/csv; charset=utf-8", reports.write_tukey_csv),
-}
+
+
+@lru_cache(maxsize=1)
+def downloads() -> dict[str, tuple[str, Callable]]:
+    """The report's files: name -> (content type, writer)."""
+    from . import reports
+
+    return {
+        reports.REPORT_JSON: ("application/json", reports.write_report_json),
+        reports.VOTES_CSV: ("text/csv; charset=utf-8", reports.write_votes_csv),
+        reports.TUKEY_CSV: ("text/csv; charset=utf-8", reports.write_tukey_csv),
+    }
 
 
 class ReportOptions(forms.Form):
@@ -66,6 +79,8 @@ def _fingerprint(study: Study) -> tuple:
 
 def page_report(study: Study, min_checks: int) -> tuple[study_analysis.StudyReport | None, str | None]:
     """(report, None), or (None, why there is nothing to analyse yet); cached per data state."""
+    from . import study as study_analysis
+
     state = repr((_fingerprint(study), min_checks, PAGE_N_BOOT, PAGE_SEED)).encode()
     key = "analysis-study-report:" + hashlib.sha256(state).hexdigest()
     cached = cache.get(key)
@@ -86,6 +101,8 @@ def _query(min_checks: int, study: Study) -> str:
 @require_safe
 @staff_member_required
 def report(request: HttpRequest, slug: str) -> HttpResponse:
+    from . import reports, study as study_analysis
+
     study = get_object_or_404(Study.objects.select_related("explanation_set"), slug=slug)
     form, min_checks = _options(request, study)
     result, problem = page_report(study, min_checks)
@@ -119,7 +136,7 @@ def report(request: HttpRequest, slug: str) -> HttpResponse:
                 (name, reverse("analysis_study:figure", args=[study.slug, name]) + query) for name in reports.FIGURES
             ],
             "downloads": [
-                (name, reverse("analysis_study:download", args=[study.slug, name]) + query) for name in DOWNLOADS
+                (name, reverse("analysis_study:download", args=[study.slug, name]) + query) for name in downloads()
             ],
         })
     return render(request, "analysis/study_report.html", context)
@@ -137,6 +154,8 @@ def _report_or_404(request: HttpRequest, slug: str) -> study_analysis.StudyRepor
 @require_safe
 @staff_member_required
 def figure(request: HttpRequest, slug: str, name: str) -> HttpResponse:
+    from . import reports
+
     if name not in reports.FIGURES:
         raise Http404("unknown figure")
     png = reports.figure_png(_report_or_404(request, slug), name)
@@ -148,9 +167,9 @@ def figure(request: HttpRequest, slug: str, name: str) -> HttpResponse:
 @require_safe
 @staff_member_required
 def download(request: HttpRequest, slug: str, filename: str) -> HttpResponse:
-    if filename not in DOWNLOADS:
+    if filename not in downloads():
         raise Http404("unknown file")
-    content_type, writer = DOWNLOADS[filename]
+    content_type, writer = downloads()[filename]
     result = _report_or_404(request, slug)
     buffer = io.StringIO()
     writer(result, buffer)

@@ -15,7 +15,15 @@ is stored exactly once, with the choice that was sent first.
     .venv/bin/python benchmarks/survey_load.py --participants 200
     .venv/bin/python benchmarks/survey_load.py --participants 200 --think 2
 
-Reports answers per second and p50/p95/p99 latency (answer POSTs, question GETs, all requests).
+Reports answers per second, p50/p95/p99 latency (answer POSTs, question GETs, all requests), and
+the server's CPU time: gunicorn's per start (landing + consent + instructions) and per answer
+(its question page, pictures and post), measured by the workers themselves for each request
+(benchmarks/survey_load_gunicorn.py), so they hold even when other programs share the cores.
+
+How many participants a server holds: --capacity runs the given counts in turn, each on a fresh
+gunicorn and study, and reports the largest whose answer p95 stays under --p95-limit (100 ms):
+
+    .venv/bin/python benchmarks/survey_load.py --capacity 250,500,750,1000,1250 --think 5 --ramp 30
 Needs only the standard library and the project's own requirements.
 """
 from __future__ import annotations
@@ -46,6 +54,9 @@ DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/survey_load"
 SANDBOX = "https://workersandbox.mturk.com"
 ITEM = re.compile(rb'name="item" value="(\d+)"')
 IMAGE = re.compile(rb'src="(/s/img/[0-9a-f]+\.png)"')
+HOOKS = Path(__file__).resolve().parent / "survey_load_gunicorn.py"
+START_KINDS = ("landing", "start", "instructions")  # a participant's way in: "per start"
+ANSWER_KINDS = ("question", "answer", "image", "finish")  # the rest, with its pages and pictures: "per answer"
 
 
 # --- setting up the production stack ------------------------------------------------------------
@@ -98,10 +109,10 @@ def _django(database_url: str) -> None:
     django.setup()
 
 
-def _create_study(slug: str) -> None:
-    from survey.testing import make_explanation_set, make_study
+def _create_study(explanation_set, slug: str) -> None:
+    from survey.testing import make_study
 
-    make_study(make_explanation_set("load-test"), slug=slug)
+    make_study(explanation_set, slug=slug)
 
 
 def _start_gunicorn(env: dict[str, str], port: int, workers: int, threads: int, log: Path) -> subprocess.Popen:
@@ -109,6 +120,7 @@ def _start_gunicorn(env: dict[str, str], port: int, workers: int, threads: int, 
         str(Path(sys.executable).parent / "gunicorn"), "config.wsgi:application",
         "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
         "--worker-class", "gthread", "--keep-alive", "30", "--preload", "--log-level", "warning",
+        "--config", str(HOOKS),  # each worker adds up its requests' CPU time by kind (X-Load-Kind)
     ]
     process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT,
                                start_new_session=True)
@@ -221,7 +233,7 @@ class Browser:
 
     def request(self, kind: str, method: str, path: str, body: dict | None = None) -> tuple[int, dict, bytes]:
         data = urlencode(body).encode() if body is not None else None
-        headers = {"User-Agent": "survey-load/1.0", "Host": "127.0.0.1"}
+        headers = {"User-Agent": "survey-load/1.0", "Host": "127.0.0.1", "X-Load-Kind": kind}
         if data is not None:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         start = time.perf_counter()
@@ -240,14 +252,14 @@ class Browser:
 
 
 def participant(index: int, base: str, slug: str, think: float, double_share: float, images: bool,
-                start_gate: threading.Barrier, delay: float = 0.0) -> Result:
+                start_gate: threading.Barrier, delay: float = 0.0, run: str = "") -> Result:
     parts = urlsplit(base)
-    worker = f"LOADWORKER{index:05d}"
+    worker = f"LOADWORKER{run}{index:05d}"
     result = Result(worker=worker)
     rng = random.Random(index)
     browser = Browser(parts.hostname, parts.port or 80, result)
     seen_images: set[str] = set()
-    params = {"assignmentId": f"LOADASSIGN{index:05d}", "hitId": "LOADHIT", "workerId": worker, "turkSubmitTo": SANDBOX}
+    params = {"assignmentId": f"LOADASSIGN{run}{index:05d}", "hitId": "LOADHIT", "workerId": worker, "turkSubmitTo": SANDBOX}
 
     def expect(status, wanted, what):
         if status != wanted:
@@ -350,9 +362,135 @@ def percentiles(values: list[float]) -> dict[str, float]:
             "max_ms": round(values[-1] * 1000, 1), "mean_ms": round(statistics.fmean(values) * 1000, 1)}
 
 
+def split_cpu(worker_sums: list[dict], gunicorn_s: float, participants: int, answers: int) -> dict:
+    """Gunicorn CPU per start (landing, consent, instructions) and per answer (its page, pictures, post).
+
+    The workers' hooks measure each request's own CPU time by kind; what gunicorn spent outside
+    requests (accepting and parsing connections, main loops, the master) is shared out in
+    proportion to the number of requests.
+    """
+    cpu: dict[str, float] = defaultdict(float)
+    count: dict[str, int] = defaultdict(int)
+    for sums in worker_sums:
+        for kind, value in sums["cpu_s"].items():
+            cpu[kind] += value
+        for kind, value in sums["requests"].items():
+            count[kind] += value
+    kinds = START_KINDS + ANSWER_KINDS
+    in_requests = sum(cpu[k] for k in kinds)
+    n_requests = sum(count[k] for k in kinds)
+    outside = max(0.0, gunicorn_s - in_requests)
+
+    def share(group):
+        own = sum(cpu[k] for k in group)
+        return own + outside * sum(count[k] for k in group) / max(n_requests, 1)
+
+    return {
+        "per_start": round(1000 * share(START_KINDS) / max(participants, 1), 2),
+        "per_answer": round(1000 * share(ANSWER_KINDS) / max(answers, 1), 2),
+        "per_request_by_kind": {k: round(1000 * cpu[k] / count[k], 2) for k in kinds if count[k]},
+        "outside_requests_share": round(outside / max(gunicorn_s, 1e-9), 3),
+    }
+
+
+def run_step(args, base: str, slug: str, participants: int, gunicorn: subprocess.Popen | None,
+             cpu_dir: Path | None) -> dict:
+    """``participants`` simulated workers take study ``slug`` at once; the report of that run."""
+    warm_up(base, slug, 2 * args.workers * args.threads)
+    gate = threading.Barrier(participants)
+    results: list[Result | None] = [None] * participants
+
+    def run(i):
+        delay = args.ramp * i / participants
+        results[i] = participant(i, base, slug, args.think, args.double_submit, args.images, gate, delay,
+                                 run=f"{participants}X")  # assignment ids are unique across studies
+
+    threading.stack_size(512 * 1024)
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(participants)]
+    print(f"Running {participants} participants at once (arrivals over {args.ramp} s, think {args.think} s, "
+          f"{args.double_submit:.0%} double submits, images {'on' if args.images else 'off'}) ...", flush=True)
+    cpu_before = server_cpu(gunicorn.pid if gunicorn else None)
+    client_before = client_cpu()
+    load_before = os.getloadavg()
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - started
+    client_used = client_cpu() - client_before
+    cpu_after = server_cpu(gunicorn.pid if gunicorn else None)
+    load_after = os.getloadavg()
+    # Backends that closed during the run are missed, so the PostgreSQL figure is a lower bound.
+    cpu_used = {k: max(0.0, cpu_after[k] - cpu_before.get(k, 0.0)) for k in cpu_after}
+    cpu_used["client (this script)"] = client_used
+    split = None
+    if gunicorn is not None:
+        _stop(gunicorn)  # the workers write their per-kind CPU sums as they exit
+    done = [r for r in results if r is not None]
+
+    timings: dict[str, list[float]] = defaultdict(list)
+    for r in done:
+        for kind, values in r.timings.items():
+            timings[kind].extend(values)
+    answers = sum(len(r.sent) for r in done)
+    if gunicorn is not None and cpu_dir is not None:
+        sums = [json.loads(f.read_text()) for f in cpu_dir.glob("*.json")]
+        split = split_cpu(sums, cpu_used.get("gunicorn", 0.0), participants, answers) if sums else None
+        for f in cpu_dir.glob("*.json"):
+            f.unlink()
+    posted = sum(r.answers_posted for r in done)
+    every = [v for values in timings.values() for v in values]
+    errors = [e for r in done for e in r.errors]
+    problems = verify(slug, done)
+    return {
+        "participants": participants,
+        "cpus": os.cpu_count(),
+        "server": "external " + base if args.url else f"gunicorn {args.workers}x{args.threads} gthread, PostgreSQL",
+        "think_s": args.think,
+        "ramp_s": args.ramp,
+        "wall_s": round(wall, 2),
+        "answers_stored_expected": answers,
+        "answer_posts": posted,
+        "answers_per_s": round(answers / wall, 1),
+        "requests": len(every),
+        "requests_per_s": round(len(every) / wall, 1),
+        "latency": {
+            "answer_post": percentiles(timings["answer"]),
+            "question_get": percentiles(timings["question"]),
+            "image_get": percentiles(timings["image"]),
+            "landing_get": percentiles(timings["landing"]),
+            "start_post": percentiles(timings["start"]),
+            "instructions_get": percentiles(timings["instructions"]),
+            "finish_get": percentiles(timings["finish"]),
+            "all": percentiles(every),
+        },
+        "cpu_s": {k: round(v, 1) for k, v in cpu_used.items()},
+        "cpu_ms_per_answer": {k: round(1000 * v / max(answers, 1), 1) for k, v in cpu_used.items()},
+        # gunicorn's CPU split: a participant's way in (landing + consent + instructions) and each answer
+        "gunicorn_cpu_ms": split or "not measured (external server)",
+        "load_average_before": load_before,
+        "load_average_after": load_after,
+        "errors": errors[:20],
+        "n_errors": len(errors),
+        "verification": problems or "every answer sent is stored exactly once",
+    }
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=60)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--participants", type=int, default=200, help="simultaneous participants (default %(default)s)")
+    parser.add_argument("--capacity", metavar="N,N,...",
+                        help="instead of one run, run these participant counts in turn (a fresh server and study "
+                             "each) until answer p95 reaches --p95-limit; reports the largest count held")
+    parser.add_argument("--p95-limit", type=float, default=100.0, help="answer p95 in ms that --capacity allows "
+                        "(default %(default)s)")
     parser.add_argument("--url", help="drive this running server instead of starting gunicorn (e.g. http://127.0.0.1:8000)")
     parser.add_argument("--study", default="load", help="study slug (default %(default)s; created unless --url)")
     parser.add_argument("--database-url", default=os.environ.get("SURVEY_LOAD_DATABASE_URL", DEFAULT_DB),
@@ -370,99 +508,73 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.participants < 1:
         parser.error("--participants must be at least 1")
+    try:
+        steps = [int(n) for n in args.capacity.split(",")] if args.capacity else [args.participants]
+    except ValueError:
+        parser.error("--capacity: give participant counts separated by commas, e.g. 250,500,1000")
+    if args.capacity and args.url:
+        parser.error("--capacity starts its own servers: leave out --url")
 
     gunicorn = None
     workdir = Path(tempfile.mkdtemp(prefix="survey-load-"))
+    cpu_dir = workdir / "cpu"
+    cpu_dir.mkdir()
+    reports = []
     try:
         if args.url:
-            base = args.url.rstrip("/")
             _django(args.database_url)
+            reports.append(run_step(args, args.url.rstrip("/"), args.study, args.participants, None, None))
         else:
-            print(f"Setting up: database {args.database_url}, migrations, static files, study {args.study!r} ...", flush=True)
+            print(f"Setting up: database {args.database_url}, migrations, static files ...", flush=True)
             _recreate_database(args.database_url)
             env = _server_env(args.database_url, str(workdir / "static"))
+            env["SURVEY_LOAD_CPU_DIR"] = str(cpu_dir)
             _manage(env, "migrate", "--noinput")
             _manage(env, "collectstatic", "--noinput")
             _django(args.database_url)
-            _create_study(args.study)
-            port = _free_port()
-            gunicorn = _start_gunicorn(env, port, args.workers, args.threads, workdir / "gunicorn.log")
-            base = f"http://127.0.0.1:{port}"
-            print(f"gunicorn: {args.workers} workers x {args.threads} threads (gthread) on {base}, DJANGO_DEBUG=0", flush=True)
+            from survey.testing import make_explanation_set
 
-        warm_up(base, args.study, 2 * args.workers * args.threads)
-        gate = threading.Barrier(args.participants)
-        results: list[Result | None] = [None] * args.participants
-
-        def run(i):
-            delay = args.ramp * i / args.participants
-            results[i] = participant(i, base, args.study, args.think, args.double_submit, args.images, gate, delay)
-
-        threading.stack_size(512 * 1024)
-        threads = [threading.Thread(target=run, args=(i,)) for i in range(args.participants)]
-        print(f"Running {args.participants} participants at once (arrivals over {args.ramp} s, think {args.think} s, "
-              f"{args.double_submit:.0%} double submits, images {'on' if args.images else 'off'}) ...", flush=True)
-        cpu_before = server_cpu(gunicorn.pid if gunicorn else None)
-        client_before = client_cpu()
-        started = time.perf_counter()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        wall = time.perf_counter() - started
-        client_used = client_cpu() - client_before
-        cpu_after = server_cpu(gunicorn.pid if gunicorn else None)
-        # Backends that closed during the run are missed, so the PostgreSQL figure is a lower bound.
-        cpu_used = {k: max(0.0, cpu_after[k] - cpu_before.get(k, 0.0)) for k in cpu_after}
-        cpu_used["client (this script)"] = client_used
-        done = [r for r in results if r is not None]
-
-        timings: dict[str, list[float]] = defaultdict(list)
-        for r in done:
-            for kind, values in r.timings.items():
-                timings[kind].extend(values)
-        answers = sum(len(r.sent) for r in done)
-        posted = sum(r.answers_posted for r in done)
-        every = [v for values in timings.values() for v in values]
-        errors = [e for r in done for e in r.errors]
-        problems = verify(args.study, done)
-        report = {
-            "participants": args.participants,
-            "cpus": os.cpu_count(),
-            "server": "external " + base if args.url else f"gunicorn {args.workers}x{args.threads} gthread, PostgreSQL",
-            "think_s": args.think,
-            "ramp_s": args.ramp,
-            "wall_s": round(wall, 2),
-            "answers_stored_expected": answers,
-            "answer_posts": posted,
-            "answers_per_s": round(answers / wall, 1),
-            "requests": len(every),
-            "requests_per_s": round(len(every) / wall, 1),
-            "latency": {
-                "answer_post": percentiles(timings["answer"]),
-                "question_get": percentiles(timings["question"]),
-                "image_get": percentiles(timings["image"]),
-                "landing_get": percentiles(timings["landing"]),
-                "start_post": percentiles(timings["start"]),
-                "instructions_get": percentiles(timings["instructions"]),
-                "finish_get": percentiles(timings["finish"]),
-                "all": percentiles(every),
-            },
-            "cpu_s": {k: round(v, 1) for k, v in cpu_used.items()},
-            "cpu_ms_per_answer": {k: round(1000 * v / max(answers, 1), 1) for k, v in cpu_used.items()},
-            "load_average_after": os.getloadavg(),
-            "errors": errors[:20],
-            "n_errors": len(errors),
-            "verification": problems or "every answer sent is stored exactly once",
-        }
-        print(json.dumps(report, indent=2))
+            explanation_set = make_explanation_set("load-test")
+            for n in steps:
+                slug = args.study if len(steps) == 1 else f"{args.study}-{n}"
+                _create_study(explanation_set, slug)
+                port = _free_port()
+                gunicorn = _start_gunicorn(env, port, args.workers, args.threads, workdir / "gunicorn.log")
+                base = f"http://127.0.0.1:{port}"
+                print(f"gunicorn: {args.workers} workers x {args.threads} threads (gthread) on {base}, DJANGO_DEBUG=0",
+                      flush=True)
+                report = run_step(args, base, slug, n, gunicorn, cpu_dir)
+                gunicorn = None
+                reports.append(report)
+                print(json.dumps(report, indent=2), flush=True)
+                p95 = report["latency"]["answer_post"].get("p95_ms", float("inf"))
+                if args.capacity and (p95 >= args.p95_limit or report["n_errors"] or report["verification"] !=
+                                      "every answer sent is stored exactly once"):
+                    break
+        if args.capacity:
+            held = [r for r in reports if r["latency"]["answer_post"].get("p95_ms", float("inf")) < args.p95_limit
+                    and not r["n_errors"] and not isinstance(r["verification"], list)]
+            summary = {
+                "think_s": args.think, "ramp_s": args.ramp, "p95_limit_ms": args.p95_limit, "cpus": os.cpu_count(),
+                "steps": [{"participants": r["participants"], "answer_p95_ms": r["latency"]["answer_post"].get("p95_ms"),
+                           "start_p95_ms": r["latency"]["start_post"].get("p95_ms"), "answers_per_s": r["answers_per_s"],
+                           "gunicorn_cpu_ms": r["gunicorn_cpu_ms"], "cpu_s": r["cpu_s"],
+                           "load_average_after": r["load_average_after"], "n_errors": r["n_errors"]} for r in reports],
+                "held": max((r["participants"] for r in held), default=0),
+            }
+            print(json.dumps(summary, indent=2))
+            output = {"capacity": summary, "runs": reports}
+        else:
+            if args.url:
+                print(json.dumps(reports[0], indent=2))
+            output = reports[0]
         if args.json:
-            Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
-        return 0 if not problems and not errors else 1
+            Path(args.json).write_text(json.dumps(output, indent=2) + "\n")
+        failed = [r for r in reports if r["n_errors"] or isinstance(r["verification"], list)]
+        return 1 if failed and not args.capacity else 0
     finally:
         if gunicorn is not None:
-            os.killpg(gunicorn.pid, signal.SIGTERM)
-            gunicorn.wait(timeout=30)
+            _stop(gunicorn)
         if "django.db" in sys.modules:
             from django.db import connections
 

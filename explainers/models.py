@@ -1,8 +1,13 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class Method(models.TextChoices):
@@ -66,6 +71,8 @@ class ClassMap(models.Model):
         return f"{self.explanation_set} {self.method} {self.digit}"
 
     def array(self) -> np.ndarray:
+        import numpy as np  # here, not at the top: participants' pages load these models, never the values
+
         return np.frombuffer(bytes(self.values), dtype=np.float32).reshape(28, 28)
 
     def get_absolute_url(self) -> str:

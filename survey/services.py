@@ -14,16 +14,15 @@ import statistics
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-import numpy as np
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
 from explainers.models import ClassMap, ExplanationSet, Method
 
-from . import attention, sheets
+from . import sheets
 from .models import (
     DIGITS,
     MAX_OPTIONS,
@@ -40,6 +39,12 @@ from .models import (
     default_consent,
     paper_methods,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
+
+# survey.attention (NumPy, Pillow, matplotlib) is imported inside the functions that build studies:
+# participants' pages import this module and must stay light (a fresh worker answers at once).
 
 logger = logging.getLogger(__name__)
 
@@ -237,6 +242,8 @@ def create_study(
     maps = {(m.method, m.digit): m for m in ClassMap.objects.filter(explanation_set=explanation_set, method__in=methods)}
     platform_settings.setdefault("consent_text", default_consent(n_real_questions + n_attention_checks, len(methods)))
     if pictures is None:
+        from . import attention
+
         pictures = attention.digit_pictures(mnist_dir)
     seed = secrets.randbits(31) if seed is None else seed
     with transaction.atomic():
@@ -258,6 +265,8 @@ def create_study(
 
 
 def _build_items(study: Study, maps: dict, pictures: tuple[np.ndarray, np.ndarray], rng: random.Random) -> None:
+    from . import attention
+
     typical, means = pictures
     images = {
         key: StudyImage.objects.create(
@@ -342,6 +351,8 @@ def replace_attention_check(
         raise BadStudyInput(f"give {study.n_options - 1} distractor pictures, not {len(distractor_pictures)}")
     if not 0 <= digit <= 9:
         raise BadStudyInput(f"digit {digit}: use 0 to 9")
+    from . import attention
+
     try:
         pngs = [attention.digit_png(attention.picture_values(data)) for data in (correct_picture, *distractor_pictures)]
     except ValueError as exc:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import random
-from functools import wraps
+from functools import lru_cache, wraps
 from typing import Callable
 
 from django.conf import settings
@@ -173,7 +173,10 @@ def with_participant(view: Callable[..., HttpResponse]) -> Callable[..., HttpRes
             return error_page(request, 403, "This link is not valid",
                               f"The participant link is {'too old' if str(exc) == 'expired' else 'not valid'}. "
                               "Please open the study again from its original link.")
-        participant = Participant.objects.select_related("study").filter(public_id=public_id).first()
+        try:  # get(), not first(): no ORDER BY to compile, and this runs on every participant request
+            participant = Participant.objects.select_related("study").get(public_id=public_id)
+        except Participant.DoesNotExist:
+            participant = None
         if participant is None or participant.study.slug != slug:
             return error_page(request, 403, "This link is not valid", "This participant link does not belong to this study.")
         return view(request, participant, **kwargs)
@@ -293,9 +296,19 @@ def image(request: HttpRequest, key: str) -> HttpResponse:
     Never a map's or check image's own key: one image sits in several options, and a shared
     URL would tell them apart.
     """
+    try:
+        png = _png(key)
+    except StudyImage.DoesNotExist:
+        return error_page(request, 404, "No such image", "This image does not exist.")
+    return HttpResponse(png, content_type="image/png")
+
+
+@lru_cache(maxsize=2048)  # ~10 MB at most; a miss raises, and exceptions are not cached
+def _png(key: str) -> bytes:
+    """A picture's bytes, read once per worker: a key's picture never changes (new pictures get new keys)."""
     png = ItemOption.objects.filter(key=key).values_list("image__png", flat=True).first()
     if png is None:
         png = StudyImage.objects.filter(key=key, role=StudyImage.Role.EXAMPLE).values_list("png", flat=True).first()
     if png is None:
-        return error_page(request, 404, "No such image", "This image does not exist.")
-    return HttpResponse(bytes(png), content_type="image/png")
+        raise StudyImage.DoesNotExist(key)
+    return bytes(png)
