@@ -18,6 +18,7 @@ from typing import IO, Any
 import numpy as np
 
 from explainers.files import atomic_write
+from survey.models import in_words
 
 from . import stats
 from .study import StudyReport
@@ -51,10 +52,6 @@ def label(method: str) -> str:
 def compares_with_paper(report: StudyReport) -> bool:
     """The paper's numbers are shown only beside a study of the paper's four methods (in any order)."""
     return sorted(report.methods) == sorted(PAPER["votes"])
-
-
-def _in_words(n: int) -> str:
-    return {2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}.get(n, str(n))
 
 
 def _pct(x: float) -> str:
@@ -151,7 +148,7 @@ def text_report(report: StudyReport) -> str:
         add(f"  Note: {tk.note}")
     if paper:
         add(f"  (paper: {PAPER['tukey']})")
-    add(f"  Caveat: a participant's {_in_words(k)} shares sum to 1, so the {_in_words(k)} 'groups' are not independent samples,")
+    add(f"  Caveat: a participant's {in_words(k)} shares sum to 1, so the {in_words(k)} 'groups' are not independent samples,")
     add("  as this ANOVA and Tukey HSD assume. The tests below respect the design.")
     add("")
 

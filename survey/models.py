@@ -31,6 +31,11 @@ MAX_QUESTIONS = 200
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: codes are typed by hand
 NUMBER_WORDS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
 
+
+def in_words(n: int) -> str:
+    """A small number as participants read it ("four"); digits beyond six."""
+    return NUMBER_WORDS.get(n, str(n))
+
 CONSENT_TEMPLATE = (
     "This is a research study about how people judge pictures that explain a computer model's "
     "decisions. You will see {n_questions} sets of {n_options} images and choose, in each set, the one you find "
@@ -53,7 +58,7 @@ def estimated_minutes(n_questions: int) -> int:
 def default_consent(n_questions: int = 25, n_options: int = 4) -> str:
     """The consent text of a study of ``n_questions`` sets of ``n_options`` images (25 and 4: the paper's)."""
     return CONSENT_TEMPLATE.format(
-        n_questions=n_questions, n_options=NUMBER_WORDS.get(n_options, n_options), minutes=estimated_minutes(n_questions)
+        n_questions=n_questions, n_options=in_words(n_options), minutes=estimated_minutes(n_questions)
     )
 
 
@@ -144,7 +149,7 @@ class Study(models.Model):
 
     @property
     def n_options_in_words(self) -> str:
-        return NUMBER_WORDS.get(self.n_options, str(self.n_options))
+        return in_words(self.n_options)
 
     @property
     def is_open(self) -> bool:
