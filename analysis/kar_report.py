@@ -22,26 +22,12 @@ from pathlib import Path
 import numpy as np
 
 from explainers.files import atomic_write
+from explainers.methods import registry
 
 from .kar import BASELINE, FIGURES, MANIFEST, MANIFEST_KIND, METHODS, RESULTS, SUMMARY, KarError, Result, ResultsLog, read_manifest
 
-LABELS = {
-    "normlime": "NormLIME",
-    "lime": "LIME",
-    "smoothgrad": "SmoothGrad²",
-    "vargrad": "VarGrad",
-    "shap": "SHAP",
-    "random": "Random",
-    BASELINE: "baseline (0 % removed)",
-}
-COLORS = {
-    "normlime": "#d62728",
-    "lime": "#ff7f0e",
-    "smoothgrad": "#2ca02c",
-    "vargrad": "#9467bd",
-    "shap": "#1f77b4",
-    "random": "#7f7f7f",
-}
+LABELS = {**registry.LABELS, BASELINE: "baseline (0 % removed)"}
+COLORS = registry.COLOURS
 FEATURE_SET_TITLES = {"pixels": "input pixels (784)", "conv": "conv features (1600)"}
 
 # What the paper states in words (section "Numerical Evaluation with KAR"), error gain in percentage

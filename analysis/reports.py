@@ -18,13 +18,14 @@ from typing import IO, Any
 import numpy as np
 
 from explainers.files import atomic_write
+from explainers.methods import registry
 from survey.models import in_words
 
 from . import stats
 from .study import StudyReport
 
-LABELS = {"normlime": "NormLIME", "lime": "LIME", "smoothgrad": "SmoothGrad²", "vargrad": "VarGrad"}
-COLORS = {"normlime": "#d62728", "lime": "#ff7f0e", "smoothgrad": "#2ca02c", "vargrad": "#9467bd"}
+LABELS = registry.LABELS
+COLORS = registry.COLOURS
 
 REPORT_JSON = "report.json"
 VOTES_CSV = "votes.csv"
@@ -36,7 +37,7 @@ REPORT_KIND = "normlime-study-analysis"
 #: What the paper reports ("Results and Discussion" of "Human Evaluation").
 PAPER = {
     "surveys": 83,
-    "votes": {"normlime": 939, "lime": 438, "smoothgrad": 132, "vargrad": 151},
+    "votes": {m.name: m.paper_votes for m in registry.METHODS if m.paper},  # 939 / 438 / 132 / 151
     "F": 338.0,
     "df": (3, 328),
     "p_text": "5.22e-100",
@@ -46,7 +47,7 @@ PAPER_TOTAL = sum(PAPER["votes"].values())  # 1,660 = 83 x 20
 
 
 def label(method: str) -> str:
-    return LABELS.get(method, method)
+    return registry.label(method)
 
 
 def compares_with_paper(report: StudyReport) -> bool:

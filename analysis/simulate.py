@@ -40,6 +40,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 from django.db import transaction
+
+from explainers.methods.registry import paper_preference
 from django.utils import timezone
 
 from survey import services
@@ -50,7 +52,9 @@ from .study import METHODS, SIMULATED_USER_AGENT  # METHODS: the paper's four, i
 logger = logging.getLogger(__name__)
 
 #: The paper's vote shares (939 / 438 / 132 / 151 of 1,660), rounded as in the issue.
-PAPER_PREFERENCE: dict[str, float] = {"normlime": 0.57, "lime": 0.26, "smoothgrad": 0.08, "vargrad": 0.09}
+PAPER_PREFERENCE: dict[str, float] = paper_preference()
+#: The same as a command-line default, "normlime=0.57,lime=0.26,smoothgrad=0.08,vargrad=0.09".
+PAPER_PREFERENCE_TEXT = ",".join(f"{m}={share:g}" for m, share in PAPER_PREFERENCE.items())
 DEFAULT_CONCENTRATION = 26.0
 DEFAULT_SLIP_RATE = 0.02
 

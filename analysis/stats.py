@@ -64,6 +64,8 @@ from scipy import stats
 from statsmodels.stats.multicomp import pairwise_tukeyhsd
 from statsmodels.stats.multitest import multipletests
 
+from explainers.methods.registry import PAPER_METHODS
+
 __all__ = [
     "METHODS",
     "ANALYTIC_P_FLOOR",
@@ -97,7 +99,7 @@ __all__ = [
 ]
 
 #: Explanation methods, in the index order used by ``choices`` arrays.
-METHODS: tuple[str, ...] = ("normlime", "lime", "smoothgrad", "vargrad")
+METHODS: tuple[str, ...] = PAPER_METHODS
 
 #: Smallest normal double.  SciPy's closed-form survival functions are
 #: accurate down to here; a smaller value (0.0 or subnormal) has underflowed.

@@ -7,28 +7,35 @@ interrupted run continues where it stopped.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
 from . import render
 from .files import atomic_savez, atomic_write, atomic_write_json
 from .data import MnistData, sample_per_class
-from .methods import class_mean_maps, lime_local, lime_sp, noise_tunnel, normlime
+from .methods import class_mean_maps, lime_local, random_importance
+from .methods import registry
 from .methods.lime import DEFAULT_SIGMA
+from .methods.registry import Method, Source
 from .model import predict, probabilities
 
 logger = logging.getLogger(__name__)
 
-MAP_METHODS = ("normlime", "lime", "smoothgrad", "vargrad")
-GRID_ORDER = ("vargrad", "smoothgrad", "lime", "normlime")  # the paper's Fig. 1, top to bottom
 CACHE_NAME = "local_weights.partial.npz"
 CHUNK = 20  # local explanations between two saves of the cache
+
+#: Data-derived arguments a registry entry may ask for by name (``Method.inputs``).
+DATA_INPUTS: dict[str, Callable[[MnistData], np.ndarray]] = {
+    "train_mean": lambda data: data.x_train.mean(0),
+    "black": lambda data: np.zeros(data.x_train.shape[1]),
+}
 
 
 @dataclass(frozen=True)
@@ -38,11 +45,11 @@ class GenerationConfig:
     num_features: int = 20  # K
     sigma: float = DEFAULT_SIGMA  # LIME sampling noise, pixel units
     kernel_width: float | None = None  # default 0.75 * sqrt(784) * sigma
-    noise_samples: int = 100  # SmoothGrad/VarGrad samples per image (paper: 100)
-    noise_sigma: float = 0.3  # paper: 0.3
-    images_per_class: int = 10  # SmoothGrad/VarGrad images averaged per class (paper: 10)
+    images_per_class: int = 10  # images per class for the per-image methods (paper, SmoothGrad: 10)
     batch_size: int = 250
     seed: int = 0
+    #: method name -> keyword values replacing its registry options, e.g. {"shap": {"patch": 4}}
+    options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -61,9 +68,16 @@ def generate(
     config: GenerationConfig,
     *,
     lime_progress: Callable[[int, int], None] | None = None,
-    noise_progress: Callable[[int, int], None] | None = None,
+    image_progress: Callable[[str, int, int], None] | None = None,
 ) -> GenerationResult:
-    """Compute and write everything into ``out_dir``; the progress callbacks get (done, total)."""
+    """Compute and write everything into ``out_dir``: the class maps of every registered method.
+
+    ``lime_progress`` gets (done, total) local explanations; ``image_progress`` gets (what, done,
+    total) images of each per-image call (``what`` names the methods it serves).
+    """
+    unknown = sorted(set(config.options) - set(m.name for m in registry.METHODS))
+    if unknown:
+        raise ValueError(f"options for unknown method(s) {', '.join(unknown)}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     f = probabilities(model)
@@ -77,50 +91,22 @@ def generate(
     W, resumed = _local_weights(f, data.x_train, indices, labels, model_sha256, data.source, out, config, lime_progress)
     timings["lime_local"] = time.perf_counter() - t0
 
-    t0 = time.perf_counter()
+    # The same training images, by true label, for every per-image method (the paper's SmoothGrad rule).
     grad_idx = sample_per_class(data.y_train, config.images_per_class, config.seed + 1)
     grad_labels = data.y_train[grad_idx]
-    done = 0
-
-    def tick(k: int) -> None:
-        nonlocal done
-        done += k
-        if noise_progress:
-            noise_progress(done, len(grad_idx))
-
-    tunnel = noise_tunnel(
-        f,
-        data.x_train[grad_idx],
-        grad_labels,
-        num_samples=config.noise_samples,
-        sigma=config.noise_sigma,
-        batch_size=max(config.batch_size, 100),
-        seed=config.seed + 1,  # not the LIME streams of the same images
-        instance_ids=grad_idx,
-        progress=tick,
-    )
-    timings["smoothgrad_vargrad"] = time.perf_counter() - t0
-
-    maps = {
-        "normlime": normlime(W, labels),
-        "lime": lime_sp(W, labels),
-        "smoothgrad": class_mean_maps(tunnel.smoothgrad_sq, grad_labels),
-        "vargrad": class_mean_maps(tunnel.vargrad, grad_labels),
-        "normlime_signed": normlime(W, labels, signed=True),
-        "lime_signed": lime_sp(W, labels, signed=True),
-        "normlime_global": normlime(W),
-    }
+    maps, described = _class_maps(f, data, W, labels, grad_idx, grad_labels, config, timings, image_progress)
     shown = displayed_maps(maps)
+    names = list(shown)
 
     t0 = time.perf_counter()
     atomic_savez(out / "local_weights.npz", compressed=True, W=W, labels=labels, indices=indices)
     atomic_savez(out / "maps.npz", compressed=True, **maps)
     png_dir = out / "png"
     png_dir.mkdir(exist_ok=True)
-    for method in MAP_METHODS:
+    for method in names:
         for digit in range(10):
             atomic_write(png_dir / f"{method}_{digit}.png", render.map_png(shown[method][digit]))
-    atomic_write(out / "overview.png", render.overview_png(shown, list(GRID_ORDER)))
+    atomic_write(out / "overview.png", render.overview_png(shown, overview_rows(names)))
     timings["files"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - start
 
@@ -128,6 +114,7 @@ def generate(
         "model": {"sha256": model_sha256},
         "data": data.describe(),
         "parameters": asdict(config),
+        "methods": described,
         "explained": {
             "split": "train",
             "local_explanations": int(len(indices)),
@@ -135,7 +122,7 @@ def generate(
             "gradient_images_per_class": np.bincount(grad_labels, minlength=10).tolist(),
         },
         "resumed_from": resumed,
-        "shown": "positive part of normlime_signed and lime_signed; smoothgrad and vargrad as computed; "
+        "shown": "the positive part of each signed map (NAME_signed in maps.npz); unsigned maps as computed; "
         "each PNG scaled to its own maximum",
         "seconds": {k: round(v, 2) for k, v in timings.items()},
     }
@@ -145,14 +132,108 @@ def generate(
     return GenerationResult(out_dir=out, maps=maps, manifest=manifest, resumed_from=resumed)
 
 
+def resolve(function: str) -> Callable:
+    """The callable a registry entry names: ``"module:function"`` in explainers.methods, or a dotted module."""
+    module, _, name = function.partition(":")
+    return getattr(importlib.import_module(module if "." in module else f"{__package__}.methods.{module}"), name)
+
+
+def method_options(method: Method, config: GenerationConfig) -> dict[str, Any]:
+    """The registry's options of ``method`` with the config's replacements."""
+    extra = dict(config.options.get(method.name, {}))
+    unknown = sorted(set(extra) - set(method.options))
+    if unknown:
+        raise ValueError(f"{method.name}: unknown option(s) {', '.join(unknown)} (known: {', '.join(method.options) or 'none'})")
+    return {**method.options, **extra}
+
+
+def _class_maps(f, data, W, labels, grad_idx, grad_labels, config, timings, progress):
+    """maps.npz's arrays of every registered method, and what the manifest says of each."""
+    maps: dict[str, np.ndarray] = {}
+    described: dict[str, dict] = {}
+    calls: dict[str, Any] = {}  # per-image results, shared by methods with the same call
+    per_image = [m for m in registry.METHODS if m.source is Source.PER_IMAGE]
+    for method in registry.METHODS:
+        options = method_options(method, config)
+        t0 = time.perf_counter()
+        if method.source is Source.LIME_WEIGHTS:
+            aggregate = resolve(method.function)
+            maps[method.name] = aggregate(W, labels, **options)
+            if method.signed:
+                maps[f"{method.name}_signed"] = aggregate(W, labels, signed=True, **options)
+            maps[f"{method.name}_global"] = aggregate(W, **options)
+            timing = method.name
+        elif method.source is Source.PER_IMAGE:
+            key = json.dumps([method.function, options, dict(method.inputs)], sort_keys=True, default=str)
+            sharing = [m.name for m in per_image if json.dumps(
+                [m.function, method_options(m, config), dict(m.inputs)], sort_keys=True, default=str) == key]
+            timing = "_".join(sharing)
+            if key not in calls:
+                calls[key] = _attribute(method, options, f, data, grad_idx, grad_labels, config, timing, progress)
+            result = calls[key]
+            values = getattr(result, method.output) if method.output else result
+            values = np.abs(values) if method.reduce == "mean_abs" else values
+            class_map = class_mean_maps(values, grad_labels)
+            maps[method.name] = np.abs(class_map) if method.signed else class_map
+            if method.signed:
+                maps[f"{method.name}_signed"] = class_map
+        else:
+            d = data.x_train.shape[1]
+            maps[method.name] = random_importance(10 * d, config.seed).reshape(10, d)
+            timing = method.name
+        timings[timing] = timings.get(timing, 0.0) + time.perf_counter() - t0
+        described[method.name] = {
+            "label": method.label,
+            "source": method.source.value,
+            "function": method.function or None,
+            "reduce": method.reduce if method.source is Source.PER_IMAGE else None,
+            "options": options,
+            "inputs": dict(method.inputs),
+            "signed": method.signed,
+        }
+    return maps, described
+
+
+def _attribute(method: Method, options, f, data, grad_idx, grad_labels, config, what, progress):
+    """One call of a per-image method over the gradient images, target = the label."""
+    done = 0
+
+    def tick(k: int) -> None:
+        nonlocal done
+        done += k
+        if progress:
+            progress(what, done, len(grad_idx))
+
+    inputs = {}
+    for keyword, source in method.inputs.items():
+        if source not in DATA_INPUTS:
+            raise ValueError(f"{method.name}: unknown input {source!r} (known: {', '.join(DATA_INPUTS)})")
+        inputs[keyword] = DATA_INPUTS[source](data)
+    return resolve(method.function)(
+        f,
+        data.x_train[grad_idx],
+        grad_labels,
+        **options,
+        **inputs,
+        batch_size=max(config.batch_size, 100),
+        seed=config.seed + 1,  # not the LIME streams of the same images
+        instance_ids=grad_idx,
+        progress=tick,
+    )
+
+
 def displayed_maps(maps: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The four survey maps as shown: the positive part of the signed LIME and NormLIME maps."""
+    """Each registered method's maps as shown (those present): the positive part of signed maps."""
     return {
-        "normlime": render.displayed(maps["normlime_signed"]),
-        "lime": render.displayed(maps["lime_signed"]),
-        "smoothgrad": render.displayed(maps["smoothgrad"]),
-        "vargrad": render.displayed(maps["vargrad"]),
+        m.name: render.displayed(maps[f"{m.name}_signed"] if m.signed else maps[m.name])
+        for m in registry.METHODS
+        if (f"{m.name}_signed" if m.signed else m.name) in maps
     }
+
+
+def overview_rows(names) -> list[str]:
+    """Rows of the overview figure for the methods ``names``: the registry's figure order."""
+    return [n for n in registry.figure_order() if n in names]
 
 
 def write_manifest(out_dir: Path, manifest: dict) -> None:

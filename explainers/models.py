@@ -9,19 +9,14 @@ from django.urls import reverse
 if TYPE_CHECKING:
     import numpy as np
 
+from .methods import registry
 
-class Method(models.TextChoices):
-    """The names used for methods everywhere: arrays, files, database, CSV, reports."""
+#: The names used for methods everywhere (arrays, files, database, CSV, reports), from the registry.
+#: A new registry entry changes these choices: run ``makemigrations`` (the database checks the names).
+Method = models.TextChoices("Method", [(m.name.upper(), (m.name, m.label)) for m in registry.METHODS])
 
-    NORMLIME = "normlime", "NormLIME"
-    LIME = "lime", "LIME"
-    SMOOTHGRAD = "smoothgrad", "SmoothGrad²"
-    VARGRAD = "vargrad", "VarGrad"
-    SHAP = "shap", "SHAP"
-    RANDOM = "random", "Random"
-
-
-SURVEY_METHODS = (Method.NORMLIME, Method.LIME, Method.SMOOTHGRAD, Method.VARGRAD)
+#: The paper's four survey methods, in its order.
+SURVEY_METHODS = tuple(Method(name) for name in registry.PAPER_METHODS)
 
 
 class ExplanationSet(models.Model):

@@ -13,16 +13,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from .methods.registry import label  # noqa: E402
+
 COLORMAP = "inferno"  # perceptually uniform, readable in grey, the same for every method
 SCALE = 10  # 28 px -> 280 px
-METHOD_LABELS = {
-    "normlime": "NormLIME",
-    "lime": "LIME",
-    "smoothgrad": "SmoothGrad²",
-    "vargrad": "VarGrad",
-    "shap": "SHAP",
-    "random": "Random",
-}
 
 
 def displayed(values: np.ndarray) -> np.ndarray:
@@ -60,7 +54,7 @@ def overview_png(maps: dict[str, np.ndarray], methods: list[str], title: str | N
             if r == 0:
                 ax.set_title(str(digit), fontsize=12)
             if digit == 0:
-                ax.set_ylabel(METHOD_LABELS.get(method, method), fontsize=11)
+                ax.set_ylabel(label(method), fontsize=11)
     if title:
         fig.suptitle(title, fontsize=12)
     fig.tight_layout()

@@ -7,7 +7,7 @@ import numpy as np
 from django.db import transaction
 
 from . import render
-from .generation import GRID_ORDER, MAP_METHODS, displayed_maps
+from .generation import displayed_maps, overview_rows
 from .models import ClassMap, ExplanationSet
 
 
@@ -25,7 +25,7 @@ def check_replaceable(name: str) -> None:
 
 @transaction.atomic
 def register_explanation_set(name: str, directory: str | Path, maps: dict[str, np.ndarray], manifest: dict) -> ExplanationSet:
-    """Create or replace the set ``name`` and its 40 class maps (all or nothing)."""
+    """Create or replace the set ``name`` and the class maps of each method in ``maps`` (all or nothing)."""
     check_replaceable(name)
     shown = displayed_maps(maps)
     explanation_set, _ = ExplanationSet.objects.update_or_create(
@@ -36,7 +36,7 @@ def register_explanation_set(name: str, directory: str | Path, maps: dict[str, n
             "data_source": manifest["data"]["source"][:300],
             "parameters": manifest.get("parameters", {}),
             "manifest": manifest,
-            "overview_png": render.overview_png(shown, list(GRID_ORDER)),
+            "overview_png": render.overview_png(shown, overview_rows(shown)),
         },
     )
     explanation_set.maps.all().delete()
@@ -48,7 +48,7 @@ def register_explanation_set(name: str, directory: str | Path, maps: dict[str, n
             values=shown[method][digit].astype(np.float32).tobytes(),
             png=render.map_png(shown[method][digit]),
         )
-        for method in MAP_METHODS
+        for method in shown
         for digit in range(10)
     )
     return explanation_set

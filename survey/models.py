@@ -18,7 +18,8 @@ from django.db.models.functions import Mod
 from django.db.models.lookups import Exact
 from django.urls import reverse
 
-from explainers.models import SURVEY_METHODS, Method
+from explainers.methods import registry
+from explainers.models import Method
 
 # A study compares 2 to 6 methods: each real question shows one map per method (its k options).
 MIN_OPTIONS = 2
@@ -47,7 +48,7 @@ CONSENT_TEMPLATE = (
 
 def paper_methods() -> list[str]:
     """The paper's four methods, in its order: the methods of a study unless it names others."""
-    return [str(m.value) for m in SURVEY_METHODS]
+    return list(registry.PAPER_METHODS)
 
 
 def estimated_minutes(n_questions: int) -> int:

@@ -75,8 +75,13 @@ def integrated_gradients(
     rule: str = DEFAULT_RULE,
     batch_size: int = 500,
     progress: Progress = None,
+    seed: int | None = None,
+    instance_ids=None,
 ) -> np.ndarray:
     """Integrated Gradients per image, (n, d) float64; ``targets`` default to the model's prediction.
+
+    ``seed`` and ``instance_ids`` are accepted, and ignored, so that IG takes the same call as
+    every per-image method of the registry (generation passes them): IG draws nothing at random.
 
     ``baseline``: ``"black"`` (zeros), or an image ((d,) or any shape of d values, e.g.
     ``baseline_image("mean", x_train)``), or one image per input ((n, d)).

@@ -7,10 +7,19 @@ under the Shapley kernel, constrained to sum to f(x) - E[f(background)]. With a
 budget of at least 2^d - 2 coalitions every coalition is enumerated and the
 result is exact; otherwise coalition sizes are drawn from the kernel and each
 draw is paired with its complement (which halves the variance).
+
+A paired draw and its complement give the same equation of the regression, so
+``num_samples`` sampled coalitions determine at most ``num_samples // 2`` of the
+d - 1 free values: a budget below that is refused with an error naming the
+budget needed (shap's own rule, 2d + 2048), never solved by a silent
+minimum-norm fallback. ``feature_mask`` groups features (Captum's convention:
+every feature of a group gets the group's value), e.g. the 2x2-pixel patches of
+:func:`patch_mask` that bring 784 pixels down to 196 players.
 """
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 
 import numpy as np
@@ -20,6 +29,27 @@ from torch import nn
 
 from ._common import Progress, as_tensor, check_positive, flat, instance_generator, resolve_targets
 from ._common import instance_ids as stream_ids
+
+logger = logging.getLogger(__name__)
+
+EXTRA_SAMPLES = 2048  # shap's rule: 2d + 2048 coalitions
+
+
+class UnderdeterminedError(ValueError):
+    """Too few coalitions to determine every Shapley value (one line, names the budget needed)."""
+
+
+def recommended_samples(d: int) -> int:
+    """shap's default budget for d players, 2d + 2048: enough for the least squares to be determined."""
+    return 2 * d + EXTRA_SAMPLES
+
+
+def patch_mask(patch: int, side: int = 28) -> np.ndarray:
+    """(side*side,) group ids of square ``patch`` x ``patch`` patches, row-major (side must divide)."""
+    if patch <= 0 or side % patch:
+        raise ValueError(f"patch {patch} must be a positive divisor of {side}")
+    rows, cols = np.divmod(np.arange(side * side), side)
+    return (rows // patch) * (side // patch) + cols // patch
 
 
 def kernel_shap(
@@ -33,30 +63,83 @@ def kernel_shap(
     seed: int = 0,
     instance_ids=None,
     progress: Progress = None,
+    feature_mask=None,
+    allow_underdetermined: bool = False,
 ) -> np.ndarray:
-    """Shapley value estimates, (n, d), of f(x)[target] against ``background`` ((d,) or (m, d))."""
+    """Shapley value estimates, (n, d), of f(x)[target] against ``background`` ((d,) or (m, d)).
+
+    ``feature_mask`` ((d,) ints 0..g-1) makes the g groups the players; ``allow_underdetermined``
+    keeps the old minimum-norm solve for a budget too small (logged; KAR's until issue 11).
+    """
     check_positive(num_samples=num_samples, batch_size=batch_size)
     x = flat(as_tensor(X, model))
     n, d = x.shape
     bg = torch.as_tensor(np.asarray(background) if not isinstance(background, torch.Tensor) else background)
     bg = bg.to(dtype=torch.float32, device=x.device).reshape(-1, d)
+    groups = _check_mask(feature_mask, d)
+    g = d if groups is None else int(groups.max()) + 1
     targets = resolve_targets(model, x, targets, batch_size)
     ids = stream_ids(instance_ids, n)
-    exact = d < 31 and num_samples >= 2**d - 2
+    exact = g < 31 and num_samples >= 2**g - 2
+    if not exact and num_samples // 2 < g - 1:
+        message = (
+            f"kernel_shap: {num_samples} coalitions cannot determine {g} Shapley values (paired draws give at most "
+            f"{num_samples // 2} equations for {g - 1} unknowns); use num_samples >= {recommended_samples(g)} "
+            f"(2d + {EXTRA_SAMPLES}) or fewer players (feature_mask)"
+        )
+        if not allow_underdetermined:
+            raise UnderdeterminedError(message)
+        logger.warning("%s; using the minimum-norm solution as asked", message)
     out = np.zeros((n, d))
     for i in range(n):
         if exact:
-            Z, w = _all_coalitions(d)
+            Z, w = _all_coalitions(g)
         else:
-            Z, w = _sampled_coalitions(d, num_samples, instance_generator(seed, ids[i]))
+            Z, w = _sampled_coalitions(g, num_samples, instance_generator(seed, ids[i]))
         Zt = torch.as_tensor(Z, dtype=torch.float32, device=x.device)
+        if groups is not None:
+            Zt = Zt[:, torch.as_tensor(groups, device=x.device)]  # a group's players share its membership
         full = torch.ones(1, d, device=x.device)
         empty = torch.zeros(1, d, device=x.device)
         values = _coalition_values(model, x[i], bg, torch.cat([empty, full, Zt]), targets[i], batch_size)
-        out[i] = _solve(Z, w, values[2:], values[0], values[1])
+        phi = _solve(Z, w, values[2:], values[0], values[1], allow_underdetermined)
+        out[i] = phi if groups is None else phi[groups]
         if progress is not None:
             progress(1)
     return out
+
+
+def patch_shap(
+    model: nn.Module,
+    X,
+    targets=None,
+    *,
+    patch: int = 2,
+    num_samples: int | None = None,
+    background,
+    batch_size: int = 1000,
+    seed: int = 0,
+    instance_ids=None,
+    progress: Progress = None,
+) -> np.ndarray:
+    """Kernel SHAP of 28x28 images over ``patch`` x ``patch`` patches, (n, 784); budget 2d + 2048 by default."""
+    mask = patch_mask(patch)
+    budget = recommended_samples(int(mask.max()) + 1) if num_samples is None else num_samples
+    return kernel_shap(
+        model, X, targets, num_samples=budget, background=background, batch_size=batch_size, seed=seed,
+        instance_ids=instance_ids, progress=progress, feature_mask=mask,
+    )
+
+
+def _check_mask(feature_mask, d: int) -> np.ndarray | None:
+    if feature_mask is None:
+        return None
+    groups = np.asarray(feature_mask).reshape(-1)
+    if groups.shape != (d,) or not np.issubdtype(groups.dtype, np.integer):
+        raise ValueError(f"feature_mask must hold {d} integer group ids (got shape {groups.shape}, {groups.dtype})")
+    if groups.min() != 0 or set(np.unique(groups)) != set(range(int(groups.max()) + 1)):
+        raise ValueError("feature_mask must number its groups 0, 1, ..., g - 1 without gaps")
+    return groups
 
 
 @torch.no_grad()
@@ -73,7 +156,9 @@ def _coalition_values(model, x, bg, Z, target, batch_size) -> np.ndarray:
     return torch.cat(values).numpy()
 
 
-def _solve(Z: np.ndarray, w: np.ndarray, v: np.ndarray, v_empty: float, v_full: float) -> np.ndarray:
+def _solve(
+    Z: np.ndarray, w: np.ndarray, v: np.ndarray, v_empty: float, v_full: float, allow_underdetermined: bool = False
+) -> np.ndarray:
     """Weighted least squares with sum(phi) = v_full - v_empty, by eliminating the last feature."""
     total = v_full - v_empty
     A = Z[:, :-1] - Z[:, -1:]
@@ -84,6 +169,13 @@ def _solve(Z: np.ndarray, w: np.ndarray, v: np.ndarray, v_empty: float, v_full: 
         # an SVD-based lstsq on the (coalitions x d) matrix when there are more coalitions than features.
         phi = scipy.linalg.solve(Aw.T @ A, Aw.T @ b, assume_a="pos")
     except (np.linalg.LinAlgError, scipy.linalg.LinAlgError, ValueError):
+        if not allow_underdetermined:
+            # enough draws, but too few distinct coalitions (repeats) to pin every value down
+            d = Z.shape[1]
+            raise UnderdeterminedError(
+                f"kernel_shap: the {len(Z)} coalitions drawn do not determine {d} Shapley values; "
+                f"use num_samples >= {recommended_samples(d)} (2d + {EXTRA_SAMPLES})"
+            ) from None
         root = np.sqrt(w)[:, None]  # too few coalitions to determine every value: minimum-norm solution
         phi, *_ = np.linalg.lstsq(A * root, b * root[:, 0], rcond=None)
     return np.append(phi, total - phi.sum())

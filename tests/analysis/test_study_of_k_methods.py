@@ -71,7 +71,7 @@ def _take_the_survey(client, study: Study, favourite: int, rng: np.random.Genera
             continue
         html = page.content.decode()
         assert html.count('type="radio"') == k and f"set of {WORDS[k]} images" in html
-        assert not any(method in html.lower() for method in study.methods)  # still blind
+        assert not any(re.search(rf"\b{method}\b", html.lower()) for method in study.methods)  # still blind
         position = int(re.search(r"/q/(\d+)/$", url).group(1))
         shown = list(ShownOption.objects.filter(entry__participant=participant, entry__position=position)
                      .order_by("position").values_list("option__method", "option__is_correct"))

@@ -7,11 +7,14 @@ from django.core.management import CommandError, call_command
 from PIL import Image
 
 from explainers import generation
+from explainers.methods import registry
 from explainers.models import ClassMap, ExplanationSet
 
 pytestmark = pytest.mark.django_db
 
-SMALL = dict(per_class=2, num_samples=60, num_features=5, device="cpu", verbosity=0)
+# SHAP over 14x14-pixel patches: 4 players, every coalition enumerated (16 forward passes an image)
+SMALL = dict(per_class=2, num_samples=60, num_features=5, device="cpu", verbosity=0, option=["shap.patch=14"])
+MAPS = 10 * len(registry.METHODS)
 
 
 def run(out, model, mnist, **extra):
@@ -25,26 +28,28 @@ def test_it_writes_weights_maps_pictures_and_a_manifest(tiny_model_path, tiny_mn
     assert weights["W"].shape == (20, 784) and len(weights["labels"]) == 20 and len(weights["indices"]) == 20
     assert ((weights["W"] != 0).sum(1) <= 5).all()
     maps = np.load(out / "maps.npz")
-    for method in ("normlime", "lime", "smoothgrad", "vargrad", "normlime_signed", "lime_signed"):
+    for method in (*registry.NAMES, "normlime_signed", "lime_signed"):
         assert maps[method].shape == (10, 784), method
     assert maps["normlime_global"].shape == (784,)
-    assert (maps["normlime"] >= 0).all() and (maps["lime"] >= 0).all()
+    assert (maps["normlime"] >= 0).all() and (maps["lime"] >= 0).all() and (maps["shap"] >= 0).all()
     np.testing.assert_allclose(np.abs(maps["normlime_signed"]), maps["normlime"])
-    for method in ("normlime", "lime", "smoothgrad", "vargrad"):
+    for method in registry.NAMES:
         for digit in range(10):
             assert Image.open(out / "png" / f"{method}_{digit}.png").size == (280, 280)
     assert Image.open(out / "overview.png").size[0] > Image.open(out / "overview.png").size[1]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["parameters"]["num_samples"] == 60 and manifest["parameters"]["seed"] == 0
     assert len(manifest["model"]["sha256"]) == 64 and "IDX" in manifest["data"]["source"]
-    assert {"lime_local", "smoothgrad_vargrad", "total"} <= set(manifest["seconds"])
+    assert {"lime_local", "smoothgrad_vargrad", "shap", "total"} <= set(manifest["seconds"])
+    assert manifest["methods"]["shap"]["options"] == {"patch": 14, "num_samples": None}
     assert not (out / generation.CACHE_NAME).exists()
 
 
-def test_it_registers_the_set_with_its_40_maps_as_shown(tiny_model_path, tiny_mnist_dir, tmp_path):
+def test_it_registers_the_set_with_the_maps_of_every_method_as_shown(tiny_model_path, tiny_mnist_dir, tmp_path):
     run(tmp_path / "set-b", tiny_model_path, tiny_mnist_dir)
     explanation_set = ExplanationSet.objects.get(name="set-b")
-    assert explanation_set.maps.count() == 40
+    assert explanation_set.maps.count() == MAPS
+    assert set(explanation_set.maps.values_list("method", flat=True)) == set(registry.NAMES)
     maps = np.load(tmp_path / "set-b" / "maps.npz")
     shown = ClassMap.objects.get(explanation_set=explanation_set, method="normlime", digit=3).array()
     np.testing.assert_allclose(shown.reshape(784), np.clip(maps["normlime_signed"][3], 0, None), rtol=1e-6)
@@ -54,7 +59,7 @@ def test_running_again_replaces_the_set_instead_of_duplicating_it(tiny_model_pat
     run(tmp_path / "set-c", tiny_model_path, tiny_mnist_dir)
     run(tmp_path / "set-c", tiny_model_path, tiny_mnist_dir, seed=1)
     assert ExplanationSet.objects.filter(name="set-c").count() == 1
-    assert ClassMap.objects.filter(explanation_set__name="set-c").count() == 40
+    assert ClassMap.objects.filter(explanation_set__name="set-c").count() == MAPS
     assert ExplanationSet.objects.get(name="set-c").parameters["seed"] == 1
 
 
@@ -130,3 +135,10 @@ def test_a_set_that_a_study_was_built_from_is_not_replaced(tiny_model_path, tiny
     with pytest.raises(CommandError, match="explanation set 'used' is used by study pilot; generate into another --name"):
         run(tmp_path / "used", tiny_model_path, tiny_mnist_dir, seed=5)
     assert bytes(ExplanationSet.objects.get(name="used").map_for("lime", 3).png) == before
+
+
+def test_an_unknown_method_option_is_a_one_line_error(tiny_model_path, tiny_mnist_dir, tmp_path):
+    with pytest.raises(CommandError, match=r"--option: shap: unknown option\(s\) steps \(known: patch, num_samples\)"):
+        run(tmp_path / "x", tiny_model_path, tiny_mnist_dir, option=["shap.steps=4"])
+    with pytest.raises(CommandError, match="unknown method 'ig'"):
+        run(tmp_path / "x", tiny_model_path, tiny_mnist_dir, option=["ig.steps=4"])

@@ -17,6 +17,7 @@ LIBRARY_MODULES = [
     "explainers.methods.noise_tunnel",
     "explainers.methods.shap",
     "explainers.methods.random_baseline",
+    "explainers.methods.registry",
     "analysis.stats",
     "analysis.kar",
 ]

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from explainers.methods import kernel_shap
-from explainers.methods.shap import shapley_kernel_weight
+from explainers.methods.shap import UnderdeterminedError, patch_mask, patch_shap, recommended_samples, shapley_kernel_weight
 
 
 def game(x: torch.Tensor) -> torch.Tensor:
@@ -87,3 +87,56 @@ def test_seeded_runs_repeat_exactly():
 def test_the_shapley_kernel_weight_matches_its_formula():
     assert shapley_kernel_weight(4, 1) == pytest.approx(3 / (4 * 1 * 3))
     assert shapley_kernel_weight(4, 2) == pytest.approx(3 / (6 * 2 * 2))
+
+
+def linear(w):
+    weights = torch.tensor(w, dtype=torch.float32)
+    return lambda t: torch.stack([t @ weights, -(t @ weights)], 1)
+
+
+def test_on_a_linear_game_each_feature_gets_its_weight_times_its_change():
+    # f(x) = w.x against background b: phi_i = w_i (x_i - b_i) exactly, here for 40 sampled players.
+    d = 40
+    w = np.arange(1, d + 1) / 10 * np.where(np.arange(d) % 2, 1, -1)
+    x = np.ones((1, d))
+    b = np.full(d, 0.5)
+    phi = kernel_shap(linear(w), x, [0], background=b, num_samples=recommended_samples(d), seed=0)
+    np.testing.assert_allclose(phi[0], w * 0.5, atol=1e-4)
+
+
+def test_grouped_features_share_their_groups_value():
+    # f = 2 x0 + 3 x1 - x2 + 0.5 x3, x = 1, b = 0; groups {0, 1} and {2, 3}: group values 5 and -0.5.
+    phi = kernel_shap(linear([2.0, 3.0, -1.0, 0.5]), np.ones((1, 4)), [0], background=np.zeros(4),
+                      num_samples=14, feature_mask=[0, 0, 1, 1])
+    np.testing.assert_allclose(phi[0], [5.0, 5.0, -0.5, -0.5], atol=1e-6)
+
+
+def test_an_underdetermined_budget_is_refused_with_the_budget_needed():
+    f = linear(np.ones(784))
+    with pytest.raises(UnderdeterminedError, match=r"use num_samples >= 3616 \(2d \+ 2048\)") as error:
+        kernel_shap(f, np.ones((1, 784)), [0], background=np.zeros(784), num_samples=512)
+    assert "\n" not in str(error.value)
+
+
+def test_the_old_minimum_norm_solve_is_kept_only_when_asked_for(caplog):
+    f = linear(np.ones(30))
+    phi = kernel_shap(f, np.ones((1, 30)), [0], background=np.zeros(30), num_samples=20, allow_underdetermined=True)
+    assert phi.shape == (1, 30) and "cannot determine 30 Shapley values" in caplog.text
+
+
+def test_patches_of_two_by_two_pixels_number_196_players_row_major():
+    mask = patch_mask(2)
+    assert mask.shape == (784,) and mask.max() == 195
+    assert mask[[0, 1, 28, 29]].tolist() == [0, 0, 0, 0]
+    assert mask[2] == 1 and mask[56] == 14 and mask[783] == 195
+    with pytest.raises(ValueError, match="positive divisor of 28"):
+        patch_mask(3)
+
+
+def test_patch_shap_uses_the_determined_budget_for_its_patches():
+    w = np.random.default_rng(0).normal(size=784)
+    x = np.random.default_rng(1).random((1, 784))
+    phi = patch_shap(linear(w), x, [0], patch=4, background=np.zeros(784))
+    group = patch_mask(4)
+    expected = np.bincount(group, weights=w * x[0])[group]  # each pixel gets its 4x4 patch's total
+    np.testing.assert_allclose(phi[0], expected, atol=1e-3)

@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from explainers import render
+from explainers.methods import registry
 from explainers.models import ClassMap, ExplanationSet
 
 pytestmark = pytest.mark.django_db
@@ -28,7 +29,7 @@ def explanation_set():
         manifest={"explained": {"local_explanations": 20}, "seconds": {"total": 1.0}},
         overview_png=b"\x89PNG overview",
     )
-    for method in ("normlime", "lime", "smoothgrad", "vargrad"):
+    for method in registry.NAMES:
         for digit in range(10):
             values = rng.random(784).astype(np.float32)
             ClassMap.objects.create(
@@ -47,12 +48,22 @@ def test_the_list_says_how_to_make_a_set_when_there_is_none(client):
     assert b"generate_explanations" in client.get("/explanations/").content
 
 
-def test_the_detail_page_shows_a_four_by_ten_grid_of_maps(client, explanation_set):
+def test_the_detail_page_shows_a_row_of_ten_maps_for_every_registered_method(client, explanation_set):
     response = client.get("/explanations/demo-set/")
     assert response.status_code == 200
     html = response.content.decode()
-    assert html.count('src="/explanations/demo-set/maps/') == 40
-    assert "NormLIME" in html and "SmoothGrad" in html and "/explanations/demo-set/overview.png" in html
+    assert html.count('src="/explanations/demo-set/maps/') == 10 * len(registry.METHODS)
+    for method in registry.METHODS:
+        assert f'src="/explanations/demo-set/maps/{method.name}/9.png"' in html
+        assert f'<div class="head" role="rowheader">{method.label}</div>' in html
+    assert "/explanations/demo-set/overview.png" in html
+
+
+def test_a_method_registered_after_the_set_was_made_shows_as_missing(client, explanation_set):
+    explanation_set.maps.filter(method="shap").delete()
+    html = client.get("/explanations/demo-set/").content.decode()
+    assert html.count('src="/explanations/demo-set/maps/') == 10 * (len(registry.METHODS) - 1)
+    assert html.count("missing</div>") == 10
 
 
 def test_a_map_is_served_as_a_cacheable_png(client, explanation_set):
@@ -66,6 +77,6 @@ def test_a_map_is_served_as_a_cacheable_png(client, explanation_set):
 
 def test_unknown_sets_methods_and_digits_are_404(client, explanation_set):
     assert client.get("/explanations/nope/").status_code == 404
-    assert client.get("/explanations/demo-set/maps/shap/1.png").status_code == 404
+    assert client.get("/explanations/demo-set/maps/nope/1.png").status_code == 404
     assert client.get("/explanations/demo-set/maps/lime/12.png").status_code == 404
     assert client.get("/explanations/nope/overview.png").status_code == 404

@@ -16,7 +16,7 @@ from django.test import Client
 from django.urls import reverse
 
 from explainers.models import Method
-from explainers.render import METHOD_LABELS
+from explainers.methods import registry
 from survey.models import Item, Participant
 from survey.testing import correct_position, make_explanation_set, make_study
 
@@ -33,7 +33,7 @@ def _words(text: str) -> str:
 
 # Every name and label a method goes by, as runs of words ("SmoothGrad²" -> "smoothgrad").
 METHOD_TERMS = sorted(
-    {_words(term) for pair in (*Method.choices, *METHOD_LABELS.items()) for term in pair} - {"  "}
+    {_words(term) for pair in (*Method.choices, *registry.LABELS.items()) for term in pair} - {"  "}
 )
 
 

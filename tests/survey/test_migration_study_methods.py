@@ -1,10 +1,10 @@
-"""Migration 0004_study_methods: existing studies compare the paper's four methods."""
+"""Migration 0005_study_methods: existing studies compare the paper's four methods."""
 import pytest
 from django.db import IntegrityError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 
-BEFORE = [("survey", "0003_participant_imported_id")]
-AFTER = [("survey", "0004_study_methods")]
+BEFORE = [("survey", "0004_method_ig")]
+AFTER = [("survey", "0005_study_methods")]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,3 +1,4 @@
+import json
 import re
 import time
 from pathlib import Path
@@ -6,7 +7,8 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from explainers import cli
-from explainers.generation import GenerationConfig, generate, write_manifest
+from explainers.generation import GenerationConfig, generate, method_options, write_manifest
+from explainers.methods import registry
 from explainers.model import CheckpointError, file_sha256, load_checkpoint
 from explainers.services import SetInUse, check_replaceable, register_explanation_set
 
@@ -15,7 +17,8 @@ NAME = re.compile(r"^[-a-zA-Z0-9_]+$")
 
 class Command(BaseCommand):
     help = (
-        "Compute local LIME explanations and class-level maps (NormLIME, LIME, SmoothGrad², VarGrad), "
+        f"Compute local LIME explanations and the class-level maps of every registered method "
+        f"({', '.join(m.label for m in registry.METHODS)}), "
         "write them with PNGs and a manifest to --out, and register the set for the survey."
     )
 
@@ -28,11 +31,15 @@ class Command(BaseCommand):
         parser.add_argument("--num-samples", type=int, default=d.num_samples, help="LIME samples per explanation (default %(default)s)")
         parser.add_argument("--num-features", type=int, default=d.num_features, help="K, features per local explanation (default %(default)s)")
         parser.add_argument("--sigma", type=float, default=d.sigma, help="LIME sampling noise in pixel units (default %(default)s)")
+        parser.add_argument("--images-per-class", type=int, default=d.images_per_class,
+                            help="training images per digit for the per-image methods (SmoothGrad², SHAP...; default %(default)s)")
+        parser.add_argument("--option", action="append", default=[], metavar="METHOD.KEY=VALUE",
+                            help="replace one of a method's registry options, e.g. shap.patch=4 (repeatable)")
         parser.add_argument("--batch-size", type=int, default=d.batch_size, help="rows per forward pass (default %(default)s)")
         cli.add_common_options(parser)
 
     def handle(self, *args, **opts):
-        for name in ("per_class", "num_samples", "num_features", "sigma", "batch_size"):
+        for name in ("per_class", "num_samples", "num_features", "sigma", "images_per_class", "batch_size"):
             cli.positive(name.replace("_", "-"), opts[name])
         out = Path(opts["out"]) if opts["out"] else cli.default_explanations_dir()
         if out.exists() and not out.is_dir():
@@ -56,9 +63,16 @@ class Command(BaseCommand):
             num_samples=opts["num_samples"],
             num_features=opts["num_features"],
             sigma=opts["sigma"],
+            images_per_class=opts["images_per_class"],
             batch_size=opts["batch_size"],
             seed=opts["seed"],
+            options=parse_options(opts["option"]),
         )
+        try:
+            for method in registry.METHODS:  # unknown options fail now, not after the LIME stage
+                method_options(method, config)
+        except ValueError as exc:
+            raise CommandError(f"--option: {exc}") from None
         quiet = opts["verbosity"] == 0
         start = time.perf_counter()
         bars = {}
@@ -78,7 +92,7 @@ class Command(BaseCommand):
                 out,
                 config,
                 lime_progress=progress("lime", "LIME local explanations", "expl"),
-                noise_progress=progress("noise", "SmoothGrad²/VarGrad", "img"),
+                image_progress=lambda what, done, total: progress(what, what, "img")(done, total),
             )
         finally:
             for bar in bars.values():
@@ -91,11 +105,30 @@ class Command(BaseCommand):
         write_manifest(out, manifest)
         explanation_set = register_explanation_set(name, out, result.maps, manifest)
         seconds = time.perf_counter() - start
+        pictures = explanation_set.maps.count()
         resumed = f" (resumed after {result.resumed_from} cached)" if result.resumed_from else ""
         self.stdout.write(
             self.style.SUCCESS(
                 f"Explained {manifest['explained']['local_explanations']} images{resumed} in {seconds:.0f} s; "
-                f"wrote maps.npz, local_weights.npz, 40 PNGs and overview.png to {out}; "
+                f"wrote maps.npz, local_weights.npz, {pictures} PNGs and overview.png to {out}; "
                 f"registered set '{explanation_set.name}' ({explanation_set.get_absolute_url()})."
             )
         )
+
+
+def parse_options(items: list[str]) -> dict[str, dict]:
+    """``["shap.patch=4"]`` -> ``{"shap": {"patch": 4}}`` (values read as JSON, else kept as text)."""
+    options: dict[str, dict] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        method, dot, name = key.strip().partition(".")
+        if not (sep and dot and method and name):
+            raise CommandError(f"--option {item!r}: write METHOD.KEY=VALUE, e.g. shap.patch=4")
+        if method not in registry.BY_NAME:
+            raise CommandError(f"--option {item!r}: unknown method {method!r} (known: {', '.join(registry.NAMES)})")
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = text
+        options.setdefault(method, {})[name] = value
+    return options

@@ -10,8 +10,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('explainers', '0001_initial'),
-        ('survey', '0003_participant_imported_id'),
+        ('explainers', '0002_method_ig'),
+        ('survey', '0004_method_ig'),
     ]
 
     operations = [
