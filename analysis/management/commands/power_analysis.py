@@ -18,9 +18,9 @@ class Command(BaseCommand):
         parser.add_argument("--methods", default=",".join(paper_methods()),
                             help="the 2 to 6 methods of the study, comma-separated (default %(default)s)")
         parser.add_argument("--preference", default=None,
-                            help="expected share of votes per method, e.g. normlime=0.57,lime=0.26,vargrad=0.09,"
-                                 "smoothgrad=0.08 (default: the paper's shares; a method the paper did not study gets "
-                                 "its smallest share, 0.08, then rescaled)")
+                            help=f"expected share of votes per method, e.g. {simulate.PAPER_PREFERENCE_TEXT} (default: "
+                                 "the paper's shares; a method the paper did not study gets its smallest share, then "
+                                 "all are rescaled to sum to 1)")
         parser.add_argument("--alpha", type=float, default=0.05, help="significance level (default %(default)s)")
         parser.add_argument("--power", type=float, default=0.8, help="target power (default %(default)s)")
         parser.add_argument("--test", choices=power.TESTS, default="friedman",

@@ -19,8 +19,8 @@ class Command(BaseCommand):
         parser.add_argument("--participants", type=int, required=True, help="how many to add")
         parser.add_argument("--preference", default=None,
                             help="share of votes per method of the study for attentive participants, e.g. "
-                                 "normlime=0.57,lime=0.26,vargrad=0.09,smoothgrad=0.08 (default: the paper's shares; "
-                                 "a method the paper did not study gets its smallest share, 0.08, then rescaled)")
+                                 f"{simulate.PAPER_PREFERENCE_TEXT} (default: the paper's shares; a method the paper "
+                                 "did not study gets its smallest share, then all are rescaled to sum to 1)")
         parser.add_argument("--fail-rate", type=float, default=0.1,
                             help="share of careless participants who answer at random (default %(default)s)")
         parser.add_argument("--slip-rate", type=float, default=simulate.DEFAULT_SLIP_RATE,
