@@ -117,7 +117,7 @@ def report(request: HttpRequest, slug: str) -> HttpResponse:
         "default_n_boot": study_analysis.DEFAULT_N_BOOT,
         "now": timezone.now(),
         "query": query,
-        "paper": reports.PAPER,
+        "paper": reports.PAPER if result is not None and reports.compares_with_paper(result) else None,
     }
     if result is not None:
         a = result.analysis
