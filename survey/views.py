@@ -64,7 +64,7 @@ def _participant(public_id: uuid.UUID) -> Participant | None:
         return None
     split = len(_PARTICIPANT_FIELDS)
     participant = Participant.from_db(_participant_with_study.using, _PARTICIPANT_FIELDS, rows[0][:split])
-    participant.study = Study.from_db(_study_by_slug.using, _STUDY_FIELDS, rows[0][split:])
+    participant.study = Study.from_db(_participant_with_study.using, _STUDY_FIELDS, rows[0][split:])
     return participant
 
 
