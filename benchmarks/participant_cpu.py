@@ -27,9 +27,11 @@ if a.setup:
 import django; django.setup()
 from django.core.management import call_command
 from django.test import Client
+from django.conf import settings
+if a.setup or not (settings.STATIC_ROOT / "staticfiles.json").exists():
+    call_command("collectstatic", "--noinput", verbosity=0)
 if a.setup:
     call_command("migrate", verbosity=0)
-    call_command("collectstatic", "--noinput", verbosity=0)
     from survey.testing import make_explanation_set, make_study
     make_study(make_explanation_set("prof"), slug="prof")
 import logging; logging.disable(logging.WARNING)
