@@ -15,8 +15,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from analysis import kar
-from analysis.management.commands.run_kar import spec_from_options
+from kar.core.spec import DEFAULT_THRESHOLDS
+from kar.management.commands.run_kar import spec_from_options
 from explainers.methods import normlime
 from explainers.model import file_sha256
 from explainers.models import ExplanationSet
@@ -125,7 +125,7 @@ def test_paper_gives_the_papers_grid_and_explicit_options_still_win():
     tweaked = spec_from_options({"paper": True, "runs": 2, "thresholds": "90,10"})
     assert tweaked.runs == 2 and tweaked.thresholds == (10, 90) and tweaked.train.epochs == 30
     default = spec_from_options({})
-    assert default.thresholds == kar.DEFAULT_THRESHOLDS and default.runs == 1 and default.train.epochs < 30
+    assert default.thresholds == DEFAULT_THRESHOLDS and default.runs == 1 and default.train.epochs < 30
 
 
 # --------------------------------------------------------------------------

@@ -36,7 +36,7 @@ LABEL = (
     "retraining, small ranking samples. It shows the machinery in minutes; it is not the default grid "
     "(run_kar) or the paper's (run_kar --paper)."
 )
-RUN_MANIFEST = "manifest.json"  # = analysis.kar.MANIFEST (a test checks); importing kar would load torch
+RUN_MANIFEST = "manifest.json"  # = kar.core.store.MANIFEST (a test checks); importing the core would load torch
 PID_FILE = "demo.pid"  # the background process; ``prepare_demo`` starts no second one while it lives
 LOG_FILE = "demo.log"
 NICENESS = 10  # below the web server, so the site answers at once while the run trains

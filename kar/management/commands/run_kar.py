@@ -7,20 +7,21 @@ import time
 from pathlib import Path
 
 import numpy as np
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from analysis import kar, kar_report
 from explainers import cli
 from explainers.model import CheckpointError, file_sha256, load_checkpoint
-
-DEFAULTS = kar.DEFAULT_SETTINGS
-PAPER = kar.PAPER_SETTINGS
-
-
-def kar_root() -> Path:
-    """Where run folders live by default; the researcher page lists this folder."""
-    return Path(settings.DATA_DIR) / "kar"
+from kar.core import report as kar_report
+from kar.core.errors import KarError
+from kar.core.masking import MODES
+from kar.core.rankings import METHODS, LocalWeights
+from kar.core.runner import run_kar
+from kar.core.spaces import FEATURE_SETS, conv_space, explained_models, pixel_space
+from kar.core.spec import DEFAULT_SETTINGS as DEFAULTS
+from kar.core.spec import PAPER_SETTINGS as PAPER
+from kar.core.spec import KarSpec
+from kar.core.store import MANIFEST, RANKINGS, RESULTS, SUMMARY
+from kar.locations import kar_root
 
 
 class Command(BaseCommand):
@@ -37,12 +38,12 @@ class Command(BaseCommand):
             "'auto' (the newest set of this model, if any; default) or 'none' (compute them here)",
         )
         parser.add_argument("--out", default=None, help=f"output folder (default {kar_root()}/<mode>-default or <mode>-paper)")
-        parser.add_argument("--feature-sets", default=",".join(kar.FEATURE_SETS), help="comma list of pixels, conv (default both)")
-        parser.add_argument("--methods", default=",".join(kar.METHODS), help="comma list (default all six)")
+        parser.add_argument("--feature-sets", default=",".join(FEATURE_SETS), help="comma list of pixels, conv (default both)")
+        parser.add_argument("--methods", default=",".join(METHODS), help="comma list (default all six)")
         parser.add_argument("--thresholds", default=None, help=f"comma list of %% removed, each 1-99 (default {','.join(map(str, DEFAULTS['thresholds']))}; --paper 10,20,...,90)")
         parser.add_argument("--runs", type=int, default=None, help=f"independent retrainings per cell (default {DEFAULTS['runs']}; --paper {PAPER['runs']})")
         parser.add_argument("--epochs", type=int, default=None, help=f"training epochs per cell (default {DEFAULTS['epochs']}; --paper {PAPER['epochs']})")
-        parser.add_argument("--mode", choices=kar.MODES, default="kar", help="kar: remove least important first (paper); roar: most important first")
+        parser.add_argument("--mode", choices=MODES, default="kar", help="kar: remove least important first (paper); roar: most important first")
         parser.add_argument("--paper", action="store_true", help="the paper's grid: 9 thresholds x 5 runs, full training, larger ranking samples")
         parser.add_argument("--restart", action="store_true", help="discard the results already in --out instead of resuming")
         parser.add_argument("--jobs", type=int, default=None, help="cells trained in parallel processes (default: CPU cores; 1 on a GPU)")
@@ -81,9 +82,9 @@ class Command(BaseCommand):
 
         quiet = opts["verbosity"] == 0
         start = time.perf_counter()
-        spaces = {"pixels": kar.pixel_space(data)} if "pixels" in feature_sets else {}
+        spaces = {"pixels": pixel_space(data)} if "pixels" in feature_sets else {}
         if "conv" in feature_sets:
-            spaces["conv"] = kar.conv_space(data, checkpoint)
+            spaces["conv"] = conv_space(data, checkpoint)
         inputs = {
             "model_sha256": model_sha,
             "data": data.describe(),
@@ -107,17 +108,17 @@ class Command(BaseCommand):
             f"pixel LIME weights: {explanations.source['name'] if explanations else 'computed here'}."
         )
         try:
-            outcome = kar.run_kar(
-                spec, spaces, kar.explained_models(checkpoint), out,
+            outcome = run_kar(
+                spec, spaces, explained_models(checkpoint), out,
                 inputs=inputs, local_weights={"pixels": explanations} if explanations else None,
                 device=device, jobs=jobs, restart=opts["restart"], progress=not quiet, manifest_extra=extra,
             )
-        except kar.KarError as exc:
+        except KarError as exc:
             raise CommandError(str(exc)) from None
         except KeyboardInterrupt:
             report = _partial_report(out)
             raise CommandError(
-                f"interrupted: {len(report.results) if report else 0} cells are saved in {out / kar.RESULTS}; "
+                f"interrupted: {len(report.results) if report else 0} cells are saved in {out / RESULTS}; "
                 "run the same command again to resume"
             ) from None
         report = kar_report.write_report(out)
@@ -127,13 +128,13 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"KAR done: {outcome.ran} cells trained now, {outcome.skipped} reused from an earlier run, "
-                f"in {kar_report.format_seconds(seconds)}. Wrote {kar.RESULTS}, {kar.SUMMARY}, {figures}, "
-                f"{kar.RANKINGS} and {kar.MANIFEST} to {out}."
+                f"in {kar_report.format_seconds(seconds)}. Wrote {RESULTS}, {SUMMARY}, {figures}, "
+                f"{RANKINGS} and {MANIFEST} to {out}."
             )
         )
 
 
-def spec_from_options(opts: dict) -> kar.KarSpec:
+def spec_from_options(opts: dict) -> KarSpec:
     """The grid and configuration: explicit options over --paper's values over the defaults."""
     paper = bool(opts.get("paper"))
     overrides = {k: opts[k] for k in DEFAULTS if k != "thresholds" and opts.get(k) is not None}
@@ -142,15 +143,15 @@ def spec_from_options(opts: dict) -> kar.KarSpec:
     if opts.get("thresholds") is not None:
         overrides["thresholds"] = parse_thresholds(opts["thresholds"])
     try:
-        return kar.KarSpec.preset(
+        return KarSpec.preset(
             paper,
-            feature_sets=parse_names("feature-sets", opts.get("feature_sets") or ",".join(kar.FEATURE_SETS), kar.FEATURE_SETS),
-            methods=parse_names("methods", opts.get("methods") or ",".join(kar.METHODS), kar.METHODS),
+            feature_sets=parse_names("feature-sets", opts.get("feature_sets") or ",".join(FEATURE_SETS), FEATURE_SETS),
+            methods=parse_names("methods", opts.get("methods") or ",".join(METHODS), METHODS),
             seed=opts.get("seed", 0),
             mode=opts.get("mode", "kar"),
             **overrides,
         )
-    except kar.KarError as exc:
+    except KarError as exc:
         raise CommandError(str(exc)) from None
 
 
@@ -193,7 +194,7 @@ def parse_thresholds(text: str) -> tuple[int, ...]:
     return tuple(sorted(set(values)))
 
 
-def resolve_explanations(choice: str, model_sha: str, needed) -> kar.LocalWeights | None:
+def resolve_explanations(choice: str, model_sha: str, needed) -> LocalWeights | None:
     """The pixel local LIME weights of an ExplanationSet of this model, or None to compute them."""
     from explainers.models import ExplanationSet
 
@@ -216,7 +217,7 @@ def resolve_explanations(choice: str, model_sha: str, needed) -> kar.LocalWeight
     return load_local_weights(explanation_set, model_sha)
 
 
-def load_local_weights(explanation_set, model_sha: str) -> kar.LocalWeights:
+def load_local_weights(explanation_set, model_sha: str) -> LocalWeights:
     path = Path(explanation_set.directory) / "local_weights.npz"
     name = explanation_set.name
     if explanation_set.model_sha256 and explanation_set.model_sha256 != model_sha:
@@ -230,4 +231,4 @@ def load_local_weights(explanation_set, model_sha: str) -> kar.LocalWeights:
         raise CommandError(f"--explanations {name}: {path} is missing or unreadable ({type(exc).__name__})") from None
     if W.ndim != 2 or W.shape[1] != 784 or not len(W) or not np.isfinite(W).all():
         raise CommandError(f"--explanations {name}: {path} holds W of shape {W.shape}; expected (n, 784) finite weights")
-    return kar.LocalWeights(W, {"name": name, "path": str(path), "sha256": file_sha256(path), "explanations": len(W)})
+    return LocalWeights(W, {"name": name, "path": str(path), "sha256": file_sha256(path), "explanations": len(W)})

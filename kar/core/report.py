@@ -1,7 +1,7 @@
 """The KAR report: summary table (mean ± sd over runs), the paper-style figures, a run folder's status.
 
 Plain NumPy/matplotlib and files, no Django: ``run_kar`` writes the report,
-the researcher page (``analysis.views``) reads it.
+the researcher page (``kar.views``) reads it.
 
 Figures. The paper's Fig. 5 (pixels) plots the *absolute* error gain on a log
 axis; here a gain can be 0 or negative (removal helped), which a log axis
@@ -24,7 +24,10 @@ import numpy as np
 from explainers.files import atomic_write
 from explainers.methods import registry
 
-from .kar import BASELINE, FIGURES, MANIFEST, MANIFEST_KIND, METHODS, RESULTS, SUMMARY, KarError, Result, ResultsLog, read_manifest
+from .cells import BASELINE, Result
+from .errors import KarError
+from .rankings import METHODS
+from .store import FIGURES, MANIFEST, MANIFEST_KIND, RESULTS, SUMMARY, ResultsLog, read_manifest
 
 LABELS = {**registry.LABELS, BASELINE: "baseline (0 % removed)"}
 COLORS = registry.COLOURS
