@@ -24,7 +24,7 @@ from torch import nn
 
 from .cells import Cell, Result, run_cell
 from .errors import KarError
-from .rankings import LocalWeights, compute_rankings, ranking_key
+from .rankings import cell_importance, compute_rankings
 from .spaces import FeatureSpace
 from .spec import KarSpec, fingerprint
 from .store import MANIFEST, MANIFEST_KIND, RANKINGS, RESULTS, ResultsLog, load_rankings_cache, prepare_out_dir, save_rankings_cache, write_json_atomic
@@ -92,8 +92,9 @@ class CellTask:
     device: str
 
     def run(self, cell: Cell) -> tuple[Cell, float, float]:
-        importance = None if cell.is_baseline else self.rankings[ranking_key(cell.feature_set, cell.method)]
-        acc, seconds = run_cell(self.spaces[cell.feature_set], importance, cell, mode=self.mode, config=self.config,
+        space = self.spaces[cell.feature_set]
+        importance = None if cell.is_baseline else cell_importance(self.rankings, cell.feature_set, cell.method, cell.seed, space.dim)
+        acc, seconds = run_cell(space, importance, cell, mode=self.mode, config=self.config,
                                 device=self.device, tiebreak_seed=cell.seed)
         return cell, acc, seconds
 
@@ -209,7 +210,7 @@ def open_run(spec: KarSpec, spaces: dict[str, FeatureSpace], out_dir: str | Path
 
 
 def rank_features(run: Run, spaces: dict[str, FeatureSpace], models: dict[str, nn.Module], *,
-                  local_weights: dict[str, LocalWeights] | None = None, progress: bool = True) -> dict[str, np.ndarray]:
+                  progress: bool = True) -> dict[str, np.ndarray]:
     """Step 2: every ranking of the grid; cached ones reused, new ones saved one by one."""
     from tqdm import tqdm
 
@@ -241,7 +242,7 @@ def rank_features(run: Run, spaces: dict[str, FeatureSpace], models: dict[str, n
     try:
         rankings, _ = compute_rankings(
             {fs: spaces[fs] for fs in run.spec.feature_sets}, models, run.spec.methods, config=run.spec.ranking,
-            seed=run.spec.seed, local_weights=local_weights, cache=cache, on_ranking=on_ranking,
+            seed=run.spec.seed, cache=cache, on_ranking=on_ranking,
             progress_factory=progress_factory,
         )
     finally:
@@ -346,7 +347,6 @@ def run_kar(
     out_dir: str | Path,
     *,
     inputs: dict,
-    local_weights: dict[str, LocalWeights] | None = None,
     device: str | torch.device = "cpu",
     jobs: int = 1,
     executor: Executor | None = None,
@@ -369,7 +369,7 @@ def run_kar(
     skipped = len(run.done)
     status = "interrupted"
     try:
-        rankings = rank_features(run, spaces, models, local_weights=local_weights, progress=progress)
+        rankings = rank_features(run, spaces, models, progress=progress)
         train_cells(run, spaces, rankings, executor=executor, device=str(device), progress=progress, on_cell=on_cell)
         status = "complete" if len(run.done) == len(spec.cells()) else "incomplete"
     finally:

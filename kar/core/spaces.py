@@ -19,6 +19,10 @@ from torch import nn
 from explainers.model import make_head, new_model, probabilities
 
 FEATURE_SETS = ("pixels", "conv")
+NOISE_UNITS = {
+    "range": "the feature range (max - min over the training data), the same for every feature",
+    "std": "each feature's standard deviation over the training rows",
+}
 
 
 def _cnn(num_features: int, seed: int) -> nn.Module:
@@ -48,8 +52,9 @@ class FeatureSpace:
     x_test: torch.Tensor
     y_test: torch.Tensor
     means: torch.Tensor = field(init=False)
-    scale: float = field(init=False)  # max - min over the training data: the unit of noise levels
+    scale: float = field(init=False)  # max - min over the training data
     description: str = ""
+    noise: str = "range"  # the unit of noise levels: "range" (one for every feature) or "std" (each feature's own)
 
     def __post_init__(self):
         if self.architecture not in ARCHITECTURES:
@@ -62,6 +67,19 @@ class FeatureSpace:
             raise ValueError(f"x_train {tuple(self.x_train.shape)} and x_test {tuple(self.x_test.shape)} must be (n, d)")
         self.means = self.x_train.double().mean(0).float()  # float64 sums: no drift over 60,000 rows
         self.scale = float(self.x_train.max() - self.x_train.min()) or 1.0
+        if self.noise not in NOISE_UNITS:
+            raise ValueError(f"unknown noise unit {self.noise!r} (known: {', '.join(NOISE_UNITS)})")
+
+    @property
+    def noise_unit(self) -> torch.Tensor:
+        """(d,) float64: sigma = 1 means noise of this size in each feature (0 for a constant feature)."""
+        if self.noise == "std":
+            return self.x_train.double().std(0, unbiased=False)
+        return torch.full((self.dim,), self.scale, dtype=torch.float64)
+
+    @property
+    def noise_unit_name(self) -> str:
+        return NOISE_UNITS[self.noise]
 
     @property
     def dim(self) -> int:
@@ -70,7 +88,7 @@ class FeatureSpace:
     def describe(self) -> dict:
         """The space as the manifest records it."""
         return {"features": self.dim, "train": len(self.y_train), "test": len(self.y_test),
-                "description": self.description, "feature_range": self.scale}
+                "description": self.description, "feature_range": self.scale, "noise_unit": self.noise_unit_name}
 
     def build_model(self, seed: int) -> nn.Module:
         return ARCHITECTURES[self.architecture](self.dim, seed)
@@ -100,6 +118,7 @@ def conv_space(data, model: nn.Module, batch_size: int = 1000) -> FeatureSpace:
         "conv", "head", conv_features(model, data.x_train, batch_size), data.y_train,
         conv_features(model, data.x_test, batch_size), data.y_test,
         description="1600 outputs of the checkpoint's 2nd conv block (frozen); retrains make_head(1600) from scratch",
+        noise="std",
     )
 
 

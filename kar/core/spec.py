@@ -23,23 +23,13 @@ DEFAULT_SETTINGS = {
     "thresholds": DEFAULT_THRESHOLDS,
     "runs": 1,
     "epochs": 10,
-    "lime_per_class": 10,
-    "lime_samples": 1000,
-    "noise_per_class": 10,
-    "noise_samples": 100,
-    "shap_per_class": 2,
-    "shap_samples": 512,
+    "per_class": 10,
 }
 PAPER_SETTINGS = {
     "thresholds": PAPER_THRESHOLDS,
     "runs": 5,
     "epochs": TrainConfig.epochs,
-    "lime_per_class": 100,
-    "lime_samples": 1000,
-    "noise_per_class": 10,
-    "noise_samples": 100,
-    "shap_per_class": 10,
-    "shap_samples": 2048,
+    "per_class": 10,
 }
 
 
@@ -60,9 +50,9 @@ class KarSpec:
     @classmethod
     def preset(cls, paper: bool = False, **overrides) -> "KarSpec":
         """The default grid (or ``paper``'s) with ``overrides`` (KarSpec fields or the settings' keys)."""
-        values = {**(PAPER_SETTINGS if paper else DEFAULT_SETTINGS)}
-        values.update({k: v for k, v in overrides.items() if k in values})
         ranking_keys = {f.name for f in fields(RankingConfig)}
+        values = {**(PAPER_SETTINGS if paper else DEFAULT_SETTINGS)}
+        values.update({k: v for k, v in overrides.items() if k in values or k in ranking_keys})
         ranking = replace(overrides.get("ranking", RankingConfig()), **{k: v for k, v in values.items() if k in ranking_keys})
         rest = {k: v for k, v in overrides.items() if k not in values and k != "ranking"}
         return cls(thresholds=tuple(values["thresholds"]), runs=values["runs"],
@@ -108,7 +98,7 @@ class KarSpec:
             "mode": self.mode,
             "train": asdict(self.train),
             "ranking": asdict(self.ranking),
-            "tiebreak": "seeded random permutation (seed = --seed)",
+            "tiebreak": "random permutation seeded by the run (seed + run - 1), as is the Random ranking",
             "threads_per_cell": 1,
         }
 
@@ -116,4 +106,10 @@ class KarSpec:
 def fingerprint(parameters: dict) -> str:
     blob = json.dumps(parameters, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def data_fingerprint(described: dict) -> str:
+    """Of a data set as ``MnistData.describe()`` gives it (source, sizes, file checksums)."""
+    keys = ("source", "train", "test", "files")
+    return fingerprint({k: described.get(k) for k in keys})
 

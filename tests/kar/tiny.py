@@ -27,6 +27,6 @@ def keeps_informative() -> np.ndarray:
 
 
 TINY_RANKING = RankingConfig(
-    lime_per_class=2, lime_samples=300, lime_features=10, noise_per_class=2, noise_samples=20,
-    shap_per_class=1, shap_samples=256, batch_size=500,
+    per_class=2, lime_samples=300, lime_features=10, lime_features_conv=10, noise_samples=20, ig_steps=16,
+    batch_size=500,
 )
