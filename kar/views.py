@@ -36,6 +36,7 @@ def downloads() -> dict[str, str]:
         **{name: "image/png" for name in store.FIGURES.values()},
         store.RESULTS: "text/csv; charset=utf-8",
         store.SUMMARY: "text/csv; charset=utf-8",
+        store.COMPARISONS: "text/csv; charset=utf-8",
         store.MANIFEST: "application/json",
     }
 
