@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -117,35 +118,58 @@ class InProcess:
             yield task.run(cell)
 
 
-# Pool worker processes: the task set once by the initializer, then small Cell messages.
-_WORKER_TASK: list[CellTask] = []
+def _run_task(task: CellTask, cell: Cell) -> tuple[Cell, float, float]:
+    """A cell on a Dask worker (module level: workers import it by name)."""
+    return task.run(cell)
 
 
-def _init_worker(task: CellTask) -> None:
-    torch.set_num_threads(1)
-    _WORKER_TASK[:] = [task]
+class DaskExecutor:
+    """Cells on Dask distributed: a LocalCluster of ``jobs`` processes with one thread each, or ``scheduler``'s cluster.
 
+    The task (feature spaces, rankings) is scattered once to every worker; each cell is one Dask
+    task. When a worker dies in the middle of a cell, the scheduler runs the cell again on another
+    worker, and its future completes once: the driver writes each cell once.
+    """
 
-def _work(cell: Cell) -> tuple[Cell, float, float]:
-    return _WORKER_TASK[0].run(cell)
-
-
-class ProcessPool:
-    """Cells in ``jobs`` spawned processes (torch.multiprocessing)."""
-
-    def __init__(self, jobs: int):
+    def __init__(self, jobs: int = 1, scheduler: str | None = None):
+        self.jobs = jobs
+        self.scheduler = scheduler
         self.workers = jobs
 
+    def _client(self):
+        from distributed import Client, LocalCluster
+
+        if self.scheduler:
+            try:
+                client = Client(self.scheduler, timeout="20s")
+            except OSError as exc:
+                raise KarError(f"--scheduler {self.scheduler}: cannot connect ({exc})") from None
+            self.workers = max(1, sum(w["nthreads"] for w in client.scheduler_info()["workers"].values()))
+            return client, None
+        cluster = LocalCluster(n_workers=self.jobs, threads_per_worker=1, processes=True, dashboard_address=None)
+        return Client(cluster), cluster
+
     def map_unordered(self, task: CellTask, cells: list[Cell]) -> Iterator[tuple[Cell, float, float]]:
-        import torch.multiprocessing as tmp
+        from distributed import as_completed
 
-        ctx = tmp.get_context("spawn")  # fork would share torch's thread pools and CUDA state
-        with ctx.Pool(min(self.workers, len(cells)), initializer=_init_worker, initargs=(task,)) as pool:
-            yield from pool.imap_unordered(_work, cells, chunksize=1)
+        client, cluster = self._client()
+        try:
+            shared = client.scatter(task, broadcast=True)
+            token = uuid.uuid4().hex[:8]  # two runs on one cluster never share a key
+            futures = [client.submit(_run_task, shared, cell, pure=False,
+                                     key=f"kar-{token}-{cell.feature_set}-{cell.method}-{cell.threshold}-{cell.run}")
+                       for cell in cells]
+            for future in as_completed(futures):
+                yield future.result()
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
 
 
-def default_executor(jobs: int) -> Executor:
-    return InProcess() if jobs <= 1 else ProcessPool(jobs)
+def default_executor(jobs: int, scheduler: str | None = None) -> Executor:
+    """In this process for one job; otherwise Dask (a LocalCluster of ``jobs`` processes, or ``scheduler``)."""
+    return DaskExecutor(jobs, scheduler) if scheduler or jobs > 1 else InProcess()
 
 
 # --------------------------------------------------------------------------
@@ -349,6 +373,7 @@ def run_kar(
     inputs: dict,
     device: str | torch.device = "cpu",
     jobs: int = 1,
+    scheduler: str | None = None,
     executor: Executor | None = None,
     restart: bool = False,
     progress: bool = True,
@@ -363,7 +388,7 @@ def run_kar(
     ``on_cell(result)`` runs after each row is saved; an exception there stops
     the run (the rows written so far stay).
     """
-    executor = executor or default_executor(jobs)
+    executor = executor or default_executor(jobs, scheduler)
     run = open_run(spec, spaces, out_dir, inputs=inputs, device=str(device), jobs=executor.workers,
                    restart=restart, manifest_extra=manifest_extra)
     skipped = len(run.done)

@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import csv
+import json
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -11,7 +15,7 @@ from explainers.model import TrainConfig
 from tests.kar.tiny import TINY_RANKING, synthetic
 from kar.core.cells import BASELINE, RESULT_FIELDS, Result
 from kar.core.errors import KarError
-from kar.core.runner import run_kar
+from kar.core.runner import DaskExecutor, run_kar
 from kar.core.spec import KarSpec, fingerprint
 from kar.core.store import RANKINGS, RESULTS, ResultsLog, prepare_out_dir, read_manifest
 
@@ -82,8 +86,8 @@ def test_an_interrupted_run_resumes_without_redoing_cells_and_ends_with_the_same
     assert [s["status"] for s in read_manifest(tmp_path)["sessions"]] == ["interrupted", "complete"]
 
 
-def test_parallel_jobs_give_the_same_results_as_one_process(space, explained, uninterrupted, tmp_path):
-    outcome = run_small(space, explained, tmp_path, jobs=2)
+def test_a_dask_local_cluster_gives_the_same_results_as_one_process(space, explained, uninterrupted, tmp_path):
+    outcome = run_small(space, explained, tmp_path, executor=DaskExecutor(jobs=2))
     assert outcome.complete
     full_out, _ = uninterrupted
     assert rows_without_seconds(tmp_path / RESULTS) == rows_without_seconds(full_out / RESULTS)
@@ -112,3 +116,53 @@ def test_a_torn_last_line_is_dropped_and_cut_off_the_file(tmp_path):
         f.write("pixels,kar,lime,50,1,0,0.9")  # a crash in the middle of a write
     assert log.read() == [row]
     assert log.path.read_text().endswith("2.00\n")
+
+
+def start(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    """A real scheduler and two worker processes on loopback (no nanny: a killed worker stays dead)."""
+    scheduler_file = tmp_path / "scheduler.json"
+    processes = [start("distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                       "--scheduler-file", str(scheduler_file))]
+    deadline = time.monotonic() + 60
+    while not scheduler_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    address = json.loads(scheduler_file.read_text())["address"]
+    workers = [start("distributed.cli.dask_worker", address, "--nthreads", "1", "--no-nanny", "--no-dashboard",
+                     "--name", f"w{i}") for i in range(2)]
+    processes += workers
+    from distributed import Client
+
+    with Client(address, timeout="30s") as client:
+        client.wait_for_workers(2, timeout=60)
+    try:
+        yield address, workers
+    finally:
+        for p in processes:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+
+
+def test_a_cell_whose_worker_dies_runs_again_elsewhere_and_is_recorded_once(space, explained, uninterrupted, cluster, tmp_path):
+    address, workers = cluster
+    killed = []
+
+    def kill_one_worker(result):
+        if not killed:  # after the first row both workers are busy with a cell: one dies in the middle of it
+            workers[0].kill()
+            killed.append(workers[0].pid)
+
+    outcome = run_small(space, explained, tmp_path, scheduler=address, on_cell=kill_one_worker)
+    assert killed and workers[0].wait(timeout=10) is not None
+    assert outcome.complete and outcome.ran == 14
+    rows = rows_without_seconds(tmp_path / RESULTS)[1:]
+    keys = [tuple(r[:5]) for r in rows]
+    assert len(keys) == len(set(keys)) == 14  # every cell exactly once
+    full_out, _ = uninterrupted
+    assert rows_without_seconds(tmp_path / RESULTS) == rows_without_seconds(full_out / RESULTS)

@@ -47,7 +47,11 @@ class Command(BaseCommand):
         parser.add_argument("--mode", choices=MODES, default="kar", help="kar: remove least important first (paper); roar: most important first")
         parser.add_argument("--paper", action="store_true", help="the paper's grid: 9 thresholds x 5 runs, full training, larger ranking samples")
         parser.add_argument("--restart", action="store_true", help="discard the results already in --out instead of resuming")
-        parser.add_argument("--jobs", type=int, default=None, help="cells trained in parallel processes (default: CPU cores; 1 on a GPU)")
+        parser.add_argument("--jobs", type=int, default=None,
+                            help="cells trained in parallel: a Dask LocalCluster of this many one-thread worker processes "
+                            "(default: CPU cores; 1 on a GPU; 1 trains in this process)")
+        parser.add_argument("--scheduler", default=None,
+                            help="a Dask scheduler (tcp://HOST:8786) whose workers train the cells instead (see README)")
         parser.add_argument("--label", default=None, help="a description of the run kept in its manifest and shown on the KAR page (e.g. what it is for)")
         parser.add_argument("--per-class", type=int, default=None,
                             help=f"training images per class (by true label) that every method explains to rank features "
@@ -112,7 +116,7 @@ class Command(BaseCommand):
             outcome = run_kar(
                 spec, spaces, explained_models(checkpoint), out,
                 inputs=inputs,
-                device=device, jobs=jobs, restart=opts["restart"], progress=not quiet, manifest_extra=extra,
+                device=device, jobs=jobs, scheduler=opts["scheduler"], restart=opts["restart"], progress=not quiet, manifest_extra=extra,
             )
         except KarError as exc:
             raise CommandError(str(exc)) from None
