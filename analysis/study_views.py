@@ -133,10 +133,10 @@ def report(request: HttpRequest, slug: str) -> HttpResponse:
             "chi_square": a.chi_square,
             "exclusion_summary": result.exclusion_summary(),
             "figures": [
-                (name, reverse("analysis_study:figure", args=[study.slug, name]) + query) for name in reports.FIGURES
+                (name, reverse("analysis:figure", args=[study.slug, name]) + query) for name in reports.FIGURES
             ],
             "downloads": [
-                (name, reverse("analysis_study:download", args=[study.slug, name]) + query) for name in downloads()
+                (name, reverse("analysis:download", args=[study.slug, name]) + query) for name in downloads()
             ],
         })
     return render(request, "analysis/study_report.html", context)

@@ -141,7 +141,7 @@ def test_a_study_of_k_methods_is_created_taken_exported_imported_and_analysed(k,
     assert saved["methods"] == list(methods) and saved["paper"] is None
     staff = client.__class__()
     staff.force_login(User.objects.create_user("staff", is_staff=True))
-    page = staff.get(reverse("analysis_study:report", args=[fresh.slug]))
+    page = staff.get(reverse("analysis:report", args=[fresh.slug]))
     assert page.status_code == 200
     html = page.content.decode()
     assert "Paper:" not in html and "Paper (" not in html
