@@ -40,7 +40,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--out", default=None, help=f"output folder (default {kar_root()}/<mode>-default or <mode>-paper)")
         parser.add_argument("--feature-sets", default=",".join(FEATURE_SETS), help="comma list of pixels, conv (default both)")
-        parser.add_argument("--methods", default=",".join(METHODS), help="comma list (default all six)")
+        parser.add_argument("--methods", default=",".join(METHODS), help=f"comma list (default all {len(METHODS)}: {','.join(METHODS)})")
         parser.add_argument("--thresholds", default=None, help=f"comma list of %% removed, each 1-99 (default {','.join(map(str, DEFAULTS['thresholds']))}; --paper 10,20,...,90)")
         parser.add_argument("--runs", type=int, default=None, help=f"independent retrainings per cell (default {DEFAULTS['runs']}; --paper {PAPER['runs']})")
         parser.add_argument("--epochs", type=int, default=None, help=f"training epochs per cell (default {DEFAULTS['epochs']}; --paper {PAPER['epochs']})")
