@@ -14,8 +14,6 @@ from explainers import cli
 from explainers.models import ExplanationSet
 from explainers.services import register_explanation_set
 
-from . import demo_kar
-
 
 def ensure_model(stdout) -> Path:
     path = cli.default_model_path()
@@ -88,10 +86,9 @@ def ensure_demo_researcher(stdout) -> tuple[str, str] | None:
     return username, password
 
 
-def ensure_demo_kar(explanation_set: ExplanationSet, stdout) -> str:
-    """The small KAR run (analysis.demo_kar) started in the background, unless it runs or has finished."""
-    from django.conf import settings
+def ensure_demo_kar(explanation_set: ExplanationSet, stdout) -> None:
+    """The small KAR run started in the background, unless it runs or has finished.
 
-    # DATA_DIR / "kar" is the KAR page's folder (analysis.views.kar_root); not imported from there
-    # or from run_kar, which load torch: prepare_demo must not pay for it just before the site starts.
-    return demo_kar.ensure_started(Path(settings.DATA_DIR) / "kar", explanation_set.name, stdout)
+    Through the ``kar`` app's command, not an import: ``analysis`` does not depend on ``kar``.
+    """
+    call_command("start_kar_demo", explanation_set.name, stdout=stdout)

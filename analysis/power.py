@@ -10,7 +10,9 @@ you keep, so divide by the expected pass rate when recruiting. Power at ``n`` is
 * ``anova``: the paper's one-way ANOVA on shares rejects it;
 * ``wilcoxon``: the paired Wilcoxon signed-rank test of one pair (default: the two methods
   with the largest shares, e.g. NormLIME vs LIME) rejects after Holm's correction over all
-  six pairs -- as in the report.
+  k(k-1)/2 pairs (six for four methods) -- as in the report.
+
+The methods are the keys of the ``preference`` mapping, in its order: any 2 to 6 methods.
 
 The tests are vectorised over simulations but compute the same p-values as
 :mod:`analysis.stats` (the tests check this), including its choice of exact, permutation or
@@ -28,7 +30,7 @@ from typing import Mapping, Sequence
 import numpy as np
 from scipy import special, stats as sp_stats
 
-from .stats import METHODS, WILCOXON_CONTINUITY_CORRECTION
+from .stats import WILCOXON_CONTINUITY_CORRECTION
 
 TESTS = ("friedman", "anova", "wilcoxon")
 GRID = (2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 80, 100, 120, 150, 200, 250, 300, 400, 500, 700, 1000)
@@ -214,7 +216,7 @@ def power_at(
 
 
 def default_pair(preference: np.ndarray) -> tuple[int, int]:
-    """The two methods with the largest shares (ties: the first in METHODS order)."""
+    """The two methods with the largest shares (ties: the first in the preference's order)."""
     order = np.argsort(-np.asarray(preference), kind="stable")
     return int(order[0]), int(order[1])
 
@@ -233,7 +235,10 @@ def power_analysis(
     pair: Sequence[str] | None = None,
     min_participants: int = 2,
 ) -> PowerResult:
-    """The smallest number of (kept) participants with at least ``power`` to detect ``preference``."""
+    """The smallest number of (kept) participants with at least ``power`` to detect ``preference``.
+
+    ``preference`` maps each method compared (2 or more, in the order of the study) to its share.
+    """
     if test not in TESTS:
         raise ValueError(f"unknown test {test!r} (use {', '.join(TESTS)})")
     if not 0 < alpha < 1 or not 0 < power < 1:
@@ -242,16 +247,19 @@ def power_analysis(
         raise ValueError("simulations and n_questions must be positive")
     if max_participants < min_participants:
         raise ValueError(f"max participants {max_participants} is below the minimum {min_participants}")
-    pref = np.array([float(preference.get(m, 0.0)) for m in METHODS])
+    methods = tuple(preference)
+    if len(methods) < 2:
+        raise ValueError(f"preference names {len(methods)} method(s): compare at least 2")
+    pref = np.array([float(preference[m]) for m in methods])
     pair_idx = None
     if test == "wilcoxon":
         if pair is None:
             pair_idx = default_pair(pref)
         else:
             a, b = pair
-            if a not in METHODS or b not in METHODS or a == b:
-                raise ValueError(f"pair {a},{b}: name two different methods of {', '.join(METHODS)}")
-            pair_idx = (METHODS.index(a), METHODS.index(b))
+            if a not in methods or b not in methods or a == b:
+                raise ValueError(f"pair {a},{b}: name two different methods of {', '.join(methods)}")
+            pair_idx = (methods.index(a), methods.index(b))
     cache: dict[int, PowerPoint] = {}
 
     def at(n: int) -> PowerPoint:
@@ -277,8 +285,8 @@ def power_analysis(
                 lo = mid
         above = hi
     return PowerResult(
-        test=test, alpha=alpha, target=power, preference=dict(zip(METHODS, pref.tolist())),
-        pair=(METHODS[pair_idx[0]], METHODS[pair_idx[1]]) if pair_idx else None, concentration=concentration,
+        test=test, alpha=alpha, target=power, preference=dict(zip(methods, pref.tolist())),
+        pair=(methods[pair_idx[0]], methods[pair_idx[1]]) if pair_idx else None, concentration=concentration,
         n_questions=n_questions, simulations=simulations, seed=seed, max_participants=max_participants,
         points=tuple(cache[n] for n in sorted(cache)), n_required=above,
     )

@@ -19,6 +19,7 @@ import numpy as np
 
 from explainers.files import atomic_write
 from explainers.methods import registry
+from survey.models import in_words
 
 from . import stats
 from .study import StudyReport
@@ -46,7 +47,12 @@ PAPER_TOTAL = sum(PAPER["votes"].values())  # 1,660 = 83 x 20
 
 
 def label(method: str) -> str:
-    return LABELS.get(method, method)
+    return registry.label(method)
+
+
+def compares_with_paper(report: StudyReport) -> bool:
+    """The paper's numbers are shown only beside a study of the paper's four methods (in any order)."""
+    return sorted(report.methods) == sorted(PAPER["votes"])
 
 
 def _pct(x: float) -> str:
@@ -74,9 +80,10 @@ def vote_rows(report: StudyReport) -> list[dict[str, Any]]:
     """One row per method: votes, share, bootstrap CI and the paper's numbers."""
     a = report.analysis
     total = int(a.tally.totals.sum())
+    paper = compares_with_paper(report)
     out = []
     for j, m in enumerate(a.methods):
-        paper_votes = PAPER["votes"].get(m)
+        paper_votes = PAPER["votes"].get(m) if paper else None
         out.append({
             "method": m,
             "label": label(m),
@@ -111,12 +118,15 @@ def text_report(report: StudyReport) -> str:
     add("")
     n_q = int(a.tally.answered.max()) if a.n_kept else 0
     per = f"{a.n_kept} surveys x {n_q} questions = " if (a.tally.answered == n_q).all() else ""
+    paper = compares_with_paper(report)
+    k = len(a.methods)
     add(f"Votes of the kept participants ({per}{report.n_votes:,} votes)")
-    add(f"  {'method':<12} {'votes':>6} {'share':>7}   {'95% CI (cluster bootstrap)':<27}  paper ({PAPER['surveys']} surveys)")
+    add(f"  {'method':<12} {'votes':>6} {'share':>7}   {'95% CI (cluster bootstrap)':<27}"
+        + (f"  paper ({PAPER['surveys']} surveys)" if paper else ""))
     for r in vote_rows(report):
         ci = f"[{_pct(r['ci_lower'])}, {_pct(r['ci_upper'])}]"
-        paper = f"{r['paper_votes']} ({_pct(r['paper_share'])})" if r["paper_votes"] is not None else "-"
-        add(f"  {r['label']:<12} {r['votes']:>6} {_pct(r['share']):>7}   {ci:<27}  {paper}")
+        line = f"  {r['label']:<12} {r['votes']:>6} {_pct(r['share']):>7}   {ci:<27}"
+        add(f"{line}  {r['paper_votes']} ({_pct(r['paper_share'])})" if paper else line.rstrip())
     seed = "unseeded" if report.seed is None else f"seed {report.seed}"
     add(f"  The CI resamples whole participants, not single votes ({a.bootstrap.n_boot:,} resamples, {seed}).")
     add("")
@@ -124,7 +134,7 @@ def text_report(report: StudyReport) -> str:
     an, lm, tk = a.anova, a.anova_lm, a.tukey
     add("The paper's analysis: one-way ANOVA on each participant's shares, each method a group")
     add(f"  F({an.df_between}, {an.df_within}) = {_num(an.F, '.1f')}, p = {an.p_text}"
-        f"    (paper: F({PAPER['df'][0]}, {PAPER['df'][1]}) = {PAPER['F']:.0f}, p = {PAPER['p_text']})")
+        + (f"    (paper: F({PAPER['df'][0]}, {PAPER['df'][1]}) = {PAPER['F']:.0f}, p = {PAPER['p_text']})" if paper else ""))
     add(f"  η² = {_num(an.eta_squared)}, ω² = {_num(an.omega_squared)}; statsmodels anova_lm gives the same F and p: "
         f"{_yes(lm.agrees_with_f_oneway)}")
     if an.note:
@@ -137,8 +147,9 @@ def text_report(report: StudyReport) -> str:
             f"{_num(r.lower, '+.4f'):>8} {_num(r.upper, '+.4f'):>8}  {_yes(r.reject)}")
     if tk.note:
         add(f"  Note: {tk.note}")
-    add(f"  (paper: {PAPER['tukey']})")
-    add("  Caveat: a participant's four shares sum to 1, so the four 'groups' are not independent samples,")
+    if paper:
+        add(f"  (paper: {PAPER['tukey']})")
+    add(f"  Caveat: a participant's {in_words(k)} shares sum to 1, so the {in_words(k)} 'groups' are not independent samples,")
     add("  as this ANOVA and Tukey HSD assume. The tests below respect the design.")
     add("")
 
@@ -212,8 +223,9 @@ def report_dict(report: StudyReport) -> dict[str, Any]:
             "kept_ids": [d.participants[i].public_id for i in report.kept],
             "exclusions": [{"participant": e.participant, "reason": e.reason} for e in report.exclusions],
         },
+        "methods": list(report.methods),
         "votes": vote_rows(report),
-        "paper": PAPER,
+        "paper": PAPER if compares_with_paper(report) else None,
         "analysis": report.analysis.to_dict(),
         "software": _software(),
     }
@@ -343,11 +355,11 @@ def shares_figure(report: StudyReport):
     for j in range(len(methods)):
         ys = a.tally.shares[:, j]
         ax.scatter(x[j] + rng.uniform(-0.22, 0.22, ys.size), ys, s=7, color="#333333", alpha=0.25, lw=0, zorder=3)
-    paper = [PAPER["votes"].get(m) for m in methods]
-    if all(v is not None for v in paper):
+    if compares_with_paper(report):
+        paper = [PAPER["votes"][m] for m in methods]
         ax.scatter(x + 0.2, np.array(paper) / PAPER_TOTAL, marker="D", s=36, color="white", edgecolor="black", zorder=5,
                    label=f"paper ({PAPER['surveys']} surveys)")
-    ax.axhline(1 / len(methods), color="#777777", ls="--", lw=1, zorder=1, label="no preference (1/4)")
+    ax.axhline(1 / len(methods), color="#777777", ls="--", lw=1, zorder=1, label=f"no preference (1/{len(methods)})")
     for j, r in enumerate(rows):
         ax.annotate(f"{r['votes']}", (x[j], upper[j]), textcoords="offset points", xytext=(0, 4), ha="center",
                     fontsize=8)

@@ -16,6 +16,12 @@ Two kinds of participant:
 * careless (a ``fail_rate`` share, spread evenly): every answer uniformly at random, so they
   pass 4 of 5 checks by luck only 1.6% of the time.
 
+A study of other methods than the paper's four gets, unless told otherwise,
+:func:`default_preference`: the paper's shares for those of its methods the study compares,
+and for each other method the share of the paper's least preferred method (SmoothGrad², 0.08:
+a new method is assumed no better liked than the gradient methods), rescaled to sum to 1;
+uniform if the study has none of the paper's methods.
+
 The default concentration, 26, is calibrated on the paper: with the paper's shares and 20
 questions, per-participant shares then vary as much as the paper's F = 338 at 83 surveys
 implies (within-method variance 0.0126, 1.7 times a plain multinomial's).
@@ -30,7 +36,7 @@ import logging
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 from django.db import transaction
@@ -41,7 +47,7 @@ from django.utils import timezone
 from survey import services
 from survey.models import Item, ItemOption, Participant, ShownOption, Study
 
-from .study import METHODS, SIMULATED_USER_AGENT
+from .study import METHODS, SIMULATED_USER_AGENT  # METHODS: the paper's four, in its order
 
 logger = logging.getLogger(__name__)
 
@@ -57,8 +63,19 @@ class SimulationError(ValueError):
     """Bad simulation parameters (one line, for a CommandError)."""
 
 
-def parse_preference(text: str) -> dict[str, float]:
-    """``"normlime=0.57,lime=0.26,vargrad=0.09,smoothgrad=0.08"`` -> shares per method.
+def default_preference(methods: Sequence[str]) -> dict[str, float]:
+    """The shares simulated participants vote by in a study of ``methods`` (see the module's text)."""
+    paper_share = {m: PAPER_PREFERENCE[m] for m in METHODS}
+    if not any(m in paper_share for m in methods):
+        return {m: 1 / len(methods) for m in methods}
+    floor = min(paper_share.values())
+    raw = {m: paper_share.get(m, floor) for m in methods}
+    total = sum(raw.values())
+    return {m: v / total for m, v in raw.items()}
+
+
+def parse_preference(text: str, methods: Sequence[str] = METHODS) -> dict[str, float]:
+    """``"normlime=0.57,lime=0.26,vargrad=0.09,smoothgrad=0.08"`` -> shares per method of ``methods``.
 
     Methods left out get 0. The shares must be non-negative and sum to 1 (within 0.01; they are
     then rescaled to sum to exactly 1).
@@ -72,22 +89,23 @@ def parse_preference(text: str) -> dict[str, float]:
         name = name.strip().lower()
         if not sep:
             raise SimulationError(f"preference {part!r}: write method=share, e.g. normlime=0.57")
-        if name not in METHODS:
-            raise SimulationError(f"preference: unknown method {name!r} (use {', '.join(METHODS)})")
+        if name not in methods:
+            raise SimulationError(f"preference: unknown method {name!r} (use {', '.join(methods)})")
         if name in shares:
             raise SimulationError(f"preference: {name} is given twice")
         try:
             shares[name] = float(value)
         except ValueError:
             raise SimulationError(f"preference: {name}={value!r} is not a number") from None
-    return normalise_preference(shares)
+    return normalise_preference(shares, methods)
 
 
-def normalise_preference(shares: Mapping[str, float]) -> dict[str, float]:
-    out = {m: float(shares.get(m, 0.0)) for m in METHODS}
-    unknown = set(shares) - set(METHODS)
+def normalise_preference(shares: Mapping[str, float], methods: Sequence[str] = METHODS) -> dict[str, float]:
+    """``shares`` over ``methods`` (in their order, 0 for those left out), rescaled to sum to 1."""
+    out = {m: float(shares.get(m, 0.0)) for m in methods}
+    unknown = set(shares) - set(methods)
     if unknown:
-        raise SimulationError(f"preference: unknown method(s) {', '.join(sorted(unknown))} (use {', '.join(METHODS)})")
+        raise SimulationError(f"preference: unknown method(s) {', '.join(sorted(unknown))} (use {', '.join(methods)})")
     if any(not math.isfinite(v) or v < 0 for v in out.values()):
         raise SimulationError("preference: shares must be non-negative numbers")
     total = sum(out.values())
@@ -96,9 +114,9 @@ def normalise_preference(shares: Mapping[str, float]) -> dict[str, float]:
     return {m: v / total for m, v in out.items()}
 
 
-def preference_vector(preference: Mapping[str, float]) -> np.ndarray:
-    shares = normalise_preference(preference)
-    return np.array([shares[m] for m in METHODS])
+def preference_vector(preference: Mapping[str, float], methods: Sequence[str] = METHODS) -> np.ndarray:
+    shares = normalise_preference(preference, methods)
+    return np.array([shares[m] for m in methods])
 
 
 def participant_preference(rng: np.random.Generator, preference: np.ndarray, concentration: float) -> np.ndarray:
@@ -124,7 +142,7 @@ class Plan:
     careless: bool
     votes: tuple[int, ...]  # method index per real question, in item-number order
     checks_right: tuple[bool, ...]  # per attention check, in item-number order
-    wrong_picks: tuple[int, ...]  # which wrong picture (0-2) a wrong check answer takes
+    wrong_picks: tuple[int, ...]  # which wrong picture (0 to k-2) a wrong check answer takes
     seconds: tuple[float, ...]  # time spent on each question, in the order shown
 
 
@@ -137,14 +155,14 @@ def plan_participant(
     n_methods = len(preference)
     if careless:
         votes = rng.integers(0, n_methods, n_real)
-        right = rng.random(n_checks) < 1 / 4  # a random pick among four is right 1 time in 4
+        right = rng.random(n_checks) < 1 / n_methods  # a random pick among k is right 1 time in k
         seconds = rng.lognormal(np.log(2.5), 0.4, n_real + n_checks)
     else:
         own = participant_preference(rng, preference, concentration)
         votes = rng.choice(n_methods, size=n_real, p=own)
         right = rng.random(n_checks) >= slip_rate
         seconds = rng.lognormal(np.log(9.0), 0.5, n_real + n_checks)
-    wrong = rng.integers(0, 3, n_checks)
+    wrong = rng.integers(0, n_methods - 1, n_checks)
     return Plan(careless, tuple(int(v) for v in votes), tuple(bool(r) for r in right),
                 tuple(int(w) for w in wrong), tuple(float(min(s, 120.0)) for s in seconds))
 
@@ -166,10 +184,10 @@ def study_layout(study: Study) -> tuple[dict[int, tuple[str, int]], dict[str, tu
 
 
 def _answer_position(question: services.Question, plan: Plan, item_index: int, kind: str,
-                     images: dict[str, tuple[str, int | None]]) -> int:
-    """The on-screen position (1-4) this participant picks for ``question``."""
+                     images: dict[str, tuple[str, int | None]], methods: Sequence[str]) -> int:
+    """The on-screen position (1 to k) this participant picks for ``question``."""
     if kind == Item.Kind.REAL:
-        method = METHODS[plan.votes[item_index]]
+        method = methods[plan.votes[item_index]]
         on_screen = [images[key][0] for key in question.option_keys]
         return on_screen.index(method) + 1
     right = [p for p, key in enumerate(question.option_keys, start=1) if images[key][1] == question.digit]
@@ -203,7 +221,7 @@ def simulate_participant(study: Study, plan: Plan, start: datetime, layout=None)
             if question is None:
                 break
             kind, number = items[question.item_id]
-            choice = _answer_position(question, plan, index[number], kind, images)
+            choice = _answer_position(question, plan, index[number], kind, images, study.methods)
             now += timedelta(seconds=seconds)
             result = services.record_answer(participant, question.position, question.item_id, choice, now=now)
             if result.finished:
@@ -232,7 +250,9 @@ def simulate_study(
 
     ``top_up=True`` (for the demo): make the study have ``participants`` simulated participants
     in all, creating only the missing ones -- calling it again creates none. ``top_up=False``:
-    create ``participants`` more. Returns how many were created and how they did.
+    create ``participants`` more. ``preference`` is over the study's methods (default:
+    :func:`default_preference`, the paper's shares for the paper's four). Returns how many
+    were created and how they did.
     """
     if participants < 0:
         raise SimulationError(f"participants {participants}: use 0 or more")
@@ -242,7 +262,8 @@ def simulate_study(
         raise SimulationError(f"slip rate {slip_rate}: use 0 to 1")
     if not concentration > 0:
         raise SimulationError(f"concentration {concentration}: use a positive number (inf: no differences between people)")
-    pref = preference_vector(PAPER_PREFERENCE if preference is None else preference)
+    methods = tuple(study.methods)
+    pref = preference_vector(default_preference(methods) if preference is None else preference, methods)
     services.check_can_start(study, services.EntryParams(platform=Participant.Platform.DIRECT))
     existing = simulated_participants(study).count()
     to_create = max(participants - existing, 0) if top_up else participants

@@ -629,12 +629,14 @@ def friedman(counts: np.ndarray, methods: Sequence[str] = METHODS) -> FriedmanRe
     agreement among participants, 1 = all rank the methods the same); with
     SciPy's tie-corrected chi2 it is the tie-corrected W.  If every
     participant ties all methods, the statistic is 0/0: NaN plus a note.
+    SciPy refuses two methods; for k = 2 the same tie-corrected statistic
+    is computed here, where it reduces to the sign test's (a - b)^2 / (a + b)
+    (a, b: participants preferring the first, the second method; ties drop
+    out), on 1 degree of freedom.
     """
     methods = tuple(methods)
     x = _matrix(counts, "counts", methods)
     n, k = x.shape
-    if k < 3:
-        raise ValueError(f"the Friedman test needs at least 3 methods, got {k}")
     mean_ranks = tuple(float(r) for r in stats.rankdata(x, axis=1).mean(axis=0))
     if (np.ptp(x, axis=1) == 0).all():
         return FriedmanResult(
@@ -642,8 +644,16 @@ def friedman(counts: np.ndarray, methods: Sequence[str] = METHODS) -> FriedmanRe
             methods=methods, n_participants=n,
             note="every participant gave all methods the same count: no ranking, Friedman statistic undefined",
         )
-    res = stats.friedmanchisquare(*(x[:, j] for j in range(k)))
-    chi2, p = float(res.statistic), float(res.pvalue)
+    if k == 2:
+        ranks = stats.rankdata(x, axis=1)
+        rank_sums = ranks.sum(axis=0)
+        tied_blocks = int((x[:, 0] == x[:, 1]).sum())  # each contributes t^3 - t = 6 to the tie correction
+        raw = 12.0 / (n * k * (k + 1)) * float((rank_sums**2).sum()) - 3.0 * n * (k + 1)
+        chi2 = raw / (1.0 - 6.0 * tied_blocks / (n * k * (k * k - 1)))
+        p = float(stats.chi2.sf(chi2, k - 1))
+    else:
+        res = stats.friedmanchisquare(*(x[:, j] for j in range(k)))
+        chi2, p = float(res.statistic), float(res.pvalue)
     return FriedmanResult(
         chi2=chi2, df=k - 1, p=p, p_text=format_p(p, ANALYTIC_P_FLOOR), kendalls_w=chi2 / (n * (k - 1)),
         mean_ranks=mean_ranks, methods=methods, n_participants=n,

@@ -102,7 +102,8 @@ def load_study_arrays(study) -> StudyArrays:
     correct = np.full((n, len(check_items)), np.nan)
     choices = np.full((n, len(real_items)), -1, dtype=int)
     answered = np.zeros(n, dtype=int)
-    method_index = {m: i for i, m in enumerate(METHODS)}
+    methods = tuple(study.methods)  # the study's own methods, in its slot order: the columns of every array
+    method_index = {m: i for i, m in enumerate(methods)}
     answers = Answer.objects.filter(participant__study=study).values_list(
         "participant_id", "item__number", "method", "correct"
     )
@@ -113,7 +114,7 @@ def load_study_arrays(study) -> StudyArrays:
             correct[i, check_col[number]] = 1.0 if is_correct else 0.0
         else:
             if method not in method_index:
-                raise ValueError(f"answer to item {number} names method {method!r}, not one of {', '.join(METHODS)}")
+                raise ValueError(f"answer to item {number} names method {method!r}, not one of {', '.join(methods)}")
             choices[i, real_col[number]] = method_index[method]
     participants = tuple(
         ParticipantInfo(
@@ -125,7 +126,7 @@ def load_study_arrays(study) -> StudyArrays:
     return StudyArrays(
         slug=study.slug, name=study.name, n_real=study.n_real_questions, n_checks=study.n_attention_checks,
         pass_threshold=study.pass_threshold, participants=participants, real_items=real_items,
-        check_items=check_items, correct=correct, choices=choices,
+        check_items=check_items, correct=correct, choices=choices, methods=methods,
     )
 
 

@@ -117,7 +117,7 @@ def report(request: HttpRequest, slug: str) -> HttpResponse:
         "default_n_boot": study_analysis.DEFAULT_N_BOOT,
         "now": timezone.now(),
         "query": query,
-        "paper": reports.PAPER,
+        "paper": reports.PAPER if result is not None and reports.compares_with_paper(result) else None,
     }
     if result is not None:
         a = result.analysis
@@ -133,10 +133,10 @@ def report(request: HttpRequest, slug: str) -> HttpResponse:
             "chi_square": a.chi_square,
             "exclusion_summary": result.exclusion_summary(),
             "figures": [
-                (name, reverse("analysis_study:figure", args=[study.slug, name]) + query) for name in reports.FIGURES
+                (name, reverse("analysis:figure", args=[study.slug, name]) + query) for name in reports.FIGURES
             ],
             "downloads": [
-                (name, reverse("analysis_study:download", args=[study.slug, name]) + query) for name in downloads()
+                (name, reverse("analysis:download", args=[study.slug, name]) + query) for name in downloads()
             ],
         })
     return render(request, "analysis/study_report.html", context)

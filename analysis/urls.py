@@ -1,10 +1,11 @@
+"""A study's analysis report (staff only). Included under ``research/studies/<slug:slug>/report/``."""
 from django.urls import path
 
-from . import views
+from . import study_views
 
 app_name = "analysis"
 urlpatterns = [
-    path("kar/", views.kar_index, name="kar_index"),
-    path("kar/<slug:name>/", views.kar_detail, name="kar_detail"),
-    path("kar/<slug:name>/<str:filename>", views.kar_file, name="kar_file"),
+    path("", study_views.report, name="report"),
+    path("<str:name>.png", study_views.figure, name="figure"),
+    path("files/<str:filename>", study_views.download, name="download"),
 ]

@@ -9,7 +9,7 @@
 same seed, ``explainers.model.train`` on the same (unmasked) data, test accuracy.
 "Plain on blanked data" is the same loop on data mean-replaced beforehand (the
 values KAR trains on; with augmentation the shift then moves blanked images).
-"KAR" is ``analysis.kar.run_cell`` at 50 % removed: ranking -> keep mask, mean
+"KAR" is ``kar.core.cells.run_cell`` at 50 % removed: ranking -> keep mask, mean
 replacement of every training mini-batch and of the test set, same training.
 KAR vs plain-on-blanked is the cost of the machinery; plain vs plain-on-blanked
 is what the data themselves cost (mean-filled backgrounds make e.g. max-pooling,
@@ -22,7 +22,7 @@ All run with one CPU thread (as KAR cells always do), in alternating order
 process CPU time (the latter is less disturbed by other work on a shared
 machine; on a GPU the wall time is the one that counts). Goal: KAR adds under 10 %.
 
-``--whole`` runs ``analysis.kar.run_kar`` with ``run_kar``'s default grid
+``--whole`` runs ``kar.core.runner.run_kar`` with ``run_kar``'s default grid
 (KarSpec.preset()) into a temporary folder, LIME weights computed (the slowest
 case: no ExplanationSet), and reports its wall time. No Django needed, so this
 also runs where only PyTorch is installed (give ``--mnist-dir`` there).
@@ -43,22 +43,23 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from analysis import kar  # noqa: E402
+from kar.core import cells as kcells, masking as kmasking, runner as krunner, spaces as kspaces, spec as kspec  # noqa: E402
+from kar.core import report as kar_report  # noqa: E402
 from explainers import compute  # noqa: E402
 from explainers.compute import Compute  # noqa: E402
 from explainers.data import load_mnist  # noqa: E402
 from explainers.model import TrainConfig, accuracy, load_checkpoint, resolve_device, train  # noqa: E402
 
 
-def plain_cell(space: kar.FeatureSpace, seed: int, config: TrainConfig, device, keep=None) -> float:
+def plain_cell(space: kspaces.FeatureSpace, seed: int, config: TrainConfig, device, keep=None) -> float:
     """The plain loop; with ``keep``, on data blanked beforehand (what KAR trains on, minus the machinery)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         x_train, x_test = space.x_train, space.x_test
         if keep is not None:
-            x_train = torch.as_tensor(kar.mean_replace(space.x_train.numpy(), keep, space.means.numpy()))
-            x_test = torch.as_tensor(kar.mean_replace(space.x_test.numpy(), keep, space.means.numpy()))
+            x_train = torch.as_tensor(kmasking.mean_replace(space.x_train.numpy(), keep, space.means.numpy()))
+            x_test = torch.as_tensor(kmasking.mean_replace(space.x_test.numpy(), keep, space.means.numpy()))
         model = space.build_model(seed)
         train(model, x_train, space.y_train, config=config, seed=seed, device=device)
         return accuracy(model, x_test, space.y_test.numpy())
@@ -69,30 +70,30 @@ def plain_cell(space: kar.FeatureSpace, seed: int, config: TrainConfig, device, 
 TODAY = Compute("fp32", "contiguous")  # the path before issue 10
 
 
-def fidelity(space: kar.FeatureSpace, config: TrainConfig, device, thresholds=(10, 50, 90)) -> list[tuple]:
+def fidelity(space: kspaces.FeatureSpace, config: TrainConfig, device, thresholds=(10, 50, 90)) -> list[tuple]:
     """(threshold, fp32 accuracy, bf16 accuracy) of KAR cells (random ranking, seed 0) in both precisions."""
     importance = np.random.default_rng(0).random(space.dim)
     rows = []
     for threshold in thresholds:
-        cell = kar.Cell(space.name, "random", threshold, 1, 0)
+        cell = kcells.Cell(space.name, "random", threshold, 1, 0)
         acc = {}
         for setting in (Compute("fp32", "channels_last"), Compute("bf16", "channels_last")):
             with compute.using(setting):
-                acc[setting.precision], _ = kar.run_cell(space, importance, cell, mode="kar", config=config,
-                                                         device=device, tiebreak_seed=0)
+                acc[setting.precision], _ = kcells.run_cell(space, importance, cell, mode="kar", config=config,
+                                                            device=device, tiebreak_seed=0)
         rows.append((threshold, acc["fp32"], acc["bf16"]))
     return rows
 
 
-def time_cells(space: kar.FeatureSpace, config: TrainConfig, device, repeats: int) -> dict:
+def time_cells(space: kspaces.FeatureSpace, config: TrainConfig, device, repeats: int) -> dict:
     """Median wall and CPU seconds of both variants; the order alternates (ABBA) so drift cancels."""
     importance = np.random.default_rng(0).random(space.dim)
-    cell = kar.Cell(space.name, "random", 50, 1, 0)
+    cell = kcells.Cell(space.name, "random", 50, 1, 0)
 
-    keep = kar.keep_mask(importance, cell.threshold, "kar", 0)
+    keep = kmasking.keep_mask(importance, cell.threshold, "kar", 0)
     def kar_cell(setting: Compute = compute.current()):
         with compute.using(setting):
-            return kar.run_cell(space, importance, cell, mode="kar", config=config, device=device, tiebreak_seed=0)
+            return kcells.run_cell(space, importance, cell, mode="kar", config=config, device=device, tiebreak_seed=0)
 
     variants = {
         "plain": lambda: plain_cell(space, 0, config, device),
@@ -125,7 +126,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mnist-dir", default=None, help="official MNIST files (default: the embedded 5k subset)")
     parser.add_argument("--model", default=str(ROOT / "var" / "model" / "mnist_cnn.pt"), help="checkpoint (for conv features)")
-    parser.add_argument("--epochs", type=int, default=kar.DEFAULT_SETTINGS["epochs"], help="epochs per cell (default: run_kar's)")
+    parser.add_argument("--epochs", type=int, default=kspec.DEFAULT_SETTINGS["epochs"], help="epochs per cell (default: run_kar's)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--whole", action="store_true", help="also time the whole default run")
@@ -139,7 +140,7 @@ def main() -> None:
     checkpoint = load_checkpoint(args.model, device)
     print(f"torch {torch.__version__}, device {device}, {torch.get_num_threads()} torch threads available, "
           f"cpus {len(os.sched_getaffinity(0))}, data: {data.source}")
-    spaces = {"pixels": kar.pixel_space(data), "conv": kar.conv_space(data, checkpoint)}
+    spaces = {"pixels": kspaces.pixel_space(data), "conv": kspaces.conv_space(data, checkpoint)}
     config = TrainConfig(epochs=args.epochs)
     if not args.skip_cells:
         for name, space in spaces.items():
@@ -161,15 +162,14 @@ def main() -> None:
                       f"difference {bf16 - fp32:+.4f}")
     if args.whole:
         jobs = args.jobs or (1 if device.type == "cuda" else len(os.sched_getaffinity(0)))
-        spec = kar.KarSpec.preset(epochs=args.epochs)
+        spec = kspec.KarSpec.preset(epochs=args.epochs)
         with tempfile.TemporaryDirectory() as out:
             t = time.perf_counter()
-            outcome = kar.run_kar(spec, spaces, kar.explained_models(checkpoint), out,
+            outcome = krunner.run_kar(spec, spaces, kspaces.explained_models(checkpoint), out,
                                   inputs={"model": args.model, "data": data.describe()}, device=device, jobs=jobs,
                                   progress=False)
             seconds = time.perf_counter() - t
             ranking = sum(s["seconds"] for s in outcome.manifest["rankings"].values())
-            from analysis import kar_report
 
             report = kar_report.write_report(out)
             print(kar_report.text_tables(report.summary))

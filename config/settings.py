@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "explainers",
     "survey",
     "analysis",
+    "kar",
 ]
 
 MIDDLEWARE = [

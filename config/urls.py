@@ -1,10 +1,13 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("explanations/", include("explainers.urls")),
-    path("analysis/", include("analysis.urls")),
-    path("research/studies/<slug:slug>/report/", include("analysis.study_urls")),
+    path("kar/", include("kar.urls")),
+    # KAR's pages lived under analysis/ before KAR became an app; old links still arrive.
+    re_path(r"^analysis/kar/(?P<rest>(?:[-\w]+/)?(?:[-\w][-\w.]*)?)$", RedirectView.as_view(url="/kar/%(rest)s", permanent=True)),
+    path("research/studies/<slug:slug>/report/", include("analysis.urls")),
     path("", include("survey.urls")),  # the neutral root, participants under s/, researchers under research/
 ]

@@ -33,10 +33,11 @@ class StudyAdmin(admin.ModelAdmin):
     search_fields = ("name", "slug")
     actions = ("open_studies", "close_studies")
     # What shapes the questions is fixed at creation (manage.py create_study): participants' sheets depend on it.
-    readonly_fields = ("slug", "explanation_set", "n_real_questions", "n_attention_checks", "seed", "created_at", "updated_at")
+    readonly_fields = ("slug", "explanation_set", "methods", "n_real_questions", "n_attention_checks", "seed",
+                       "created_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("name", "slug", "status", "explanation_set", "consent_text")}),
-        ("Questions", {"fields": ("n_real_questions", "n_attention_checks", "pass_threshold", "seed")}),
+        ("Questions", {"fields": ("methods", "n_real_questions", "n_attention_checks", "pass_threshold", "seed")}),
         ("Platforms", {"fields": ("accept_mturk", "accept_prolific", "accept_direct", "prolific_completion_code", "prolific_failed_code")}),
         ("Dates", {"fields": ("created_at", "updated_at")}),
     )
@@ -110,9 +111,12 @@ class ItemAdmin(ReadOnlyAdmin):
         if not request.user.has_perm("survey.change_study"):
             messages.error(request, "You may not change studies.")
             return HttpResponseRedirect(reverse("admin:survey_item_change", args=[item.pk]))
-        form = AttentionCheckForm(request.POST or None, request.FILES or None, initial={"digit": item.digit})
+        n_distractors = item.study.n_options - 1
+        form = AttentionCheckForm(request.POST or None, request.FILES or None, initial={"digit": item.digit},
+                                  n_distractors=n_distractors)
         if request.method == "POST" and form.is_valid():
-            pictures = [form.cleaned_data[name].read() for name in ("correct", "distractor_1", "distractor_2", "distractor_3")]
+            names = ["correct", *AttentionCheckForm.distractor_names(n_distractors)]
+            pictures = [form.cleaned_data[name].read() for name in names]
             try:
                 services.replace_attention_check(item.study, item.number, form.cleaned_data["digit"], pictures[0], pictures[1:])
             except services.SurveyError as exc:
@@ -125,6 +129,7 @@ class ItemAdmin(ReadOnlyAdmin):
             "title": f"Replace attention check {item.number} of {item.study}",
             "form": form,
             "item": item,
+            "n_distractors": n_distractors,
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "survey/admin/replace_check.html", context)

@@ -1,7 +1,8 @@
 """Attention checks and the instructions' example, built from real MNIST digits.
 
 In the spirit of the paper's Fig. 4: a check asks about digit N; the correct option plainly
-shows N; the three distractors show other digits, two of them identical. The pictures are real
+shows N; the k - 1 distractors (three in the paper) show other digits, two of them identical
+when there are at least two. The pictures are real
 handwritten digits (for each class, the training image closest to the class mean: a typical,
 clean example), drawn with the same colour map and size as the saliency maps.
 
@@ -26,8 +27,12 @@ EXAMPLE_DIGIT = 4  # Fig. 3 explains the task with the number four
 @dataclass(frozen=True)
 class CheckPlan:
     digit: int  # the digit asked about; the correct option shows it
-    twin: int  # digit shown by the two identical distractors
-    other: int  # digit shown by the third distractor
+    distractors: tuple[int, ...]  # digits shown by the k - 1 distractors, in slot order
+
+    @property
+    def twin(self) -> int:
+        """The digit of the first distractor (with two or more distractors, of the identical pair)."""
+        return self.distractors[0]
 
 
 def typical_digits(images: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -58,14 +63,22 @@ def digit_pictures(mnist_dir: str | None = None) -> tuple[np.ndarray, np.ndarray
     return typical_digits(data.x_train, data.y_train), mean_digits(data.x_train, data.y_train)
 
 
-def plan_checks(n_checks: int, rng: random.Random) -> list[CheckPlan]:
-    """``n_checks`` checks about distinct digits (up to 10), each with its distractor digits."""
+def plan_checks(n_checks: int, rng: random.Random, n_options: int = 4) -> list[CheckPlan]:
+    """``n_checks`` checks about distinct digits (up to 10), each with ``n_options - 1`` distractors.
+
+    With two or more distractors the first two show the same digit (the paper's twins) and the
+    rest distinct others; one distractor shows one other digit. For four options the draws are
+    the ones this function always made, so a seed builds the same checks as before.
+    """
     if not 0 <= n_checks <= 10:
         raise ValueError("between 0 and 10 attention checks")
+    if n_options < 2:
+        raise ValueError("at least 2 options (the correct one and a distractor)")
     plans = []
     for digit in rng.sample(range(10), n_checks):
-        twin, other = rng.sample([d for d in range(10) if d != digit], 2)
-        plans.append(CheckPlan(digit=digit, twin=twin, other=other))
+        drawn = rng.sample([d for d in range(10) if d != digit], max(1, n_options - 2))
+        distractors = tuple(drawn) if n_options == 2 else (drawn[0], *drawn)
+        plans.append(CheckPlan(digit=digit, distractors=distractors))
     return plans
 
 

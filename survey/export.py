@@ -1,7 +1,8 @@
 """Responses in long format: one row per answer, for the analysis and for archiving.
 
 Used by ``manage.py export_responses`` and the monitor's download buttons; ``importing`` reads
-the same columns back.
+the same columns back. A study of k methods has the columns ``method_at_1`` .. ``method_at_k``
+(:func:`columns`): the file has as many as the study showed options, no empty ones.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import IO, Any, Iterator
 
 from django.utils import timezone
 
-from .models import OPTIONS_PER_QUESTION, Answer, ShownOption, Study
+from .models import Answer, ShownOption, Study
 
 # A participant's ids on their platform: named as EntryParams' fields and Participant's columns.
 IDENTITY_COLUMNS: tuple[str, ...] = (
@@ -31,21 +32,36 @@ PARTICIPANT_COLUMNS: tuple[str, ...] = (
     "participant_checks_passed",
     "participant_passed",
 )
-ANSWER_COLUMNS: tuple[str, ...] = (
-    "position",  # 1-based place of the item in this participant's order
-    "item_number",
-    "kind",
-    "digit",
-    *(f"method_at_{p}" for p in range(1, OPTIONS_PER_QUESTION + 1)),
-    "correct_position",
-    "chosen_position",
-    "chosen_method",
-    "check_passed",
-    "shown_at",
-    "answered_at",
-    "response_ms",
-)
-COLUMNS: tuple[str, ...] = ("study", "participant", *PARTICIPANT_COLUMNS, *ANSWER_COLUMNS)
+METHOD_AT = "method_at_{}"  # the method shown at on-screen position p (real questions)
+
+
+def method_columns(n_options: int) -> tuple[str, ...]:
+    return tuple(METHOD_AT.format(p) for p in range(1, n_options + 1))
+
+
+def answer_columns(n_options: int) -> tuple[str, ...]:
+    return (
+        "position",  # 1-based place of the item in this participant's order
+        "item_number",
+        "kind",
+        "digit",
+        *method_columns(n_options),
+        "correct_position",
+        "chosen_position",
+        "chosen_method",
+        "check_passed",
+        "shown_at",
+        "answered_at",
+        "response_ms",
+    )
+
+
+def columns(n_options: int) -> tuple[str, ...]:
+    """The header of a study of ``n_options`` methods (``study.n_options``)."""
+    return ("study", "participant", *PARTICIPANT_COLUMNS, *answer_columns(n_options))
+
+
+
 # What a reader can do without: the scores and the response time follow from the other
 # columns, and the study is the one imported into.
 DERIVED_COLUMNS: tuple[str, ...] = ("study", "participant_checks_passed", "participant_passed", "response_ms")
@@ -67,6 +83,7 @@ def rows(study: Study) -> Iterator[dict[str, Any]]:
         .select_related("participant", "item", "entry")
         .order_by("participant__started_at", "participant_id", "entry__position")
     )
+    positions = range(1, study.n_options + 1)
     for answer in answers.iterator(chunk_size=2000):
         p, item = answer.participant, answer.item
         options = layout.get(answer.entry_id, {})
@@ -84,10 +101,7 @@ def rows(study: Study) -> Iterator[dict[str, Any]]:
             "item_number": item.number,
             "kind": item.kind,
             "digit": item.digit,
-            **{
-                f"method_at_{pos}": (options.get(pos, ("", False))[0] or None)
-                for pos in range(1, OPTIONS_PER_QUESTION + 1)
-            },
+            **{METHOD_AT.format(pos): (options.get(pos, ("", False))[0] or None) for pos in positions},
             "correct_position": correct_position,
             "chosen_position": answer.position,
             "chosen_method": answer.method or None,
@@ -123,26 +137,29 @@ def read_cell(cell: str) -> str:
 
 
 def write_csv(study: Study, out: IO[str]) -> int:
+    header = columns(study.n_options)
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(COLUMNS)
+    writer.writerow(header)
     n = 0
     for row in rows(study):
-        writer.writerow([csv_cell(row[c]) for c in COLUMNS])
+        writer.writerow([csv_cell(row[c]) for c in header])
         n += 1
     return n
 
 
 def write_json(study: Study, out: IO[str]) -> int:
-    data = [{c: (row[c].isoformat() if isinstance(row[c], datetime) else row[c]) for c in COLUMNS} for row in rows(study)]
+    header = columns(study.n_options)
+    data = [{c: (row[c].isoformat() if isinstance(row[c], datetime) else row[c]) for c in header} for row in rows(study)]
     document = {
         "study": study.slug,
         "name": study.name,
         "explanation_set": study.explanation_set.name,
+        "methods": list(study.methods),
         "n_real_questions": study.n_real_questions,
         "n_attention_checks": study.n_attention_checks,
         "pass_threshold": study.pass_threshold,
         "exported_at": timezone.now().isoformat(),
-        "columns": list(COLUMNS),
+        "columns": list(header),
         "rows": data,
     }
     json.dump(document, out, indent=1)

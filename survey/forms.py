@@ -4,7 +4,7 @@ from __future__ import annotations
 from django import forms
 from django.core.validators import RegexValidator
 
-from .models import OPTIONS_PER_QUESTION, Participant
+from .models import MAX_OPTIONS, Participant
 from .platforms import mturk
 from .services import EntryParams
 
@@ -87,11 +87,13 @@ class ConsentForm(EntryForm):
 
 
 class AnswerForm(forms.Form):
+    """A choice of an on-screen position: up to the largest k here, the study's own k in the service."""
+
     item = forms.IntegerField(min_value=1)
     choice = forms.TypedChoiceField(
-        choices=[(str(i), str(i)) for i in range(1, OPTIONS_PER_QUESTION + 1)],
+        choices=[(str(i), str(i)) for i in range(1, MAX_OPTIONS + 1)],
         coerce=int,
-        error_messages={"required": "Please choose one of the four images.", "invalid_choice": "Please choose one of the four images."},
+        error_messages={"required": "Please choose one of the images.", "invalid_choice": "Please choose one of the images."},
     )
 
     @property
@@ -100,10 +102,16 @@ class AnswerForm(forms.Form):
 
 
 class AttentionCheckForm(forms.Form):
-    """A researcher's replacement of one attention check (admin)."""
+    """A researcher's replacement of one attention check (admin): the correct picture and k - 1 distractors."""
 
     digit = forms.IntegerField(min_value=0, max_value=9, help_text="The digit asked about.")
     correct = forms.FileField(help_text="A picture that plainly shows the digit (any image; drawn at 28x28).")
-    distractor_1 = forms.FileField()
-    distractor_2 = forms.FileField()
-    distractor_3 = forms.FileField()
+
+    def __init__(self, *args, n_distractors: int = 3, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in self.distractor_names(n_distractors):
+            self.fields[name] = forms.FileField()
+
+    @staticmethod
+    def distractor_names(n_distractors: int) -> list[str]:
+        return [f"distractor_{i}" for i in range(1, n_distractors + 1)]

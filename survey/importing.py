@@ -11,8 +11,11 @@ What the file does not say, and how it is filled in:
 
 * The sheet: only the items a participant answered get a sheet entry, at the position the file
   records (an unfinished participant's unanswered questions are unknown, so they have none).
-* Attention checks: the file records where the correct picture sat; the three distractors are
+* Attention checks: the file records where the correct picture sat; the k - 1 distractors are
   placed on the remaining positions in their canonical slot order.
+* The number of options: the file must have ``method_at_1`` .. ``method_at_k`` for the target
+  study's k; further ``method_at_*`` columns are accepted only if empty (a file written for a
+  study of more methods cannot fit this one).
 * ``started_at`` is the first ``shown_at``, ``finished_at`` the last ``answered_at``; the sheet
   seed is 0 and the user agent empty. A participant id that is a UUID not yet used is kept;
   otherwise the participant gets a new one (counted in the result). The file's id is kept as
@@ -33,12 +36,22 @@ from typing import IO
 from django.db import IntegrityError
 
 from . import export, services
-from .models import OPTIONS_PER_QUESTION, Item, ItemOption, Participant, Study
+from .models import Item, ItemOption, Participant, Study
 
 # Columns a file may leave out: platform ids (a direct link has none) and what is recomputed.
 OPTIONAL_COLUMNS: tuple[str, ...] = (*export.IDENTITY_COLUMNS, *export.DERIVED_COLUMNS)
-REQUIRED_COLUMNS: tuple[str, ...] = tuple(c for c in export.COLUMNS if c not in OPTIONAL_COLUMNS)
 MAX_ERRORS = 50
+
+
+def required_columns(n_options: int) -> tuple[str, ...]:
+    """The columns a file for a study of ``n_options`` methods must have."""
+    return tuple(c for c in export.columns(n_options) if c not in OPTIONAL_COLUMNS)
+
+
+def _extra_method_columns(header: list[str], n_options: int) -> list[str]:
+    """``method_at_p`` columns for positions beyond the study's k."""
+    known = set(export.method_columns(n_options))
+    return [c for c in header if c.startswith(export.METHOD_AT.format("")) and c not in known]
 
 
 @dataclass(frozen=True, order=True)
@@ -166,7 +179,7 @@ def _load_items(study: Study) -> dict[int, _ItemInfo]:
     return items
 
 
-def _parse_row(row: dict[str, str], line: int, study: Study, items: dict[int, _ItemInfo]) -> _Row:
+def _parse_row(row: dict[str, str], line: int, study: Study, items: dict[int, _ItemInfo], extra: list[str]) -> _Row:
     if row["participant_status"].strip() not in Participant.Status.values:
         raise _Bad(f"participant_status {row['participant_status']!r} is not one of {', '.join(Participant.Status.values)}")
     position = _int(row, "position", 1, study.n_questions)
@@ -181,13 +194,18 @@ def _parse_row(row: dict[str, str], line: int, study: Study, items: dict[int, _I
     if digit != item.digit:
         raise _Bad(f"digit {digit} but item {number} of study {study.slug} asks about digit {item.digit}"
                    " (was the study created with the same seed?)")
-    chosen = _int(row, "chosen_position", 1, OPTIONS_PER_QUESTION)
-    at = [row[f"method_at_{p}"].strip() for p in range(1, OPTIONS_PER_QUESTION + 1)]
+    k = study.n_options
+    filled = [c for c in extra if row[c].strip()]
+    if filled:
+        raise _Bad(f"{filled[0]} is {row[filled[0]].strip()!r} but study {study.slug} shows {k} options "
+                   f"({', '.join(study.methods)})")
+    chosen = _int(row, "chosen_position", 1, k)
+    at = [row[c].strip() for c in export.method_columns(k)]
     chosen_method = row["chosen_method"].strip()
     check_passed = _bool(row, "check_passed")
     if item.kind == Item.Kind.REAL:
-        if sorted(at) != sorted(services.METHODS):
-            raise _Bad(f"method_at_1..{OPTIONS_PER_QUESTION} {', '.join(at)} is not an order of {', '.join(services.METHODS)}")
+        if sorted(at) != sorted(study.methods):
+            raise _Bad(f"method_at_1..{k} {', '.join(at)} is not an order of {', '.join(study.methods)}")
         if row["correct_position"].strip() or check_passed is not None:
             raise _Bad("a real question has no correct_position or check_passed")
         if chosen_method != at[chosen - 1]:
@@ -196,7 +214,7 @@ def _parse_row(row: dict[str, str], line: int, study: Study, items: dict[int, _I
     else:
         if any(at):
             raise _Bad("an attention check has no method_at_* columns")
-        correct = _int(row, "correct_position", 1, OPTIONS_PER_QUESTION)
+        correct = _int(row, "correct_position", 1, k)
         if chosen_method:
             raise _Bad(f"an attention check has no chosen_method (got {chosen_method!r})")
         if check_passed is None:
@@ -205,7 +223,7 @@ def _parse_row(row: dict[str, str], line: int, study: Study, items: dict[int, _I
             raise _Bad(f"check_passed is {str(check_passed).lower()} but chosen_position {chosen} "
                        f"{'is' if chosen == correct else 'is not'} correct_position {correct}")
         others = iter(item.distractors)
-        shown = tuple(item.correct if p == correct else next(others) for p in range(1, OPTIONS_PER_QUESTION + 1))
+        shown = tuple(item.correct if p == correct else next(others) for p in range(1, k + 1))
     shown_at = _time(row, "shown_at")
     answered_at = _time(row, "answered_at")
     if answered_at < shown_at:
@@ -237,12 +255,13 @@ def _read(
     if header is None:
         raise ImportFailed([RowError(1, "the file is empty (expected the header of export_responses)")])
     header = [h.strip().lstrip("\ufeff") for h in header]
-    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    missing = [c for c in required_columns(study.n_options) if c not in header]
     if missing:
         raise ImportFailed([RowError(1, f"missing column(s) {', '.join(missing)} (expected the columns of export_responses)")])
     duplicated = sorted({c for c in header if header.count(c) > 1})
     if duplicated:
         raise ImportFailed([RowError(1, f"column(s) {', '.join(duplicated)} appear more than once")])
+    extra = _extra_method_columns(header, study.n_options)
     people: dict[str, _Person] = {}
     for cells in reader:
         line = reader.line_num
@@ -252,7 +271,7 @@ def _read(
             errors.append(RowError(line, f"has {len(cells)} fields, the header has {len(header)}"))
             continue
         row = {name: export.read_cell(cell) for name, cell in zip(header, cells)}
-        for column in export.COLUMNS:
+        for column in export.columns(study.n_options):
             row.setdefault(column, "")
         key = row["participant"].strip()
         if key:
@@ -260,7 +279,7 @@ def _read(
         try:
             if not key:
                 raise _Bad("participant is empty")
-            parsed = _parse_row(row, line, study, items)
+            parsed = _parse_row(row, line, study, items, extra)
             person = people.get(key)
             fields_ = {c: row[c].strip() for c in export.PARTICIPANT_COLUMNS}
             if person is None:

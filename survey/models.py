@@ -18,21 +18,52 @@ from django.db.models.functions import Mod
 from django.db.models.lookups import Exact
 from django.urls import reverse
 
+from explainers.methods import registry
 from explainers.models import Method
 
-# Every digit twice and every method equally often in every position: a multiple of 20.
-REAL_QUESTION_BLOCK = 20
-OPTIONS_PER_QUESTION = 4
+# A study compares 2 to 6 methods: each real question shows one map per method (its k options).
+MIN_OPTIONS = 2
+MAX_OPTIONS = 6
+# Every digit equally often: the number of real questions is a multiple of 10 (the database's
+# check); the service also asks for every method equally often in every position, a multiple of
+# lcm(10, k) (see ``services.real_question_block``).
+DIGITS = 10
 MAX_QUESTIONS = 200
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: codes are typed by hand
+NUMBER_WORDS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
 
-DEFAULT_CONSENT = (
+
+def in_words(n: int) -> str:
+    """A small number as participants read it ("four"); digits beyond six."""
+    return NUMBER_WORDS.get(n, str(n))
+
+CONSENT_TEMPLATE = (
     "This is a research study about how people judge pictures that explain a computer model's "
-    "decisions. You will see 25 sets of four images and choose, in each set, the one you find "
-    "most helpful. It takes about 10 minutes. Taking part is voluntary and you may stop at any "
+    "decisions. You will see {n_questions} sets of {n_options} images and choose, in each set, the one you find "
+    "most helpful. It takes about {minutes} minutes. Taking part is voluntary and you may stop at any "
     "time. We record your answers, the time you took for each and your browser's user agent; "
     "we do not ask for your name or contact details. The anonymised answers may be published."
 )
+
+
+def paper_methods() -> list[str]:
+    """The paper's four methods, in its order: the methods of a study unless it names others."""
+    return list(registry.PAPER_METHODS)
+
+
+def estimated_minutes(n_questions: int) -> int:
+    """Minutes a participant needs, to the nearest 5: the paper's 25 questions take about 10."""
+    return max(5, round(n_questions * 10 / 25 / 5) * 5)
+
+
+def default_consent(n_questions: int = 25, n_options: int = 4) -> str:
+    """The consent text of a study of ``n_questions`` sets of ``n_options`` images (25 and 4: the paper's)."""
+    return CONSENT_TEMPLATE.format(
+        n_questions=n_questions, n_options=in_words(n_options), minutes=estimated_minutes(n_questions)
+    )
+
+
+DEFAULT_CONSENT = default_consent()
 
 
 def new_code(length: int = 10) -> str:
@@ -56,8 +87,14 @@ class Study(models.Model):
         "explainers.ExplanationSet", on_delete=models.PROTECT, related_name="studies"
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    methods = models.JSONField(
+        default=paper_methods,
+        help_text="The methods compared (2 to 6 registry names); slot i of a real question holds methods[i].",
+    )
     n_real_questions = models.PositiveSmallIntegerField(
-        default=20, help_text="A multiple of 20: every digit equally often, every method in every position equally often."
+        default=20,
+        help_text="A multiple of lcm(10, number of methods): every digit equally often, every method in every "
+        "position equally often.",
     )
     n_attention_checks = models.PositiveSmallIntegerField(default=5, validators=[MaxValueValidator(10)])
     pass_threshold = models.PositiveSmallIntegerField(
@@ -82,12 +119,12 @@ class Study(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(status__in=["draft", "open", "closed"]), name="study_known_status"),
             models.CheckConstraint(
-                condition=Q(n_real_questions__gte=REAL_QUESTION_BLOCK, n_real_questions__lte=MAX_QUESTIONS - 10),
+                condition=Q(n_real_questions__gte=DIGITS, n_real_questions__lte=MAX_QUESTIONS - 10),
                 name="study_real_questions_in_range",
             ),
             models.CheckConstraint(
-                condition=Exact(Mod(F("n_real_questions"), REAL_QUESTION_BLOCK), 0),
-                name="study_real_questions_multiple_of_20",
+                condition=Exact(Mod(F("n_real_questions"), DIGITS), 0),
+                name="study_real_questions_multiple_of_10",
             ),
             models.CheckConstraint(condition=Q(n_attention_checks__lte=10), name="study_at_most_10_checks"),
             models.CheckConstraint(
@@ -105,6 +142,15 @@ class Study(models.Model):
     @property
     def n_questions(self) -> int:
         return self.n_real_questions + self.n_attention_checks
+
+    @property
+    def n_options(self) -> int:
+        """k: the options of every question (one map per method in a real question)."""
+        return len(self.methods)
+
+    @property
+    def n_options_in_words(self) -> str:
+        return in_words(self.n_options)
 
     @property
     def is_open(self) -> bool:
@@ -160,7 +206,7 @@ class StudyImage(models.Model):
 
 
 class Item(models.Model):
-    """A question of a study: a digit and four options (methods' maps, or a check's images)."""
+    """A question of a study: a digit and k options (the methods' maps, or a check's images)."""
 
     class Kind(models.TextChoices):
         REAL = "real", "Real question"
@@ -189,7 +235,7 @@ class Item(models.Model):
 
 
 class ItemOption(models.Model):
-    """One of an item's four options, in a fixed canonical slot (0-3); positions are per sheet.
+    """One of an item's k options, in a fixed canonical slot (0 to k-1); positions are per sheet.
 
     Participants fetch the picture by the option's own ``key``, never the image's: one image
     (a method's map of a digit, a check's twin distractors) sits in several options, and a
@@ -213,7 +259,7 @@ class ItemOption(models.Model):
             models.UniqueConstraint(
                 fields=["item"], condition=Q(is_correct=True), name="option_one_correct_per_item"
             ),
-            models.CheckConstraint(condition=Q(slot__lt=OPTIONS_PER_QUESTION), name="option_slot_in_range"),
+            models.CheckConstraint(condition=Q(slot__lt=MAX_OPTIONS), name="option_slot_in_range"),
             models.CheckConstraint(
                 condition=Q(method="") | Q(is_correct=False), name="option_method_options_have_no_correct_answer"
             ),
@@ -352,11 +398,11 @@ class SheetEntry(models.Model):
 
 
 class ShownOption(models.Model):
-    """Which option sat at which on-screen position (1-4) of a sheet entry."""
+    """Which option sat at which on-screen position (1 to k) of a sheet entry."""
 
     entry = models.ForeignKey(SheetEntry, on_delete=models.CASCADE, related_name="shown")
     position = models.PositiveSmallIntegerField(
-        validators=[MinValueValidator(1), MaxValueValidator(OPTIONS_PER_QUESTION)]
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_OPTIONS)]
     )
     option = models.ForeignKey(ItemOption, on_delete=models.PROTECT, related_name="+")
 
@@ -366,7 +412,7 @@ class ShownOption(models.Model):
             models.UniqueConstraint(fields=["entry", "position"], name="shown_position_unique"),
             models.UniqueConstraint(fields=["entry", "option"], name="shown_option_once"),
             models.CheckConstraint(
-                condition=Q(position__gte=1, position__lte=OPTIONS_PER_QUESTION), name="shown_position_in_range"
+                condition=Q(position__gte=1, position__lte=MAX_OPTIONS), name="shown_position_in_range"
             ),
         ]
 
@@ -381,7 +427,7 @@ class Answer(models.Model):
     item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="answers")
     entry = models.OneToOneField(SheetEntry, on_delete=models.PROTECT, related_name="answer")
     chosen = models.ForeignKey(ShownOption, on_delete=models.PROTECT, related_name="+")
-    position = models.PositiveSmallIntegerField(help_text="On-screen position chosen (1-4).")
+    position = models.PositiveSmallIntegerField(help_text="On-screen position chosen (1 to k).")
     method = models.CharField(max_length=20, choices=Method.choices, blank=True, help_text="Real questions only.")
     correct = models.BooleanField(null=True, blank=True, help_text="Attention checks only.")
     shown_at = models.DateTimeField()
@@ -392,7 +438,7 @@ class Answer(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["participant", "item"], name="one_answer_per_participant_and_item"),
             models.CheckConstraint(
-                condition=Q(position__gte=1, position__lte=OPTIONS_PER_QUESTION), name="answer_position_in_range"
+                condition=Q(position__gte=1, position__lte=MAX_OPTIONS), name="answer_position_in_range"
             ),
             models.CheckConstraint(condition=Q(answered_at__gte=F("shown_at")), name="answer_after_shown"),
             models.CheckConstraint(

@@ -9,6 +9,8 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
+from explainers.methods import registry
+
 from . import export, services
 from .models import Study
 from .platforms import prolific
@@ -28,8 +30,9 @@ def monitor(request: HttpRequest, slug: str) -> HttpResponse:
     summary = services.study_summary(study)
     participant_url = request.build_absolute_uri(study.get_absolute_url())
     votes = [
-        {"method": method, "all": summary.votes[method], "passing": summary.votes_passing[method]}
-        for method in services.METHODS
+        {"method": method, "label": registry.label(method), "all": summary.votes[method],
+         "passing": summary.votes_passing[method]}
+        for method in study.methods
     ]
     context = {
         "study": study,

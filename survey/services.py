@@ -7,6 +7,7 @@ ends in an IntegrityError, never in a duplicate or a corrupted answer.
 from __future__ import annotations
 
 import logging
+import math
 import random
 import secrets
 import statistics
@@ -16,15 +17,18 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Sequence
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
-from explainers.models import SURVEY_METHODS, ClassMap, ExplanationSet
+from explainers.models import ClassMap, ExplanationSet, Method
 
 from . import sheets
+from .prepared import PreparedQuery, update_query
 from .models import (
-    OPTIONS_PER_QUESTION,
-    REAL_QUESTION_BLOCK,
+    DIGITS,
+    MAX_OPTIONS,
+    MAX_QUESTIONS,
+    MIN_OPTIONS,
     Answer,
     Item,
     ItemOption,
@@ -33,6 +37,8 @@ from .models import (
     ShownOption,
     Study,
     StudyImage,
+    default_consent,
+    paper_methods,
 )
 
 if TYPE_CHECKING:
@@ -43,8 +49,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-METHODS: tuple[str, ...] = tuple(m.value for m in SURVEY_METHODS)  # slot i of a real item holds METHODS[i]
 DEMO_SLUG = "demo"
+#: Real questions a study has unless told otherwise: at least this many (the paper's 20).
+MIN_DEFAULT_REAL_QUESTIONS = 20
 
 
 # --- errors ---------------------------------------------------------------------------------
@@ -88,7 +95,7 @@ class NotOnSheet(SurveyError):
 
 class InvalidChoice(SurveyError):
     status = 400
-    title = "Not one of the four images"
+    title = "Not one of the images"
 
 
 class OutOfOrder(SurveyError):
@@ -146,12 +153,63 @@ class EntryParams:
     prolific_session_id: str = ""
 
 
+def real_question_block(n_methods: int) -> int:
+    """The number of real questions must be a multiple of this: lcm(10, k).
+
+    Every digit equally often needs a multiple of 10; every method in every position equally
+    often needs a multiple of k (the rows of a Latin square of order k, dealt equally often).
+    The Williams square :func:`survey.sheets.deal_rows` uses has k rows for even k and 2k for
+    odd k, and 2k divides lcm(10, k) for odd k too (10 is even), so one rule covers both.
+    """
+    return math.lcm(DIGITS, n_methods)
+
+
+def default_real_questions(n_methods: int) -> int:
+    """The smallest valid number of real questions that is at least 20 (20 for the paper's four)."""
+    block = real_question_block(n_methods)
+    return block * math.ceil(MIN_DEFAULT_REAL_QUESTIONS / block)
+
+
+def parse_methods(text: str) -> tuple[str, ...]:
+    """``"normlime,lime,ig"`` as a tuple of names (spaces ignored; checked by :func:`check_methods`)."""
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+def check_method_names(methods: Sequence[str]) -> tuple[str, ...]:
+    """``methods`` if they can be a study's (2 to 6 different registered names); else :class:`BadStudyInput`."""
+    methods = tuple(methods)
+    if not MIN_OPTIONS <= len(methods) <= MAX_OPTIONS:
+        raise BadStudyInput(f"{len(methods)} methods ({', '.join(methods) or 'none'}): "
+                            f"a study compares {MIN_OPTIONS} to {MAX_OPTIONS}")
+    repeated = sorted({m for m in methods if methods.count(m) > 1})
+    if repeated:
+        raise BadStudyInput(f"method(s) {', '.join(repeated)} named twice: give each method once")
+    unknown = [m for m in methods if m not in Method.values]
+    if unknown:
+        raise BadStudyInput(f"unknown method(s) {', '.join(unknown)} (known: {', '.join(Method.values)})")
+    return methods
+
+
+def check_methods(explanation_set: ExplanationSet, methods: Sequence[str]) -> tuple[str, ...]:
+    """``methods`` as a study's methods, or :class:`BadStudyInput` saying in one line what is wrong
+    (see :func:`check_method_names`; the explanation set must also hold their maps of every digit)."""
+    methods = check_method_names(methods)
+    have = set(ClassMap.objects.filter(explanation_set=explanation_set, method__in=methods)
+               .values_list("method", "digit"))
+    missing = [f"{method} {digit}" for method in methods for digit in range(DIGITS) if (method, digit) not in have]
+    if missing:
+        raise BadStudyInput(f"explanation set {explanation_set.name} lacks the maps {', '.join(missing[:5])}"
+                            + (f" (and {len(missing) - 5} more)" if len(missing) > 5 else ""))
+    return methods
+
+
 def create_study(
     explanation_set: ExplanationSet,
     name: str,
     slug: str,
     *,
-    n_real_questions: int = 20,
+    methods: Sequence[str] | None = None,
+    n_real_questions: int | None = None,
     n_attention_checks: int = 5,
     pass_threshold: int = 4,
     status: str = Study.Status.DRAFT,
@@ -162,21 +220,28 @@ def create_study(
 ) -> Study:
     """A study of ``explanation_set``: its real questions, attention checks and images, all or nothing.
 
+    ``methods``: the 2 to 6 methods compared, in the order of the canonical slots (default: the
+    paper's four); ``n_real_questions`` defaults to :func:`default_real_questions` (20 for four).
     ``pictures`` is (typical, mean) digit images, 10 x 784 each; by default they come from the
-    MNIST training data (the embedded subset unless ``mnist_dir``).
+    MNIST training data (the embedded subset unless ``mnist_dir``). The consent text, unless
+    given, says how many questions and images there are.
     """
-    if n_real_questions < REAL_QUESTION_BLOCK or n_real_questions % REAL_QUESTION_BLOCK:
-        raise BadStudyInput(f"{n_real_questions} real questions: use a multiple of {REAL_QUESTION_BLOCK}")
+    methods = check_methods(explanation_set, paper_methods() if methods is None else methods)
+    block = real_question_block(len(methods))
+    if n_real_questions is None:
+        n_real_questions = default_real_questions(len(methods))
+    if n_real_questions < block or n_real_questions % block or n_real_questions > MAX_QUESTIONS - 10:
+        raise BadStudyInput(f"{n_real_questions} real questions: with {len(methods)} methods use a multiple of "
+                            f"{block} (every digit and every method in every position equally often), "
+                            f"at most {MAX_QUESTIONS - 10}")
     if not 0 <= n_attention_checks <= 10:
         raise BadStudyInput(f"{n_attention_checks} attention checks: use 0 to 10")
     if not 0 <= pass_threshold <= n_attention_checks:
         raise BadStudyInput(f"pass threshold {pass_threshold}: use 0 to {n_attention_checks}")
     if Study.objects.filter(slug=slug).exists():
         raise BadStudyInput(f"a study with slug {slug!r} already exists")
-    maps = {(m.method, m.digit): m for m in ClassMap.objects.filter(explanation_set=explanation_set, method__in=METHODS)}
-    missing = [f"{method} {digit}" for method in METHODS for digit in range(10) if (method, digit) not in maps]
-    if missing:
-        raise BadStudyInput(f"explanation set {explanation_set.name} lacks the maps {', '.join(missing[:5])}")
+    maps = {(m.method, m.digit): m for m in ClassMap.objects.filter(explanation_set=explanation_set, method__in=methods)}
+    platform_settings.setdefault("consent_text", default_consent(n_real_questions + n_attention_checks, len(methods)))
     if pictures is None:
         from . import attention
 
@@ -187,6 +252,7 @@ def create_study(
             explanation_set=explanation_set,
             name=name,
             slug=slug,
+            methods=list(methods),
             n_real_questions=n_real_questions,
             n_attention_checks=n_attention_checks,
             pass_threshold=pass_threshold,
@@ -195,7 +261,7 @@ def create_study(
             **platform_settings,
         )
         _build_items(study, maps, pictures, random.Random(seed))
-    logger.info("created study %s from explanation set %s", study.slug, explanation_set.name)
+    logger.info("created study %s of %s from explanation set %s", study.slug, ", ".join(methods), explanation_set.name)
     return study
 
 
@@ -210,8 +276,8 @@ def _build_items(study: Study, maps: dict, pictures: tuple[np.ndarray, np.ndarra
         )
         for key, cm in maps.items()
     }
-    repeats = study.n_real_questions // 10
-    checks = attention.plan_checks(study.n_attention_checks, rng)
+    repeats = study.n_real_questions // DIGITS
+    checks = attention.plan_checks(study.n_attention_checks, rng, study.n_options)
     planned = [(number, Item.Kind.REAL, (number - 1) // repeats, None) for number in range(1, study.n_real_questions + 1)]
     planned += [(study.n_real_questions + offset + 1, Item.Kind.ATTENTION, plan.digit, plan)
                 for offset, plan in enumerate(checks)]
@@ -234,11 +300,10 @@ def _build_items(study: Study, maps: dict, pictures: tuple[np.ndarray, np.ndarra
         if plan is None:
             options += [
                 ItemOption(item=item, slot=slot, method=method, image=images[(method, digit)])
-                for slot, method in enumerate(METHODS)
+                for slot, method in enumerate(study.methods)
             ]
         else:
-            shown = [(picture(plan.digit), True), (picture(plan.twin), False), (picture(plan.twin), False),
-                     (picture(plan.other), False)]
+            shown = [(picture(plan.digit), True), *((picture(d), False) for d in plan.distractors)]
             options += [ItemOption(item=item, slot=slot, image=image, is_correct=ok) for slot, (image, ok) in enumerate(shown)]
     ItemOption.objects.bulk_create(options)
     StudyImage.objects.create(
@@ -280,10 +345,11 @@ def replace_attention_check(
     """Replace attention check ``number``: a question about ``digit`` with the given pictures.
 
     Pictures are any image files (PNG, JPEG...), drawn at 28x28 in the maps' colours, so all
-    four options look alike except for what they show. Refused once anyone has started.
+    the options look alike except for what they show; a study of k methods needs k - 1
+    distractors. Refused once anyone has started.
     """
-    if len(distractor_pictures) != OPTIONS_PER_QUESTION - 1:
-        raise BadStudyInput(f"give {OPTIONS_PER_QUESTION - 1} distractor pictures, not {len(distractor_pictures)}")
+    if len(distractor_pictures) != study.n_options - 1:
+        raise BadStudyInput(f"give {study.n_options - 1} distractor pictures, not {len(distractor_pictures)}")
     if not 0 <= digit <= 9:
         raise BadStudyInput(f"digit {digit}: use 0 to 9")
     from . import attention
@@ -354,9 +420,30 @@ def _identity_keys(params: EntryParams) -> list[tuple[str, str]]:
     return keys
 
 
+_PARTICIPANT_FIELDS = [f.attname for f in Participant._meta.concrete_fields]
+# The landing page and the consent look a person up on every start: compiled once per worker thread.
+_participant_by_identity = {
+    field_name: PreparedQuery(
+        lambda study_id, platform, value, field_name=field_name: Participant.objects.filter(
+            study_id=study_id, platform=platform, **{field_name: value}
+        ).order_by().values_list(*_PARTICIPANT_FIELDS)[:1],
+        int, str, str,
+    )
+    for _, field_name in _PERSON_ID.values()
+}
+
+
 def find_participant(study: Study, params: EntryParams) -> Participant | None:
     identity = _identity(study, params)
-    return Participant.objects.filter(**identity).first() if identity else None
+    if identity is None:
+        return None
+    _, field_name = _PERSON_ID[params.platform]
+    rows = _participant_by_identity[field_name](study.pk, params.platform, identity[field_name])
+    if not rows:
+        return None
+    participant = Participant.from_db(_participant_by_identity[field_name].using, _PARTICIPANT_FIELDS, rows[0])
+    participant.study = study
+    return participant
 
 
 def check_new_identity(study: Study, params: EntryParams) -> None:
@@ -397,7 +484,7 @@ def start_participant(
     check_identity(params)
     check_can_start(study, params)
     identity = _identity(study, params)
-    existing = Participant.objects.filter(**identity).first() if identity else None
+    existing = find_participant(study, params)
     if existing is not None:
         return _resume(existing, params), False
     now = now or timezone.now()
@@ -450,20 +537,26 @@ def _resume(participant: Participant, params: EntryParams) -> Participant:
     return participant
 
 
+_study_items = PreparedQuery(
+    lambda study_id: Item.objects.filter(study_id=study_id).order_by("number").values_list("id", "kind", "digit"), int
+)
+_study_options = PreparedQuery(
+    lambda study_id: ItemOption.objects.filter(item__study_id=study_id).order_by().values_list("id", "item_id", "slot"),
+    int,
+)
+
+
 def build_sheet(participant: Participant) -> list[SheetEntry]:
     """Write the participant's sheet: order of the items and the option at every position.
 
     Called once, inside :func:`start_participant`; drawn from the participant's stored seed.
     """
     study = participant.study
-    items = list(Item.objects.filter(study=study).order_by("number").values_list("id", "kind", "digit"))
+    items = _study_items(study.pk)
     real = [(item_id, digit) for item_id, kind, digit in items if kind == Item.Kind.REAL]
     checks = [item_id for item_id, kind, _ in items if kind == Item.Kind.ATTENTION]
-    plan = sheets.plan_sheet(real, checks, OPTIONS_PER_QUESTION, random.Random(participant.sheet_seed))
-    option_ids = {
-        (item_id, slot): option_id
-        for option_id, item_id, slot in ItemOption.objects.filter(item__study=study).values_list("id", "item_id", "slot")
-    }
+    plan = sheets.plan_sheet(real, checks, study.n_options, random.Random(participant.sheet_seed))
+    option_ids = {(item_id, slot): option_id for option_id, item_id, slot in _study_options(study.pk)}
     entries = SheetEntry.objects.bulk_create(
         SheetEntry(participant=participant, position=p.position, item_id=p.item_id) for p in plan
     )
@@ -475,14 +568,17 @@ def build_sheet(participant: Participant) -> list[SheetEntry]:
     return entries
 
 
+_next_position = PreparedQuery(
+    lambda participant_id: SheetEntry.objects.filter(participant_id=participant_id, answer__isnull=True)
+    .order_by("position").values_list("position")[:1],
+    int,
+)
+
+
 def next_position(participant: Participant) -> int | None:
     """The first unanswered position of the sheet (None when all are answered)."""
-    return (
-        SheetEntry.objects.filter(participant=participant, answer__isnull=True)
-        .order_by("position")
-        .values_list("position", flat=True)
-        .first()
-    )
+    rows = _next_position(participant.pk)
+    return rows[0][0] if rows else None
 
 
 @dataclass(frozen=True)
@@ -493,18 +589,37 @@ class Question:
     item_id: int
     digit: int
     is_attention: bool
-    option_keys: tuple[str, ...]  # picture keys of the options at positions 1..4 (unique per option)
+    option_keys: tuple[str, ...]  # picture keys of the options at positions 1..k (unique per option)
 
 
 _QUESTION_COLUMNS = ("entry_id", "entry__position", "entry__shown_at", "entry__item_id", "entry__item__digit",
                      "entry__item__kind", "option__key")
+# The hot queries of a participant's question pages, compiled once per worker thread (survey.prepared).
+_question_at = PreparedQuery(
+    lambda participant_id, position: ShownOption.objects.filter(
+        entry__participant_id=participant_id, entry__position=position
+    ).order_by("position").values_list(*_QUESTION_COLUMNS),
+    int, int,
+)
+_first_open_position = SheetEntry.objects.filter(
+    participant_id=OuterRef("entry__participant_id"), answer__isnull=True
+).order_by("position").values("position")[:1]
+_current_question = PreparedQuery(
+    lambda participant_id: ShownOption.objects.filter(
+        entry__participant_id=participant_id, entry__position=Subquery(_first_open_position)
+    ).order_by("position").values_list(*_QUESTION_COLUMNS),
+    int,
+)
+_mark_shown = PreparedQuery(  # conditional: a refresh, or two tabs, keep the first time shown
+    lambda entry_id, now: update_query(SheetEntry.objects.filter(pk=entry_id, shown_at__isnull=True), shown_at=now),
+    int, datetime,
+)
 
 
 def _question(participant: Participant, rows: list[tuple], now: datetime | None) -> Question:
     entry_id, position, shown_at, item_id, digit, kind, _ = rows[0]
     if shown_at is None:
-        # Conditional update: a refresh, or two tabs, keep the first time shown.
-        SheetEntry.objects.filter(pk=entry_id, shown_at__isnull=True).update(shown_at=now or timezone.now())
+        _mark_shown(entry_id, now or timezone.now())
     return Question(
         entry_id=entry_id,
         position=position,
@@ -518,11 +633,7 @@ def _question(participant: Participant, rows: list[tuple], now: datetime | None)
 
 def show_question(participant: Participant, position: int, now: datetime | None = None) -> Question:
     """The question at ``position`` as the participant sees it; records when it was first shown."""
-    rows = list(
-        ShownOption.objects.filter(entry__participant=participant, entry__position=position)
-        .order_by("position")
-        .values_list(*_QUESTION_COLUMNS)
-    )
+    rows = _question_at(participant.pk, position) if 1 <= position <= MAX_QUESTIONS else []
     if not rows:
         raise NotOnSheet(f"position {position} is not on the sheet")
     return _question(participant, rows, now)
@@ -530,11 +641,7 @@ def show_question(participant: Participant, position: int, now: datetime | None 
 
 def current_question(participant: Participant, now: datetime | None = None) -> Question | None:
     """The first unanswered question, shown (one query); None when everything is answered."""
-    rows = list(
-        ShownOption.objects.filter(entry__participant=participant, entry__answer__isnull=True)
-        .order_by("entry__position", "position")
-        .values_list(*_QUESTION_COLUMNS)[:OPTIONS_PER_QUESTION]
-    )
+    rows = _current_question(participant.pk)
     return _question(participant, rows, now) if rows else None
 
 
@@ -558,36 +665,48 @@ def passes_checks(study: Study, checks_passed: int) -> bool:
     return checks_passed >= study.pass_threshold
 
 
+_lock_participant = PreparedQuery(  # one participant's answers are written one at a time (double submits wait)
+    lambda participant_id: Participant.objects.select_for_update().filter(pk=participant_id).order_by().values_list("status"),
+    int,
+)
+_shown_option = PreparedQuery(
+    lambda participant_id, position, choice: ShownOption.objects.filter(
+        entry__participant_id=participant_id, entry__position=position, position=choice
+    ).annotate(earlier_open=Exists(SheetEntry.objects.filter(
+        participant_id=OuterRef("entry__participant_id"), position__lt=OuterRef("entry__position"), answer__isnull=True
+    ))).order_by().values_list("id", "entry_id", "entry__item_id", "entry__item__kind", "entry__shown_at", "entry__answer__id",
+                    "entry__answer__position", "option__method", "option__is_correct", "earlier_open"),
+    int, int, int,
+)
+
+
 def record_answer(
     participant: Participant, position: int, item_id: int, choice: int, now: datetime | None = None
 ) -> AnswerResult:
-    """Store the participant's choice (on-screen position 1-4) for the item at ``position``.
+    """Store the participant's choice (on-screen position 1 to k) for the item at ``position``.
 
     The first answer to an item counts; sending it again, or another choice, changes nothing.
     The item must be the one the sheet has at ``position`` (a tampered form is refused), it must
     have been shown, and the questions are answered in the sheet's order. The last answer
     finishes the participation.
     """
-    if not 1 <= choice <= OPTIONS_PER_QUESTION:
+    n_options = participant.study.n_options
+    if not 1 <= choice <= n_options:
         logger.warning("participant %s: choice %r out of range", participant.public_id, choice)
-        raise InvalidChoice(f"choice {choice} is not between 1 and {OPTIONS_PER_QUESTION}")
+        raise InvalidChoice(f"choice {choice} is not between 1 and {n_options}")
     total = participant.study.n_questions
     with transaction.atomic():
         # One participant's answers are written one at a time (double submits wait here).
         # The queries read only the columns they need: compiling SQL is most of a request's CPU.
-        status = Participant.objects.select_for_update().filter(pk=participant.pk).values_list("status", flat=True).get()
-        # The option at the chosen position, with its entry, item and any earlier answer: one query.
-        shown = (
-            ShownOption.objects.filter(entry__participant_id=participant.pk, entry__position=position, position=choice)
-            .values_list("id", "entry_id", "entry__item_id", "entry__item__kind", "entry__shown_at",
-                         "entry__answer__id", "entry__answer__position", "option__method", "option__is_correct")
-            .first()
-        )
-        if shown is None or shown[2] != item_id:
+        ((status,),) = _lock_participant(participant.pk)
+        # The option at the chosen position, with its entry, item, any earlier answer and whether
+        # an earlier question is still open: one query (not on the sheet: none).
+        shown = _shown_option(participant.pk, position, choice) if 1 <= position <= MAX_QUESTIONS else []
+        if not shown or shown[0][2] != item_id:
             logger.warning("participant %s: item %s is not at position %s of the sheet (tampered or replayed form)",
                            participant.public_id, item_id, position)
             raise NotOnSheet(f"item {item_id} is not question {position} of this participant's sheet")
-        shown_id, entry_id, _, kind, shown_at, answer_id, answer_position, method, is_correct = shown
+        shown_id, entry_id, _, kind, shown_at, answer_id, answer_position, method, is_correct, earlier_open = shown[0]
         if answer_id is not None:
             if answer_position != choice:
                 logger.info("participant %s: second answer (%s) to question %s ignored; the first (%s) stands",
@@ -596,8 +715,8 @@ def record_answer(
                 Answer.objects.get(pk=answer_id), created=False,
                 finished=status == Participant.Status.FINISHED, next_position=next_position(participant),
             )
-        expected = next_position(participant)
-        if position != expected:
+        if earlier_open:
+            expected = next_position(participant)
             logger.warning("participant %s: answer to question %s while %s is unanswered",
                            participant.public_id, position, expected)
             raise OutOfOrder(f"question {expected} comes before question {position}")
@@ -657,8 +776,8 @@ class ImportedAnswer:
 
     position: int  # place of the question on the participant's sheet, 1..n
     item_id: int
-    options: tuple[int, ...]  # ItemOption ids shown at on-screen positions 1..4
-    choice: int  # on-screen position chosen, 1..4
+    options: tuple[int, ...]  # ItemOption ids shown at on-screen positions 1..k
+    choice: int  # on-screen position chosen, 1..k
     shown_at: datetime
     answered_at: datetime
 
@@ -699,9 +818,10 @@ def check_imported_participants(study: Study, people: Sequence[ImportedParticipa
     """Every way ``people`` break the survey's rules, as (index in ``people``, message), in order.
 
     The rules are the ones the survey enforces as it goes: platform ids, one participation per
-    person, questions answered in the sheet's order, each one once, one of its four options
+    person, questions answered in the sheet's order, each one once, one of its k options
     chosen, finished exactly when all are answered.
     """
+    k = study.n_options
     options = {
         pk: (item_id, kind)
         for pk, item_id, kind in ItemOption.objects.filter(item__study=study).values_list("pk", "item_id", "item__kind")
@@ -751,11 +871,11 @@ def check_imported_participants(study: Study, people: Sequence[ImportedParticipa
         if len(set(items)) != len(items):
             bad("answers an item twice")
         for answer in person.answers:
-            if set(answer.options) != item_options.get(answer.item_id) or len(answer.options) != OPTIONS_PER_QUESTION:
-                bad(f"question {answer.position}: the options shown are not the {OPTIONS_PER_QUESTION} options of "
+            if set(answer.options) != item_options.get(answer.item_id) or len(answer.options) != k:
+                bad(f"question {answer.position}: the options shown are not the {k} options of "
                     f"item {answer.item_id} of study {study.slug}")
-            elif not 1 <= answer.choice <= OPTIONS_PER_QUESTION:
-                bad(f"question {answer.position}: choice {answer.choice} is not between 1 and {OPTIONS_PER_QUESTION}")
+            elif not 1 <= answer.choice <= k:
+                bad(f"question {answer.position}: choice {answer.choice} is not between 1 and {k}")
             elif answer.answered_at < answer.shown_at:
                 bad(f"question {answer.position}: answered before it was shown")
     return problems
@@ -812,11 +932,12 @@ def import_participants(study: Study, people: Sequence[ImportedParticipant]) -> 
              for entry, (_, a, _) in zip(entries, plan) for p, option in enumerate(a.options, start=1)],
             batch_size=2000,
         )
+        k = study.n_options  # every entry has k shown options, written in order above
         answers = Answer.objects.bulk_create(
             [Answer(participant=participants[i], item_id=a.item_id, entry=entry,
-                    chosen=shown[k * OPTIONS_PER_QUESTION + a.choice - 1], position=a.choice, **f,
+                    chosen=shown[n * k + a.choice - 1], position=a.choice, **f,
                     shown_at=a.shown_at, answered_at=a.answered_at)
-             for k, (entry, (i, a, f)) in enumerate(zip(entries, plan))],
+             for n, (entry, (i, a, f)) in enumerate(zip(entries, plan))],
             batch_size=2000,
         )
     logger.info("imported %s participants (%s answers) into study %s", len(participants), len(answers), study.slug)
@@ -832,7 +953,7 @@ class StudySummary:
     finished: int
     passing: int
     answers: int
-    votes: dict[str, int]  # all real-question votes so far
+    votes: dict[str, int]  # all real-question votes so far, per method of the study (in its order)
     votes_passing: dict[str, int]  # votes of finished participants who passed the checks
     median_minutes: float | None
     by_platform: dict[str, int] = field(default_factory=dict)
@@ -845,8 +966,8 @@ def study_summary(study: Study) -> StudySummary:
         finished=Count("id", filter=Q(status=Participant.Status.FINISHED)),
         passing=Count("id", filter=Q(status=Participant.Status.FINISHED, passed=True)),
     )
-    votes = dict.fromkeys(METHODS, 0)
-    votes_passing = dict.fromkeys(METHODS, 0)
+    votes = dict.fromkeys(study.methods, 0)
+    votes_passing = dict.fromkeys(study.methods, 0)
     real = Answer.objects.filter(participant__study=study).exclude(method="")
     for method, n in real.values_list("method").annotate(n=Count("id")):
         votes[method] = n

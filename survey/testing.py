@@ -9,27 +9,27 @@ import csv
 import io
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
 from explainers import render
-from explainers.models import SURVEY_METHODS, ClassMap, ExplanationSet
+from explainers.models import ClassMap, ExplanationSet
 
 from . import export, services
-from .models import Item, Participant, ShownOption, Study
+from .models import Item, Participant, ShownOption, Study, paper_methods
 
 MTURK_SANDBOX = "https://workersandbox.mturk.com"
 
 
-@lru_cache(maxsize=1)
-def _maps() -> dict[tuple[str, int], tuple[bytes, bytes]]:
-    rng = np.random.default_rng(0)
+@lru_cache(maxsize=None)
+def _method_maps(method: str) -> dict[int, tuple[bytes, bytes]]:
+    """Random maps of one method's ten digits (seeded by the name: the same maps whatever set they are in)."""
+    rng = np.random.default_rng(list(method.encode()))
     out = {}
-    for method in SURVEY_METHODS:
-        for digit in range(10):
-            values = rng.random(784, dtype=np.float32)
-            out[(method.value, digit)] = (values.tobytes(), render.map_png(values))
+    for digit in range(10):
+        values = rng.random(784, dtype=np.float32)
+        out[digit] = (values.tobytes(), render.map_png(values))
     return out
 
 
@@ -45,14 +45,15 @@ def fake_pictures() -> tuple[np.ndarray, np.ndarray]:
     return typical, typical * 0.8
 
 
-def make_explanation_set(name: str = "test-set") -> ExplanationSet:
-    """An explanation set with random non-negative maps of the four survey methods."""
+def make_explanation_set(name: str = "test-set", methods: Sequence[str] | None = None) -> ExplanationSet:
+    """An explanation set with random non-negative maps of ``methods`` (default: the paper's four)."""
     explanation_set = ExplanationSet.objects.create(
         name=name, directory="/nonexistent", model_sha256="0" * 64, data_source="random maps (testing)", overview_png=b""
     )
     ClassMap.objects.bulk_create(
         ClassMap(explanation_set=explanation_set, method=method, digit=digit, values=values, png=png)
-        for (method, digit), (values, png) in _maps().items()
+        for method in (paper_methods() if methods is None else methods)
+        for digit, (values, png) in _method_maps(method).items()
     )
     return explanation_set
 
@@ -100,17 +101,19 @@ LONG_CSV_START = datetime(2024, 5, 1, 9, 0, tzinfo=timezone.utc)
 def long_csv(study: Study, people: list[dict], seed: int = 0) -> str:
     """Rows as export_responses writes them for ``people``, made without the survey (so quickly).
 
-    Each person is a dict with ``votes`` (index into ``services.METHODS`` per real item, in item
+    Each person is a dict with ``votes`` (index into ``study.methods`` per real item, in item
     order), ``checks`` (right or not, per check in item order) and optionally ``answered`` (fewer
     than all: unfinished), ``id``, ``platform`` and the platform's ids (``export.IDENTITY_COLUMNS``).
     """
+    methods, n_options = list(study.methods), study.n_options
+    header = export.columns(n_options)
     rng = np.random.default_rng(seed)
     items = list(Item.objects.filter(study=study).order_by("number").values_list("number", "kind", "digit"))
     real = [i for i in items if i[1] == Item.Kind.REAL]
     checks = [i for i in items if i[1] == Item.Kind.ATTENTION]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(export.COLUMNS)
+    writer.writerow(header)
     for k, person in enumerate(people):
         answered = person.get("answered", len(items))
         finished = answered == len(items)
@@ -119,7 +122,7 @@ def long_csv(study: Study, people: list[dict], seed: int = 0) -> str:
         start = LONG_CSV_START + timedelta(hours=k)
         for position, index in enumerate(order[:answered], start=1):
             number, kind, digit = items[index]
-            row = dict.fromkeys(export.COLUMNS)
+            row = dict.fromkeys(header)
             row.update(
                 study="elsewhere", participant=person.get("id", f"00000000-0000-4000-8000-{k:012d}"),
                 platform=person.get("platform", Participant.Platform.DIRECT),
@@ -132,14 +135,14 @@ def long_csv(study: Study, people: list[dict], seed: int = 0) -> str:
             )
             row.update({column: person.get(column, "") for column in export.IDENTITY_COLUMNS})
             if kind == Item.Kind.REAL:
-                shown = [services.METHODS[m] for m in rng.permutation(len(services.METHODS))]
-                method = services.METHODS[person["votes"][real.index(items[index])]]
+                shown = [methods[m] for m in rng.permutation(n_options)]
+                method = methods[person["votes"][real.index(items[index])]]
                 row.update({f"method_at_{p}": m for p, m in enumerate(shown, start=1)},
                            chosen_position=shown.index(method) + 1, chosen_method=method)
             else:
                 right = person["checks"][checks.index(items[index])]
-                correct = int(rng.integers(1, 5))
-                row.update(correct_position=correct, chosen_position=correct if right else (correct % 4) + 1,
+                correct = int(rng.integers(1, n_options + 1))
+                row.update(correct_position=correct, chosen_position=correct if right else (correct % n_options) + 1,
                            check_passed=right)
-            writer.writerow([export.csv_cell(row[c]) for c in export.COLUMNS])
+            writer.writerow([export.csv_cell(row[c]) for c in header])
     return out.getvalue()

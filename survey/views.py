@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import random
+import uuid
 from functools import lru_cache, wraps
 from typing import Callable
 
@@ -22,6 +23,7 @@ from . import services
 from .forms import AnswerForm, ConsentForm, EntryForm
 from .models import Item, ItemOption, Participant, Study, StudyImage
 from .platforms import mturk, prolific
+from .prepared import PreparedQuery
 from .security import participant_page
 from .tokens import BadToken, make_token, read_token
 
@@ -39,8 +41,31 @@ def error_page(request: HttpRequest, status: int, title: str, message: str, stud
     return render(request, "survey/error.html", {"title": title, "message": message, "study": study}, status=status)
 
 
+_STUDY_FIELDS = [f.attname for f in Study._meta.concrete_fields]
+_PARTICIPANT_FIELDS = [f.attname for f in Participant._meta.concrete_fields]
+# Every participant request reads these rows: compiled once per worker thread (survey.prepared).
+_study_by_slug = PreparedQuery(lambda slug: Study.objects.filter(slug=slug).order_by().values_list(*_STUDY_FIELDS)[:1], str)
+_participant_with_study = PreparedQuery(
+    lambda public_id: Participant.objects.filter(public_id=public_id).order_by()
+    .values_list(*_PARTICIPANT_FIELDS, *(f"study__{name}" for name in _STUDY_FIELDS))[:1],
+    uuid.UUID,
+)
+
+
 def _study(slug: str) -> Study | None:
-    return Study.objects.filter(slug=slug).select_related("explanation_set").first()
+    rows = _study_by_slug(slug)
+    return Study.from_db(_study_by_slug.using, _STUDY_FIELDS, rows[0]) if rows else None
+
+
+def _participant(public_id: uuid.UUID) -> Participant | None:
+    """The participant with their study (one query, as select_related would)."""
+    rows = _participant_with_study(public_id)
+    if not rows:
+        return None
+    split = len(_PARTICIPANT_FIELDS)
+    participant = Participant.from_db(_participant_with_study.using, _PARTICIPANT_FIELDS, rows[0][:split])
+    participant.study = Study.from_db(_participant_with_study.using, _STUDY_FIELDS, rows[0][split:])
+    return participant
 
 
 def _unknown_study(request: HttpRequest, slug: str) -> HttpResponse:
@@ -51,8 +76,17 @@ def _participant_url(participant: Participant, name: str = "survey:home", **kwar
     return reverse(name, kwargs={"slug": participant.study.slug, "token": make_token(participant.public_id), **kwargs})
 
 
+_example_key = PreparedQuery(
+    lambda study_id: StudyImage.objects.filter(study_id=study_id, role=StudyImage.Role.EXAMPLE)
+    .order_by("pk").values_list("key")[:1],
+    int,
+)
+
+
 def _example_image(study: Study) -> StudyImage | None:
-    return study.images.filter(role=StudyImage.Role.EXAMPLE).only("key").first()
+    """The instructions example (only its key is read: the page links to it)."""
+    rows = _example_key(study.pk)
+    return StudyImage(study=study, role=StudyImage.Role.EXAMPLE, key=rows[0][0]) if rows else None
 
 
 # --- the site root -----------------------------------------------------------------------------
@@ -173,10 +207,7 @@ def with_participant(view: Callable[..., HttpResponse]) -> Callable[..., HttpRes
             return error_page(request, 403, "This link is not valid",
                               f"The participant link is {'too old' if str(exc) == 'expired' else 'not valid'}. "
                               "Please open the study again from its original link.")
-        try:  # get(), not first(): no ORDER BY to compile, and this runs on every participant request
-            participant = Participant.objects.select_related("study").get(public_id=public_id)
-        except Participant.DoesNotExist:
-            participant = None
+        participant = _participant(public_id)
         if participant is None or participant.study.slug != slug:
             return error_page(request, 403, "This link is not valid", "This participant link does not belong to this study.")
         return view(request, participant, **kwargs)

@@ -101,7 +101,6 @@ METHODS: tuple[Method, ...] = (
     Method(
         "ig", "Integrated Gradients", "#8c564b", signed=True, source=Source.PER_IMAGE,
         function="integrated_gradients:integrated_gradients", options={"steps": 64, "baseline": "black"},
-        kar=False,  # KAR has no ranker for it yet (issue 11 makes KAR rank with every registered method)
         description="Integrated Gradients from a black image, 64 Gauss-Legendre steps, mean over a class's "
         "images (the same ones SmoothGrad² uses)",
     ),

@@ -13,7 +13,7 @@
   window.addEventListener("pageshow", function () {
     document.querySelectorAll("form[data-once] button[type=submit]").forEach(function (b) { b.disabled = false; });
   });
-  // Keys 1-4 choose an option on a question page.
+  // Number keys (1 to k) choose an option on a question page.
   var question = document.querySelector("form.question");
   if (!question) { return; }
   document.addEventListener("keydown", function (event) {

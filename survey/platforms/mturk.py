@@ -20,7 +20,7 @@ from django.db import IntegrityError
 from django.utils import timezone
 
 from survey import services
-from survey.models import MTurkHIT, Participant, Study
+from survey.models import MTurkHIT, Participant, Study, estimated_minutes
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +83,12 @@ def external_question_xml(url: str, frame_height: int = 0) -> str:
     )
 
 
+def hit_description(study: Study) -> str:
+    """What workers read about the HIT, with the study's own numbers ("25 sets of four images" for the paper's)."""
+    return (f"Look at {study.n_questions} sets of {study.n_options_in_words} images and pick, in each, the one that "
+            f"best explains a digit. About {estimated_minutes(study.n_questions)} minutes.")
+
+
 def request_token(study: Study, live: bool, batch: str) -> str:
     """The UniqueRequestToken of one HIT: the same study, marketplace and batch give the same token."""
     return hashlib.sha256(f"normlime-survey:{study.slug}:{'live' if live else 'sandbox'}:{batch}".encode()).hexdigest()
@@ -96,7 +102,7 @@ class HitOptions:
     duration_seconds: int = 3600
     auto_approval_seconds: int = 3 * 24 * 3600
     title: str = "Choose the picture that best explains a handwritten digit"
-    description: str = "Look at 25 sets of four images and pick, in each, the one that best explains a digit. About 10 minutes."
+    description: str = ""  # empty: :func:`hit_description` of the study
     keywords: str = "survey, images, research, digits"
     min_approval_rate: int | None = None
     min_approved_hits: int | None = None
@@ -167,7 +173,7 @@ def create_hit(client, study: Study, url: str, options: HitOptions, live: bool =
             Reward=options.reward,
             Title=options.title,
             Keywords=options.keywords,
-            Description=options.description,
+            Description=options.description or hit_description(study),
             Question=question,
             RequesterAnnotation=token,
             QualificationRequirements=options.qualifications(live),

@@ -96,3 +96,30 @@ def test_the_command_refuses_bad_options_in_one_line():
         call_command("power_analysis", "--test", "wilcoxon", "--pair", "normlime,normlime")
     with pytest.raises(CommandError, match="alpha and power must be between 0 and 1"):
         call_command("power_analysis", "--alpha", "1.5")
+
+
+@pytest.mark.parametrize("preference", [(0.7, 0.3), (0.5, 0.3, 0.2), (0.3, 0.2, 0.2, 0.1, 0.1, 0.1)])
+def test_the_vectorised_friedman_gives_the_reports_p_for_k_methods(preference):
+    counts = power.simulate_counts(np.random.default_rng(3), 5, 8, np.array(preference), 30, 26.0)
+    methods = tuple("abcdef"[:len(preference)])
+    expected = [stats.friedman(c, methods).p for c in counts]
+    assert power.friedman_p(counts) == pytest.approx(expected, nan_ok=True)
+
+
+def test_a_study_of_three_methods_is_planned_over_its_own_methods():
+    result = power.power_analysis({"normlime": 0.6, "lime": 0.3, "ig": 0.1}, "wilcoxon", simulations=50,
+                                  max_participants=10, n_questions=30)
+    assert tuple(result.preference) == ("normlime", "lime", "ig") and result.pair == ("normlime", "lime")
+    assert "30 votes per participant" in power.format_power(result)
+
+
+def test_the_command_plans_a_study_of_the_methods_given():
+    out = io.StringIO()
+    call_command("power_analysis", "--methods", "normlime,lime,vargrad", "--test", "friedman", "--simulations", "50",
+                 "--max-participants", "10", "--questions", "30", stdout=out)
+    # the default shares: the paper's 0.57, 0.26, 0.09 for these three, rescaled to sum to 1
+    assert "shares normlime=0.62, lime=0.28, vargrad=0.10;" in out.getvalue()
+    with pytest.raises(CommandError, match="--methods: 1 methods"):
+        call_command("power_analysis", "--methods", "normlime")
+    with pytest.raises(CommandError, match="unknown method 'smoothgrad' \\(use normlime, lime\\)"):
+        call_command("power_analysis", "--methods", "normlime,lime", "--preference", "normlime=0.5,smoothgrad=0.5")

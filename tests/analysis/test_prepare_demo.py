@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from analysis import demo_kar
+from kar import demo as kar_demo
 from explainers.methods import registry
 from explainers.models import ExplanationSet
 from survey.models import Participant, Study
@@ -25,7 +25,7 @@ def started(monkeypatch):
         processes.append(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "run_kar"]))
         return processes[-1]
 
-    monkeypatch.setattr(demo_kar, "spawn", spawn)
+    monkeypatch.setattr(kar_demo, "spawn", spawn)
     yield calls
     for process in processes:
         process.kill()
@@ -54,11 +54,11 @@ def test_it_reuses_the_model_and_maps_and_builds_an_analysed_demo_study(tiny_mod
     study = Study.objects.get(slug="demo")
     assert Participant.objects.filter(study=study).count() == 88
     assert get_user_model().objects.get(username="researcher").is_staff
-    for path in ("/explanations/default/", "/s/demo/", "/research/studies/demo/report/", "/analysis/kar/"):
+    for path in ("/explanations/default/", "/s/demo/", "/research/studies/demo/report/", "/kar/"):
         assert f"http://127.0.0.1:9999{path}" in printed
     assert "KAR demo run: started in the background" in printed
     assert len(started) == 1 and started[0][2] == "run_kar"
-    assert started[0][started[0].index("--out") + 1] == str(tmp_path / "kar" / demo_kar.NAME)
+    assert started[0][started[0].index("--out") + 1] == str(tmp_path / "kar" / kar_demo.NAME)
 
     call_command("prepare_demo")
     printed = capsys.readouterr().out

@@ -122,3 +122,26 @@ def test_bad_numbers_are_refused(study):
         call_command("simulate_responses", "pilot", "--participants", "1", "--fail-rate", "1.5")
     with pytest.raises(CommandError, match="unknown method 'gradcam'"):
         call_command("simulate_responses", "pilot", "--participants", "1", "--preference", "gradcam=1")
+
+
+def test_the_default_preference_keeps_the_papers_shares_and_gives_other_methods_its_smallest():
+    assert simulate.default_preference(("normlime", "lime", "smoothgrad", "vargrad")) == pytest.approx(
+        simulate.PAPER_PREFERENCE)
+    # normlime 0.57, lime 0.26, ig gets SmoothGrad's 0.08: total 0.91
+    assert simulate.default_preference(("normlime", "lime", "ig")) == pytest.approx(
+        {"normlime": 0.57 / 0.91, "lime": 0.26 / 0.91, "ig": 0.08 / 0.91})
+    assert simulate.default_preference(("shap", "random")) == {"shap": 0.5, "random": 0.5}
+
+
+def test_a_study_of_three_methods_is_simulated_over_its_own_methods():
+    explanation_set = make_explanation_set("three", ("normlime", "lime", "smoothgrad"))
+    study = make_study(explanation_set, slug="three", methods=("normlime", "lime", "smoothgrad"))
+    out = io.StringIO()
+    call_command("simulate_responses", study.slug, "--participants", "4", "--fail-rate", "0",
+                 "--preference", "normlime=0.8,lime=0.2", stdout=out)
+    assert "preference normlime=0.80, lime=0.20, smoothgrad=0.00" in out.getvalue()
+    data = load_study_arrays(study)
+    assert data.methods == ("normlime", "lime", "smoothgrad") and data.choices.shape == (4, 30)
+    assert set(np.unique(data.choices)) <= {0, 1}  # nobody voted for a method with share 0
+    with pytest.raises(CommandError, match="unknown method 'vargrad'"):
+        call_command("simulate_responses", study.slug, "--participants", "1", "--preference", "vargrad=1")

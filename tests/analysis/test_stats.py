@@ -335,6 +335,32 @@ def test_friedman_applies_the_tie_correction_by_hand():
     assert res.p == pytest.approx(math.exp(-2))
 
 
+def test_friedman_of_two_methods_is_the_sign_test_statistic_by_hand():
+    # SciPy refuses k = 2. Rows (3,1) (4,0) (3,1) prefer a, (0,4) prefers b, (2,2) ties:
+    # a = 3, b = 1, so chi2 = (a - b)^2 / (a + b) = 4 / 4 = 1 on 1 df, p = P(chi2_1 > 1) = 0.3173;
+    # W = chi2 / (n (k - 1)) = 1 / 5.
+    res = friedman(np.array([[3, 1], [2, 2], [0, 4], [4, 0], [3, 1]]), methods=("a", "b"))
+    assert res.chi2 == pytest.approx(1.0) and res.df == 1
+    assert res.p == pytest.approx(math.erfc(1 / math.sqrt(2)))  # P(|Z| > 1)
+    assert res.kendalls_w == pytest.approx(0.2)
+    # a's ranks: 2 in its three wins, 1.5 in the tie, 1 in its loss -> 8.5 / 5 = 1.7; b: 3 - 1.7
+    assert res.mean_ranks == pytest.approx((1.7, 1.3))
+
+
+@pytest.mark.parametrize("k", [2, 3, 6])
+def test_the_whole_analysis_runs_for_k_methods_with_tests_sized_for_k(k):
+    rng = np.random.default_rng(k)
+    n = 9
+    methods = tuple("abcdef"[:k])
+    a = analyze(np.ones((n, 5)), rng.integers(0, k, (n, 30)), methods=methods, n_boot=100, seed=0)
+    assert (a.anova.df_between, a.anova.df_within) == (k - 1, k * (n - 1))
+    assert len(a.tukey.rows) == len(a.wilcoxon.rows) == k * (k - 1) // 2
+    assert {(r.group1, r.group2) for r in a.tukey.rows} == {(r.method1, r.method2) for r in a.wilcoxon.rows}
+    assert (a.hotelling.df1, a.hotelling.df2) == (k - 1, n - (k - 1)) and len(a.hotelling.contrast_labels) == k - 1
+    assert a.friedman.df == k - 1 and a.chi_square.df == k - 1
+    assert len(a.bootstrap.lower) == len(a.bootstrap.upper) == k
+
+
 def test_friedman_gives_the_same_answer_for_counts_and_shares():
     counts = np.array([[3, 1, 0, 0], [2, 1, 1, 0], [1, 1, 2, 0], [4, 0, 0, 1]])
     by_counts = friedman(counts)

@@ -39,7 +39,7 @@ def study():
 
 
 def url(name: str, *args: str) -> str:
-    return reverse(f"analysis_study:{name}", args=["s1", *args])
+    return reverse(f"analysis:{name}", args=["s1", *args])
 
 
 @pytest.mark.parametrize("name, args", [("report", []), ("figure", ["shares"]), ("download", ["votes.csv"])])
@@ -132,5 +132,5 @@ def test_a_study_without_enough_answers_says_so_and_has_no_figures(admin_client,
 
 
 def test_an_unknown_study_is_404_and_writes_are_refused(admin_client, study):
-    assert admin_client.get(reverse("analysis_study:report", args=["nope"])).status_code == 404
+    assert admin_client.get(reverse("analysis:report", args=["nope"])).status_code == 404
     assert admin_client.post(url("report")).status_code == 405

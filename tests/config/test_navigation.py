@@ -5,7 +5,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
-from analysis import kar
+from kar.core.store import MANIFEST, MANIFEST_KIND, write_json_atomic
 from survey.testing import make_explanation_set, make_study
 
 pytestmark = pytest.mark.django_db
@@ -21,17 +21,17 @@ def pages(settings, tmp_path):
     study = make_study(explanation_set, slug="pilot")
     run = tmp_path / "kar" / "kar-default"
     run.mkdir(parents=True)
-    kar.write_json_atomic(run / kar.MANIFEST, {"kind": kar.MANIFEST_KIND, "expected_cells": 1,
+    write_json_atomic(run / MANIFEST, {"kind": MANIFEST_KIND, "expected_cells": 1,
                                                      "parameters": {"inputs": {"model_sha256": "d" * 64}}})
     return {
         "researcher": [
             reverse("survey:study_list"),
             reverse("survey:monitor", args=[study.slug]),
-            reverse("analysis_study:report", args=[study.slug]),
+            reverse("analysis:report", args=[study.slug]),
             reverse("explainers:set_list"),
             reverse("explainers:set_detail", args=[explanation_set.name]),
-            reverse("analysis:kar_index"),
-            reverse("analysis:kar_detail", args=["kar-default"]),
+            reverse("kar:index"),
+            reverse("kar:detail", args=["kar-default"]),
         ],
         "participant": [reverse("survey:landing", args=[study.slug])],
     }
@@ -48,7 +48,7 @@ def test_every_researcher_page_has_the_same_navigation_bar(client, pages):
         bars.add(CSRF.sub("", found[0]))  # the logout form's token differs per response
     assert len(bars) == 1
     bar = bars.pop()
-    for url in (reverse("survey:study_list"), reverse("explainers:set_list"), reverse("analysis:kar_index"), reverse("admin:index")):
+    for url in (reverse("survey:study_list"), reverse("explainers:set_list"), reverse("kar:index"), reverse("admin:index")):
         assert f'href="{url}"' in bar
     assert f'<form method="post" action="{reverse("admin:logout")}">' in bar and "Log out r" in bar
 
@@ -58,4 +58,4 @@ def test_participant_pages_show_no_researcher_navigation(client, pages):
         html = client.get(url).content.decode()
         assert 'class="study-header"' in html, url
         assert "research-nav" not in html and reverse("survey:study_list") not in html
-        assert reverse("admin:index") not in html and reverse("analysis:kar_index") not in html
+        assert reverse("admin:index") not in html and reverse("kar:index") not in html

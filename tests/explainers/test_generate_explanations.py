@@ -140,6 +140,8 @@ def test_a_set_that_a_study_was_built_from_is_not_replaced(tiny_model_path, tiny
 def test_an_unknown_method_option_is_a_one_line_error(tiny_model_path, tiny_mnist_dir, tmp_path):
     with pytest.raises(CommandError, match=r"--option: shap: unknown option\(s\) steps \(known: patch, num_samples\)"):
         run(tmp_path / "x", tiny_model_path, tiny_mnist_dir, option=["shap.steps=4"])
+    with pytest.raises(CommandError, match="unknown method 'gradcam'"):
+        run(tmp_path / "x", tiny_model_path, tiny_mnist_dir, option=["gradcam.steps=4"])
     with pytest.raises(CommandError, match="unknown method 'ig'"):
         run(tmp_path / "x", tiny_model_path, tiny_mnist_dir, option=["ig.steps=4"])
 

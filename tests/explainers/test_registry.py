@@ -43,24 +43,26 @@ def test_importing_the_registry_imports_neither_torch_nor_django():
 
 @pytest.mark.django_db
 def test_every_consumer_derives_its_methods_from_the_registry():
-    from analysis import kar, kar_report, reports, simulate, stats
-    from analysis.management.commands import power_analysis, simulate_responses
+    from analysis import reports, simulate, stats
+    from kar.core import rankings as kar_rankings
+    from kar.core import report as kar_report
     from explainers import methods
     from explainers.models import SURVEY_METHODS, Method as Choices
-    from survey import services
+    from survey.models import paper_methods
 
     assert tuple(Choices.values) == registry.NAMES
     assert dict(Choices.choices) == dict(registry.LABELS)
-    assert tuple(SURVEY_METHODS) == registry.PAPER_METHODS == services.METHODS == stats.METHODS
+    assert tuple(SURVEY_METHODS) == registry.PAPER_METHODS == tuple(paper_methods()) == stats.METHODS
     assert methods.ALL_METHODS == registry.NAMES and methods.SURVEY_METHODS == registry.PAPER_METHODS
-    assert kar.METHODS == registry.KAR_METHODS and set(kar.RANKERS) == set(registry.KAR_METHODS)
+    assert kar_rankings.METHODS == registry.KAR_METHODS and set(kar_rankings.RANKERS) == set(registry.KAR_METHODS)
     assert {m: kar_report.LABELS[m] for m in registry.NAMES} == dict(registry.LABELS)
     assert dict(kar_report.COLORS) == dict(reports.COLORS) == dict(registry.COLOURS)
     assert dict(reports.LABELS) == dict(registry.LABELS)
     assert reports.PAPER["votes"] == {"normlime": 939, "lime": 438, "smoothgrad": 132, "vargrad": 151}
     assert simulate.PAPER_PREFERENCE == registry.paper_preference()
-    assert simulate.parse_preference(simulate_responses.DEFAULT_PREFERENCE) == pytest.approx(registry.paper_preference())
-    assert power_analysis.DEFAULT_PREFERENCE == simulate_responses.DEFAULT_PREFERENCE
+    # what simulate_responses and power_analysis use unless told otherwise, for the paper's four
+    assert simulate.default_preference(registry.PAPER_METHODS) == pytest.approx(registry.paper_preference())
+    assert simulate.parse_preference(simulate.PAPER_PREFERENCE_TEXT) == pytest.approx(registry.paper_preference())
 
 
 def test_figure_labels_follow_a_newly_registered_method(monkeypatch):

@@ -71,3 +71,24 @@ def test_an_attention_check_can_be_replaced_in_the_admin(admin_client, study):
                                        "distractor_2": upload(90, "b.png"), "distractor_3": upload(30, "d.png")})
     assert response.status_code == 302
     assert Item.objects.get(pk=item.pk).digit == 2
+
+
+def test_an_attention_check_of_a_two_method_study_is_replaced_with_one_distractor(admin_client):
+    from survey.testing import make_explanation_set, make_study
+
+    study = make_study(make_explanation_set("two", ("normlime", "lime")), slug="two", methods=("normlime", "lime"))
+    item = Item.objects.filter(study=study, kind="attention").first()
+    url = reverse("admin:survey_item_replace", args=[item.pk])
+    page = admin_client.get(url).content.decode()
+    assert 'name="distractor_1"' in page and 'name="distractor_2"' not in page and "the 1 distractor should show other digits." in page
+
+    def upload(shade, name):
+        buf = io.BytesIO()
+        Image.new("L", (28, 28), color=shade).save(buf, format="PNG")
+        buf.name = name
+        buf.seek(0)
+        return buf
+
+    response = admin_client.post(url, {"digit": 2, "correct": upload(255, "c.png"), "distractor_1": upload(90, "a.png")})
+    assert response.status_code == 302
+    assert [o.is_correct for o in Item.objects.get(pk=item.pk).options.order_by("slot")] == [True, False]

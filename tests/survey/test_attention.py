@@ -26,7 +26,27 @@ def test_checks_ask_about_distinct_digits_with_two_identical_distractors_of_anot
     plans = attention.plan_checks(5, random.Random(0))
     assert len({p.digit for p in plans}) == 5
     for plan in plans:
-        assert len({plan.digit, plan.twin, plan.other}) == 3
+        twin, twin_again, other = plan.distractors
+        assert twin == twin_again and len({plan.digit, twin, other}) == 3
+
+
+@pytest.mark.parametrize("n_options", [2, 3, 4, 5, 6])
+def test_a_check_has_one_distractor_fewer_than_the_options_and_never_the_asked_digit(n_options):
+    for plan in attention.plan_checks(10, random.Random(n_options), n_options):
+        assert len(plan.distractors) == n_options - 1 and plan.digit not in plan.distractors
+        # two or more distractors: the first two are the twins, the rest distinct other digits
+        if n_options >= 3:
+            assert plan.distractors[0] == plan.distractors[1]
+            assert len(set(plan.distractors)) == n_options - 2
+
+
+def test_four_options_draw_the_checks_they_always_drew():
+    """Seeds of existing studies still build the same checks: the draws are the ones made before k was a choice."""
+    rng = random.Random(0)
+    digits = rng.sample(range(10), 1)
+    twin, other = rng.sample([d for d in range(10) if d != digits[0]], 2)
+    [plan] = attention.plan_checks(1, random.Random(0))
+    assert plan == attention.CheckPlan(digit=digits[0], distractors=(twin, twin, other))
 
 
 def test_the_same_seed_plans_the_same_checks():

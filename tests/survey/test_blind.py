@@ -16,9 +16,9 @@ from django.test import Client
 from django.urls import reverse
 
 from explainers.models import Method
-from explainers.render import METHOD_LABELS
+from explainers.methods import registry
 from survey.models import Item, Participant
-from survey.testing import correct_position, make_study
+from survey.testing import correct_position, make_explanation_set, make_study
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +33,7 @@ def _words(text: str) -> str:
 
 # Every name and label a method goes by, as runs of words ("SmoothGrad²" -> "smoothgrad").
 METHOD_TERMS = sorted(
-    {_words(term) for pair in (*Method.choices, *METHOD_LABELS.items()) for term in pair} - {"  "}
+    {_words(term) for pair in (*Method.choices, *registry.LABELS.items()) for term in pair} - {"  "}
 )
 
 
@@ -102,9 +102,9 @@ class Walk:
             self.check_text(png_text(picture.content), f"text chunks of {url}")
         return urls
 
-    def question_pictures(self, response, where: str) -> list[str]:
+    def question_pictures(self, response, where: str, k: int = 4) -> list[str]:
         urls = self.pictures_of(response)
-        assert len(urls) == 4 and len(set(urls)) == 4, f"{where}: picture URLs repeat within the question: {urls}"
+        assert len(urls) == k and len(set(urls)) == k, f"{where}: picture URLs repeat within the question: {urls}"
         return urls
 
 
@@ -128,13 +128,14 @@ def take_part(walk: Walk, study, entry: dict) -> Participant:
     for position in range(1, study.n_questions + 1):
         url = f"{home}q/{position}/"
         page = walk.get(url)
-        urls = walk.question_pictures(page, f"question {position}")
+        urls = walk.question_pictures(page, f"question {position}", study.n_options)
         for picture in urls:
             assert picture not in seen, f"{picture} is on questions {seen[picture]} and {position}"
             seen[picture] = position
         item = re.search(r'name="item" value="(\d+)"', page.content.decode()).group(1)
         if position == 1:  # sent without a choice: the question again, with a message
-            walk.question_pictures(walk.request("POST", url, {"item": item}, status=400), "question 1 again")
+            walk.question_pictures(walk.request("POST", url, {"item": item}, status=400), "question 1 again",
+                                   study.n_options)
         choice = correct_position(participant, position) or 1
         walk.request("POST", url, {"item": item, "choice": choice}, status=303)
     finished = walk.get(f"{home}finish/", status=None)
@@ -175,6 +176,18 @@ def test_nothing_a_participant_reaches_names_a_method_links_to_the_gallery_or_re
     walk.get(landing, status=403, workerId="A2", assignmentId="3B", hitId="3HIT",
              turkSubmitTo="https://workersandbox.mturk.com")
     assert walk.pages >= 3 * blind_study.n_questions  # the walk did go through the questions
+
+
+@pytest.mark.parametrize("methods", [("shap", "random"), ("normlime", "lime", "smoothgrad", "vargrad", "shap", "random")])
+def test_a_study_of_k_methods_is_as_blind(client, methods):
+    study = make_study(make_explanation_set("k-set", methods), slug="blind-k", methods=methods)
+    walk = Walk(client)
+    preview = walk.get(reverse("survey:landing", args=[study.slug]), assignmentId="ASSIGNMENT_ID_NOT_AVAILABLE",
+                       hitId="3HIT")
+    assert len(set(PICTURE.findall(preview.content.decode()))) == len(methods) + 1  # the example and k options
+    take_part(walk, study, {})
+    check = Item.objects.filter(study=study, kind=Item.Kind.ATTENTION).first()
+    assert len({o.get_absolute_url() for o in check.options.all()}) == len(methods)
 
 
 def test_the_options_of_an_attention_check_have_distinct_pictures_urls_though_two_show_one_image(client, blind_study):

@@ -1,5 +1,6 @@
 """create_study: a study from an explanation set, its participant URL printed."""
 import io
+import re
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -83,3 +84,28 @@ def test_the_demo_command_creates_the_demo_study_once_and_prints_its_url(explana
 def test_the_demo_command_without_explanations_is_a_one_line_error(db):
     with pytest.raises(CommandError, match="run generate_explanations first"):
         call_command("create_demo_study")
+
+
+def test_it_creates_a_study_of_the_methods_named_with_enough_questions_to_balance_them(db, fake_digits):
+    from survey.testing import make_explanation_set
+
+    explanation_set = make_explanation_set("three", ("normlime", "lime", "vargrad"))
+    out = _run(explanation_set.name, "--methods", "normlime, lime,vargrad")
+    study = Study.objects.get(slug="three")
+    assert study.methods == ["normlime", "lime", "vargrad"] and study.n_real_questions == 30
+    assert "30 questions and 5 attention checks from three, comparing 3 methods (normlime, lime, vargrad)" in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--methods", "normlime"), "1 methods (normlime): a study compares 2 to 6"),
+    (("--methods", "normlime,lime,smoothgrad"), "lacks the maps smoothgrad 0"),
+    (("--methods", "normlime,lime,vargrad", "--real-questions", "20"),
+     "20 real questions: with 3 methods use a multiple of 30"),
+])
+def test_it_refuses_methods_it_cannot_show_in_one_line(db, fake_digits, args, message):
+    from survey.testing import make_explanation_set
+
+    explanation_set = make_explanation_set("three", ("normlime", "lime", "vargrad"))
+    with pytest.raises(CommandError, match=re.escape(message)):
+        _run(explanation_set.name, *args)
+    assert not Study.objects.exists()

@@ -118,11 +118,17 @@ def _open_hit(browser, live_server, fake_mturk, study, worker):
     browser.switch_to.frame(_wait(browser, lambda d: d.find_element("id", "hit")))
 
 
-def test_a_worker_completes_the_whole_survey_inside_the_mturk_frame(browser, live_server, fake_mturk):
+@pytest.mark.parametrize(
+    "methods",
+    [None, ("normlime", "lime", "ig")],  # the paper's four; the study of three (30 real questions)
+    ids=["the-papers-four-methods", "normlime-lime-ig"],
+)
+def test_a_worker_completes_the_whole_survey_inside_the_mturk_frame(browser, live_server, fake_mturk, methods):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
-    study = make_study(make_explanation_set(), slug="e2e")
+    study = make_study(make_explanation_set(methods=methods), slug="e2e", methods=methods)
+    k, n = study.n_options, study.n_questions
     _open_hit(browser, live_server, fake_mturk, study, "E2EWORKER")
 
     _wait(browser, lambda d: d.find_element(By.ID, "consent")).click()
@@ -131,13 +137,13 @@ def test_a_worker_completes_the_whole_survey_inside_the_mturk_frame(browser, liv
 
     participant = Participant.objects.get(worker_id="E2EWORKER")
     chosen: dict[int, int] = {}
-    for _ in range(25):
+    for _ in range(n):
         heading = _wait(browser, lambda d: d.find_element(By.CLASS_NAME, "progress-text")).text
-        position = int(re.match(r"Question (\d+) of 25", heading).group(1))
+        position = int(re.match(rf"Question (\d+) of {n}", heading).group(1))
         assert position == len(chosen) + 1
         images = browser.find_elements(By.CSS_SELECTOR, ".option img")
-        assert len(images) == 4 and {(i.size["width"], i.size["height"]) for i in images}.__len__() == 1
-        choice = correct_position(participant, position) or (position % 4) + 1
+        assert len(images) == k and {(i.size["width"], i.size["height"]) for i in images}.__len__() == 1
+        choice = correct_position(participant, position) or (position % k) + 1
         if position % 2:  # half by mouse, half by keyboard (digit key, then Enter)
             browser.find_element(By.CSS_SELECTOR, f"label[for=choice-{choice}]").click()
             browser.find_element(By.ID, "next").click()

@@ -29,7 +29,7 @@ def _csv(study) -> list[dict]:
 
 def test_the_csv_has_the_documented_columns_and_one_row_per_answer(study, finished):
     rows = _csv(study)
-    assert len(rows) == 25 and tuple(rows[0]) == export.COLUMNS
+    assert len(rows) == 25 and tuple(rows[0]) == export.columns(4)
     assert [int(r["position"]) for r in rows] == list(range(1, 26))
 
 
@@ -72,8 +72,11 @@ def test_reading_a_cell_drops_only_the_quote_the_export_adds(cell, value):
 
 
 def test_the_columns_are_the_study_the_participant_their_columns_and_the_answers():
-    assert export.COLUMNS == ("study", "participant", *export.PARTICIPANT_COLUMNS, *export.ANSWER_COLUMNS)
-    assert len(set(export.COLUMNS)) == len(export.COLUMNS)
+    for k in (2, 4, 6):
+        columns = export.columns(k)
+        assert columns == ("study", "participant", *export.PARTICIPANT_COLUMNS, *export.answer_columns(k))
+        assert len(set(columns)) == len(columns)
+        assert [c for c in columns if c.startswith("method_at_")] == [f"method_at_{p}" for p in range(1, k + 1)]
 
 
 def test_the_identity_columns_are_the_entry_parameters_and_the_participants_fields():
@@ -86,7 +89,7 @@ def test_the_json_export_has_the_same_rows_and_the_study(study, finished):
     out = io.StringIO()
     call_command("export_responses", study.slug, "--format", "json", stdout=out, stderr=io.StringIO())
     document = json.loads(out.getvalue())
-    assert document["study"] == study.slug and document["columns"] == list(export.COLUMNS)
+    assert document["study"] == study.slug and document["columns"] == list(export.columns(4))
     assert len(document["rows"]) == 25 and document["rows"][0]["participant_passed"] is True
 
 

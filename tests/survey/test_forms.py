@@ -59,10 +59,13 @@ def test_a_damaged_or_forged_link_is_refused(data, problem):
     assert problem in str(form.errors)
 
 
-def test_an_answer_is_an_item_and_a_position_from_1_to_4():
+def test_an_answer_is_an_item_and_a_position_from_1_to_6():
+    """Up to the largest number of options; the study's own k is the service's rule."""
     form = AnswerForm({"item": "12", "choice": "3"})
     assert form.is_valid() and form.cleaned_data == {"item": 12, "choice": 3}
-    assert not AnswerForm({"item": "12", "choice": "5"}).is_valid()
+    assert AnswerForm({"item": "12", "choice": "6"}).is_valid()
+    assert not AnswerForm({"item": "12", "choice": "7"}).is_valid()
+    assert not AnswerForm({"item": "12", "choice": "0"}).is_valid()
     assert not AnswerForm({"item": "x", "choice": "1"}).is_valid()
     missing = AnswerForm({"item": "12"})
     assert not missing.is_valid() and missing.only_choice_missing

@@ -129,7 +129,7 @@ def test_a_file_with_only_the_required_columns_is_imported(target):
     text = long_csv(target, [{"votes": [1] * 20, "checks": [True] * 5}])
     rows = list(csv.DictReader(io.StringIO(text)))
     out = io.StringIO()
-    writer = csv.DictWriter(out, importing.REQUIRED_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer = csv.DictWriter(out, importing.required_columns(target.n_options), extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     assert import_csv(target, io.StringIO(out.getvalue())).answers == 25

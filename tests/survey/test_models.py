@@ -84,9 +84,11 @@ def test_an_unknown_platform_is_refused(study):
         _participant(study, platform="email")
 
 
-def test_a_study_needs_a_multiple_of_20_real_questions(study):
+def test_a_study_needs_a_multiple_of_10_real_questions(study):
+    """Every digit equally often; lcm(10, k) for the methods' positions is the service's rule."""
     with pytest.raises(IntegrityError), transaction.atomic():
-        Study.objects.filter(pk=study.pk).update(n_real_questions=30)
+        Study.objects.filter(pk=study.pk).update(n_real_questions=25)
+    Study.objects.filter(pk=study.pk).update(n_real_questions=30)
 
 
 def test_the_pass_threshold_cannot_exceed_the_number_of_checks(study):
@@ -127,11 +129,13 @@ def test_an_answer_cannot_come_before_its_question_was_shown(study):
         Answer.objects.filter(pk=answer.pk).update(answered_at=answer.shown_at - timedelta(seconds=1))
 
 
-def test_an_answer_position_outside_1_to_4_is_refused(study):
+def test_an_answer_position_outside_1_to_6_is_refused(study):
     participant, _ = services.start_participant(study, mturk_params())
     answer = answer_all(participant, stop_after=1)[0].answer
     with pytest.raises(IntegrityError), transaction.atomic():
-        Answer.objects.filter(pk=answer.pk).update(position=5)
+        Answer.objects.filter(pk=answer.pk).update(position=7)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Answer.objects.filter(pk=answer.pk).update(position=0)
 
 
 def test_a_sheet_holds_an_item_once_and_a_position_once(study):

@@ -73,3 +73,14 @@ def test_qualifications_are_built_from_the_options():
 def test_the_client_talks_to_the_sandbox_unless_live():
     assert "sandbox" in mturk.make_client(live=False).meta.endpoint_url
     assert mturk.make_client(live=True).meta.endpoint_url == "https://mturk-requester.us-east-1.amazonaws.com"
+
+
+def test_the_hit_description_gives_the_studys_own_numbers(study, explanation_set):
+    from survey.testing import make_explanation_set, make_study
+
+    assert mturk.hit_description(study) == (
+        "Look at 25 sets of four images and pick, in each, the one that best explains a digit. About 10 minutes."
+    )
+    three = make_study(make_explanation_set("three", ("normlime", "lime", "vargrad")), slug="three",
+                       methods=("normlime", "lime", "vargrad"))
+    assert mturk.hit_description(three).startswith("Look at 35 sets of three images")

@@ -34,7 +34,7 @@ def test_a_study_has_every_digit_twice_each_with_the_four_methods(study):
     real = Item.objects.filter(study=study, kind="real")
     assert Counter(real.values_list("digit", flat=True)) == {d: 2 for d in range(10)}
     for item in real:
-        assert sorted(item.options.values_list("method", flat=True)) == sorted(services.METHODS)
+        assert sorted(item.options.values_list("method", flat=True)) == sorted(study.methods)
 
 
 def test_a_study_has_five_attention_checks_with_one_correct_picture_of_the_asked_digit(study):
@@ -121,7 +121,7 @@ def test_starting_writes_a_sheet_of_25_questions(study):
 def test_every_method_sits_in_every_position_five_times(study):
     for n in range(5):
         participant, _ = services.start_participant(study, mturk_params(f"W{n}", f"A{n}"))
-        assert _methods_at(participant) == {p: Counter({m: 5 for m in services.METHODS}) for p in range(1, 5)}
+        assert _methods_at(participant) == {p: Counter({m: 5 for m in study.methods}) for p in range(1, 5)}
 
 
 def test_each_participant_gets_their_own_random_order(study):
@@ -445,7 +445,7 @@ def test_a_new_identity_is_one_that_has_not_taken_part(study, explanation_set):
 
 def imported(study, imported_id="R_1", params=DIRECT, answered=None, choice=1, **fields) -> services.ImportedParticipant:
     """Someone who answered the items in number order, each with the option of slot 0 at position 1 and
-    so on: choice 1 is a vote for METHODS[0] or a check's correct picture."""
+    so on: choice 1 is a vote for study.methods[0] or a check's correct picture."""
     items = list(Item.objects.filter(study=study).order_by("number"))[:answered]
     t0 = timezone.now() - timedelta(hours=1)
     answers = tuple(
@@ -462,7 +462,7 @@ def test_an_imported_participant_is_recorded_with_their_answers_and_scored(study
     participant.refresh_from_db()
     assert (participant.imported_id, participant.status, participant.checks_passed, participant.passed) == ("R_1", "finished", 5, True)
     answers = Answer.objects.filter(participant=participant)
-    assert set(answers.exclude(method="").values_list("method", flat=True)) == {services.METHODS[0]}
+    assert set(answers.exclude(method="").values_list("method", flat=True)) == {study.methods[0]}
     assert list(answers.filter(method="").values_list("correct", flat=True)) == [True] * 5
     assert SheetEntry.objects.filter(participant=participant).count() == 25
     assert ShownOption.objects.filter(entry__participant=participant).count() == 100
@@ -563,3 +563,103 @@ def test_the_summary_counts_participants_votes_and_time(study):
     assert sum(summary.votes_passing.values()) == 20
     assert sum(summary.votes.values()) == 20 + sum(1 for a in Answer.objects.filter(participant=half) if a.method)
     assert summary.median_minutes is not None and summary.by_platform == {"mturk": 2}
+
+
+# --- studies of k methods ---------------------------------------------------------------------------
+
+SIX = ("normlime", "lime", "smoothgrad", "vargrad", "shap", "random")
+
+
+@pytest.fixture
+def six_set(db):
+    return make_explanation_set("six", SIX)
+
+
+def test_the_number_of_real_questions_is_a_multiple_of_lcm_10_k_and_defaults_to_the_smallest_from_20():
+    assert {k: services.real_question_block(k) for k in range(2, 7)} == {2: 10, 3: 30, 4: 20, 5: 10, 6: 30}
+    assert {k: services.default_real_questions(k) for k in range(2, 7)} == {2: 20, 3: 30, 4: 20, 5: 20, 6: 30}
+
+
+def test_a_study_of_the_papers_four_is_built_as_before(study):
+    assert study.methods == ["normlime", "lime", "smoothgrad", "vargrad"] and study.n_options == 4
+    assert (study.n_real_questions, study.n_questions) == (20, 25)
+    assert "25 sets of four images" in study.consent_text and "about 10 minutes" in study.consent_text
+
+
+@pytest.mark.parametrize("methods, digits_shown", [(SIX[:2], 2), (SIX[:3], 3), (SIX, 3)])
+def test_a_study_of_k_methods_shows_one_map_per_method_in_its_order(six_set, methods, digits_shown):
+    study = make_study(six_set, methods=methods)
+    k = len(methods)
+    assert study.methods == list(methods) and study.n_real_questions == services.default_real_questions(k)
+    real = Item.objects.filter(study=study, kind="real")
+    assert Counter(real.values_list("digit", flat=True)) == {d: digits_shown for d in range(10)}
+    for item in real:
+        assert list(item.options.order_by("slot").values_list("method", flat=True)) == list(methods)
+    for check in Item.objects.filter(study=study, kind="attention"):
+        options = list(check.options.order_by("slot"))
+        assert len(options) == k and [o.is_correct for o in options] == [True] + [False] * (k - 1)
+    assert f"{study.n_questions} sets of {study.n_options_in_words} images" in study.consent_text
+
+
+@pytest.mark.parametrize("k", [2, 3, 6])
+def test_every_one_of_k_methods_sits_in_every_position_equally_often(six_set, k):
+    study = make_study(six_set, methods=SIX[:k])
+    for n in range(3):
+        participant, _ = services.start_participant(study, mturk_params(f"W{n}", f"A{n}"))
+        shown = Counter(ShownOption.objects.filter(entry__participant=participant, entry__item__kind="real")
+                        .values_list("position", "option__method"))
+        assert shown == {(p, m): study.n_real_questions // k for p in range(1, k + 1) for m in SIX[:k]}
+        assert all(len(q) == k for q in [services.show_question(participant, p).option_keys for p in (1, 2, 3)])
+
+
+@pytest.mark.parametrize("methods, message", [
+    (("normlime",), "1 methods (normlime): a study compares 2 to 6"),
+    (SIX + ("normlime",), "7 methods"),
+    (("normlime", "lime", "normlime"), "method(s) normlime named twice"),
+    (("normlime", "gradcam"), "unknown method(s) gradcam (known: "),
+    (("normlime", "ig"), "explanation set six lacks the maps ig 0, ig 1, ig 2, ig 3, ig 4 (and 5 more)"),
+])
+def test_a_study_of_unusable_methods_is_refused_in_one_line(six_set, methods, message):
+    with pytest.raises(services.BadStudyInput) as refused:
+        make_study(six_set, methods=methods)
+    assert message in refused.value.message and "\n" not in refused.value.message
+    assert not Study.objects.exists()
+
+
+@pytest.mark.parametrize("k, n_real, block", [(3, 20, 30), (6, 20, 30), (4, 30, 20), (2, 15, 10)])
+def test_a_number_of_questions_that_cannot_balance_k_methods_is_refused(six_set, k, n_real, block):
+    with pytest.raises(services.BadStudyInput, match=f"{n_real} real questions: with {k} methods use a multiple of {block}"):
+        make_study(six_set, methods=SIX[:k], n_real_questions=n_real)
+    assert not Study.objects.exists()
+
+
+def test_a_study_of_two_methods_takes_ten_real_questions(six_set):
+    study = make_study(six_set, methods=SIX[:2], n_real_questions=10)
+    assert Item.objects.filter(study=study, kind="real").count() == 10
+
+
+def test_a_choice_beyond_the_studys_k_is_refused(six_set):
+    study = make_study(six_set, methods=SIX[:3])
+    participant, _ = services.start_participant(study, mturk_params())
+    question = services.show_question(participant, 1)
+    with pytest.raises(services.InvalidChoice, match="choice 4 is not between 1 and 3"):
+        services.record_answer(participant, 1, question.item_id, 4)
+    assert services.record_answer(participant, 1, question.item_id, 3).created
+
+
+@pytest.mark.parametrize("k", [2, 6])
+def test_replacing_an_attention_check_of_k_methods_takes_k_minus_1_distractors(six_set, k):
+    study = make_study(six_set, methods=SIX[:k])
+    number = study.n_real_questions + 1
+    with pytest.raises(services.BadStudyInput, match=f"give {k - 1} distractor pictures, not 3"):
+        services.replace_attention_check(study, number, 7, _png(255), [_png(9)] * 3)
+    item = services.replace_attention_check(study, number, 7, _png(255), [_png(9)] * (k - 1))
+    assert [o.is_correct for o in item.options.order_by("slot")] == [True] + [False] * (k - 1)
+
+
+def test_the_monitor_counts_the_votes_of_the_studys_methods(six_set):
+    study = make_study(six_set, methods=SIX[:3])
+    participant, _ = services.start_participant(study, mturk_params())
+    answer_all(participant, pick=lambda q: 1)
+    summary = services.study_summary(study)
+    assert list(summary.votes) == list(SIX[:3]) and sum(summary.votes.values()) == 30

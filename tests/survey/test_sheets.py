@@ -74,3 +74,43 @@ def test_attention_checks_land_anywhere_in_the_order():
             if entry.item_id in CHECKS:
                 places[entry.position] += 1
     assert set(places) == set(range(1, 26))
+
+
+# --- studies of k methods ---------------------------------------------------------------------------
+
+
+def test_the_order_3_square_is_the_cyclic_square_and_its_mirror():
+    """Odd k: the k cyclic rows of 0, 1, 2 and the same rows reversed, 2k = 6 rows in all."""
+    assert williams_square(3) == [[0, 1, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0], [0, 2, 1], [1, 0, 2]]
+
+
+def test_the_order_6_square_starts_0_1_5_2_4_3_and_adds_one_per_row():
+    assert williams_square(6) == [
+        [0, 1, 5, 2, 4, 3], [1, 2, 0, 3, 5, 4], [2, 3, 1, 4, 0, 5],
+        [3, 4, 2, 5, 1, 0], [4, 5, 3, 0, 2, 1], [5, 0, 4, 1, 3, 2],
+    ]
+
+
+@pytest.mark.parametrize("k, per_cell", [(3, 10), (6, 5)])
+def test_thirty_questions_put_each_of_k_methods_in_each_position_30_over_k_times(k, per_cell):
+    """k = 3: 6 rows dealt 5 times each, each method twice per column -> 10 = 30 / 3 per position.
+    k = 6: 6 rows dealt 5 times each, each method once per column -> 5 = 30 / 6 per position."""
+    digits = [i // 3 for i in range(30)]  # every digit three times
+    for seed in range(20):
+        rows = deal_rows(digits, k, random.Random(seed))
+        assert len(set(map(tuple, rows))) == 6 and set(Counter(map(tuple, rows)).values()) == {5}
+        for position in range(k):
+            assert Counter(row[position] for row in rows) == {m: per_cell for m in range(k)}
+        # a digit shown three times never shows the methods in the same places twice
+        for digit in range(10):
+            assert len({tuple(rows[3 * digit + r]) for r in range(3)}) == 3
+
+
+def test_a_sheet_of_three_methods_balances_them_over_positions():
+    real = [(100 + i, i // 3) for i in range(30)]
+    plan = plan_sheet(real, CHECKS, 3, random.Random(5))
+    real_ids = {item_id for item_id, _ in real}
+    slots = [p.slots for p in plan if p.item_id in real_ids]
+    assert all(sorted(s) == [0, 1, 2] for s in slots)
+    assert all(Counter(s[position] for s in slots) == {0: 10, 1: 10, 2: 10} for position in range(3))
+    assert all(len(p.slots) == 3 for p in plan)  # attention checks too

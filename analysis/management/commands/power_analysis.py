@@ -4,8 +4,8 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from analysis import power, simulate
-
-DEFAULT_PREFERENCE = simulate.PAPER_PREFERENCE_TEXT
+from survey.models import paper_methods
+from survey.services import BadStudyInput, check_method_names, parse_methods
 
 
 class Command(BaseCommand):
@@ -15,8 +15,12 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--preference", default=DEFAULT_PREFERENCE,
-                            help="expected share of votes per method (default: the paper's, %(default)s)")
+        parser.add_argument("--methods", default=",".join(paper_methods()),
+                            help="the 2 to 6 methods of the study, comma-separated (default %(default)s)")
+        parser.add_argument("--preference", default=None,
+                            help=f"expected share of votes per method, e.g. {simulate.PAPER_PREFERENCE_TEXT} (default: "
+                                 "the paper's shares; a method the paper did not study gets its smallest share, then "
+                                 "all are rescaled to sum to 1)")
         parser.add_argument("--alpha", type=float, default=0.05, help="significance level (default %(default)s)")
         parser.add_argument("--power", type=float, default=0.8, help="target power (default %(default)s)")
         parser.add_argument("--test", choices=power.TESTS, default="friedman",
@@ -33,7 +37,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         try:
-            preference = simulate.parse_preference(opts["preference"])
+            methods = check_method_names(parse_methods(opts["methods"]))
+        except BadStudyInput as exc:
+            raise CommandError(f"--methods: {exc.message}") from None
+        try:
+            preference = (simulate.default_preference(methods) if opts["preference"] is None
+                          else simulate.parse_preference(opts["preference"], methods))
         except simulate.SimulationError as exc:
             raise CommandError(str(exc)) from None
         pair = None

@@ -26,8 +26,8 @@ class Command(BaseCommand):
             ("Explanation maps (4 x 10 grid)", explanation_set.get_absolute_url()),
             ("Take the demo survey (participant)", study.get_absolute_url()),
             ("Study monitor (researcher)", study.get_monitor_url()),
-            ("Analysis report (researcher)", reverse("analysis_study:report", args=[study.slug])),
-            ("KAR results, small demo run (researcher)", reverse("analysis:kar_index")),
+            ("Analysis report (researcher)", reverse("analysis:report", args=[study.slug])),
+            ("KAR results, small demo run (researcher)", reverse("kar:index")),
             ("Admin", reverse("admin:index")),
         ]
         for label, path in lines:

@@ -7,9 +7,6 @@ from analysis import simulate
 from survey import cli
 from survey.services import SurveyError
 
-DEFAULT_PREFERENCE = simulate.PAPER_PREFERENCE_TEXT
-
-
 class Command(BaseCommand):
     help = (
         "Add synthetic participants to an open study, through the same service functions a browser uses: attentive "
@@ -20,8 +17,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("study", help="slug of the study (open, accepting the direct link)")
         parser.add_argument("--participants", type=int, required=True, help="how many to add")
-        parser.add_argument("--preference", default=DEFAULT_PREFERENCE,
-                            help="share of votes per method for attentive participants (default: the paper's, %(default)s)")
+        parser.add_argument("--preference", default=None,
+                            help="share of votes per method of the study for attentive participants, e.g. "
+                                 f"{simulate.PAPER_PREFERENCE_TEXT} (default: the paper's shares; a method the paper "
+                                 "did not study gets its smallest share, then all are rescaled to sum to 1)")
         parser.add_argument("--fail-rate", type=float, default=0.1,
                             help="share of careless participants who answer at random (default %(default)s)")
         parser.add_argument("--slip-rate", type=float, default=simulate.DEFAULT_SLIP_RATE,
@@ -38,7 +37,8 @@ class Command(BaseCommand):
         if opts["participants"] < 1:
             raise CommandError(f"--participants {opts['participants']}: use 1 or more")
         try:
-            preference = simulate.parse_preference(opts["preference"])
+            preference = (simulate.default_preference(study.methods) if opts["preference"] is None
+                          else simulate.parse_preference(opts["preference"], study.methods))
             result = simulate.simulate_study(
                 study, opts["participants"], preference, opts["fail_rate"], opts["seed"], top_up=opts["top_up"],
                 slip_rate=opts["slip_rate"], concentration=opts["concentration"],

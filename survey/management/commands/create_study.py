@@ -3,17 +3,28 @@ from django.core.management.base import BaseCommand, CommandError
 from explainers.data import MnistDataError
 from explainers.models import ExplanationSet
 from survey import cli, services
-from survey.models import Study
+from survey.models import Study, paper_methods
 
 
 class Command(BaseCommand):
-    help = "Create a study (20 real questions, 5 attention checks) from an explanation set and print its participant URL."
+    help = (
+        "Create a study of 2 to 6 methods (default: the paper's four, 20 real questions and 5 attention checks) "
+        "from an explanation set and print its participant URL."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("explanation_set", help="name of the explanation set (see /explanations/)")
         parser.add_argument("--slug", help="URL name of the study (default: the explanation set's name)")
         parser.add_argument("--name", help="title shown to participants (default: 'Which picture explains the digit best?')")
-        parser.add_argument("--real-questions", type=int, default=20, help="a multiple of 20 (default %(default)s)")
+        parser.add_argument(
+            "--methods", default=",".join(paper_methods()),
+            help="the 2 to 6 methods compared, comma-separated registry names (default %(default)s)",
+        )
+        parser.add_argument(
+            "--real-questions", type=int, default=None,
+            help="a multiple of lcm(10, number of methods): 20 for four methods, 30 for three or six, 10 for two "
+            "or five (default: the smallest such number that is at least 20)",
+        )
         parser.add_argument("--attention-checks", type=int, default=5, help="0 to 10 (default %(default)s)")
         parser.add_argument("--pass-threshold", type=int, default=4, help="checks to pass (default %(default)s)")
         parser.add_argument("--seed", type=int, default=None, help="seed of the attention checks (default: random)")
@@ -39,6 +50,7 @@ class Command(BaseCommand):
                 explanation_set,
                 name=opts["name"] or "Which picture explains the digit best?",
                 slug=slug,
+                methods=services.parse_methods(opts["methods"]),
                 n_real_questions=opts["real_questions"],
                 n_attention_checks=opts["attention_checks"],
                 pass_threshold=opts["pass_threshold"],
@@ -57,7 +69,8 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         self.stdout.write(self.style.SUCCESS(
             f"Created study {study.slug} ({study.get_status_display().lower()}): {study.n_real_questions} questions and "
-            f"{study.n_attention_checks} attention checks from {explanation_set.name}."
+            f"{study.n_attention_checks} attention checks from {explanation_set.name}, comparing {study.n_options} "
+            f"methods ({', '.join(study.methods)})."
         ))
         self.stdout.write(f"Participant URL: {cli.study_url(study, base)}")
         self.stdout.write(f"Monitor: {base}{study.get_monitor_url()}")

@@ -6,15 +6,17 @@ from survey import cli, services
 
 
 class Command(BaseCommand):
-    help = "Replace one attention check of a study (before anyone starts) with your own four pictures."
+    help = ("Replace one attention check of a study (before anyone starts) with your own pictures: the correct one "
+            "and one distractor fewer than the study has methods (three for the paper's four).")
 
     def add_arguments(self, parser):
         parser.add_argument("study", help="slug of the study")
-        parser.add_argument("number", type=int, help="item number of the check (the checks follow the real questions: 21-25)")
+        parser.add_argument("number", type=int,
+                            help="item number of the check (the checks follow the real questions: 21-25 for 20 of them)")
         parser.add_argument("--digit", type=int, required=True, help="the digit asked about (0-9)")
         parser.add_argument("--correct", required=True, help="picture that plainly shows the digit (any image file)")
         parser.add_argument("--distractor", action="append", default=[], required=True,
-                            help="a distractor picture; give exactly three (repeat the option)")
+                            help="a distractor picture; give k - 1 of them for a study of k methods (repeat the option)")
 
     def handle(self, *args, **opts):
         study = cli.get_study(opts["study"])

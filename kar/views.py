@@ -1,4 +1,4 @@
-"""Researcher pages of the analysis app: the Keep-And-Retrain results (staff only).
+"""Researcher pages of the kar app: the Keep-And-Retrain results (staff only).
 
 How results reach the page: ``manage.py run_kar`` writes each run into a
 folder under ``settings.DATA_DIR / "kar"`` (``kar-default``, ``kar-paper``,
@@ -13,47 +13,44 @@ after the staff check: the URLconf, and with it every participant's page, stays 
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import FileResponse, Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 if TYPE_CHECKING:
-    from . import kar_report
+    from .core import report as kar_report
 
-from . import demo_kar  # light: no torch (the page only reads a pid file)
+from . import demo  # light: no torch (the page only reads a pid file)
+from .locations import kar_root
 
 
 @lru_cache(maxsize=1)
 def downloads() -> dict[str, str]:
     """Files of a run folder the page may serve, and as what."""
-    from . import kar
+    from .core import store
 
     return {
-        **{name: "image/png" for name in kar.FIGURES.values()},
-        kar.RESULTS: "text/csv; charset=utf-8",
-        kar.SUMMARY: "text/csv; charset=utf-8",
-        kar.MANIFEST: "application/json",
+        **{name: "image/png" for name in store.FIGURES.values()},
+        store.RESULTS: "text/csv; charset=utf-8",
+        store.SUMMARY: "text/csv; charset=utf-8",
+        store.COMPARISONS: "text/csv; charset=utf-8",
+        store.MANIFEST: "application/json",
     }
 
 
-def kar_root() -> Path:
-    return Path(settings.DATA_DIR) / "kar"
-
-
 def _report(name: str) -> kar_report.Report:
-    from . import kar, kar_report
+    from .core import report as kar_report
+    from .core.errors import KarError
 
     folder = kar_root() / name  # ``name`` is a slug (URL pattern): it cannot leave kar_root()
     if not folder.is_dir():
         raise Http404(f"No KAR results named {name}")
     try:
         return kar_report.load_report(folder)
-    except kar.KarError:
+    except KarError:
         raise Http404(f"No KAR results named {name}") from None
 
 
@@ -62,12 +59,12 @@ REFRESH_SECONDS = 10
 
 
 def _context(report, reports) -> dict:
-    from . import kar_report
+    from .core import report as kar_report
 
     spaces = report.manifest.get("feature_spaces", {}) if report else {}
     n_test = next((int(s["test"]) for s in spaces.values() if s.get("test")), None)
     # The demo's background run has no manifest during its first seconds (torch loading): say it is coming.
-    demo_starting = report is None and demo_kar.running_pid(kar_root()) is not None
+    demo_starting = report is None and demo.running_pid(kar_root()) is not None
     return {
         "refresh": REFRESH_SECONDS if (report and report.running) or demo_starting else None,
         "demo_starting": demo_starting,
@@ -82,25 +79,25 @@ def _context(report, reports) -> dict:
 
 @require_safe
 @staff_member_required
-def kar_index(request):
-    from . import kar_report
+def index(request):
+    from .core import report as kar_report
 
     reports = kar_report.list_reports(kar_root())
-    return render(request, "analysis/kar_report.html", _context(reports[0] if reports else None, reports))
+    return render(request, "kar/report.html", _context(reports[0] if reports else None, reports))
 
 
 @require_safe
 @staff_member_required
-def kar_detail(request, name: str):
-    from . import kar_report
+def detail(request, name: str):
+    from .core import report as kar_report
 
     report = _report(name)
-    return render(request, "analysis/kar_report.html", _context(report, kar_report.list_reports(kar_root())))
+    return render(request, "kar/report.html", _context(report, kar_report.list_reports(kar_root())))
 
 
 @require_safe
 @staff_member_required
-def kar_file(request, name: str, filename: str):
+def download(request, name: str, filename: str):
     if filename not in downloads():
         raise Http404(f"{filename} is not a KAR output")
     path = _report(name).out_dir / filename

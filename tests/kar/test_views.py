@@ -9,18 +9,21 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils.html import escape
 
-from analysis import demo_kar, kar, kar_report
+from kar import demo as kar_demo
+from kar.core import report as kar_report
+from kar.core.cells import Result
+from kar.core.store import MANIFEST, MANIFEST_KIND, RESULTS, ResultsLog, write_json_atomic
 
 pytestmark = pytest.mark.django_db
 
 
-def write_run(root, name: str, results: list[kar.Result], expected: int, *, mode: str = "kar", report: bool = True,
+def write_run(root, name: str, results: list[Result], expected: int, *, mode: str = "kar", report: bool = True,
               status: str = "complete", label: str | None = None):
     """A run folder as run_kar leaves it (no training: the rows are made up)."""
     folder = root / "kar" / name
     folder.mkdir(parents=True)
     manifest = {
-        "kind": kar.MANIFEST_KIND,
+        "kind": MANIFEST_KIND,
         "fingerprint": "abc",
         "parameters": {"mode": mode, "thresholds": [10, 50], "runs": 2, "seed": 0, "methods": ["normlime", "random"],
                        "train": {"epochs": 10}, "inputs": {"model_sha256": "d" * 64}},
@@ -33,8 +36,8 @@ def write_run(root, name: str, results: list[kar.Result], expected: int, *, mode
     }
     if label:
         manifest["label"] = label
-    kar.write_json_atomic(folder / kar.MANIFEST, manifest)
-    log = kar.ResultsLog(folder / kar.RESULTS)
+    write_json_atomic(folder / MANIFEST, manifest)
+    log = ResultsLog(folder / RESULTS)
     for r in results:
         log.append(r)
     if report:
@@ -42,16 +45,16 @@ def write_run(root, name: str, results: list[kar.Result], expected: int, *, mode
     return folder
 
 
-def results(mode: str = "kar") -> list[kar.Result]:
+def results(mode: str = "kar") -> list[Result]:
     rows = []
     for run, base in ((1, 0.97), (2, 0.971)):
-        rows.append(kar.Result("pixels", mode, "baseline", 0, run, run - 1, base, 0.0, 9.0))
-        rows.append(kar.Result("conv", mode, "baseline", 0, run, run - 1, base + 0.01, 0.0, 1.0))
+        rows.append(Result("pixels", mode, "baseline", 0, run, run - 1, base, 0.0, 9.0))
+        rows.append(Result("conv", mode, "baseline", 0, run, run - 1, base + 0.01, 0.0, 1.0))
         for method, drop in (("normlime", 0.001), ("random", 0.02)):
             for threshold in (10, 50):
                 acc = base - drop * threshold / 10
-                rows.append(kar.Result("pixels", mode, method, threshold, run, run - 1, acc, (base - acc) * 100, 9.0))
-                rows.append(kar.Result("conv", mode, method, threshold, run, run - 1, acc + 0.01, (base - acc) * 100, 1.0))
+                rows.append(Result("pixels", mode, method, threshold, run, run - 1, acc, (base - acc) * 100, 9.0))
+                rows.append(Result("conv", mode, method, threshold, run, run - 1, acc + 0.01, (base - acc) * 100, 1.0))
     return rows
 
 
@@ -69,15 +72,15 @@ def staff_client(client):
 
 
 def test_the_page_is_for_staff_only(client, data_dir):
-    response = client.get(reverse("analysis:kar_index"))
+    response = client.get(reverse("kar:index"))
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
     user = get_user_model().objects.create_user("participant", password="pw")
     client.force_login(user)
-    assert client.get(reverse("analysis:kar_index")).status_code == 302
+    assert client.get(reverse("kar:index")).status_code == 302
 
 
 def test_without_runs_the_page_says_how_to_make_one(staff_client, data_dir):
-    response = staff_client.get(reverse("analysis:kar_index"))
+    response = staff_client.get(reverse("kar:index"))
     assert response.status_code == 200
     assert "No KAR results yet" in response.content.decode()
     assert "manage.py run_kar" in response.content.decode()
@@ -89,21 +92,21 @@ def test_the_index_shows_the_newest_run_with_its_tables_and_figures(staff_client
     for f in old.iterdir():
         os.utime(f, (past, past))
     write_run(data_dir, "kar-default", results(), 18)
-    html = staff_client.get(reverse("analysis:kar_index")).content.decode()
+    html = staff_client.get(reverse("kar:index")).content.decode()
     assert "<h2>kar-default" in html
     assert "KAR on input pixels (784)" in html and "KAR on conv features (1600)" in html
     # normlime at 50 %: runs lose 0.5 points each -> +0.50 ± 0.00; random at 10 %: +2.00 ± 0.00
     assert "+0.50 ± 0.00" in html and "+2.00 ± 0.00" in html
     assert "97.05 ± 0.07 %" in html  # the retrained pixel baseline, mean ± sd over the two runs
     assert "paper: 0.00" in html  # the paper's NormLIME pixels at 50 %
-    assert reverse("analysis:kar_file", args=["kar-default", "fig5_pixels.png"]) in html
-    assert reverse("analysis:kar_file", args=["kar-default", "fig6_conv.png"]) in html
-    assert reverse("analysis:kar_detail", args=["kar-old"]) in html  # the other run is listed
+    assert reverse("kar:file", args=["kar-default", "fig5_pixels.png"]) in html
+    assert reverse("kar:file", args=["kar-default", "fig6_conv.png"]) in html
+    assert reverse("kar:detail", args=["kar-old"]) in html  # the other run is listed
 
 
 def test_a_run_in_progress_shows_how_many_cells_are_done(staff_client, data_dir):
     write_run(data_dir, "kar-running", results()[:5], 18, report=False)
-    html = staff_client.get(reverse("analysis:kar_detail", args=["kar-running"])).content.decode()
+    html = staff_client.get(reverse("kar:detail", args=["kar-running"])).content.decode()
     assert "5 of 18 cells finished" in html
     assert "The figures are drawn when" in html
 
@@ -111,52 +114,58 @@ def test_a_run_in_progress_shows_how_many_cells_are_done(staff_client, data_dir)
 def test_figures_and_csv_files_are_served_and_nothing_else(staff_client, data_dir):
     folder = write_run(data_dir, "kar-default", results(), 18)
     (folder / "secret.txt").write_text("no")
-    png = staff_client.get(reverse("analysis:kar_file", args=["kar-default", "fig5_pixels.png"]))
+    png = staff_client.get(reverse("kar:file", args=["kar-default", "fig5_pixels.png"]))
     assert png.status_code == 200 and png["Content-Type"] == "image/png"
     assert b"".join(png.streaming_content)[:4] == b"\x89PNG"
-    csv = staff_client.get(reverse("analysis:kar_file", args=["kar-default", "results.csv"]))
+    csv = staff_client.get(reverse("kar:file", args=["kar-default", "results.csv"]))
     assert csv["Content-Type"].startswith("text/csv") and b"feature_set,mode" in b"".join(csv.streaming_content)
-    assert staff_client.get(reverse("analysis:kar_file", args=["kar-default", "secret.txt"])).status_code == 404
-    assert staff_client.get(reverse("analysis:kar_detail", args=["no-such-run"])).status_code == 404
+    assert staff_client.get(reverse("kar:file", args=["kar-default", "secret.txt"])).status_code == 404
+    assert staff_client.get(reverse("kar:detail", args=["no-such-run"])).status_code == 404
+    assert staff_client.get("/kar/../secret/").status_code == 404
     assert staff_client.get("/analysis/kar/../secret/").status_code == 404
+
+
+def test_the_old_addresses_under_analysis_redirect_to_the_kar_app(staff_client, data_dir):
+    assert staff_client.get("/analysis/kar/").url == reverse("kar:index")
+    assert staff_client.get("/analysis/kar/kar-default/results.csv").url == reverse("kar:file", args=["kar-default", "results.csv"])
 
 
 def test_a_folder_that_is_not_a_kar_run_is_not_listed(staff_client, data_dir):
     (data_dir / "kar" / "notes").mkdir(parents=True)
     (data_dir / "kar" / "notes" / "manifest.json").write_text('{"kind": "something else"}')
-    assert "No KAR results yet" in staff_client.get(reverse("analysis:kar_index")).content.decode()
-    assert staff_client.get(reverse("analysis:kar_detail", args=["notes"])).status_code == 404
+    assert "No KAR results yet" in staff_client.get(reverse("kar:index")).content.decode()
+    assert staff_client.get(reverse("kar:detail", args=["notes"])).status_code == 404
 
 
 REFRESH = '<meta http-equiv="refresh"'
 
 
 def test_a_running_run_shows_its_progress_and_reloads_until_it_ends(staff_client, data_dir):
-    write_run(data_dir, demo_kar.NAME, results()[:5], 18, report=False, status="running", label=demo_kar.LABEL)
-    html = staff_client.get(reverse("analysis:kar_index")).content.decode()
+    write_run(data_dir, kar_demo.NAME, results()[:5], 18, report=False, status="running", label=kar_demo.LABEL)
+    html = staff_client.get(reverse("kar:index")).content.decode()
     assert "Running: 5 of 18 cells finished" in html and '<progress value="5" max="18">' in html
     assert f'{REFRESH} content="10">' in html
-    assert escape(demo_kar.LABEL) in html  # labelled as the small demo run
+    assert escape(kar_demo.LABEL) in html  # labelled as the small demo run
     assert "The figures are drawn when" in html and "fig5_pixels.png" not in html
 
 
 def test_a_run_that_has_not_finished_a_cell_yet_says_it_is_ranking(staff_client, data_dir):
     write_run(data_dir, "kar-starting", [], 18, report=False, status="running")
-    html = staff_client.get(reverse("analysis:kar_index")).content.decode()
+    html = staff_client.get(reverse("kar:index")).content.decode()
     assert "Running: 0 of 18 cells finished" in html and "ranking the features" in html
 
 
 def test_a_finished_run_shows_its_figures_and_stops_reloading(staff_client, data_dir):
-    write_run(data_dir, demo_kar.NAME, results(), len(results()), label=demo_kar.LABEL)
-    html = staff_client.get(reverse("analysis:kar_index")).content.decode()
+    write_run(data_dir, kar_demo.NAME, results(), len(results()), label=kar_demo.LABEL)
+    html = staff_client.get(reverse("kar:index")).content.decode()
     assert f"Complete: {len(results())} cells." in html and REFRESH not in html
-    assert reverse("analysis:kar_file", args=[demo_kar.NAME, "fig5_pixels.png"]) in html
-    assert escape(demo_kar.LABEL) in html
+    assert reverse("kar:file", args=[kar_demo.NAME, "fig5_pixels.png"]) in html
+    assert escape(kar_demo.LABEL) in html
 
 
 def test_a_stopped_run_does_not_reload(staff_client, data_dir):
     write_run(data_dir, "kar-stopped", results()[:5], 18, report=False, status="interrupted")
-    html = staff_client.get(reverse("analysis:kar_index")).content.decode()
+    html = staff_client.get(reverse("kar:index")).content.decode()
     assert "5 of 18 cells finished" in html and "last session interrupted" in html and REFRESH not in html
 
 
@@ -164,15 +173,15 @@ def test_while_the_demo_run_loads_the_page_says_it_is_starting(staff_client, dat
     import subprocess
     import sys
 
-    folder = data_dir / "kar" / demo_kar.NAME
+    folder = data_dir / "kar" / kar_demo.NAME
     folder.mkdir(parents=True)
     process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "run_kar"])
     try:
-        (folder / demo_kar.PID_FILE).write_text(str(process.pid))
-        html = staff_client.get(reverse("analysis:kar_index")).content.decode()
+        (folder / kar_demo.PID_FILE).write_text(str(process.pid))
+        html = staff_client.get(reverse("kar:index")).content.decode()
         assert "small KAR run is starting" in html and REFRESH in html and "No KAR results yet" not in html
     finally:
         process.kill()
         process.wait()
-    html = staff_client.get(reverse("analysis:kar_index")).content.decode()
+    html = staff_client.get(reverse("kar:index")).content.decode()
     assert "No KAR results yet" in html and REFRESH not in html

@@ -15,16 +15,16 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from analysis import kar
-from analysis.management.commands.run_kar import spec_from_options
-from explainers.methods import normlime
+from kar.core.rankings import METHODS
+from kar.core.spec import DEFAULT_THRESHOLDS
+from kar.management.commands.run_kar import spec_from_options
 from explainers.model import file_sha256
 from explainers.models import ExplanationSet
 
 pytestmark = pytest.mark.django_db
 
-FAST = ["--epochs", "1", "--lime-per-class", "1", "--lime-samples", "100", "--noise-per-class", "1",
-        "--noise-samples", "10", "--shap-per-class", "1", "--shap-samples", "64", "--jobs", "1", "--device", "cpu"]
+FAST = ["--epochs", "1", "--per-class", "1", "--lime-samples", "100", "--noise-samples", "10", "--jobs", "1",
+        "--device", "cpu"]
 
 
 def run(*args, **kwargs) -> str:
@@ -33,24 +33,19 @@ def run(*args, **kwargs) -> str:
     return out.getvalue()
 
 
-def make_set(tmp_path: Path, name: str, model_sha: str, W: np.ndarray | None = None) -> ExplanationSet:
+def make_set(tmp_path: Path, name: str, model_sha: str, data: dict | None = None) -> ExplanationSet:
     folder = tmp_path / name
     folder.mkdir()
-    if W is not None:
-        np.savez(folder / "local_weights.npz", W=W, labels=np.zeros(len(W), dtype=np.int64), indices=np.arange(len(W)))
     return ExplanationSet.objects.create(
         name=name, directory=str(folder), model_sha256=model_sha, data_source="tiny", overview_png=b"",
-        manifest={"model": {"sha256": model_sha}},
+        manifest={"model": {"sha256": model_sha}, **({"data": data} if data else {})},
     )
 
 
-def local_weights(n: int = 30, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    W = np.zeros((n, 784))
-    for row in W:
-        cols = rng.choice(784, 20, replace=False)
-        row[cols] = rng.normal(size=20)
-    return W
+def tiny_data(tiny_mnist_dir) -> dict:
+    from explainers.data import load_mnist
+
+    return load_mnist(tiny_mnist_dir).describe()
 
 
 # --------------------------------------------------------------------------
@@ -93,21 +88,30 @@ def test_a_file_that_is_not_a_checkpoint_is_refused(tmp_path):
 
 
 def test_an_unknown_explanation_set_is_refused(tiny_model_path, tmp_path):
-    make_set(tmp_path, "known-set", file_sha256(tiny_model_path), local_weights())
+    make_set(tmp_path, "known-set", file_sha256(tiny_model_path))
     with pytest.raises(CommandError, match=r"--explanations missing-set: no ExplanationSet of that name \(known: known-set"):
         run("--model", tiny_model_path, "--explanations", "missing-set", "--out", tmp_path / "out")
 
 
 def test_an_explanation_set_of_another_model_is_refused(tiny_model_path, tmp_path):
-    make_set(tmp_path, "other-model", "f" * 64, local_weights())
+    make_set(tmp_path, "other-model", "f" * 64)
     with pytest.raises(CommandError, match="made with model ffffffffffff, not --model's"):
         run("--model", tiny_model_path, "--explanations", "other-model", "--out", tmp_path / "out")
 
 
-def test_an_explanation_set_without_local_weights_is_refused(tiny_model_path, tmp_path):
-    make_set(tmp_path, "no-weights", file_sha256(tiny_model_path))
-    with pytest.raises(CommandError, match="local_weights.npz is missing or unreadable"):
-        run("--model", tiny_model_path, "--explanations", "no-weights", "--out", tmp_path / "out")
+def test_an_explanation_set_made_from_other_data_is_refused_in_one_line(tiny_mnist_dir, tiny_model_path, tmp_path):
+    make_set(tmp_path, "embedded-set", file_sha256(tiny_model_path), {"source": "embedded", "train": 4000, "test": 1000})
+    with pytest.raises(CommandError, match=r"--explanations embedded-set: made from other data") as info:
+        run("--model", tiny_model_path, "--mnist-dir", tiny_mnist_dir, "--explanations", "embedded-set", "--out", tmp_path / "out")
+    assert "\n" not in str(info.value)
+
+
+def test_a_model_trained_on_other_data_is_refused_in_one_line(tiny_mnist_dir, tiny_model_path, tmp_path):
+    model = tmp_path / "model.pt"
+    model.write_bytes(tiny_model_path.read_bytes())
+    Path(f"{model}.json").write_text(json.dumps({"data": {"source": "embedded", "train": 4000, "test": 1000, "files": {}}}))
+    with pytest.raises(CommandError, match=r"--model model.pt was trained on other data \(embedded"):
+        run("--model", model, "--mnist-dir", tiny_mnist_dir, "--explanations", "none", "--out", tmp_path / "out")
 
 
 def test_an_out_path_that_is_a_file_is_refused(tmp_path):
@@ -120,12 +124,12 @@ def test_paper_gives_the_papers_grid_and_explicit_options_still_win():
     paper = spec_from_options({"paper": True})
     assert paper.thresholds == (10, 20, 30, 40, 50, 60, 70, 80, 90)
     assert paper.runs == 5 and paper.train.epochs == 30
-    assert paper.feature_sets == ("pixels", "conv") and len(paper.methods) == 6
-    assert len(paper.cells()) == 2 * 5 + 2 * 6 * 9 * 5
+    assert paper.feature_sets == ("pixels", "conv") and paper.methods == METHODS
+    assert len(paper.cells()) == 2 * 5 + 2 * len(METHODS) * 9 * 5
     tweaked = spec_from_options({"paper": True, "runs": 2, "thresholds": "90,10"})
     assert tweaked.runs == 2 and tweaked.thresholds == (10, 90) and tweaked.train.epochs == 30
     default = spec_from_options({})
-    assert default.thresholds == kar.DEFAULT_THRESHOLDS and default.runs == 1 and default.train.epochs < 30
+    assert default.thresholds == DEFAULT_THRESHOLDS and default.runs == 1 and default.train.epochs < 30
 
 
 # --------------------------------------------------------------------------
@@ -134,8 +138,7 @@ def test_paper_gives_the_papers_grid_and_explicit_options_still_win():
 
 
 def test_a_run_writes_results_summary_figures_rankings_and_manifest_and_resumes(tiny_mnist_dir, tiny_model_path, tmp_path):
-    W = local_weights()
-    make_set(tmp_path, "tiny-set", file_sha256(tiny_model_path), W)
+    make_set(tmp_path, "tiny-set", file_sha256(tiny_model_path), tiny_data(tiny_mnist_dir))
     out = tmp_path / "kar-run"
     args = ["--model", tiny_model_path, "--mnist-dir", tiny_mnist_dir, "--out", out, "--explanations", "tiny-set",
             "--methods", "random,normlime", "--thresholds", "50", *FAST]
@@ -156,14 +159,18 @@ def test_a_run_writes_results_summary_figures_rankings_and_manifest_and_resumes(
         assert (out / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     with np.load(out / "rankings.npz") as rankings:
-        np.testing.assert_allclose(rankings["pixels/normlime"], np.abs(normlime(W)))  # from the set's weights
-        assert rankings["conv/normlime"].shape == (1600,)
+        assert rankings["pixels/normlime"].shape == (784,) and rankings["conv/normlime"].shape == (1600,)
 
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["model"]["sha256"] == file_sha256(tiny_model_path)
     assert manifest["explanation_set"]["name"] == "tiny-set"
-    assert manifest["rankings"]["pixels/normlime"]["local_weights"]["name"] == "tiny-set"
-    assert "computed" in manifest["rankings"]["conv/normlime"]
+    assert manifest["data_check"]["explanation_set"] == "same data"
+    assert manifest["parameters"]["inputs"]["data_fingerprint"] == manifest["data_check"]["data_fingerprint"]
+    for fs in ("pixels", "conv"):  # every method explains the same per-class images, by true label
+        source = manifest["rankings"][f"{fs}/normlime"]
+        assert source["images"] == 10 and source["per_class"] == 1 and source["target"] == "true label"
+        assert 0 <= source["never_selected"] <= manifest["feature_spaces"][fs]["features"]
+    assert manifest["parameters"]["ranking"]["per_class"] == 1
     assert manifest["parameters"]["thresholds"] == [50] and manifest["parameters"]["train"]["epochs"] == 1
     assert manifest["versions"]["torch"] and manifest["timings"]["cell_seconds_sum"] > 0
 
@@ -175,12 +182,11 @@ def test_a_run_writes_results_summary_figures_rankings_and_manifest_and_resumes(
         run(*[a if a != "50" else "50,90" for a in args])
 
 
-def test_auto_picks_this_models_newest_explanation_set_and_none_computes_the_weights(tiny_mnist_dir, tiny_model_path, tmp_path):
-    make_set(tmp_path, "auto-set", file_sha256(tiny_model_path), local_weights(seed=3))
+def test_auto_picks_this_models_newest_explanation_set_and_none_checks_against_none(tiny_mnist_dir, tiny_model_path, tmp_path):
+    make_set(tmp_path, "auto-set", file_sha256(tiny_model_path), tiny_data(tiny_mnist_dir))
     common = ["--model", tiny_model_path, "--mnist-dir", tiny_mnist_dir, "--feature-sets", "pixels",
-              "--methods", "lime", "--thresholds", "90", *FAST]
+              "--methods", "random", "--thresholds", "90", *FAST]
     run(*common, "--out", tmp_path / "auto")
     assert json.loads((tmp_path / "auto" / "manifest.json").read_text())["explanation_set"]["name"] == "auto-set"
     run(*common, "--out", tmp_path / "none", "--explanations", "none")
-    manifest = json.loads((tmp_path / "none" / "manifest.json").read_text())
-    assert manifest["explanation_set"] is None and "computed" in manifest["rankings"]["pixels/lime"]
+    assert json.loads((tmp_path / "none" / "manifest.json").read_text())["explanation_set"] is None

@@ -1,26 +1,27 @@
 """manage.py run_kar: the paper's Keep-And-Retrain evaluation (Fig. 5-6), resumable, on CPU or GPU."""
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from analysis import kar, kar_report
 from explainers import cli
 from explainers.model import CheckpointError, file_sha256, load_checkpoint
-
-DEFAULTS = kar.DEFAULT_SETTINGS
-PAPER = kar.PAPER_SETTINGS
-
-
-def kar_root() -> Path:
-    """Where run folders live by default; the researcher page lists this folder."""
-    return Path(settings.DATA_DIR) / "kar"
+from kar.core import report as kar_report
+from kar.core.errors import KarError
+from kar.core.masking import MODES
+from kar.core.rankings import METHODS
+from kar.core.runner import run_kar
+from kar.core.spaces import FEATURE_SETS, conv_space, explained_models, pixel_space
+from kar.core.spec import DEFAULT_SETTINGS as DEFAULTS
+from kar.core.spec import PAPER_SETTINGS as PAPER
+from kar.core.spec import KarSpec, data_fingerprint
+from kar.core.store import COMPARISONS, MANIFEST, RANKINGS, RESULTS, SUMMARY
+from kar.locations import kar_root
 
 
 class Command(BaseCommand):
@@ -33,30 +34,34 @@ class Command(BaseCommand):
         parser.add_argument("--model", default=None, help=f"checkpoint to explain (default {cli.default_model_path()})")
         parser.add_argument(
             "--explanations", default="auto",
-            help="ExplanationSet whose local_weights.npz gives the pixel LIME/NormLIME rankings: a name, "
-            "'auto' (the newest set of this model, if any; default) or 'none' (compute them here)",
+            help="the ExplanationSet this run is checked against (same model, same data fingerprint): a name, "
+            "'auto' (the newest set of this model, if any; default) or 'none'. Rankings are always computed "
+            "here, from the same --per-class images for every method",
         )
         parser.add_argument("--out", default=None, help=f"output folder (default {kar_root()}/<mode>-default or <mode>-paper)")
-        parser.add_argument("--feature-sets", default=",".join(kar.FEATURE_SETS), help="comma list of pixels, conv (default both)")
-        parser.add_argument("--methods", default=",".join(kar.METHODS), help="comma list (default all six)")
+        parser.add_argument("--feature-sets", default=",".join(FEATURE_SETS), help="comma list of pixels, conv (default both)")
+        parser.add_argument("--methods", default=",".join(METHODS), help=f"comma list (default all {len(METHODS)}: {','.join(METHODS)})")
         parser.add_argument("--thresholds", default=None, help=f"comma list of %% removed, each 1-99 (default {','.join(map(str, DEFAULTS['thresholds']))}; --paper 10,20,...,90)")
         parser.add_argument("--runs", type=int, default=None, help=f"independent retrainings per cell (default {DEFAULTS['runs']}; --paper {PAPER['runs']})")
         parser.add_argument("--epochs", type=int, default=None, help=f"training epochs per cell (default {DEFAULTS['epochs']}; --paper {PAPER['epochs']})")
-        parser.add_argument("--mode", choices=kar.MODES, default="kar", help="kar: remove least important first (paper); roar: most important first")
+        parser.add_argument("--mode", choices=MODES, default="kar", help="kar: remove least important first (paper); roar: most important first")
         parser.add_argument("--paper", action="store_true", help="the paper's grid: 9 thresholds x 5 runs, full training, larger ranking samples")
         parser.add_argument("--restart", action="store_true", help="discard the results already in --out instead of resuming")
-        parser.add_argument("--jobs", type=int, default=None, help="cells trained in parallel processes (default: CPU cores; 1 on a GPU)")
+        parser.add_argument("--jobs", type=int, default=None,
+                            help="cells trained in parallel: a Dask LocalCluster of this many one-thread worker processes "
+                            "(default: CPU cores; 1 on a GPU; 1 trains in this process)")
+        parser.add_argument("--scheduler", default=None,
+                            help="a Dask scheduler (tcp://HOST:8786) whose workers train the cells instead (see README)")
         parser.add_argument("--label", default=None, help="a description of the run kept in its manifest and shown on the KAR page (e.g. what it is for)")
+        parser.add_argument("--per-class", type=int, default=None,
+                            help=f"training images per class (by true label) that every method explains to rank features "
+                            f"(default {DEFAULTS['per_class']}; --paper {PAPER['per_class']})")
         for name, what in (
-            ("lime-per-class", "local LIME explanations per class when computed here"),
             ("lime-samples", "LIME perturbations per explanation"),
-            ("noise-per-class", "SmoothGrad/VarGrad images per class"),
             ("noise-samples", "SmoothGrad/VarGrad noise samples per image"),
-            ("shap-per-class", "Kernel SHAP images per class"),
-            ("shap-samples", "Kernel SHAP coalitions per image"),
+            ("shap-samples", "Kernel SHAP coalitions per image (default 2d + 2048; fewer than d/2 + 1 is refused)"),
         ):
-            key = name.replace("-", "_")
-            parser.add_argument(f"--{name}", type=int, default=None, help=f"{what} (default {DEFAULTS[key]}; --paper {PAPER[key]})")
+            parser.add_argument(f"--{name}", type=int, default=None, help=what)
         cli.add_common_options(parser)
 
     def handle(self, *args, **opts):
@@ -75,24 +80,25 @@ class Command(BaseCommand):
         except CheckpointError as exc:
             raise CommandError(str(exc)) from None
         model_sha = file_sha256(model_path)
-        needs_lime = "pixels" in feature_sets and {"normlime", "lime"} & set(methods)
-        explanations = resolve_explanations(opts["explanations"], model_sha, needs_lime)
+        explanations = resolve_explanations(opts["explanations"], model_sha)
         data = cli.load_data(opts["mnist_dir"])
+        data_check = check_data(data.describe(), model_path, explanations)
 
         quiet = opts["verbosity"] == 0
         start = time.perf_counter()
-        spaces = {"pixels": kar.pixel_space(data)} if "pixels" in feature_sets else {}
+        spaces = {"pixels": pixel_space(data)} if "pixels" in feature_sets else {}
         if "conv" in feature_sets:
-            spaces["conv"] = kar.conv_space(data, checkpoint)
+            spaces["conv"] = conv_space(data, checkpoint)
         inputs = {
             "model_sha256": model_sha,
             "data": data.describe(),
-            "local_weights": explanations.source if explanations else None,
+            "data_fingerprint": data_check["data_fingerprint"],
         }
         extra = {
             "model": {"path": str(model_path.resolve()), "sha256": model_sha},
-            "explanation_set": explanations.source if explanations else None,
+            "explanation_set": explanations,
             "data": data.describe(),
+            "data_check": data_check,
             "versions": cli.versions(),
             "command": "manage.py run_kar " + " ".join(sys.argv[2:]) if len(sys.argv) > 1 and sys.argv[1] == "run_kar" else "run_kar",
             "error_gain": "retrained test error - retrained baseline (0 % removed, same seed and training) test error, "
@@ -104,20 +110,20 @@ class Command(BaseCommand):
             f"KAR ({spec.mode}) into {out}: {len(spec.cells())} cells "
             f"({len(feature_sets)} feature sets x {len(methods)} methods x {len(thresholds)} thresholds x {spec.runs} runs "
             f"+ baselines), {spec.train.epochs} epochs each, on {device} with {jobs} job{'s' if jobs > 1 else ''}; "
-            f"pixel LIME weights: {explanations.source['name'] if explanations else 'computed here'}."
+            f"checked against explanation set: {explanations['name'] if explanations else 'none'}."
         )
         try:
-            outcome = kar.run_kar(
-                spec, spaces, kar.explained_models(checkpoint), out,
-                inputs=inputs, local_weights={"pixels": explanations} if explanations else None,
-                device=device, jobs=jobs, restart=opts["restart"], progress=not quiet, manifest_extra=extra,
+            outcome = run_kar(
+                spec, spaces, explained_models(checkpoint), out,
+                inputs=inputs,
+                device=device, jobs=jobs, scheduler=opts["scheduler"], restart=opts["restart"], progress=not quiet, manifest_extra=extra,
             )
-        except kar.KarError as exc:
+        except KarError as exc:
             raise CommandError(str(exc)) from None
         except KeyboardInterrupt:
             report = _partial_report(out)
             raise CommandError(
-                f"interrupted: {len(report.results) if report else 0} cells are saved in {out / kar.RESULTS}; "
+                f"interrupted: {len(report.results) if report else 0} cells are saved in {out / RESULTS}; "
                 "run the same command again to resume"
             ) from None
         report = kar_report.write_report(out)
@@ -127,30 +133,31 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"KAR done: {outcome.ran} cells trained now, {outcome.skipped} reused from an earlier run, "
-                f"in {kar_report.format_seconds(seconds)}. Wrote {kar.RESULTS}, {kar.SUMMARY}, {figures}, "
-                f"{kar.RANKINGS} and {kar.MANIFEST} to {out}."
+                f"in {kar_report.format_seconds(seconds)}. Wrote {RESULTS}, {SUMMARY}, {COMPARISONS}, {figures}, "
+                f"{RANKINGS} and {MANIFEST} to {out}."
             )
         )
 
 
-def spec_from_options(opts: dict) -> kar.KarSpec:
+def spec_from_options(opts: dict) -> KarSpec:
     """The grid and configuration: explicit options over --paper's values over the defaults."""
     paper = bool(opts.get("paper"))
-    overrides = {k: opts[k] for k in DEFAULTS if k != "thresholds" and opts.get(k) is not None}
+    keys = (*DEFAULTS, "lime_samples", "noise_samples", "shap_samples")
+    overrides = {k: opts[k] for k in keys if k != "thresholds" and opts.get(k) is not None}
     for key, value in overrides.items():
         cli.positive(key.replace("_", "-"), value)
     if opts.get("thresholds") is not None:
         overrides["thresholds"] = parse_thresholds(opts["thresholds"])
     try:
-        return kar.KarSpec.preset(
+        return KarSpec.preset(
             paper,
-            feature_sets=parse_names("feature-sets", opts.get("feature_sets") or ",".join(kar.FEATURE_SETS), kar.FEATURE_SETS),
-            methods=parse_names("methods", opts.get("methods") or ",".join(kar.METHODS), kar.METHODS),
+            feature_sets=parse_names("feature-sets", opts.get("feature_sets") or ",".join(FEATURE_SETS), FEATURE_SETS),
+            methods=parse_names("methods", opts.get("methods") or ",".join(METHODS), METHODS),
             seed=opts.get("seed", 0),
             mode=opts.get("mode", "kar"),
             **overrides,
         )
-    except kar.KarError as exc:
+    except KarError as exc:
         raise CommandError(str(exc)) from None
 
 
@@ -193,41 +200,58 @@ def parse_thresholds(text: str) -> tuple[int, ...]:
     return tuple(sorted(set(values)))
 
 
-def resolve_explanations(choice: str, model_sha: str, needed) -> kar.LocalWeights | None:
-    """The pixel local LIME weights of an ExplanationSet of this model, or None to compute them."""
+def resolve_explanations(choice: str, model_sha: str) -> dict | None:
+    """The provenance of the ExplanationSet this run is checked against (same model), or None."""
     from explainers.models import ExplanationSet
 
     if choice == "none":
         return None
     if choice == "auto":
-        if not needed:
+        explanation_set = ExplanationSet.objects.filter(model_sha256=model_sha).order_by("-created_at").first()
+        if explanation_set is None:
             return None
-        for candidate in ExplanationSet.objects.filter(model_sha256=model_sha).order_by("-created_at"):
-            if (Path(candidate.directory) / "local_weights.npz").is_file():
-                try:
-                    return load_local_weights(candidate, model_sha)
-                except CommandError:
-                    continue
-        return None
-    explanation_set = ExplanationSet.objects.filter(name=choice).first()
-    if explanation_set is None:
-        known = ", ".join(ExplanationSet.objects.values_list("name", flat=True)[:10]) or "none yet"
-        raise CommandError(f"--explanations {choice}: no ExplanationSet of that name (known: {known}; or 'auto', 'none')")
-    return load_local_weights(explanation_set, model_sha)
-
-
-def load_local_weights(explanation_set, model_sha: str) -> kar.LocalWeights:
-    path = Path(explanation_set.directory) / "local_weights.npz"
+    else:
+        explanation_set = ExplanationSet.objects.filter(name=choice).first()
+        if explanation_set is None:
+            known = ", ".join(ExplanationSet.objects.values_list("name", flat=True)[:10]) or "none yet"
+            raise CommandError(f"--explanations {choice}: no ExplanationSet of that name (known: {known}; or 'auto', 'none')")
     name = explanation_set.name
     if explanation_set.model_sha256 and explanation_set.model_sha256 != model_sha:
         raise CommandError(
             f"--explanations {name}: made with model {explanation_set.model_sha256[:12]}, not --model's {model_sha[:12]}"
         )
+    data = (explanation_set.manifest or {}).get("data")
+    return {"name": name, "model_sha256": explanation_set.model_sha256,
+            "data_fingerprint": data_fingerprint(data) if data else None}
+
+
+def check_data(described: dict, model_path: Path, explanations: dict | None) -> dict:
+    """The model, the explanation set and this run must come from the same data; else a one-line error.
+
+    The model's data is read from its training manifest (``<checkpoint>.json``, written by
+    ``train_model``); a checkpoint without one cannot be checked, which the run's manifest says.
+    """
+    mine = data_fingerprint(described)
+    check = {"data_fingerprint": mine}
     try:
-        with np.load(path, allow_pickle=False) as f:
-            W = np.asarray(f["W"], dtype=np.float64)
-    except (OSError, ValueError, KeyError) as exc:
-        raise CommandError(f"--explanations {name}: {path} is missing or unreadable ({type(exc).__name__})") from None
-    if W.ndim != 2 or W.shape[1] != 784 or not len(W) or not np.isfinite(W).all():
-        raise CommandError(f"--explanations {name}: {path} holds W of shape {W.shape}; expected (n, 784) finite weights")
-    return kar.LocalWeights(W, {"name": name, "path": str(path), "sha256": file_sha256(path), "explanations": len(W)})
+        model_data = json.loads(Path(f"{model_path}.json").read_text(encoding="utf-8")).get("data")
+    except (OSError, ValueError, AttributeError):
+        model_data = None
+    if model_data is None:
+        check["model"] = "not checked: the checkpoint has no training manifest with its data"
+    elif data_fingerprint(model_data) != mine:
+        raise CommandError(
+            f"--model {model_path.name} was trained on other data ({model_data.get('source', '?')}, fingerprint "
+            f"{data_fingerprint(model_data)}) than this run's ({described.get('source', '?')}, {mine}); pass --mnist-dir to match"
+        )
+    else:
+        check["model"] = "same data"
+    if explanations is not None:
+        theirs = explanations.get("data_fingerprint")
+        if theirs is not None and theirs != mine:
+            raise CommandError(
+                f"--explanations {explanations['name']}: made from other data (fingerprint {theirs}) than this run's "
+                f"({mine}); pass --mnist-dir to match or --explanations none"
+            )
+        check["explanation_set"] = "same data" if theirs else "not checked: the set records no data"
+    return check

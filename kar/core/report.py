@@ -1,7 +1,7 @@
-"""The KAR report: summary table (mean ± sd over runs), the paper-style figures, a run folder's status.
+"""The KAR report: summary (mean, sd, 95 % interval over runs), paired comparisons, the paper-style figures.
 
 Plain NumPy/matplotlib and files, no Django: ``run_kar`` writes the report,
-the researcher page (``analysis.views``) reads it.
+the researcher page (``kar.views``) reads it.
 
 Figures. The paper's Fig. 5 (pixels) plots the *absolute* error gain on a log
 axis; here a gain can be 0 or negative (removal helped), which a log axis
@@ -24,7 +24,10 @@ import numpy as np
 from explainers.files import atomic_write
 from explainers.methods import registry
 
-from .kar import BASELINE, FIGURES, MANIFEST, MANIFEST_KIND, METHODS, RESULTS, SUMMARY, KarError, Result, ResultsLog, read_manifest
+from .cells import BASELINE, Result
+from .errors import KarError
+from .rankings import METHODS
+from .store import COMPARISONS, FIGURES, MANIFEST, MANIFEST_KIND, RESULTS, SUMMARY, ResultsLog, read_manifest
 
 LABELS = {**registry.LABELS, BASELINE: "baseline (0 % removed)"}
 COLORS = registry.COLOURS
@@ -59,8 +62,14 @@ class SummaryRow:
     error_gain_sd: float | None
 
     @property
+    def error_gain_ci(self) -> float | None:
+        """Half-width of the 95 % t-interval of the mean gain over runs (None with a single run)."""
+        return _ci_half_width(self.error_gain_sd, self.runs)
+
+    @property
     def gain_text(self) -> str:
-        return _pm(self.error_gain_mean, self.error_gain_sd, 2)
+        """mean ± half-width of the 95 % interval over runs."""
+        return _pm(self.error_gain_mean, self.error_gain_ci, 2)
 
     @property
     def accuracy_text(self) -> str:
@@ -75,6 +84,80 @@ def _pm(mean: float, sd: float | None, digits: int, signed: bool = True) -> str:
 
 def _sd(values: list[float]) -> float | None:
     return float(np.std(values, ddof=1)) if len(values) > 1 else None
+
+
+CONFIDENCE = 0.95
+
+
+def _ci_half_width(sd: float | None, n: int) -> float | None:
+    """t quantile x sd / sqrt(n): the 95 % interval of a mean over n runs."""
+    if sd is None or n < 2:
+        return None
+    from scipy.stats import t
+
+    return float(t.ppf(0.5 + CONFIDENCE / 2, n - 1) * sd / np.sqrt(n))
+
+
+PAIRED_TEST = "paired t-test over runs (two-sided; scipy.stats.ttest_rel), NormLIME's gain minus the method's"
+COMPARISON_FIELDS = ("feature_set", "mode", "threshold", "method", "runs", "mean_difference", "ci_low", "ci_high",
+                     "t", "p_value", "test")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """NormLIME against one method at one threshold, paired by run (same seed, same baseline)."""
+
+    feature_set: str
+    mode: str
+    threshold: int
+    method: str
+    runs: int
+    mean_difference: float  # NormLIME's gain - the method's, percentage points (negative: NormLIME better)
+    ci_low: float | None
+    ci_high: float | None
+    t: float | None
+    p_value: float | None
+    test: str = PAIRED_TEST
+
+
+def paired_comparisons(results: list[Result], reference: str = "normlime") -> list[Comparison]:
+    """At each (feature set, mode, threshold): ``reference`` against every other method, over the runs both have."""
+    from scipy.stats import ttest_rel
+
+    by_key = {(r.feature_set, r.mode, r.method, r.threshold, r.run): r.error_gain for r in results}
+    out = []
+    groups = sorted({(r.feature_set, r.mode, r.threshold) for r in results if r.method == reference})
+    for fs, mode, threshold in groups:
+        for method in METHODS:
+            if method == reference:
+                continue
+            runs = sorted(run for (f, m, me, th, run) in by_key if (f, m, me, th) == (fs, mode, method, threshold)
+                          and (fs, mode, reference, threshold, run) in by_key)
+            if not runs:
+                continue
+            a = np.array([by_key[(fs, mode, reference, threshold, r)] for r in runs])
+            b = np.array([by_key[(fs, mode, method, threshold, r)] for r in runs])
+            diff = a - b
+            mean = float(diff.mean())
+            t_stat = p = low = high = None
+            if len(runs) > 1 and np.std(diff) > 0:
+                res = ttest_rel(a, b)
+                t_stat, p = float(res.statistic), float(res.pvalue)
+                half = _ci_half_width(float(np.std(diff, ddof=1)), len(runs))
+                low, high = mean - half, mean + half
+            out.append(Comparison(fs, mode, threshold, method, len(runs), mean, low, high, t_stat, p))
+    return out
+
+
+def comparisons_csv(rows: list[Comparison]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(COMPARISON_FIELDS)
+    fmt = lambda v, spec: "" if v is None else format(v, spec)  # noqa: E731
+    for c in rows:
+        w.writerow([c.feature_set, c.mode, c.threshold, c.method, c.runs, f"{c.mean_difference:.4f}",
+                    fmt(c.ci_low, ".4f"), fmt(c.ci_high, ".4f"), fmt(c.t, ".3f"), fmt(c.p_value, ".4g"), c.test])
+    return buf.getvalue()
 
 
 def summarize(results: list[Result]) -> list[SummaryRow]:
@@ -95,7 +178,7 @@ def summarize(results: list[Result]) -> list[SummaryRow]:
 
 
 SUMMARY_FIELDS = ("feature_set", "mode", "method", "threshold", "runs", "accuracy_mean", "accuracy_sd",
-                  "error_gain_mean", "error_gain_sd", "error_gain")
+                  "error_gain_mean", "error_gain_sd", "error_gain_ci95_low", "error_gain_ci95_high", "error_gain")
 
 
 def summary_csv(rows: list[SummaryRow]) -> str:
@@ -105,7 +188,9 @@ def summary_csv(rows: list[SummaryRow]) -> str:
     for s in rows:
         w.writerow([s.feature_set, s.mode, s.method, s.threshold, s.runs, f"{s.accuracy_mean:.6f}",
                     "" if s.accuracy_sd is None else f"{s.accuracy_sd:.6f}", f"{s.error_gain_mean:.4f}",
-                    "" if s.error_gain_sd is None else f"{s.error_gain_sd:.4f}", s.gain_text])
+                    "" if s.error_gain_sd is None else f"{s.error_gain_sd:.4f}",
+                    "" if s.error_gain_ci is None else f"{s.error_gain_mean - s.error_gain_ci:.4f}",
+                    "" if s.error_gain_ci is None else f"{s.error_gain_mean + s.error_gain_ci:.4f}", s.gain_text])
     return buf.getvalue()
 
 
@@ -174,16 +259,16 @@ def plot_gains(rows: list[SummaryRow], feature_set: str, path: str | Path, *, n_
             continue
         x = [s.threshold for s in pts]
         y = [s.error_gain_mean for s in pts]
-        err = [s.error_gain_sd or 0.0 for s in pts]
+        err = [s.error_gain_ci or 0.0 for s in pts]
         ax.errorbar(x, y, yerr=err if any(err) else None, label=LABELS[method], color=COLORS[method],
                     marker="o", markersize=4, linewidth=1.6 if method == "normlime" else 1.1, capsize=2)
     ax.axhline(0, color="black", linewidth=0.6)
     runs = max(s.runs for s in mine)
-    note = f"mean{' ± sd' if runs > 1 else ''} over {runs} run{'s' if runs > 1 else ''}"
+    note = f"mean{' ± 95 % interval' if runs > 1 else ''} over {runs} run{'s' if runs > 1 else ''}"
     if feature_set == "pixels":
         linthresh = 100.0 / n_test if n_test else 0.1
         ax.set_yscale("symlog", linthresh=linthresh, linscale=0.5)
-        lowest = min(s.error_gain_mean - (s.error_gain_sd or 0.0) for s in mine)
+        lowest = min(s.error_gain_mean - (s.error_gain_ci or 0.0) for s in mine)
         if lowest >= 0:  # no negative gain: don't spend a decade of axis on nothing
             ax.set_ylim(bottom=-0.5 * linthresh)
         note += f"; symlog axis, linear within ±{linthresh:g} pp (one test image)"
@@ -266,6 +351,7 @@ def write_report(out_dir: str | Path) -> Report:
     report = load_report(out_dir)
     out = report.out_dir
     atomic_write(out / SUMMARY, summary_csv(report.summary))
+    atomic_write(out / COMPARISONS, comparisons_csv(paired_comparisons(report.results)))
     n_test = report.manifest.get("feature_spaces", {}).get("pixels", {}).get("test")
     for fs, name in FIGURES.items():
         if plot_gains(report.summary, fs, out / name, n_test=n_test) is None:

@@ -1,0 +1,272 @@
+"""Rankings: one global importance vector per feature set and method, all from the same images.
+
+Comparable by construction (issue 11): within a feature space every method
+explains the same ``per_class`` training images of each class, chosen by true
+label, with the true label as the target; the global importance is the mean
+absolute per-image attribution (for NormLIME and LIME, the paper's aggregate
+of the local LIME weights, in absolute value).
+
+The rankers derive from the method registry (:data:`explainers.methods.registry.METHODS`):
+a method's :class:`~explainers.methods.registry.Source` says how its scores are
+made, its ``function`` and ``options`` what is called. KAR changes two things,
+both for the feature spaces' sake:
+
+- Kernel SHAP runs per feature (784 or 1,600 players, not the gallery's 2x2
+  patches) with shap's budget of 2d + 2,048 coalitions, so its least squares are
+  determined; an underdetermined budget is an error, never a silent fallback.
+- Noise is in each feature's own units. In pixel space the unit is the pixel
+  range (1), as SmoothGrad defines sigma; in conv space it is each feature's
+  standard deviation over the training rows (as lime's tabular explainer
+  scales its noise). The methods run on standardised inputs z = x / unit
+  through a model that multiplies the unit back, and the attributions are
+  converted back to the feature's units exactly (a gradient by 1 / unit, a
+  LIME weight by 1 / unit).
+
+Random scores and tie-breaks are drawn per run (:func:`cell_importance`).
+"""
+from __future__ import annotations
+
+import importlib
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+import numpy as np
+import torch
+from torch import nn
+
+from explainers.data import sample_per_class
+from explainers.methods import registry
+from explainers.methods.registry import KAR_METHODS, Source
+
+from .errors import KarError
+from .spaces import FeatureSpace
+
+METHODS = KAR_METHODS
+SHAP_EXTRA_SAMPLES = 2048  # shap's rule: 2d + 2048 coalitions
+
+
+def shap_budget(d: int) -> int:
+    """Kernel SHAP coalitions for d players: shap's default, enough to determine the least squares."""
+    return 2 * d + SHAP_EXTRA_SAMPLES
+
+
+_NOISE = registry.get("smoothgrad").options  # the paper's SmoothGrad settings, shared by VarGrad
+
+
+@dataclass(frozen=True)
+class RankingConfig:
+    """How the global rankings are computed (noise levels in units of each feature, see the module doc)."""
+
+    per_class: int = 10  # training images per class, by true label, explained by every method
+    lime_samples: int = 1000
+    lime_features: int = 20  # K for pixels (the paper's)
+    lime_features_conv: int = 200  # K for conv features: enough selections that few features go unranked
+    lime_sigma: float = 0.25
+    noise_samples: int = int(_NOISE["num_samples"])
+    noise_sigma: float = float(_NOISE["sigma"])
+    shap_samples: int | None = None  # None: shap_budget(d); fewer than d/2 + 1 is refused
+    ig_steps: int = int(registry.get("ig").options.get("steps", 64))
+    batch_size: int = 500
+
+
+class _Units(nn.Module):
+    """f(z * unit): the explained model on standardised inputs (noise of sigma in z = sigma * unit in x)."""
+
+    def __init__(self, model: nn.Module, unit: torch.Tensor):
+        super().__init__()
+        self.model = model
+        self.register_buffer("unit", unit)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.model(z.reshape(len(z), -1) * self.unit)
+
+
+class _RankingContext:
+    """What the rankers of one feature set share: the images, f, and results computed once for two methods."""
+
+    def __init__(self, space: FeatureSpace, model: nn.Module, config: RankingConfig, seed: int,
+                 progress: Callable[[int, int], None] | None):
+        self.space, self.model, self.config, self.seed = space, model, config, seed
+        self.progress = progress
+        self.idx = sample_per_class(space.y_train.numpy(), config.per_class, seed)
+        self.device = next((p.device for p in model.parameters()), torch.device("cpu"))
+        unit = space.noise_unit.to(torch.float64)
+        # A feature constant over the training rows (a dead ReLU) gets a vanishing unit: no noise there.
+        floor = 1e-6 * float(unit.max()) if float(unit.max()) > 0 else 1.0
+        self.unit = torch.where(unit > 0, unit, torch.full_like(unit, floor))
+        self.uniform = bool(torch.all(self.unit == self.unit[0]))
+        self._memo: dict[str, tuple[object, dict]] = {}
+
+    @property
+    def targets(self) -> torch.Tensor:
+        return self.space.y_train[self.idx].to(self.device)
+
+    def rows(self) -> torch.Tensor:
+        return self.space.x_train[self.idx].to(self.device)
+
+    def tick(self, total: int):
+        done = 0
+
+        def update(k: int) -> None:
+            nonlocal done
+            done += k
+            if self.progress is not None:
+                self.progress(done, total)
+
+        return update
+
+    def noisy(self, sigma: float) -> tuple[nn.Module, torch.Tensor, float, np.ndarray]:
+        """(model, inputs, sigma, unit) for a noise-based method: sigma in each feature's unit."""
+        unit = self.unit.numpy()
+        if self.uniform:  # pixels: plain inputs, sigma in pixel units (bit-identical to the unscaled method)
+            return self.model, self.rows(), sigma * float(unit[0]), np.ones_like(unit)
+        u = self.unit.to(torch.float32).to(self.device)
+        return _Units(self.model, u).eval(), self.rows() / u, sigma, unit
+
+    def memo(self, key: str, compute: Callable[[], tuple[object, dict]]) -> tuple[object, dict]:
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
+
+    def images(self) -> dict:
+        return {"images": len(self.idx), "per_class": self.config.per_class, "chosen_by": "true label",
+                "target": "true label", "seed": self.seed}
+
+
+def _function(method: registry.Method) -> Callable:
+    module, name = method.function.split(":")
+    return getattr(importlib.import_module(f"explainers.methods.{module}"), name)
+
+
+def _lime_weights(ctx: _RankingContext) -> tuple[np.ndarray, dict]:
+    from explainers.methods import lime_local
+
+    def compute():
+        c = ctx.config
+        k = c.lime_features if ctx.uniform else c.lime_features_conv
+        model, x, sigma, unit = ctx.noisy(c.lime_sigma)
+        W = lime_local(model, x, ctx.targets, num_samples=c.lime_samples, sigma=sigma, num_features=k,
+                       batch_size=c.batch_size, seed=ctx.seed, instance_ids=ctx.idx, progress=ctx.tick(len(ctx.idx)))
+        dead = ctx.space.noise_unit.numpy() <= 0
+        W = W / unit  # a weight per unit of z is (1 / unit) per unit of x
+        W[:, dead] = 0.0  # no variation in the training data: no evidence either way
+        never = int(np.sum(~np.any(W != 0, axis=0)))
+        return W, {**ctx.images(), "explanations": len(W), "num_samples": c.lime_samples, "num_features": k,
+                   "sigma": c.lime_sigma, "noise_unit": ctx.space.noise_unit_name, "never_selected": never}
+
+    return ctx.memo("lime", compute)
+
+
+def _per_image(ctx: _RankingContext, method: registry.Method) -> tuple[np.ndarray, dict]:
+    """Per-image attributions of the shared images by ``method``'s function, in the feature's units."""
+    c = ctx.config
+    if method.function == "shap:patch_shap":
+        return ctx.memo(method.function, lambda: _kernel_shap(ctx))
+    if method.function == "noise_tunnel:noise_tunnel":
+        def tunnel():
+            from explainers.methods import noise_tunnel
+
+            model, x, sigma, unit = ctx.noisy(c.noise_sigma)
+            maps = noise_tunnel(model, x, ctx.targets, num_samples=c.noise_samples, sigma=sigma,
+                                batch_size=c.batch_size, seed=ctx.seed, instance_ids=ctx.idx,
+                                progress=ctx.tick(len(ctx.idx)))
+            # d/dx = (1/unit) d/dz: both maps are quadratic in the gradient
+            return maps, {**ctx.images(), "num_samples": c.noise_samples, "sigma": c.noise_sigma,
+                          "noise_unit": ctx.space.noise_unit_name, "unit_squared": unit**2}
+        maps, source = ctx.memo(method.function, tunnel)
+        unit_sq = source["unit_squared"]
+        return getattr(maps, method.output) / unit_sq, {k: v for k, v in source.items() if k != "unit_squared"}
+    if method.function == "integrated_gradients:integrated_gradients":
+        def ig():
+            attr = _function(method)(ctx.model, ctx.rows(), ctx.targets, baseline=np.zeros(ctx.space.dim),
+                                     steps=c.ig_steps, batch_size=c.batch_size, progress=ctx.tick(len(ctx.idx)))
+            return attr, {**ctx.images(), "steps": c.ig_steps, "baseline": "zeros (black image / silent features)"}
+        return ctx.memo(method.function, ig)
+    raise KarError(f"KAR has no ranker for {method.name} ({method.function})")
+
+
+def _kernel_shap(ctx: _RankingContext) -> tuple[np.ndarray, dict]:
+    from explainers.methods import kernel_shap
+
+    c, d = ctx.config, ctx.space.dim
+    budget = c.shap_samples or shap_budget(d)
+    if budget // 2 < d - 1:
+        raise KarError(f"Kernel SHAP: {budget} coalitions cannot determine {d} Shapley values; "
+                       f"use --shap-samples {shap_budget(d)} (2d + {SHAP_EXTRA_SAMPLES}) or more")
+    phi = kernel_shap(ctx.model, ctx.rows(), ctx.targets, num_samples=budget, background=ctx.space.means[None],
+                      batch_size=max(c.batch_size, 1000), seed=ctx.seed, instance_ids=ctx.idx,
+                      progress=ctx.tick(len(ctx.idx)))
+    return phi, {**ctx.images(), "num_samples": budget, "players": d, "background": "training mean",
+                 "solve": "weighted least squares with the efficiency constraint (determined: budget >= 2d + 2048)"}
+
+
+def _rank(ctx: _RankingContext, method: registry.Method) -> tuple[np.ndarray, dict]:
+    if method.source is Source.RANDOM:
+        from explainers.methods import random_importance
+
+        return random_importance(ctx.space.dim, ctx.seed), {
+            "method": method.description, "seed": ctx.seed, "per_run": "each run draws its own (seed of the run)"}
+    if method.source is Source.LIME_WEIGHTS:
+        W, source = _lime_weights(ctx)
+        return np.abs(_function(method)(W)), {"method": method.description, **source}
+    attr, source = _per_image(ctx, method)
+    return np.abs(np.asarray(attr, dtype=np.float64)).mean(0), {
+        "method": f"mean |per-image attribution|: {method.description}", **source}
+
+
+RANKERS: dict[str, Callable[[_RankingContext], tuple[np.ndarray, dict]]] = {
+    name: (lambda ctx, _m=registry.get(name): _rank(ctx, _m)) for name in METHODS
+}
+
+
+def ranking_key(feature_set: str, method: str) -> str:
+    return f"{feature_set}/{method}"
+
+
+def cell_importance(rankings: dict[str, np.ndarray], feature_set: str, method: str, run_seed: int, dim: int) -> np.ndarray:
+    """The ranking a cell removes by: Random draws its own scores from the run's seed, others are shared."""
+    if registry.get(method).source is Source.RANDOM:
+        from explainers.methods import random_importance
+
+        return random_importance(dim, run_seed)
+    return rankings[ranking_key(feature_set, method)]
+
+
+def compute_rankings(
+    spaces: dict[str, FeatureSpace],
+    models: dict[str, nn.Module],
+    methods: Iterable[str],
+    *,
+    config: RankingConfig,
+    seed: int,
+    cache: dict[str, np.ndarray] | None = None,
+    on_ranking: Callable[[str, np.ndarray, dict], None] | None = None,
+    progress_factory: Callable[[str], Callable[[int, int], None] | None] | None = None,
+) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
+    """Global importance per ``feature_set/method``; keys already in ``cache`` are reused.
+
+    ``on_ranking(key, importance, source)`` is called after each new ranking
+    (the runner saves it there, so an interruption keeps what was done).
+    """
+    rankings: dict[str, np.ndarray] = {}
+    sources: dict[str, dict] = {}
+    cache = cache or {}
+    for name, space in spaces.items():
+        ctx = _RankingContext(space, models.get(name), config, seed, None)
+        for method in methods:
+            key = ranking_key(name, method)
+            if key in cache:
+                rankings[key] = np.asarray(cache[key], dtype=np.float64)
+                continue
+            ctx.progress = progress_factory(key) if progress_factory else None
+            start = time.perf_counter()
+            importance, source = RANKERS[method](ctx)
+            importance = np.asarray(importance, dtype=np.float64).reshape(-1)
+            if importance.shape != (space.dim,) or not np.isfinite(importance).all():
+                raise RuntimeError(f"{key}: ranking of shape {importance.shape} or not finite")
+            source = {**source, "seconds": round(time.perf_counter() - start, 2)}
+            rankings[key], sources[key] = importance, source
+            if on_ranking is not None:
+                on_ranking(key, importance, source)
+    return rankings, sources

@@ -1,0 +1,403 @@
+"""Running (or resuming) a whole grid into an output folder, in four named steps.
+
+1. :func:`open_run`: check the folder, write the manifest (fingerprint of the
+   parameters), read the cells a previous session finished.
+2. :func:`rank_features`: the global rankings, cached one by one in ``rankings.npz``.
+3. :func:`train_cells`: the pending cells on an executor; the driver (this
+   process) alone appends each finished cell to ``results.csv``, once.
+4. :func:`close_run`: canonical order, session status and timings in the manifest.
+
+:func:`run_kar` chains them.
+"""
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Protocol
+
+import numpy as np
+import torch
+from torch import nn
+
+from .cells import Cell, Result, run_cell
+from .errors import KarError
+from .rankings import cell_importance, compute_rankings
+from .spaces import FeatureSpace
+from .spec import KarSpec, fingerprint
+from .store import MANIFEST, MANIFEST_KIND, RANKINGS, RESULTS, ResultsLog, load_rankings_cache, prepare_out_dir, save_rankings_cache, write_json_atomic
+
+logger = logging.getLogger(__name__)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass
+class KarOutcome:
+    out_dir: Path
+    results: list[Result]  # every finished cell of this run, in grid order
+    ran: int  # cells computed by this call
+    skipped: int  # cells found in results.csv
+    expected: int
+    seconds: float
+    manifest: dict
+
+    @property
+    def complete(self) -> bool:
+        return len(self.results) == self.expected
+
+
+class _Eta:
+    """Time left, from the mean seconds of finished cells of each feature set (their costs differ ~20x)."""
+
+    def __init__(self, pending: list[Cell], previous: list[Result], jobs: int):
+        self.left = {fs: sum(1 for c in pending if c.feature_set == fs) for fs in {c.feature_set for c in pending}}
+        self.seconds: dict[str, list[float]] = {}
+        for r in previous:
+            self.seconds.setdefault(r.feature_set, []).append(r.seconds)
+        self.jobs = jobs
+
+    def done(self, cell: Cell, seconds: float) -> None:
+        self.left[cell.feature_set] -= 1
+        self.seconds.setdefault(cell.feature_set, []).append(seconds)
+
+    def remaining(self) -> float | None:
+        total = 0.0
+        for fs, n in self.left.items():
+            if n and not self.seconds.get(fs):
+                return None
+            if n:
+                total += n * float(np.mean(self.seconds[fs]))
+        cells = sum(self.left.values())
+        return total / max(1, min(self.jobs, cells))
+
+
+# --------------------------------------------------------------------------
+# What a worker needs to train a cell, and the executors that run cells
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CellTask:
+    """Everything a cell needs besides the cell itself; sent once to each worker."""
+
+    spaces: dict[str, FeatureSpace]
+    rankings: dict[str, np.ndarray]
+    mode: str
+    config: object  # explainers.model.TrainConfig
+    device: str
+
+    def run(self, cell: Cell) -> tuple[Cell, float, float]:
+        space = self.spaces[cell.feature_set]
+        importance = None if cell.is_baseline else cell_importance(self.rankings, cell.feature_set, cell.method, cell.seed, space.dim)
+        acc, seconds = run_cell(space, importance, cell, mode=self.mode, config=self.config,
+                                device=self.device, tiebreak_seed=cell.seed)
+        return cell, acc, seconds
+
+
+class Executor(Protocol):
+    """Runs cells somewhere and yields (cell, accuracy, seconds) as they finish, each cell once."""
+
+    workers: int
+
+    def map_unordered(self, task: CellTask, cells: list[Cell]) -> Iterator[tuple[Cell, float, float]]: ...
+
+
+class InProcess:
+    """Cells one after another in this process (jobs = 1, or a GPU)."""
+
+    workers = 1
+
+    def map_unordered(self, task: CellTask, cells: list[Cell]) -> Iterator[tuple[Cell, float, float]]:
+        for cell in cells:
+            yield task.run(cell)
+
+
+def _run_task(task: CellTask, cell: Cell) -> tuple[Cell, float, float]:
+    """A cell on a Dask worker (module level: workers import it by name)."""
+    return task.run(cell)
+
+
+class DaskExecutor:
+    """Cells on Dask distributed: a LocalCluster of ``jobs`` processes with one thread each, or ``scheduler``'s cluster.
+
+    The task (feature spaces, rankings) is scattered once to every worker; each cell is one Dask
+    task. When a worker dies in the middle of a cell, the scheduler runs the cell again on another
+    worker, and its future completes once: the driver writes each cell once.
+    """
+
+    def __init__(self, jobs: int = 1, scheduler: str | None = None):
+        self.jobs = jobs
+        self.scheduler = scheduler
+        self.workers = jobs
+
+    def _client(self):
+        from distributed import Client, LocalCluster
+
+        if self.scheduler:
+            try:
+                client = Client(self.scheduler, timeout="20s")
+            except OSError as exc:
+                raise KarError(f"--scheduler {self.scheduler}: cannot connect ({exc})") from None
+            self.workers = max(1, sum(w["nthreads"] for w in client.scheduler_info()["workers"].values()))
+            return client, None
+        cluster = LocalCluster(n_workers=self.jobs, threads_per_worker=1, processes=True, dashboard_address=None)
+        return Client(cluster), cluster
+
+    def map_unordered(self, task: CellTask, cells: list[Cell]) -> Iterator[tuple[Cell, float, float]]:
+        from distributed import as_completed
+
+        client, cluster = self._client()
+        try:
+            shared = client.scatter(task, broadcast=True)
+            token = uuid.uuid4().hex[:8]  # two runs on one cluster never share a key
+            futures = [client.submit(_run_task, shared, cell, pure=False,
+                                     key=f"kar-{token}-{cell.feature_set}-{cell.method}-{cell.threshold}-{cell.run}")
+                       for cell in cells]
+            for future in as_completed(futures):
+                yield future.result()
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+
+
+def default_executor(jobs: int, scheduler: str | None = None) -> Executor:
+    """In this process for one job; otherwise Dask (a LocalCluster of ``jobs`` processes, or ``scheduler``)."""
+    return DaskExecutor(jobs, scheduler) if scheduler or jobs > 1 else InProcess()
+
+
+# --------------------------------------------------------------------------
+# The steps
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """An open run folder: its manifest, this session's entry, and the cells done so far."""
+
+    spec: KarSpec
+    out: Path
+    manifest: dict
+    session: dict
+    resumed: bool
+    started: float = field(default_factory=time.perf_counter)
+    done: dict[tuple, Result] = field(default_factory=dict)
+    ran: int = 0
+
+    @property
+    def log(self) -> ResultsLog:
+        return ResultsLog(self.out / RESULTS)
+
+    def save_manifest(self) -> None:
+        write_json_atomic(self.out / MANIFEST, self.manifest)
+
+    def key(self, cell: Cell) -> tuple:
+        return (cell.feature_set, self.spec.mode, cell.method, cell.threshold, cell.run)
+
+
+def open_run(spec: KarSpec, spaces: dict[str, FeatureSpace], out_dir: str | Path, *, inputs: dict,
+             device: str = "cpu", jobs: int = 1, restart: bool = False, manifest_extra: dict | None = None) -> Run:
+    """Step 1: refuse a folder holding another run, write this run's manifest, read the cells done."""
+    missing = [fs for fs in spec.feature_sets if fs not in spaces]
+    if missing:
+        raise KarError(f"no feature space named {missing[0]!r}")
+    out = Path(out_dir)
+    parameters = {**spec.parameters(), "inputs": inputs}
+    previous = prepare_out_dir(out, parameters, restart=restart)
+    started_at = _now()
+    manifest = {
+        "kind": MANIFEST_KIND,
+        "fingerprint": fingerprint(parameters),
+        "parameters": parameters,
+        "feature_spaces": {fs: spaces[fs].describe() for fs in spec.feature_sets},
+        "expected_cells": len(spec.cells()),
+        "rankings": (previous or {}).get("rankings", {}),
+        "sessions": (previous or {}).get("sessions", []),
+        "created": (previous or {}).get("created", started_at),
+        **(manifest_extra or {}),
+    }
+    session = {"started": started_at, "device": str(device), "jobs": jobs, "status": "running"}
+    manifest["sessions"].append(session)
+    run = Run(spec, out, manifest, session, resumed=previous is not None)
+    run.save_manifest()
+    if run.resumed:
+        run.done = {r.key: r for r in run.log.read()}
+    else:
+        (out / RESULTS).unlink(missing_ok=True)
+    return run
+
+
+def rank_features(run: Run, spaces: dict[str, FeatureSpace], models: dict[str, nn.Module], *,
+                  progress: bool = True) -> dict[str, np.ndarray]:
+    """Step 2: every ranking of the grid; cached ones reused, new ones saved one by one."""
+    from tqdm import tqdm
+
+    cache_path = run.out / RANKINGS
+    cache = load_rankings_cache(cache_path) if run.resumed else {}
+    cache = {k: v for k, v in cache.items() if k in run.manifest["rankings"]}
+    bars: dict[str, tqdm] = {}
+
+    def progress_factory(key: str):
+        if not progress:
+            return None
+
+        def update(done: int, total: int) -> None:
+            bar = bars.get(key) or bars.setdefault(key, tqdm(total=total, desc=f"ranking {key}", unit="img", leave=False))
+            bar.update(done - bar.n)
+
+        return update
+
+    def on_ranking(key: str, importance: np.ndarray, source: dict) -> None:
+        cache[key] = importance
+        run.manifest["rankings"][key] = source
+        save_rankings_cache(cache_path, cache)
+        run.save_manifest()
+        if key in bars:
+            bars.pop(key).close()
+        logger.info("ranked %s in %.1f s", key, source["seconds"])
+
+    t0 = time.perf_counter()
+    try:
+        rankings, _ = compute_rankings(
+            {fs: spaces[fs] for fs in run.spec.feature_sets}, models, run.spec.methods, config=run.spec.ranking,
+            seed=run.spec.seed, cache=cache, on_ranking=on_ranking,
+            progress_factory=progress_factory,
+        )
+    finally:
+        for bar in bars.values():
+            bar.close()
+    run.session["rankings_seconds"] = round(time.perf_counter() - t0, 2)
+    return rankings
+
+
+class _Recorder:
+    """Turns finished cells into results.csv rows: gains need the run's baseline, so early cells wait for it."""
+
+    def __init__(self, run: Run, on_row: Callable[[Cell, Result], None]):
+        self.run = run
+        self.on_row = on_row
+        self.baselines = {(r.feature_set, r.run): r.accuracy for r in run.done.values() if r.is_baseline}
+        self.held: dict[tuple[str, int], list[tuple[Cell, float, float]]] = {}
+
+    def finished(self, cell: Cell, acc: float, seconds: float) -> None:
+        if self.run.key(cell) in self.run.done:
+            logger.warning("cell %s finished twice (a worker was lost); recorded once", cell)
+            return
+        group = (cell.feature_set, cell.run)
+        if cell.is_baseline:
+            self.baselines[group] = round(acc, 6)
+            self._write(cell, acc, seconds)
+            for item in self.held.pop(group, []):
+                self._write(*item)
+        elif group in self.baselines:
+            self._write(cell, acc, seconds)
+        else:
+            self.held.setdefault(group, []).append((cell, acc, seconds))
+
+    def _write(self, cell: Cell, acc: float, seconds: float) -> None:
+        acc = round(acc, 6)  # as written to results.csv, so a resumed run's gains match to the digit
+        base = self.baselines[(cell.feature_set, cell.run)]
+        result = Result(cell.feature_set, self.run.spec.mode, cell.method, cell.threshold, cell.run, cell.seed, acc,
+                        0.0 if cell.is_baseline else (base - acc) * 100.0, seconds)
+        self.run.log.append(result)
+        self.run.done[result.key] = result
+        self.run.ran += 1
+        self.on_row(cell, result)
+
+
+def train_cells(run: Run, spaces: dict[str, FeatureSpace], rankings: dict[str, np.ndarray], *,
+                executor: Executor, device: str = "cpu", progress: bool = True,
+                on_cell: Callable[[Result], None] | None = None) -> None:
+    """Step 3: the pending cells on ``executor``; each result is written here, by the driver, once."""
+    from tqdm import tqdm
+
+    pending = [c for c in run.spec.cells() if run.key(c) not in run.done]
+    if not pending:
+        return
+    eta = _Eta(pending, list(run.done.values()), executor.workers)
+    bar = tqdm(total=len(pending), desc=f"{run.spec.mode.upper()} cells", unit="cell", disable=not progress,
+               bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} cells [{elapsed}{postfix}]")
+    bar.set_postfix_str("ETA after the first cells")
+
+    def on_row(cell: Cell, result: Result) -> None:
+        eta.done(cell, result.seconds)
+        left = eta.remaining()
+        bar.set_postfix_str(f"ETA {tqdm.format_interval(left)}" if left is not None else "ETA after the first cells")
+        bar.update(1)
+        if on_cell is not None:
+            on_cell(result)
+
+    task = CellTask({fs: spaces[fs] for fs in run.spec.feature_sets}, rankings, run.spec.mode, run.spec.train, str(device))
+    recorder = _Recorder(run, on_row)
+    t0 = time.perf_counter()
+    try:
+        for cell, acc, seconds in executor.map_unordered(task, pending):
+            recorder.finished(cell, acc, seconds)
+    finally:
+        bar.close()
+        run.session["cells_seconds"] = round(time.perf_counter() - t0, 2)
+
+
+def close_run(run: Run, status: str) -> list[Result]:
+    """Step 4: the results in grid order (rewritten so when complete), the session's status and timings."""
+    cells = run.spec.cells()
+    order = {run.key(c): i for i, c in enumerate(cells)}
+    results = sorted(run.done.values(), key=lambda r: order.get(r.key, len(order)))
+    if status == "complete":
+        run.log.rewrite(results)  # canonical grid order, whatever order the workers finished in
+    run.session.update(status=status, finished=_now(), cells_run=run.ran,
+                       seconds=round(time.perf_counter() - run.started, 2))
+    manifest = run.manifest
+    manifest["cells_done"] = len(run.done)
+    manifest["timings"] = {
+        "rankings_seconds": round(sum(s.get("seconds", 0) for s in manifest["rankings"].values()), 2),
+        "cell_seconds_sum": round(sum(r.seconds for r in run.done.values()), 2),
+        "wall_seconds": round(sum(s.get("seconds", 0) for s in manifest["sessions"]), 2),
+    }
+    run.save_manifest()
+    return results
+
+
+def run_kar(
+    spec: KarSpec,
+    spaces: dict[str, FeatureSpace],
+    models: dict[str, nn.Module],
+    out_dir: str | Path,
+    *,
+    inputs: dict,
+    device: str | torch.device = "cpu",
+    jobs: int = 1,
+    scheduler: str | None = None,
+    executor: Executor | None = None,
+    restart: bool = False,
+    progress: bool = True,
+    on_cell: Callable[[Result], None] | None = None,
+    manifest_extra: dict | None = None,
+) -> KarOutcome:
+    """Run (or resume) the whole grid of ``spec`` into ``out_dir``.
+
+    ``inputs`` is the provenance that decides the numbers besides ``spec``
+    (model checksum, data, source of local weights); it is fingerprinted with
+    the spec. ``models`` are the explained models per feature set (rankings).
+    ``on_cell(result)`` runs after each row is saved; an exception there stops
+    the run (the rows written so far stay).
+    """
+    executor = executor or default_executor(jobs, scheduler)
+    run = open_run(spec, spaces, out_dir, inputs=inputs, device=str(device), jobs=executor.workers,
+                   restart=restart, manifest_extra=manifest_extra)
+    skipped = len(run.done)
+    status = "interrupted"
+    try:
+        rankings = rank_features(run, spaces, models, progress=progress)
+        train_cells(run, spaces, rankings, executor=executor, device=str(device), progress=progress, on_cell=on_cell)
+        status = "complete" if len(run.done) == len(spec.cells()) else "incomplete"
+    finally:
+        results = close_run(run, status)
+    expected = len(spec.cells())
+    return KarOutcome(run.out, results, run.ran, skipped, expected, time.perf_counter() - run.started, run.manifest)

@@ -1,0 +1,109 @@
+"""kar.core.rankings: every method ranks every feature; the informed ones find the label pixels."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+from tests.kar.tiny import INFORMATIVE, TINY_RANKING
+import torch
+from scipy.stats import spearmanr
+
+from explainers.data import sample_per_class
+from explainers.methods import registry
+from explainers.methods.registry import Source
+from kar.core.errors import KarError
+from kar.core.rankings import METHODS, RANKERS, RankingConfig, cell_importance, compute_rankings, shap_budget
+from kar.core.spaces import FeatureSpace
+
+def test_every_method_ranks_every_feature_and_the_informed_ones_find_the_label_pixels(space, explained):
+    rankings, sources = compute_rankings({"pixels": space}, {"pixels": explained}, METHODS,
+                                             config=TINY_RANKING, seed=0)
+    assert set(rankings) == {f"pixels/{m}" for m in METHODS}
+    for key, scores in rankings.items():
+        assert scores.shape == (64,) and np.isfinite(scores).all() and (scores >= 0).all(), key
+        assert sources[key]["seconds"] >= 0
+    for method in ("normlime", "lime", "smoothgrad", "vargrad", "shap", "ig"):
+        top = np.argsort(-rankings[f"pixels/{method}"])[:10]
+        assert len(set(top) & set(INFORMATIVE)) >= 8, method
+    # NormLIME and LIME share one set of local explanations, and say how many features none selected
+    assert sources["pixels/normlime"]["explanations"] == sources["pixels/lime"]["explanations"] == 20
+    assert sources["pixels/normlime"]["never_selected"] == sources["pixels/lime"]["never_selected"] >= 0
+
+
+def test_every_method_explains_the_same_images_by_true_label(space, explained):
+    _, sources = compute_rankings({"pixels": space}, {"pixels": explained}, METHODS, config=TINY_RANKING, seed=0)
+    informed = [m for m in METHODS if registry.get(m).source is not Source.RANDOM]
+    assert {(sources[f"pixels/{m}"]["images"], sources[f"pixels/{m}"]["target"]) for m in informed} == {(20, "true label")}
+
+
+def test_the_rankers_derive_from_the_registry_and_ig_ranks_too():
+    assert set(RANKERS) == set(registry.KAR_METHODS) and "ig" in RANKERS
+
+
+def linear_game(d: int, seed: int):
+    """f(x) = softmax-free linear scores; class 0's Shapley values against background b are w * (x - b)."""
+    rng = np.random.default_rng(seed)
+    w = rng.normal(size=d)
+    model = torch.nn.Linear(d, 2, bias=False)
+    with torch.no_grad():
+        model.weight[:] = torch.as_tensor(np.stack([w, -w]), dtype=torch.float32)
+    return model, w
+
+
+def test_the_default_shap_budget_ranks_a_linear_game_like_its_shapley_values():
+    # 200 features, 10 images of class 0: the default budget (2d + 2048) determines the least squares.
+    d = 200
+    model, w = linear_game(d, 0)
+    rng = np.random.default_rng(1)
+    x = rng.random((40, d)).astype(np.float32)
+    y = np.zeros(40, dtype=np.int64)
+    y[20:] = 1  # the second class's images are explained for class 1: the same |phi|
+    space = FeatureSpace("pixels", "head", x, y, x[:4], y[:4])
+    config = RankingConfig(per_class=10)
+    rankings, sources = compute_rankings({"pixels": space}, {"pixels": model}, ["shap"], config=config, seed=0)
+    truth = np.abs(w[None] * (x[sample_per_class(y, 10, 0)] - space.means.numpy()[None])).mean(0)
+    assert sources["pixels/shap"]["num_samples"] == shap_budget(d) == 2 * d + 2048
+    assert spearmanr(rankings["pixels/shap"], truth).statistic >= 0.95
+
+
+def test_an_underdetermined_shap_budget_is_an_error_naming_the_budget_needed(space, explained):
+    config = RankingConfig(per_class=1, shap_samples=100)
+    with pytest.raises(KarError, match=r"100 coalitions cannot determine 64 Shapley values; use --shap-samples 2176"):
+        compute_rankings({"pixels": space}, {"pixels": explained}, ["shap"], config=config, seed=0)
+
+
+def test_conv_noise_is_in_each_features_own_standard_deviation(explained):
+    # Two features: one with sd 1, one with sd 100. With noise in each feature's units, SmoothGrad of a model
+    # that reads both equally sees both; the maps come back in the features' own units.
+    rng = np.random.default_rng(0)
+    x = np.stack([rng.normal(0, 1, 200), rng.normal(0, 100, 200)], axis=1).astype(np.float32)
+    y = np.arange(200) % 2
+    space = FeatureSpace("conv", "head", x, y, x[:10], y[:10], noise="std")
+    np.testing.assert_allclose(space.noise_unit.numpy(), x.astype(np.float64).std(0), rtol=1e-6)
+    seen = []
+
+    class Probe(torch.nn.Module):
+        def forward(self, xb):
+            seen.append(xb.detach().clone())
+            return torch.stack([xb[:, 0] + xb[:, 1] / 100, -xb[:, 0]], 1)
+
+    model = Probe()
+    model.register_parameter("p", torch.nn.Parameter(torch.zeros(1)))  # a device to read
+    config = RankingConfig(per_class=5, noise_samples=50, noise_sigma=0.3)
+    rankings, _ = compute_rankings({"conv": space}, {"conv": model}, ["smoothgrad"], config=config, seed=0)
+    points = torch.cat(seen).numpy()
+    images = x[sample_per_class(y, 5, 0)]
+    spread = (points.reshape(len(images), 50, 2) - images[:, None]).std(axis=(0, 1))
+    np.testing.assert_allclose(spread / x.std(0), 0.3, rtol=0.15)  # sigma in each feature's sd
+    # d f / d x = (1, 1/100) for class 0 and (-1, 0) for class 1: SmoothGrad-squared in x's units
+    np.testing.assert_allclose(rankings["conv/smoothgrad"], [1.0, 0.5e-4], rtol=1e-3)
+
+
+def test_random_and_tie_breaks_are_drawn_per_run():
+    a = cell_importance({}, "pixels", "random", 0, 50)
+    b = cell_importance({}, "pixels", "random", 1, 50)
+    assert not np.array_equal(np.argsort(a), np.argsort(b))
+    np.testing.assert_array_equal(a, cell_importance({}, "pixels", "random", 0, 50))
+    shared = {"pixels/normlime": np.arange(50.0)}
+    assert cell_importance(shared, "pixels", "normlime", 3, 50) is shared["pixels/normlime"]
