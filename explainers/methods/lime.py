@@ -126,7 +126,8 @@ def lasso_select_refit(Xc: torch.Tensor, yc: torch.Tensor, k: int) -> torch.Tens
     Xc: (b, s, d) centred (and weight-scaled) designs; yc: (b, s). Returns (b, d).
     """
     b, s, d = Xc.shape
-    k = min(k, d)
+    # the centred design has rank <= s - 1: more active features would make the Gram matrix singular
+    k = max(1, min(k, d, s - 1))
     c0 = torch.bmm(Xc.transpose(1, 2), yc[:, :, None])[:, :, 0]  # X^T y, shared with the path
     active, gram, _ = lars_lasso(Xc, yc, k, correlations=c0)
     used = active >= 0

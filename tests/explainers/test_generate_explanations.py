@@ -142,8 +142,6 @@ def test_an_unknown_method_option_is_a_one_line_error(tiny_model_path, tiny_mnis
         run(tmp_path / "x", tiny_model_path, tiny_mnist_dir, option=["shap.steps=4"])
     with pytest.raises(CommandError, match="unknown method 'gradcam'"):
         run(tmp_path / "x", tiny_model_path, tiny_mnist_dir, option=["gradcam.steps=4"])
-    with pytest.raises(CommandError, match="unknown method 'ig'"):
-        run(tmp_path / "x", tiny_model_path, tiny_mnist_dir, option=["ig.steps=4"])
 
 
 def test_the_manifest_records_the_precision_and_memory_format(tiny_model_path, tiny_mnist_dir, tmp_path):

@@ -163,3 +163,11 @@ def test_bad_parameters_are_refused():
         lime_local(small_mlp(), np.zeros((1, D)), num_samples=0)
     with pytest.raises(ValueError, match="targets has 2 entries for 1 inputs"):
         lime_local(small_mlp(), np.zeros((1, D)), [0, 1], num_samples=10)
+
+
+def test_more_features_than_samples_selects_at_most_samples_minus_one_without_failing():
+    from explainers.model import new_model, probabilities
+
+    x = np.random.default_rng(0).random((3, 784), dtype=np.float32)
+    W = lime_local(probabilities(new_model(0)), x, num_samples=30, num_features=200, seed=0)
+    assert ((W != 0).sum(1) <= 29).all() and np.isfinite(W).all()
