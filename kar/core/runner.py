@@ -23,6 +23,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from explainers.compute import DEFAULT_PRECISION, Compute, using
+
 from .cells import Cell, Result, run_cell
 from .errors import KarError
 from .rankings import cell_importance, compute_rankings
@@ -91,12 +93,14 @@ class CellTask:
     mode: str
     config: object  # explainers.model.TrainConfig
     device: str
+    precision: str = DEFAULT_PRECISION  # travels with the task: a Dask worker has its own compute setting
 
     def run(self, cell: Cell) -> tuple[Cell, float, float]:
         space = self.spaces[cell.feature_set]
         importance = None if cell.is_baseline else cell_importance(self.rankings, cell.feature_set, cell.method, cell.seed, space.dim)
-        acc, seconds = run_cell(space, importance, cell, mode=self.mode, config=self.config,
-                                device=self.device, tiebreak_seed=cell.seed)
+        with using(Compute(precision=self.precision)):
+            acc, seconds = run_cell(space, importance, cell, mode=self.mode, config=self.config,
+                                    device=self.device, tiebreak_seed=cell.seed)
         return cell, acc, seconds
 
 
@@ -333,7 +337,8 @@ def train_cells(run: Run, spaces: dict[str, FeatureSpace], rankings: dict[str, n
         if on_cell is not None:
             on_cell(result)
 
-    task = CellTask({fs: spaces[fs] for fs in run.spec.feature_sets}, rankings, run.spec.mode, run.spec.train, str(device))
+    task = CellTask({fs: spaces[fs] for fs in run.spec.feature_sets}, rankings, run.spec.mode, run.spec.train, str(device),
+                    precision=run.spec.precision)
     recorder = _Recorder(run, on_row)
     t0 = time.perf_counter()
     try:
@@ -394,7 +399,8 @@ def run_kar(
     skipped = len(run.done)
     status = "interrupted"
     try:
-        rankings = rank_features(run, spaces, models, progress=progress)
+        with using(Compute(precision=spec.precision)):  # the rankings' batches, in this process
+            rankings = rank_features(run, spaces, models, progress=progress)
         train_cells(run, spaces, rankings, executor=executor, device=str(device), progress=progress, on_cell=on_cell)
         status = "complete" if len(run.done) == len(spec.cells()) else "incomplete"
     finally:

@@ -5,6 +5,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field, fields, replace
 
+from explainers.compute import DEFAULT_PRECISION
 from explainers.model import TrainConfig
 
 from .cells import BASELINE, Cell
@@ -46,6 +47,7 @@ class KarSpec:
     mode: str = "kar"
     train: TrainConfig = field(default_factory=TrainConfig)
     ranking: RankingConfig = field(default_factory=RankingConfig)
+    precision: str = DEFAULT_PRECISION  # arithmetic of every network batch (explainers.compute): it changes the numbers
 
     @classmethod
     def preset(cls, paper: bool = False, **overrides) -> "KarSpec":
@@ -98,6 +100,7 @@ class KarSpec:
             "mode": self.mode,
             "train": asdict(self.train),
             "ranking": asdict(self.ranking),
+            "precision": self.precision,
             "tiebreak": "random permutation seeded by the run (seed + run - 1), as is the Random ranking",
             "threads_per_cell": 1,
         }

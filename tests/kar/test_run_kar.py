@@ -190,3 +190,22 @@ def test_auto_picks_this_models_newest_explanation_set_and_none_checks_against_n
     assert json.loads((tmp_path / "auto" / "manifest.json").read_text())["explanation_set"]["name"] == "auto-set"
     run(*common, "--out", tmp_path / "none", "--explanations", "none")
     assert json.loads((tmp_path / "none" / "manifest.json").read_text())["explanation_set"] is None
+
+
+# --------------------------------------------------------------------------
+# --precision (issue 10): refused in one line without the hardware, part of the run's parameters
+# --------------------------------------------------------------------------
+
+
+def test_bf16_is_refused_in_one_line_where_the_hardware_lacks_it(tiny_mnist_dir, tiny_model_path, tmp_path, monkeypatch):
+    from explainers import compute
+
+    monkeypatch.setattr(compute, "bf16_supported", lambda device="cpu": False)
+    with pytest.raises(CommandError, match=r"^--precision bf16: this CPU has no native bfloat16[^\n]*$"):
+        run("--out", tmp_path / "k", "--model", tiny_model_path, "--mnist-dir", tiny_mnist_dir, "--precision", "bf16", *FAST)
+    assert not (tmp_path / "k").exists()  # refused before any work
+
+
+def test_the_precision_is_one_of_the_parameters_that_decide_a_runs_numbers():
+    assert spec_from_options({}).parameters()["precision"] == "fp32"
+    assert spec_from_options({"precision": "bf16"}).parameters()["precision"] == "bf16"

@@ -166,3 +166,19 @@ def test_a_cell_whose_worker_dies_runs_again_elsewhere_and_is_recorded_once(spac
     assert len(keys) == len(set(keys)) == 14  # every cell exactly once
     full_out, _ = uninterrupted
     assert rows_without_seconds(tmp_path / RESULTS) == rows_without_seconds(full_out / RESULTS)
+
+
+def test_a_cell_task_trains_under_its_own_precision_wherever_it_runs(monkeypatch):
+    from types import SimpleNamespace
+
+    from explainers import compute
+    from kar.core import runner
+
+    seen = []
+    monkeypatch.setattr(runner, "run_cell", lambda *a, **k: (seen.append(compute.current().precision), (0.5, 1.0))[1])
+    monkeypatch.setattr(runner, "cell_importance", lambda *a: None)
+    task = runner.CellTask({"pixels": SimpleNamespace(dim=784)}, {}, "kar", None, "cpu", precision="bf16")
+    cell = next(c for c in runner.KarSpec(feature_sets=("pixels",), methods=("random",), thresholds=(50,)).cells()
+                if not c.is_baseline)
+    assert task.run(cell)[1:] == (0.5, 1.0)
+    assert seen == ["bf16"] and compute.current().precision == "fp32"  # the worker's own setting is untouched

@@ -10,6 +10,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from explainers import cli
+from explainers.compute import DEFAULT_PRECISION
 from explainers.model import CheckpointError, file_sha256, load_checkpoint
 from kar.core import report as kar_report
 from kar.core.errors import KarError
@@ -52,6 +53,7 @@ class Command(BaseCommand):
                             "(default: CPU cores; 1 on a GPU; 1 trains in this process)")
         parser.add_argument("--scheduler", default=None,
                             help="a Dask scheduler (tcp://HOST:8786) whose workers train the cells instead (see README)")
+        cli.add_precision_option(parser)
         parser.add_argument("--label", default=None, help="a description of the run kept in its manifest and shown on the KAR page (e.g. what it is for)")
         parser.add_argument("--per-class", type=int, default=None,
                             help=f"training images per class (by true label) that every method explains to rank features "
@@ -68,6 +70,7 @@ class Command(BaseCommand):
         spec = spec_from_options(opts)
         feature_sets, methods, thresholds = spec.feature_sets, spec.methods, spec.thresholds
         device = cli.device(opts["device"])
+        cli.compute(opts.get("precision") or DEFAULT_PRECISION, device)  # bf16 without the hardware: one line
         jobs = opts["jobs"] if opts["jobs"] is not None else (1 if device.type == "cuda" else available_cpus())
         cli.positive("jobs", jobs)
         out = Path(opts["out"]) if opts["out"] else kar_root() / f"{spec.mode}-{'paper' if opts['paper'] else 'default'}"
@@ -155,6 +158,7 @@ def spec_from_options(opts: dict) -> KarSpec:
             methods=parse_names("methods", opts.get("methods") or ",".join(METHODS), METHODS),
             seed=opts.get("seed", 0),
             mode=opts.get("mode", "kar"),
+            precision=opts.get("precision") or DEFAULT_PRECISION,
             **overrides,
         )
     except KarError as exc:
