@@ -849,14 +849,15 @@ def hotelling_contrasts(shares: np.ndarray, methods: Sequence[str] = METHODS, co
     dbar = d.mean(axis=0)
     df2 = n - p_dim
 
-    def undefined(note: str) -> HotellingResult:
+    def result(t2: float, f_stat: float, p: float, note: str | None = None) -> HotellingResult:
         return HotellingResult(
-            T2=math.nan, F=math.nan, df1=p_dim, df2=df2, p=math.nan, p_text="n/a", contrast=contrast,
+            T2=t2, F=f_stat, df1=p_dim, df2=df2, p=p, p_text=format_p(p, ANALYTIC_P_FLOOR), contrast=contrast,
             contrast_labels=labels, mean_contrasts=tuple(float(v) for v in dbar), n_participants=n, note=note,
         )
 
     if n <= p_dim:
-        return undefined(f"Hotelling's T^2 needs more participants than contrasts (n={n}, contrasts={p_dim})")
+        return result(math.nan, math.nan, math.nan,
+                      f"Hotelling's T^2 needs more participants than contrasts (n={n}, contrasts={p_dim})")
     s = np.atleast_2d(np.cov(d, rowvar=False, ddof=1))
     if np.linalg.matrix_rank(s) < p_dim:
         # Null directions of S: combinations of contrasts that every participant has in equal measure.
@@ -864,22 +865,15 @@ def hotelling_contrasts(shares: np.ndarray, methods: Sequence[str] = METHODS, co
         tol = eigvals.max(initial=0.0) * p_dim * np.finfo(float).eps
         null = eigvecs[:, eigvals <= tol]
         if np.abs(null.T @ dbar).max(initial=0.0) > 1e-12:
-            return HotellingResult(
-                T2=math.inf, F=math.inf, df1=p_dim, df2=df2, p=0.0, p_text=format_p(0.0, ANALYTIC_P_FLOOR),
-                contrast=contrast, contrast_labels=labels, mean_contrasts=tuple(float(v) for v in dbar),
-                n_participants=n,
-                note="a combination of contrasts is the same non-zero value for every participant: "
-                "the null of equal shares is refuted outright (T^2 is infinite)",
-            )
-        return undefined("the contrast covariance matrix is singular and the constant contrasts are zero: "
-                         "T^2 is undefined")
+            return result(math.inf, math.inf, 0.0,
+                          "a combination of contrasts is the same non-zero value for every participant: "
+                          "the null of equal shares is refuted outright (T^2 is infinite)")
+        return result(math.nan, math.nan, math.nan,
+                      "the contrast covariance matrix is singular and the constant contrasts are zero: "
+                      "T^2 is undefined")
     t2 = float(n * dbar @ np.linalg.solve(s, dbar))
     f_stat = (n - p_dim) / (p_dim * (n - 1)) * t2
-    p = float(stats.f.sf(f_stat, p_dim, df2))
-    return HotellingResult(
-        T2=t2, F=float(f_stat), df1=p_dim, df2=df2, p=p, p_text=format_p(p, ANALYTIC_P_FLOOR), contrast=contrast,
-        contrast_labels=labels, mean_contrasts=tuple(float(v) for v in dbar), n_participants=n,
-    )
+    return result(t2, float(f_stat), float(stats.f.sf(f_stat, p_dim, df2)))
 
 
 @dataclass(frozen=True, eq=False)
