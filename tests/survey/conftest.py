@@ -19,3 +19,19 @@ def explanation_set(db):
 @pytest.fixture
 def study(explanation_set):
     return make_study(explanation_set)
+
+
+@pytest.fixture
+def migrate_to(transactional_db):
+    """Migrate the test database to ``targets`` and return that state's apps; back to the latest state afterwards."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    def to(targets):
+        executor = MigrationExecutor(connection)  # a fresh loader: it reads what is applied now
+        executor.migrate(targets)
+        return executor.loader.project_state(targets).apps
+
+    yield to
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
