@@ -37,6 +37,7 @@ def downloads() -> dict[str, str]:
         store.RESULTS: "text/csv; charset=utf-8",
         store.SUMMARY: "text/csv; charset=utf-8",
         store.COMPARISONS: "text/csv; charset=utf-8",
+        store.VERDICTS: "application/json",
         store.MANIFEST: "application/json",
     }
 

@@ -27,7 +27,8 @@ from explainers.methods import registry
 from .cells import BASELINE, Result
 from .errors import KarError
 from .rankings import METHODS
-from .store import COMPARISONS, FIGURES, MANIFEST, MANIFEST_KIND, RESULTS, SUMMARY, ResultsLog, read_manifest
+from .store import (COMPARISONS, FIGURES, MANIFEST, MANIFEST_KIND, RESULTS, SUMMARY, VERDICTS, ResultsLog, read_manifest,
+                    write_json_atomic)
 
 LABELS = {**registry.LABELS, BASELINE: "baseline (0 % removed)"}
 COLORS = registry.COLOURS
@@ -331,6 +332,13 @@ class Report:
         return not self.complete and self.last_session.get("status") == "running"
 
     @property
+    def verdicts(self) -> list:
+        """The paper's claims judged on these results (:mod:`kar.core.verdict`); none for a ROAR run."""
+        from .verdict import verdicts
+
+        return verdicts(self.results, LABELS.get) if self.mode == "kar" else []
+
+    @property
     def label(self) -> str:
         """What the run is for, from ``run_kar --label`` (empty when none was given)."""
         return str(self.manifest.get("label") or "")
@@ -352,6 +360,10 @@ def write_report(out_dir: str | Path) -> Report:
     out = report.out_dir
     atomic_write(out / SUMMARY, summary_csv(report.summary))
     atomic_write(out / COMPARISONS, comparisons_csv(paired_comparisons(report.results)))
+    if report.mode == "kar":
+        write_json_atomic(out / VERDICTS, [v.as_dict() for v in report.verdicts])
+    else:
+        (out / VERDICTS).unlink(missing_ok=True)
     n_test = report.manifest.get("feature_spaces", {}).get("pixels", {}).get("test")
     for fs, name in FIGURES.items():
         if plot_gains(report.summary, fs, out / name, n_test=n_test) is None:

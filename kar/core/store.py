@@ -26,10 +26,11 @@ logger = logging.getLogger(__name__)
 RESULTS = "results.csv"
 SUMMARY = "summary.csv"
 COMPARISONS = "comparisons.csv"  # paired comparisons of NormLIME against each method (kar.core.report)
+VERDICTS = "verdicts.json"  # a verdict on each of the paper's claims (kar.core.verdict), KAR mode only
 MANIFEST = "manifest.json"
 RANKINGS = "rankings.npz"
 FIGURES = {"pixels": "fig5_pixels.png", "conv": "fig6_conv.png"}
-OUTPUT_FILES = (RESULTS, SUMMARY, COMPARISONS, MANIFEST, RANKINGS, *FIGURES.values())
+OUTPUT_FILES = (RESULTS, SUMMARY, COMPARISONS, VERDICTS, MANIFEST, RANKINGS, *FIGURES.values())
 MANIFEST_KIND = "normlime-kar"
 
 

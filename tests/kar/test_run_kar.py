@@ -157,6 +157,11 @@ def test_a_run_writes_results_summary_figures_rankings_and_manifest_and_resumes(
     assert {(s["feature_set"], s["method"]) for s in summary} >= {("pixels", "normlime"), ("conv", "random")}
     for figure in ("fig5_pixels.png", "fig6_conv.png"):
         assert (out / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # one run: every claim of the paper is judged, and none can be decided without an interval
+    verdicts = json.loads((out / "verdicts.json").read_text())
+    assert [v["claim"] for v in verdicts] == ["pixels-50-zero", "conv-30-best", "conv-80-90-lowest"]
+    assert {v["outcome"] for v in verdicts} == {"inconclusive"}
+    assert "The paper's claims:" in text and "**inconclusive**" in text
 
     with np.load(out / "rankings.npz") as rankings:
         assert rankings["pixels/normlime"].shape == (784,) and rankings["conv/normlime"].shape == (1600,)

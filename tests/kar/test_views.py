@@ -104,6 +104,19 @@ def test_the_index_shows_the_newest_run_with_its_tables_and_figures(staff_client
     assert reverse("kar:detail", args=["kar-old"]) in html  # the other run is listed
 
 
+def test_a_kar_run_shows_a_verdict_on_each_of_the_papers_claims_and_a_roar_run_none(staff_client, data_dir):
+    write_run(data_dir, "kar-default", results(), 18)
+    html = staff_client.get(reverse("kar:detail", args=["kar-default"])).content.decode()
+    # normlime loses exactly 0.5 points at 50 % of pixels in both runs: an interval of width 0, outside +-0.25
+    assert "NormLIME&#x27;s error gain is about 0 when 50 % of the pixels are removed: not supported." in html
+    assert html.count("inconclusive.") == 2  # no conv cells at 30, 80 or 90 %
+    assert reverse("kar:file", args=["kar-default", "verdicts.json"]) in html
+    assert staff_client.get(reverse("kar:file", args=["kar-default", "verdicts.json"]))["Content-Type"] == "application/json"
+    write_run(data_dir, "roar-default", results("roar"), 18, mode="roar")
+    html = staff_client.get(reverse("kar:detail", args=["roar-default"])).content.decode()
+    assert "The paper&#x27;s claims" not in html
+
+
 def test_a_run_in_progress_shows_how_many_cells_are_done(staff_client, data_dir):
     write_run(data_dir, "kar-running", results()[:5], 18, report=False)
     html = staff_client.get(reverse("kar:detail", args=["kar-running"])).content.decode()

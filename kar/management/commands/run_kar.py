@@ -21,7 +21,7 @@ from kar.core.spaces import FEATURE_SETS, conv_space, explained_models, pixel_sp
 from kar.core.spec import DEFAULT_SETTINGS as DEFAULTS
 from kar.core.spec import PAPER_SETTINGS as PAPER
 from kar.core.spec import KarSpec, data_fingerprint
-from kar.core.store import COMPARISONS, MANIFEST, RANKINGS, RESULTS, SUMMARY
+from kar.core.store import COMPARISONS, MANIFEST, RANKINGS, RESULTS, SUMMARY, VERDICTS
 from kar.locations import kar_root
 
 
@@ -131,12 +131,16 @@ class Command(BaseCommand):
             ) from None
         report = kar_report.write_report(out)
         self.stdout.write(kar_report.text_tables(report.summary))
+        if report.verdicts:
+            from kar.core.verdict import verdicts_text
+
+            self.stdout.write("The paper's claims:\n" + verdicts_text(report.verdicts))
         seconds = time.perf_counter() - start
         figures = ", ".join(name for _, name in report.figures)
         self.stdout.write(
             self.style.SUCCESS(
                 f"KAR done: {outcome.ran} cells trained now, {outcome.skipped} reused from an earlier run, "
-                f"in {kar_report.format_seconds(seconds)}. Wrote {RESULTS}, {SUMMARY}, {COMPARISONS}, {figures}, "
+                f"in {kar_report.format_seconds(seconds)}. Wrote {RESULTS}, {SUMMARY}, {COMPARISONS}, {VERDICTS + ', ' if report.verdicts else ''}{figures}, "
                 f"{RANKINGS} and {MANIFEST} to {out}."
             )
         )
