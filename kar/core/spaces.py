@@ -104,11 +104,19 @@ def pixel_space(data) -> FeatureSpace:
 
 @torch.no_grad()
 def conv_features(model: nn.Module, x, batch_size: int = 1000) -> torch.Tensor:
-    """Outputs of the checkpoint's second convolution block, flattened: (n, 1600), on the CPU."""
+    """Outputs of the checkpoint's second convolution block, flattened: (n, 1600), on the CPU.
+
+    Through :func:`explainers.compute.forward` (channels_last, as every network batch), always in fp32:
+    these features are the conv space's data, so they must not change with a run's ``--precision``.
+    """
+    from explainers.compute import Compute, forward, using
+
     device = next(model.parameters()).device
     x = torch.as_tensor(x, dtype=torch.float32)
     model.eval()
-    parts = [model.features(x[i : i + batch_size].to(device).reshape(-1, 1, 28, 28)).cpu() for i in range(0, len(x), batch_size)]
+    with using(Compute(precision="fp32")) as compute:
+        parts = [forward(model.features, compute.images(x[i : i + batch_size].to(device).reshape(-1, 1, 28, 28))).cpu()
+                 for i in range(0, len(x), batch_size)]
     return torch.cat(parts) if parts else torch.zeros(0, model.head[0].in_features)
 
 
