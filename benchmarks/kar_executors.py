@@ -20,7 +20,8 @@ import torch  # noqa: E402
 from explainers.data import load_embedded  # noqa: E402
 from explainers.model import TrainConfig  # noqa: E402
 from kar.core.cells import Cell  # noqa: E402
-from kar.core.runner import CellTask, DaskExecutor, InProcess  # noqa: E402
+from explainers.executor import DaskExecutor, InProcess  # noqa: E402
+from kar.core.runner import CellTask, run_cell_task  # noqa: E402
 from kar.core.spaces import pixel_space  # noqa: E402
 
 _TASK: list[CellTask] = []
@@ -41,7 +42,7 @@ class OldPool:
     def __init__(self, jobs: int):
         self.workers = jobs
 
-    def map_unordered(self, task, cells):
+    def map_unordered(self, fn, task, cells, key=None):
         import torch.multiprocessing as tmp
 
         with tmp.get_context("spawn").Pool(min(self.workers, len(cells)), initializer=_init, initargs=(task,)) as pool:
@@ -65,9 +66,9 @@ def main() -> None:
     for name, executor in order:
         start = time.perf_counter()
         if executor is None:
-            results = list(InProcess().map_unordered(task, cells[:1]))
+            results = list(InProcess().map_unordered(run_cell_task, task, cells[:1]))
         else:
-            results = sorted(executor.map_unordered(task, cells), key=lambda r: cells.index(r[0]))
+            results = sorted(executor.map_unordered(run_cell_task, task, cells), key=lambda r: cells.index(r[0]))
         timings[name] = time.perf_counter() - start
         print(f"{name}: {timings[name]:.1f} s, mean cell {np.mean([r[2] for r in results]):.2f} s", flush=True)
     overhead = 100 * (timings["Dask LocalCluster"] - timings["old pool"]) / timings["old pool"]

@@ -20,6 +20,7 @@ import numpy as np
 from . import compute, render
 from .files import atomic_savez, atomic_write, atomic_write_json
 from .data import MnistData, sample_per_class
+from .executor import Executor, InProcess
 from .methods import class_mean_maps, lime_local, random_importance
 from .methods import registry
 from .methods.lime import DEFAULT_SIGMA
@@ -69,8 +70,11 @@ def generate(
     *,
     lime_progress: Callable[[int, int], None] | None = None,
     image_progress: Callable[[str, int, int], None] | None = None,
+    executor: Executor | None = None,
 ) -> GenerationResult:
     """Compute and write everything into ``out_dir``: the class maps of every registered method.
+
+    The LIME batches run on ``executor`` (:mod:`explainers.executor`; default: this process).
 
     ``lime_progress`` gets (done, total) local explanations; ``image_progress`` gets (what, done,
     total) images of each per-image call (``what`` names the methods it serves).
@@ -88,7 +92,8 @@ def generate(
     labels = predicted[indices]
 
     t0 = time.perf_counter()
-    W, resumed = _local_weights(f, data.x_train, indices, labels, model_sha256, data.source, out, config, lime_progress)
+    W, resumed = _local_weights(f, data.x_train, indices, labels, model_sha256, data.source, out, config, lime_progress,
+                                executor)
     timings["lime_local"] = time.perf_counter() - t0
 
     # The same training images, by true label, for every per-image method (the paper's SmoothGrad rule).
@@ -122,6 +127,7 @@ def generate(
             "per_class_by_prediction": np.bincount(labels, minlength=10).tolist(),
             "gradient_images_per_class": np.bincount(grad_labels, minlength=10).tolist(),
         },
+        "lime_executor": {"kind": type(executor or InProcess()).__name__, "workers": (executor or InProcess()).workers},
         "resumed_from": resumed,
         "shown": "the positive part of each signed map (NAME_signed in maps.npz); unsigned maps as computed; "
         "each PNG scaled to its own maximum",
@@ -241,43 +247,62 @@ def write_manifest(out_dir: Path, manifest: dict) -> None:
     atomic_write_json(Path(out_dir) / "manifest.json", manifest)
 
 
-def _local_weights(f, x, indices, labels, model_sha256, source, out, config, progress):
-    """LIME weights of every chosen image, resuming from (and extending) the cache in ``out``."""
+@dataclass(frozen=True)
+class LimeBatches:
+    """What every LIME batch needs, sent once to each worker; a batch is a (start, stop) span of the chosen images."""
+
+    f: Any  # the explained model (softmax probabilities)
+    x: np.ndarray  # the chosen images, in order
+    labels: np.ndarray
+    indices: np.ndarray  # their rows in the training set: each image's random stream (batches do not matter)
+    config: GenerationConfig
+    compute: compute.Compute  # travels with the job: a Dask worker has its own compute setting
+
+
+def lime_batch(job: LimeBatches, span: tuple[int, int]) -> tuple[tuple[int, int], np.ndarray]:
+    """The LIME weights of one span of the chosen images, wherever the executor runs it."""
+    start, stop = span
+    c = job.config
+    with compute.using(job.compute):
+        W = lime_local(job.f, job.x[start:stop], job.labels[start:stop], num_samples=c.num_samples, sigma=c.sigma,
+                       kernel_width=c.kernel_width, num_features=c.num_features, batch_size=c.batch_size,
+                       seed=c.seed, instance_ids=job.indices[start:stop])
+    return span, W
+
+
+def _local_weights(f, x, indices, labels, model_sha256, source, out, config, progress, executor=None):
+    """LIME weights of every chosen image, in batches of CHUNK on ``executor``, resuming from the cache in ``out``.
+
+    The cache records which images are finished (batches may finish in any order on a cluster) and is
+    rewritten after each batch; an image's weights do not depend on its batch (``instance_ids``).
+    """
     fingerprint = _fingerprint(model_sha256, source, indices, config)
     cache = out / CACHE_NAME
     W = np.zeros((len(indices), x.shape[1]))
-    done = 0
+    finished = np.zeros(len(indices), dtype=bool)
     if cache.exists():
         try:
             with np.load(cache, allow_pickle=False) as saved:
                 if str(saved["fingerprint"]) == fingerprint:
-                    done = int(saved["done"])
-                    W[:done] = saved["W"][:done]
+                    finished = saved["finished"].astype(bool)
+                    W[finished] = saved["W"][finished]
                 else:
                     logger.warning("%s was made with other inputs or parameters; starting afresh", cache)
         except (OSError, ValueError, KeyError):
             logger.warning("%s is unreadable; starting afresh", cache)
-    resumed = done
+    resumed = int(finished.sum())
     if progress:
-        progress(done, len(indices))
-    while done < len(indices):
-        stop = min(len(indices), done + CHUNK)
-        W[done:stop] = lime_local(
-            f,
-            x[indices[done:stop]],
-            labels[done:stop],
-            num_samples=config.num_samples,
-            sigma=config.sigma,
-            kernel_width=config.kernel_width,
-            num_features=config.num_features,
-            batch_size=config.batch_size,
-            seed=config.seed,
-            instance_ids=indices[done:stop],
-        )
-        done = stop
-        atomic_savez(cache, compressed=True, W=W[:done], done=np.array(done), fingerprint=np.array(fingerprint))
+        progress(resumed, len(indices))
+    spans = [(a, min(len(indices), a + CHUNK)) for a in range(0, len(indices), CHUNK)]
+    spans = [(a, b) for a, b in spans if not finished[a:b].all()]
+    job = LimeBatches(f, np.asarray(x[indices]), np.asarray(labels), np.asarray(indices), config, compute.current())
+    for (start, stop), weights in (executor or InProcess()).map_unordered(
+            lime_batch, job, spans, key=lambda span: f"lime-{span[0]}"):
+        W[start:stop] = weights
+        finished[start:stop] = True
+        atomic_savez(cache, compressed=True, W=W, finished=finished, fingerprint=np.array(fingerprint))
         if progress:
-            progress(done, len(indices))
+            progress(int(finished.sum()), len(indices))
     return W, resumed
 
 

@@ -13,17 +13,17 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Protocol
+from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
 
 from explainers.compute import DEFAULT_PRECISION, Compute, using
+from explainers.executor import Executor, ExecutorError, default_executor
 
 from .cells import Cell, Result, run_cell
 from .errors import KarError
@@ -104,76 +104,13 @@ class CellTask:
         return cell, acc, seconds
 
 
-class Executor(Protocol):
-    """Runs cells somewhere and yields (cell, accuracy, seconds) as they finish, each cell once."""
-
-    workers: int
-
-    def map_unordered(self, task: CellTask, cells: list[Cell]) -> Iterator[tuple[Cell, float, float]]: ...
-
-
-class InProcess:
-    """Cells one after another in this process (jobs = 1, or a GPU)."""
-
-    workers = 1
-
-    def map_unordered(self, task: CellTask, cells: list[Cell]) -> Iterator[tuple[Cell, float, float]]:
-        for cell in cells:
-            yield task.run(cell)
-
-
-def _run_task(task: CellTask, cell: Cell) -> tuple[Cell, float, float]:
-    """A cell on a Dask worker (module level: workers import it by name)."""
+def run_cell_task(task: CellTask, cell: Cell) -> tuple[Cell, float, float]:
+    """One cell wherever the executor runs it (module level: Dask workers import it by name)."""
     return task.run(cell)
 
 
-class DaskExecutor:
-    """Cells on Dask distributed: a LocalCluster of ``jobs`` processes with one thread each, or ``scheduler``'s cluster.
-
-    The task (feature spaces, rankings) is scattered once to every worker; each cell is one Dask
-    task. When a worker dies in the middle of a cell, the scheduler runs the cell again on another
-    worker, and its future completes once: the driver writes each cell once.
-    """
-
-    def __init__(self, jobs: int = 1, scheduler: str | None = None):
-        self.jobs = jobs
-        self.scheduler = scheduler
-        self.workers = jobs
-
-    def _client(self):
-        from distributed import Client, LocalCluster
-
-        if self.scheduler:
-            try:
-                client = Client(self.scheduler, timeout="20s")
-            except OSError as exc:
-                raise KarError(f"--scheduler {self.scheduler}: cannot connect ({exc})") from None
-            self.workers = max(1, sum(w["nthreads"] for w in client.scheduler_info()["workers"].values()))
-            return client, None
-        cluster = LocalCluster(n_workers=self.jobs, threads_per_worker=1, processes=True, dashboard_address=None)
-        return Client(cluster), cluster
-
-    def map_unordered(self, task: CellTask, cells: list[Cell]) -> Iterator[tuple[Cell, float, float]]:
-        from distributed import as_completed
-
-        client, cluster = self._client()
-        try:
-            shared = client.scatter(task, broadcast=True)
-            token = uuid.uuid4().hex[:8]  # two runs on one cluster never share a key
-            futures = [client.submit(_run_task, shared, cell, pure=False,
-                                     key=f"kar-{token}-{cell.feature_set}-{cell.method}-{cell.threshold}-{cell.run}")
-                       for cell in cells]
-            for future in as_completed(futures):
-                yield future.result()
-        finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
-
-
-def default_executor(jobs: int, scheduler: str | None = None) -> Executor:
-    """In this process for one job; otherwise Dask (a LocalCluster of ``jobs`` processes, or ``scheduler``)."""
-    return DaskExecutor(jobs, scheduler) if scheduler or jobs > 1 else InProcess()
+def _cell_key(cell: Cell) -> str:
+    return f"kar-{cell.feature_set}-{cell.method}-{cell.threshold}-{cell.run}"
 
 
 # --------------------------------------------------------------------------
@@ -342,7 +279,7 @@ def train_cells(run: Run, spaces: dict[str, FeatureSpace], rankings: dict[str, n
     recorder = _Recorder(run, on_row)
     t0 = time.perf_counter()
     try:
-        for cell, acc, seconds in executor.map_unordered(task, pending):
+        for cell, acc, seconds in executor.map_unordered(run_cell_task, task, pending, key=_cell_key):
             recorder.finished(cell, acc, seconds)
     finally:
         bar.close()
@@ -401,7 +338,10 @@ def run_kar(
     try:
         with using(Compute(precision=spec.precision)):  # the rankings' batches, in this process
             rankings = rank_features(run, spaces, models, progress=progress)
-        train_cells(run, spaces, rankings, executor=executor, device=str(device), progress=progress, on_cell=on_cell)
+        try:
+            train_cells(run, spaces, rankings, executor=executor, device=str(device), progress=progress, on_cell=on_cell)
+        except ExecutorError as exc:
+            raise KarError(str(exc)) from None
         status = "complete" if len(run.done) == len(spec.cells()) else "incomplete"
     finally:
         results = close_run(run, status)

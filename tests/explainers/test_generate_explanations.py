@@ -79,7 +79,7 @@ def test_an_interrupted_run_resumes_and_gives_the_same_weights(tiny_model_path, 
     with pytest.raises(KeyboardInterrupt):
         run(tmp_path / "broken", tiny_model_path, tiny_mnist_dir, per_class=3)
     cache = np.load(tmp_path / "broken" / generation.CACHE_NAME)
-    assert int(cache["done"]) == 14  # two chunks of 7 were saved before the interruption
+    assert int(cache["finished"].sum()) == 14  # two chunks of 7 were saved before the interruption
     assert not (tmp_path / "broken" / "maps.npz").exists()  # nothing final was half-written
     monkeypatch.setattr(generation, "lime_local", real)
     calls_after = {"n": 0}
@@ -97,10 +97,34 @@ def test_an_interrupted_run_resumes_and_gives_the_same_weights(tiny_model_path, 
     assert json.loads((tmp_path / "broken" / "manifest.json").read_text())["resumed_from"] == 14
 
 
+def test_lime_batches_on_a_dask_local_cluster_give_the_same_weights_as_one_process(tiny_model_path, tiny_mnist_dir, tmp_path,
+                                                                                   monkeypatch):
+    import torch
+
+    monkeypatch.setattr(generation, "CHUNK", 6)  # 20 explanations: 4 batches over 2 worker processes
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as each Dask worker runs: the same float rounding
+    try:
+        run(tmp_path / "here", tiny_model_path, tiny_mnist_dir)
+    finally:
+        torch.set_num_threads(threads)
+    run(tmp_path / "dask", tiny_model_path, tiny_mnist_dir, jobs=2)
+    here, dask = (np.load(tmp_path / name / "local_weights.npz")["W"] for name in ("here", "dask"))
+    np.testing.assert_array_equal(dask, here)
+    manifest = json.loads((tmp_path / "dask" / "manifest.json").read_text())
+    assert manifest["lime_executor"] == {"kind": "DaskExecutor", "workers": 2}
+
+
+def test_an_unreachable_scheduler_is_a_one_line_error(tiny_model_path, tiny_mnist_dir, tmp_path):
+    with pytest.raises(CommandError, match=r"--scheduler tcp://127.0.0.1:1: cannot connect"):
+        run(tmp_path / "x", tiny_model_path, tiny_mnist_dir, scheduler="tcp://127.0.0.1:1")
+    assert not ExplanationSet.objects.exists()
+
+
 def test_a_cache_from_other_parameters_is_not_reused(tiny_model_path, tiny_mnist_dir, tmp_path):
     out = tmp_path / "set-d"
     out.mkdir()
-    np.savez(out / generation.CACHE_NAME, W=np.ones((20, 784)), done=np.array(20), fingerprint=np.array("other"))
+    np.savez(out / generation.CACHE_NAME, W=np.ones((20, 784)), finished=np.ones(20, bool), fingerprint=np.array("other"))
     run(out, tiny_model_path, tiny_mnist_dir)
     assert ((np.load(out / "local_weights.npz")["W"] != 0).sum(1) <= 5).all()
 

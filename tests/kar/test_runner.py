@@ -15,7 +15,8 @@ from explainers.model import TrainConfig
 from tests.kar.tiny import TINY_RANKING, synthetic
 from kar.core.cells import BASELINE, RESULT_FIELDS, Result
 from kar.core.errors import KarError
-from kar.core.runner import DaskExecutor, run_kar
+from explainers.executor import DaskExecutor
+from kar.core.runner import run_kar
 from kar.core.spec import KarSpec, fingerprint
 from kar.core.store import RANKINGS, RESULTS, ResultsLog, prepare_out_dir, read_manifest
 

@@ -8,6 +8,7 @@ from tqdm import tqdm
 
 from explainers import cli
 from explainers import compute as compute_settings
+from explainers.executor import ExecutorError, default_executor
 from explainers.generation import GenerationConfig, generate, method_options, write_manifest
 from explainers.methods import registry
 from explainers.model import CheckpointError, file_sha256, load_checkpoint
@@ -37,11 +38,16 @@ class Command(BaseCommand):
         parser.add_argument("--option", action="append", default=[], metavar="METHOD.KEY=VALUE",
                             help="replace one of a method's registry options, e.g. shap.patch=4 (repeatable)")
         parser.add_argument("--batch-size", type=int, default=d.batch_size, help="rows per forward pass (default %(default)s)")
+        parser.add_argument("--jobs", type=int, default=1,
+                            help="LIME batches in parallel: a Dask LocalCluster of this many one-thread worker processes "
+                            "(default 1: this process, with all its threads)")
+        parser.add_argument("--scheduler", default=None,
+                            help="a Dask scheduler (tcp://HOST:8786) whose workers compute the LIME batches (see README)")
         cli.add_common_options(parser)
         cli.add_precision_option(parser)
 
     def handle(self, *args, **opts):
-        for name in ("per_class", "num_samples", "num_features", "sigma", "images_per_class", "batch_size"):
+        for name in ("per_class", "num_samples", "num_features", "sigma", "images_per_class", "batch_size", "jobs"):
             cli.positive(name.replace("_", "-"), opts[name])
         out = Path(opts["out"]) if opts["out"] else cli.default_explanations_dir()
         if out.exists() and not out.is_dir():
@@ -97,7 +103,10 @@ class Command(BaseCommand):
                     config,
                     lime_progress=progress("lime", "LIME local explanations", "expl"),
                     image_progress=lambda what, done, total: progress(what, what, "img")(done, total),
+                    executor=default_executor(opts["jobs"], opts["scheduler"]),
                 )
+        except ExecutorError as exc:
+            raise CommandError(str(exc)) from None
         finally:
             for bar in bars.values():
                 bar.close()

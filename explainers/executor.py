@@ -1,0 +1,100 @@
+"""Where batches of work run: in this process, or on Dask distributed (a LocalCluster or a scheduler's cluster).
+
+One code path for every distributed job of the platform: ``generate_explanations``
+sends its LIME batches here and ``run_kar`` its cells. A job is a module-level
+function ``fn(shared, item)`` (workers import it by name), one ``shared`` object
+(model, data, settings) sent once to every worker, and the items; results come
+back as they finish, each item's once.
+
+- :class:`InProcess`: the items one after another here (one job, or a GPU).
+- :class:`DaskExecutor`: a LocalCluster of ``jobs`` worker processes with one
+  thread each, or the cluster of ``scheduler`` (``tcp://HOST:8786``). When a worker
+  dies in the middle of an item, the scheduler runs the item again on another
+  worker and its future completes once, so the caller records it once.
+
+Each Dask task runs with one torch thread: a worker process is one job, and the
+thread count must not depend on the machine a worker lands on (it changes float
+rounding).
+"""
+from __future__ import annotations
+
+import uuid
+from typing import Callable, Iterable, Iterator, Protocol, TypeVar
+
+S = TypeVar("S")
+I = TypeVar("I")  # noqa: E741
+R = TypeVar("R")
+
+
+class ExecutorError(RuntimeError):
+    """The executor cannot run (e.g. no scheduler at the address): a one-line message."""
+
+
+class Executor(Protocol):
+    workers: int
+
+    def map_unordered(self, fn: Callable[[S, I], R], shared: S, items: Iterable[I], *,
+                      key: Callable[[I], str] | None = None) -> Iterator[R]: ...
+
+
+class InProcess:
+    """The items one after another in this process."""
+
+    workers = 1
+
+    def map_unordered(self, fn, shared, items, *, key=None):
+        for item in items:
+            yield fn(shared, item)
+
+
+def _one_thread(fn, shared, item):
+    """Run ``fn`` on a Dask worker with one torch thread (module level: workers import it by name)."""
+    import torch
+
+    torch.set_num_threads(1)
+    return fn(shared, item)
+
+
+class DaskExecutor:
+    """Items on Dask distributed: a LocalCluster of ``jobs`` one-thread processes, or ``scheduler``'s cluster."""
+
+    def __init__(self, jobs: int = 1, scheduler: str | None = None):
+        self.jobs = jobs
+        self.scheduler = scheduler
+        self.workers = jobs
+
+    def _client(self):
+        from distributed import Client, LocalCluster
+
+        if self.scheduler:
+            try:
+                client = Client(self.scheduler, timeout="20s")
+            except OSError as exc:
+                raise ExecutorError(f"--scheduler {self.scheduler}: cannot connect ({exc})") from None
+            self.workers = max(1, sum(w["nthreads"] for w in client.scheduler_info()["workers"].values()))
+            return client, None
+        cluster = LocalCluster(n_workers=self.jobs, threads_per_worker=1, processes=True, dashboard_address=None)
+        return Client(cluster), cluster
+
+    def map_unordered(self, fn, shared, items, *, key=None):
+        from distributed import as_completed
+
+        client, cluster = self._client()
+        try:
+            remote = client.scatter(shared, broadcast=True)
+            token = uuid.uuid4().hex[:8]  # two jobs on one cluster never share a key
+            name = getattr(fn, "__name__", "task")
+            futures = [client.submit(_one_thread, fn, remote, item, pure=False,
+                                     key=f"{name}-{token}-{key(item) if key else i}")
+                       for i, item in enumerate(items)]
+            for future in as_completed(futures):
+                yield future.result()
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+
+
+def default_executor(jobs: int, scheduler: str | None = None) -> Executor:
+    """In this process for one job; otherwise Dask (a LocalCluster of ``jobs`` processes, or ``scheduler``)."""
+    return DaskExecutor(jobs, scheduler) if scheduler or jobs > 1 else InProcess()
