@@ -35,6 +35,23 @@ def test_a_local_cluster_returns_each_items_result_once_from_one_thread_workers_
     assert set(executor.map_unordered(worker_settings, None, range(2))) == {(None, 1)}
 
 
+def relaxed(shared, item) -> bool:
+    from explainers import executor
+
+    return executor._relaxed
+
+
+def test_workers_whose_nanny_set_the_malloc_trim_threshold_relax_it_before_their_first_task(monkeypatch):
+    import dask
+
+    # a worker started by hand: Dask's default environment, trim threshold included
+    monkeypatch.setattr("explainers.executor.worker_environ",
+                        lambda: dask.config.get("distributed.nanny.pre-spawn-environ"))
+    executor = DaskExecutor(jobs=1)
+    assert list(executor.map_unordered(worker_settings, None, [0])) == [("65536", 1)]
+    assert list(executor.map_unordered(relaxed, None, [0])) == [True]
+
+
 def test_an_unreachable_scheduler_is_a_one_line_error():
     with pytest.raises(ExecutorError, match=r"^--scheduler tcp://127.0.0.1:1: cannot connect"):
         list(DaskExecutor(scheduler="tcp://127.0.0.1:1").map_unordered(square_plus, 0, [1]))
