@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Sequence
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
@@ -546,7 +546,7 @@ _study_options = PreparedQuery(
 )
 
 
-def build_sheet(participant: Participant) -> list[SheetEntry]:
+def build_sheet(participant: Participant) -> None:
     """Write the participant's sheet: order of the items and the option at every position.
 
     Called once, inside :func:`start_participant`; drawn from the participant's stored seed.
@@ -557,15 +557,38 @@ def build_sheet(participant: Participant) -> list[SheetEntry]:
     checks = [item_id for item_id, kind, _ in items if kind == Item.Kind.ATTENTION]
     plan = sheets.plan_sheet(real, checks, study.n_options, random.Random(participant.sheet_seed))
     option_ids = {(item_id, slot): option_id for option_id, item_id, slot in _study_options(study.pk)}
-    entries = SheetEntry.objects.bulk_create(
-        SheetEntry(participant=participant, position=p.position, item_id=p.item_id) for p in plan
-    )
-    ShownOption.objects.bulk_create(
-        ShownOption(entry=entry, position=index + 1, option_id=option_ids[(p.item_id, slot)])
-        for entry, p in zip(entries, plan)
-        for index, slot in enumerate(p.slots)
-    )
-    return entries
+    _insert_sheet(participant.pk, [(p.position, p.item_id) for p in plan],
+                  [(p.position, index + 1, option_ids[(p.item_id, slot)]) for p in plan for index, slot in enumerate(p.slots)])
+
+
+def _insert_sheet(participant_id: int, entries: list[tuple[int, int]], shown: list[tuple[int, int, int]]) -> None:
+    """Two INSERT statements: the entries (position, item), then every shown option (entry position, position, option).
+
+    Plain SQL, not ``bulk_create``: building and compiling the 125 model instances of a
+    25-question sheet took two thirds of a start's CPU (``benchmarks/participant_cpu.py
+    --profile start``). The options find their entry by (participant, position), the sheet's
+    unique key, in one INSERT ... SELECT; the first VALUES row carries the column types.
+    """
+    ops = connection.ops
+    entry, option = SheetEntry._meta, ShownOption._meta
+    column = lambda meta, name: ops.quote_name(meta.get_field(name).column)  # noqa: E731
+    typed = "(CAST(%s AS INTEGER), CAST(%s AS INTEGER), CAST(%s AS INTEGER))"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {ops.quote_name(entry.db_table)} "
+            f"({column(entry, 'participant')}, {column(entry, 'position')}, {column(entry, 'item')}) "
+            f"VALUES {', '.join([typed] + ['(%s, %s, %s)'] * (len(entries) - 1))}",
+            [value for position, item_id in entries for value in (participant_id, position, item_id)],
+        )
+        cursor.execute(
+            f"INSERT INTO {ops.quote_name(option.db_table)} "
+            f"({column(option, 'entry')}, {column(option, 'position')}, {column(option, 'option')}) "
+            f"SELECT e.{ops.quote_name(entry.pk.column)}, v.column2, v.column3 "
+            f"FROM (VALUES {', '.join([typed] + ['(%s, %s, %s)'] * (len(shown) - 1))}) AS v "
+            f"JOIN {ops.quote_name(entry.db_table)} e ON e.{column(entry, 'participant')} = %s "
+            f"AND e.{column(entry, 'position')} = v.column1",
+            [value for row in shown for value in row] + [participant_id],
+        )
 
 
 _next_position = PreparedQuery(
