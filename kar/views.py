@@ -38,6 +38,7 @@ def downloads() -> dict[str, str]:
         store.SUMMARY: "text/csv; charset=utf-8",
         store.COMPARISONS: "text/csv; charset=utf-8",
         store.VERDICTS: "application/json",
+        store.REPORT_MD: "text/markdown; charset=utf-8",
         store.MANIFEST: "application/json",
     }
 

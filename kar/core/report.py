@@ -27,8 +27,8 @@ from explainers.methods import registry
 from .cells import BASELINE, Result
 from .errors import KarError
 from .rankings import METHODS
-from .store import (COMPARISONS, FIGURES, MANIFEST, MANIFEST_KIND, RESULTS, SUMMARY, VERDICTS, ResultsLog, read_manifest,
-                    write_json_atomic)
+from .store import (COMPARISONS, FIGURES, MANIFEST, MANIFEST_KIND, REPORT_MD, RESULTS, SUMMARY, VERDICTS, ResultsLog,
+                    read_manifest, write_json_atomic)
 
 LABELS = {**registry.LABELS, BASELINE: "baseline (0 % removed)"}
 COLORS = registry.COLOURS
@@ -242,6 +242,23 @@ def text_tables(rows: list[SummaryRow]) -> str:
     return "\n".join(out).rstrip()
 
 
+def markdown_tables(rows: list[SummaryRow]) -> str:
+    """The gain tables as Markdown (``report.md``; the README quotes it): mean ± 95 % interval half-width."""
+    out = []
+    for t in gain_tables(rows):
+        runs = max((c.runs for r in t.rows for c in r["cells"] if c), default=0)
+        base = f"retrained baseline accuracy {t.baseline.accuracy_text} (mean ± sd)" if t.baseline else "no baseline yet"
+        out.append(f"**{t.title}**: error gain in percentage points, mean ± 95 % interval half-width over "
+                   f"{runs} run{'s' if runs != 1 else ''}; {base}.")
+        out.append("")
+        out.append("| method | " + " | ".join(f"{th} %" for th in t.thresholds) + " |")
+        out.append("|---|" + "---|" * len(t.thresholds))
+        for r in t.rows:
+            out.append(f"| {r['label']} | " + " | ".join(c.gain_text if c else "–" for c in r["cells"]) + " |")
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
 def plot_gains(rows: list[SummaryRow], feature_set: str, path: str | Path, *, n_test: int | None = None) -> Path | None:
     """Fig. 5 (pixels, symmetric log axis) or Fig. 6 (conv, linear): gain against % removed."""
     import matplotlib
@@ -360,10 +377,15 @@ def write_report(out_dir: str | Path) -> Report:
     out = report.out_dir
     atomic_write(out / SUMMARY, summary_csv(report.summary))
     atomic_write(out / COMPARISONS, comparisons_csv(paired_comparisons(report.results)))
+    text = markdown_tables(report.summary)
     if report.mode == "kar":
+        from .verdict import verdicts_text
+
         write_json_atomic(out / VERDICTS, [v.as_dict() for v in report.verdicts])
+        text += "\n**The paper's claims** (rules in `kar/core/verdict.py`):\n\n" + verdicts_text(report.verdicts) + "\n"
     else:
         (out / VERDICTS).unlink(missing_ok=True)
+    atomic_write(out / REPORT_MD, text)
     n_test = report.manifest.get("feature_spaces", {}).get("pixels", {}).get("test")
     for fs, name in FIGURES.items():
         if plot_gains(report.summary, fs, out / name, n_test=n_test) is None:

@@ -27,10 +27,11 @@ RESULTS = "results.csv"
 SUMMARY = "summary.csv"
 COMPARISONS = "comparisons.csv"  # paired comparisons of NormLIME against each method (kar.core.report)
 VERDICTS = "verdicts.json"  # a verdict on each of the paper's claims (kar.core.verdict), KAR mode only
+REPORT_MD = "report.md"  # the tables and verdicts as Markdown (what the README quotes)
 MANIFEST = "manifest.json"
 RANKINGS = "rankings.npz"
 FIGURES = {"pixels": "fig5_pixels.png", "conv": "fig6_conv.png"}
-OUTPUT_FILES = (RESULTS, SUMMARY, COMPARISONS, VERDICTS, MANIFEST, RANKINGS, *FIGURES.values())
+OUTPUT_FILES = (RESULTS, SUMMARY, COMPARISONS, VERDICTS, REPORT_MD, MANIFEST, RANKINGS, *FIGURES.values())
 MANIFEST_KIND = "normlime-kar"
 
 

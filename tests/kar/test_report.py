@@ -49,3 +49,14 @@ def test_a_single_run_has_no_interval_and_no_test():
     assert next(s for s in summarize(one) if s.method == "random").error_gain_ci is None
     [c] = paired_comparisons(one)
     assert c.runs == 1 and c.t is None and c.p_value is None
+
+
+def test_the_markdown_tables_give_mean_and_interval_per_method_and_threshold():
+    from kar.core.report import markdown_tables
+
+    text = markdown_tables(summarize(results()))
+    half = 4.302653 * np.sqrt(0.13) / np.sqrt(3)  # Random's interval, as above
+    assert "**KAR on input pixels (784)**: error gain in percentage points, mean ± 95 % interval half-width over 3 runs" in text
+    assert "| method | 50 % |\n|---|---|\n" in text
+    assert f"| Random | +1.10 ± {half:.2f} |" in text
+    assert "retrained baseline accuracy 90.00 ± 0.00 % (mean ± sd)" in text

@@ -111,6 +111,9 @@ def test_a_kar_run_shows_a_verdict_on_each_of_the_papers_claims_and_a_roar_run_n
     assert "NormLIME&#x27;s error gain is about 0 when 50 % of the pixels are removed: not supported." in html
     assert html.count("inconclusive.") == 2  # no conv cells at 30, 80 or 90 %
     assert reverse("kar:file", args=["kar-default", "verdicts.json"]) in html
+    markdown = staff_client.get(reverse("kar:file", args=["kar-default", "report.md"]))
+    assert markdown["Content-Type"].startswith("text/markdown")
+    assert b"**The paper's claims**" in b"".join(markdown.streaming_content)
     assert staff_client.get(reverse("kar:file", args=["kar-default", "verdicts.json"]))["Content-Type"] == "application/json"
     write_run(data_dir, "roar-default", results("roar"), 18, mode="roar")
     html = staff_client.get(reverse("kar:detail", args=["roar-default"])).content.decode()

@@ -21,7 +21,7 @@ from kar.core.spaces import FEATURE_SETS, conv_space, explained_models, pixel_sp
 from kar.core.spec import DEFAULT_SETTINGS as DEFAULTS
 from kar.core.spec import PAPER_SETTINGS as PAPER
 from kar.core.spec import KarSpec, data_fingerprint
-from kar.core.store import COMPARISONS, MANIFEST, RANKINGS, RESULTS, SUMMARY, VERDICTS
+from kar.core.store import COMPARISONS, MANIFEST, RANKINGS, REPORT_MD, RESULTS, SUMMARY, VERDICTS
 from kar.locations import kar_root
 
 
@@ -140,7 +140,7 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"KAR done: {outcome.ran} cells trained now, {outcome.skipped} reused from an earlier run, "
-                f"in {kar_report.format_seconds(seconds)}. Wrote {RESULTS}, {SUMMARY}, {COMPARISONS}, {VERDICTS + ', ' if report.verdicts else ''}{figures}, "
+                f"in {kar_report.format_seconds(seconds)}. Wrote {RESULTS}, {SUMMARY}, {COMPARISONS}, {VERDICTS + ', ' if report.verdicts else ''}{REPORT_MD}, {figures}, "
                 f"{RANKINGS} and {MANIFEST} to {out}."
             )
         )
