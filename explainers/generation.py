@@ -84,6 +84,7 @@ def generate(
         raise ValueError(f"options for unknown method(s) {', '.join(unknown)}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    executor = executor or InProcess()
     f = probabilities(model)
     timings: dict[str, float] = {}
     start = time.perf_counter()
@@ -127,7 +128,7 @@ def generate(
             "per_class_by_prediction": np.bincount(labels, minlength=10).tolist(),
             "gradient_images_per_class": np.bincount(grad_labels, minlength=10).tolist(),
         },
-        "lime_executor": {"kind": type(executor or InProcess()).__name__, "workers": (executor or InProcess()).workers},
+        "lime_executor": {"kind": type(executor).__name__, "workers": executor.workers},
         "resumed_from": resumed,
         "shown": "the positive part of each signed map (NAME_signed in maps.npz); unsigned maps as computed; "
         "each PNG scaled to its own maximum",
@@ -270,7 +271,7 @@ def lime_batch(job: LimeBatches, span: tuple[int, int]) -> tuple[tuple[int, int]
     return span, W
 
 
-def _local_weights(f, x, indices, labels, model_sha256, source, out, config, progress, executor=None):
+def _local_weights(f, x, indices, labels, model_sha256, source, out, config, progress, executor: Executor):
     """LIME weights of every chosen image, in batches of CHUNK on ``executor``, resuming from the cache in ``out``.
 
     The cache records which images are finished (batches may finish in any order on a cluster) and is
@@ -296,7 +297,7 @@ def _local_weights(f, x, indices, labels, model_sha256, source, out, config, pro
     spans = [(a, min(len(indices), a + CHUNK)) for a in range(0, len(indices), CHUNK)]
     spans = [(a, b) for a, b in spans if not finished[a:b].all()]
     job = LimeBatches(f, np.asarray(x[indices]), np.asarray(labels), np.asarray(indices), config, compute.current())
-    for (start, stop), weights in (executor or InProcess()).map_unordered(
+    for (start, stop), weights in executor.map_unordered(
             lime_batch, job, spans, key=lambda span: f"lime-{span[0]}"):
         W[start:stop] = weights
         finished[start:stop] = True
