@@ -22,7 +22,10 @@ system after every large temporary, and training a KAR cell with it took 1.7x as
 long (12.1 s against 7.0 s for 2 pixel epochs, 40 % of the CPU in the kernel).
 Workers started by hand (``dask worker``, whose nanny sets it) undo it themselves: the
 first task on such a worker raises glibc's mmap and trim thresholds with ``mallopt``
-(:func:`relax_malloc`).
+(:func:`relax_malloc`). The LocalCluster's workers also run without Dask's statistical
+profiler, which samples the running task's stack every 10 ms: with it a KAR cell took 16 %
+longer than in a plain process pool (4.0 s against 3.45 s a cell), without it the same
+(``benchmarks/kar_executors.py``).
 """
 from __future__ import annotations
 
@@ -119,7 +122,8 @@ class DaskExecutor:
             return client, None
         import dask
 
-        with dask.config.set({"distributed.nanny.pre-spawn-environ": worker_environ()}):
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": worker_environ(),
+                              "distributed.worker.profile.enabled": False}):
             cluster = LocalCluster(n_workers=self.jobs, threads_per_worker=1, processes=True, dashboard_address=None)
         return Client(cluster), cluster
 

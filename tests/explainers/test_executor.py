@@ -18,6 +18,12 @@ def worker_settings(shared, item) -> tuple[str | None, int]:
     return os.environ.get("MALLOC_TRIM_THRESHOLD_"), torch.get_num_threads()
 
 
+def worker_profiling(shared, item) -> bool:
+    import dask
+
+    return bool(dask.config.get("distributed.worker.profile.enabled"))
+
+
 def test_in_process_runs_every_item_in_order_with_the_shared_object():
     assert list(InProcess().map_unordered(square_plus, 10, [1, 2, 3])) == [11, 14, 19]
 
@@ -33,6 +39,8 @@ def test_a_local_cluster_returns_each_items_result_once_from_one_thread_workers_
     assert sorted(executor.map_unordered(square_plus, 1, range(6))) == [1, 2, 5, 10, 17, 26]
     # Dask's default MALLOC_TRIM_THRESHOLD_=65536 made training 1.7x slower: the workers run without it
     assert set(executor.map_unordered(worker_settings, None, range(2))) == {(None, 1)}
+    # Dask's statistical profiler samples the task's stack every 10 ms: 16 % slower cells with it
+    assert set(executor.map_unordered(worker_profiling, None, range(2))) == {False}
 
 
 def relaxed(shared, item) -> bool:
