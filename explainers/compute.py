@@ -55,10 +55,6 @@ class Compute:
         if self.memory_format not in MEMORY_FORMATS:
             raise ValueError(f"unknown memory format {self.memory_format!r} (choose one of {', '.join(MEMORY_FORMATS)})")
 
-    @property
-    def autocast_dtype(self) -> torch.dtype | None:
-        return torch.bfloat16 if self.precision == "bf16" else None
-
     def check(self, device: str | torch.device = "cpu") -> "Compute":
         """Self, or :class:`PrecisionUnsupported` when ``device`` cannot run this precision natively."""
         device = torch.device(device)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -348,9 +349,12 @@ class Report:
         """The last session has not ended (run_kar marks it complete, incomplete or interrupted when it stops)."""
         return not self.complete and self.last_session.get("status") == "running"
 
-    @property
+    @cached_property
     def verdicts(self) -> list:
-        """The paper's claims judged on these results (:mod:`kar.core.verdict`); none for a ROAR run."""
+        """The paper's claims judged on these results (:mod:`kar.core.verdict`); none for a ROAR run.
+
+        Computed once per report: the writer, the command and the page each read it more than once.
+        """
         from .verdict import verdicts
 
         return verdicts(self.results, LABELS.get) if self.mode == "kar" else []
