@@ -35,7 +35,7 @@ if a.setup:
     from survey.testing import make_explanation_set, make_study
     make_study(make_explanation_set("prof"), slug="prof")
 import logging; logging.disable(logging.WARNING)
-ITEM = re.compile(rb'name="item" value="(\d+)"'); IMAGE = re.compile(rb'src="(/s/img/[0-9a-f]+\.png)"')
+ITEM = re.compile(rb'name="item" value="(\d+)"'); IMAGE = re.compile(rb'<img[^>]*\ssrc="(/[^"]*)"')  # pictures served apart; today's are in the page (data: URLs)
 cpu = defaultdict(float); cnt = defaultdict(int)
 import cProfile, pstats
 prof = cProfile.Profile(time.thread_time) if a.profile else None

@@ -8,7 +8,8 @@ study and its database are).
 
 Each participant is a thread with its own keep-alive connection that walks the real pages:
 landing, consent, instructions, then for each of the 25 questions GET the page (and, with
---images, its pictures not yet in its "browser cache"), think, POST the answer; a share of the
+--images, any pictures served apart and not yet in its "browser cache": today the
+pictures are in the page as data: URLs, see survey/pictures.py), think, POST the answer; a share of the
 answers is posted twice (double submits). At the end the database is checked: every answer sent
 is stored exactly once, with the choice that was sent first.
 
@@ -53,7 +54,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/survey_load"
 SANDBOX = "https://workersandbox.mturk.com"
 ITEM = re.compile(rb'name="item" value="(\d+)"')
-IMAGE = re.compile(rb'src="(/s/img/[0-9a-f]+\.png)"')
+IMAGE = re.compile(rb'<img[^>]*\ssrc="(/[^"]*)"')  # pictures served apart; today's are in the page (data: URLs)
 HOOKS = Path(__file__).resolve().parent / "survey_load_gunicorn.py"
 START_KINDS = ("landing", "start", "instructions")  # a participant's way in: "per start"
 ANSWER_KINDS = ("question", "answer", "image", "finish")  # the rest, with its pages and pictures: "per answer"

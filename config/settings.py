@@ -87,7 +87,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
-USE_I18N = True
+USE_I18N = False  # English only; with it on, every number a template renders looks up the active language (~15 % of a question page's CPU)
 USE_TZ = True
 
 STATIC_URL = "static/"

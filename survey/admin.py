@@ -11,6 +11,7 @@ from django.utils.html import format_html, format_html_join
 from . import services
 from .forms import AttentionCheckForm
 from .models import Answer, Item, MTurkHIT, Participant, Study
+from .pictures import picture
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -90,7 +91,7 @@ class ItemAdmin(ReadOnlyAdmin):
             " ",
             '<figure style="display:inline-block;margin:0 .3rem;text-align:center">'
             '<img src="{}" width="70" height="70" style="image-rendering:pixelated" alt=""><figcaption>{}</figcaption></figure>',
-            ((o.get_absolute_url(), o.method or ("correct" if o.is_correct else "distractor"))
+            ((picture(o.key), o.method or ("correct" if o.is_correct else "distractor"))
              for o in options),
         )
 

@@ -200,10 +200,6 @@ class StudyImage(models.Model):
     def __str__(self) -> str:
         return f"{self.study.slug} {self.role} {self.method or '-'} {self.digit}"
 
-    def get_absolute_url(self) -> str:
-        """Served only for the instructions example: every other picture is served by its option's key."""
-        return reverse("survey:image", args=[self.key])
-
 
 class Item(models.Model):
     """A question of a study: a digit and k options (the methods' maps, or a check's images)."""
@@ -237,9 +233,10 @@ class Item(models.Model):
 class ItemOption(models.Model):
     """One of an item's k options, in a fixed canonical slot (0 to k-1); positions are per sheet.
 
-    Participants fetch the picture by the option's own ``key``, never the image's: one image
-    (a method's map of a digit, a check's twin distractors) sits in several options, and a
-    shared URL would let a page tell the options, and so the methods or a check, apart.
+    Pages carry the picture keyed by the option's own ``key``, never the image's
+    (``survey.pictures``): one image (a method's map of a digit, a check's twin distractors)
+    sits in several options, and shared bytes would let a page tell the options, and so the
+    methods or a check, apart.
     """
 
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="options")
@@ -267,9 +264,6 @@ class ItemOption(models.Model):
 
     def __str__(self) -> str:
         return f"{self.item} slot {self.slot} {self.method or ('correct' if self.is_correct else 'distractor')}"
-
-    def get_absolute_url(self) -> str:
-        return reverse("survey:image", args=[self.key])
 
 
 class Participant(models.Model):

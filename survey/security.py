@@ -18,7 +18,7 @@ def participant_csp() -> str:
     # The finish form posts to MTurk; the Prolific completion redirect follows a form post.
     form_targets = " ".join(["'self'", *settings.SURVEY_MTURK_SUBMIT_ORIGINS, prolific.ORIGIN])
     return (
-        "default-src 'none'; img-src 'self'; style-src 'self'; script-src 'self'; "
+        "default-src 'none'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
         f"form-action {form_targets}; frame-ancestors {ancestors}; base-uri 'none'"
     )
 

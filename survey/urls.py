@@ -6,7 +6,6 @@ app_name = "survey"
 urlpatterns = [
     path("", views.site_root, name="site_root"),
     # Participants (framable by MTurk; identified by the signed token in the URL)
-    path("s/img/<str:key>.png", views.image, name="image"),
     path("s/<slug:slug>/", views.landing, name="landing"),
     path("s/<slug:slug>/start/", views.start, name="start"),
     path("s/<slug:slug>/p/<str:token>/", views.home, name="home"),

@@ -9,19 +9,19 @@ from __future__ import annotations
 import logging
 import random
 import uuid
-from functools import lru_cache, wraps
+from functools import wraps
 from typing import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.views.decorators.cache import cache_control
-from django.views.decorators.http import etag, require_http_methods, require_POST, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from . import services
 from .forms import AnswerForm, ConsentForm, EntryForm
-from .models import Item, ItemOption, Participant, Study, StudyImage
+from .models import Item, Participant, Study, StudyImage
+from .pictures import picture
 from .platforms import mturk, prolific
 from .prepared import PreparedQuery
 from .security import participant_page
@@ -83,10 +83,10 @@ _example_key = PreparedQuery(
 )
 
 
-def _example_image(study: Study) -> StudyImage | None:
-    """The instructions example (only its key is read: the page links to it)."""
+def _example_picture(study: Study) -> str | None:
+    """The instructions example's ``data:`` URL (its key is read; its picture is built once per worker)."""
     rows = _example_key(study.pk)
-    return StudyImage(study=study, role=StudyImage.Role.EXAMPLE, key=rows[0][0]) if rows else None
+    return picture(rows[0][0]) if rows else None
 
 
 # --- the site root -----------------------------------------------------------------------------
@@ -148,8 +148,8 @@ def _preview(request: HttpRequest, study: Study) -> HttpResponse:
     random.shuffle(keys)
     context = {
         "study": study,
-        "example": _example_image(study),
-        "sample": {"digit": sample.digit if sample else 0, "images": list(enumerate(keys, start=1))},
+        "example": _example_picture(study),
+        "sample": {"digit": sample.digit if sample else 0, "images": _numbered_pictures(keys)},
     }
     return render(request, "survey/preview.html", context)
 
@@ -231,7 +231,7 @@ def home(request: HttpRequest, participant: Participant) -> HttpResponse:
     context = {
         "study": participant.study,
         "participant": participant,
-        "example": _example_image(participant.study),
+        "example": _example_picture(participant.study),
         "next_url": _participant_url(participant, "survey:question", position=position),
         "resume_url": request.build_absolute_uri(_participant_url(participant)),
         "resuming": position > 1,
@@ -256,11 +256,16 @@ def question(request: HttpRequest, participant: Participant, position: int) -> H
     return _render_question(request, participant, current)
 
 
+def _numbered_pictures(keys) -> list[tuple[int, str]]:
+    """(option number from 1, the option's picture as a ``data:`` URL) for the options template."""
+    return [(number, picture(key)) for number, key in enumerate(keys, start=1)]
+
+
 def _render_question(request, participant: Participant, q: services.Question, form: AnswerForm | None = None, status: int = 200):
     context = {
         "study": participant.study,
         "q": q,
-        "images": list(enumerate(q.option_keys, start=1)),
+        "images": _numbered_pictures(q.option_keys),
         "form": form,
         "action": _participant_url(participant, "survey:question", position=q.position),
         "percent": round(100 * (q.position - 1) / q.total),
@@ -307,39 +312,3 @@ def finish(request: HttpRequest, participant: Participant) -> HttpResponse:
             completion_field=mturk.COMPLETION_FIELD,
         )
     return render(request, "survey/finish.html", context)
-
-
-# --- images ------------------------------------------------------------------------------------
-
-
-def _image_etag(request: HttpRequest, key: str) -> str:
-    # The key itself: unique per option and never re-pointed (a replaced check gets new options),
-    # so it names the content exactly without telling which options share a picture.
-    return key
-
-
-@require_safe
-@cache_control(public=True, max_age=86400, immutable=True)
-@etag(_image_etag)
-def image(request: HttpRequest, key: str) -> HttpResponse:
-    """A picture by its opaque key: an option's (unique per option of every question), or the instructions example.
-
-    Never a map's or check image's own key: one image sits in several options, and a shared
-    URL would tell them apart.
-    """
-    try:
-        png = _png(key)
-    except StudyImage.DoesNotExist:
-        return error_page(request, 404, "No such image", "This image does not exist.")
-    return HttpResponse(png, content_type="image/png")
-
-
-@lru_cache(maxsize=2048)  # ~10 MB at most; a miss raises, and exceptions are not cached
-def _png(key: str) -> bytes:
-    """A picture's bytes, read once per worker: a key's picture never changes (new pictures get new keys)."""
-    png = ItemOption.objects.filter(key=key).values_list("image__png", flat=True).first()
-    if png is None:
-        png = StudyImage.objects.filter(key=key, role=StudyImage.Role.EXAMPLE).values_list("png", flat=True).first()
-    if png is None:
-        raise StudyImage.DoesNotExist(key)
-    return bytes(png)

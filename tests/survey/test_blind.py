@@ -18,6 +18,7 @@ from django.urls import reverse
 from explainers.models import Method
 from explainers.methods import registry
 from survey.models import Item, Participant
+from survey.pictures import DATA_URL, NoSuchPicture, picture, png_of
 from survey.testing import correct_position, make_explanation_set, make_study
 
 pytestmark = pytest.mark.django_db
@@ -83,7 +84,8 @@ class Walk:
         if response.get("Content-Type", "").startswith("text/html"):
             body = response.content.decode()
             self.pages += 1
-            self.check_text(body, f"page {url}")
+            # The pictures' base64 is checked decoded (pictures_of), not as words: it could spell "ig".
+            self.check_text(DATA_URL.sub("PICTURE", body), f"page {url}")
             for link in LINK.findall(body):
                 assert not urljoin(url, link).startswith(gallery_prefix()), f"{url} links to {link}"
         return response
@@ -94,12 +96,16 @@ class Walk:
         return self.request("GET", url, status=status)
 
     def pictures_of(self, response) -> list[str]:
-        """The picture URLs on a page, each fetched: a PNG, at a URL that names nothing."""
+        """The picture URLs on a page: PNGs in the page (or fetched, if served apart) whose text names nothing."""
         urls = PICTURE.findall(response.content.decode())
         for url in urls:
-            picture = self.request("GET", url, status=200)
-            assert picture["Content-Type"] == "image/png"
-            self.check_text(png_text(picture.content), f"text chunks of {url}")
+            if url.startswith("data:"):
+                png = png_of(url)
+            else:
+                served = self.request("GET", url, status=200)
+                assert served["Content-Type"] == "image/png"
+                png = served.content
+            self.check_text(png_text(png), f"text chunks of picture {len(url)} characters long")
         return urls
 
     def question_pictures(self, response, where: str, k: int = 4) -> list[str]:
@@ -166,10 +172,11 @@ def test_nothing_a_participant_reaches_names_a_method_links_to_the_gallery_or_re
     walk.get(reverse("survey:landing", args=["no-such-study"]), status=404)
     walk.get(landing, status=400, assignmentId="3OTHER")
     walk.get(reverse("survey:home", args=[slug, "forged-token"]), status=403)
-    walk.get(reverse("survey:image", args=["0" * 24]), status=404)
+    walk.get("/s/img/" + "0" * 24 + ".png", status=404)  # pictures are in the pages, not served apart
     walk.get("/no/such/page/", status=404)
     a_map = blind_study.images.filter(role="map").first()
-    walk.get(reverse("survey:image", args=[a_map.key]), status=404)  # a map is reached only through an option
+    with pytest.raises(NoSuchPicture):  # a map is shown only through an option, under the option's key
+        picture(a_map.key)
     walk.get(reverse("admin:login"))  # where the refused gallery sends everyone (refusal: below)
     blind_study.status = blind_study.Status.CLOSED
     blind_study.save()
@@ -187,14 +194,14 @@ def test_a_study_of_k_methods_is_as_blind(client, methods):
     assert len(set(PICTURE.findall(preview.content.decode()))) == len(methods) + 1  # the example and k options
     take_part(walk, study, {})
     check = Item.objects.filter(study=study, kind=Item.Kind.ATTENTION).first()
-    assert len({o.get_absolute_url() for o in check.options.all()}) == len(methods)
+    assert len({picture(o.key) for o in check.options.all()}) == len(methods)
 
 
 def test_the_options_of_an_attention_check_have_distinct_pictures_urls_though_two_show_one_image(client, blind_study):
     check = Item.objects.filter(study=blind_study, kind=Item.Kind.ATTENTION).first()
     options = list(check.options.all())
     assert len({o.image_id for o in options}) == 3  # the twin distractors share an image...
-    assert len({o.get_absolute_url() for o in options}) == 4  # ...but not a URL
+    assert len({picture(o.key) for o in options}) == 4  # ...but not a URL
 
 
 def test_the_item_ids_on_the_pages_do_not_sort_the_attention_checks_apart(blind_study):

@@ -143,6 +143,9 @@ def test_a_worker_completes_the_whole_survey_inside_the_mturk_frame(browser, liv
         assert position == len(chosen) + 1
         images = browser.find_elements(By.CSS_SELECTOR, ".option img")
         assert len(images) == k and {(i.size["width"], i.size["height"]) for i in images}.__len__() == 1
+        # Drawn, not blocked: the pictures are data: URLs, which the participant pages' CSP must allow.
+        assert all(browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", i) > 0
+                   for i in images)
         choice = correct_position(participant, position) or (position % k) + 1
         if position % 2:  # half by mouse, half by keyboard (digit key, then Enter)
             browser.find_element(By.CSS_SELECTOR, f"label[for=choice-{choice}]").click()
