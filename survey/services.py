@@ -568,26 +568,33 @@ def _insert_sheet(participant_id: int, entries: list[tuple[int, int]], shown: li
     25-question sheet took two thirds of a start's CPU (``benchmarks/participant_cpu.py
     --profile start``). The options find their entry by (participant, position), the sheet's
     unique key, in one INSERT ... SELECT; the first VALUES row carries the column types.
+    The values are integer literals, not parameters: psycopg parses a statement of more than
+    50 parameters afresh on every call (it caches only smaller ones), which was a third of
+    what was left of a start's CPU; ``int`` makes each literal safe to write into the SQL.
     """
     ops = connection.ops
     entry, option = SheetEntry._meta, ShownOption._meta
     column = lambda meta, name: ops.quote_name(meta.get_field(name).column)  # noqa: E731
-    typed = "(CAST(%s AS INTEGER), CAST(%s AS INTEGER), CAST(%s AS INTEGER))"
+
+    def values(rows) -> str:
+        rows = [tuple(map(int, row)) for row in rows]
+        first = "(CAST(%d AS INTEGER), CAST(%d AS INTEGER), CAST(%d AS INTEGER))" % rows[0]
+        return ", ".join([first] + ["(%d, %d, %d)" % row for row in rows[1:]])
+
+    participant_id = int(participant_id)
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {ops.quote_name(entry.db_table)} "
             f"({column(entry, 'participant')}, {column(entry, 'position')}, {column(entry, 'item')}) "
-            f"VALUES {', '.join([typed] + ['(%s, %s, %s)'] * (len(entries) - 1))}",
-            [value for position, item_id in entries for value in (participant_id, position, item_id)],
+            f"VALUES {values((participant_id, position, item_id) for position, item_id in entries)}"
         )
         cursor.execute(
             f"INSERT INTO {ops.quote_name(option.db_table)} "
             f"({column(option, 'entry')}, {column(option, 'position')}, {column(option, 'option')}) "
             f"SELECT e.{ops.quote_name(entry.pk.column)}, v.column2, v.column3 "
-            f"FROM (VALUES {', '.join([typed] + ['(%s, %s, %s)'] * (len(shown) - 1))}) AS v "
-            f"JOIN {ops.quote_name(entry.db_table)} e ON e.{column(entry, 'participant')} = %s "
-            f"AND e.{column(entry, 'position')} = v.column1",
-            [value for row in shown for value in row] + [participant_id],
+            f"FROM (VALUES {values(shown)}) AS v "
+            f"JOIN {ops.quote_name(entry.db_table)} e ON e.{column(entry, 'participant')} = {participant_id} "
+            f"AND e.{column(entry, 'position')} = v.column1"
         )
 
 

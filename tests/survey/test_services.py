@@ -142,6 +142,14 @@ def test_the_sheet_is_stored_not_recomputed(study):
     assert question.item_id == SheetEntry.objects.get(participant=participant, position=1).item_id
 
 
+def test_a_sheet_is_written_only_from_integers_since_its_values_are_sql_literals(study):
+    participant, _ = services.start_participant(study, mturk_params())
+    with pytest.raises(ValueError):
+        services._insert_sheet(participant.pk, [(26, "1); DROP TABLE survey_answer; --")], [(26, 1, 1)])
+    assert not SheetEntry.objects.filter(participant=participant, position=26).exists()
+    assert Answer.objects.count() == 0  # the table is still there
+
+
 def test_a_returning_worker_resumes_their_participation(study):
     participant, _ = services.start_participant(study, mturk_params())
     answer_all(participant, stop_after=3)
