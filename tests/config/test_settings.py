@@ -64,6 +64,15 @@ def test_a_wsgi_server_without_a_secret_key_stops_with_one_line_and_gunicorns_bo
     assert len(result.stderr.splitlines()) == 1 and result.stderr.startswith("config.wsgi: DJANGO_SECRET_KEY must be set")
 
 
+def test_the_wsgi_application_loads_the_urlconf_and_freezes_start_up_objects_before_any_request(tmp_path):
+    code = ("import gc, json, sys; import config.wsgi;"
+            "print(json.dumps([gc.get_freeze_count(), 'config.urls' in sys.modules, 'torch' in sys.modules]))")
+    result = run(["-c", code], clean_env(tmp_path, DJANGO_SECRET_KEY="k" * 50))
+    assert result.returncode == 0, result.stderr
+    frozen, urls_loaded, torch_loaded = json.loads(result.stdout)
+    assert frozen > 10_000 and urls_loaded and not torch_loaded
+
+
 def test_a_malformed_variable_is_one_line_too(tmp_path):
     result = run(["manage.py", "check"], clean_env(tmp_path, DJANGO_DEBUG="maybe"))
     assert result.returncode == 1
