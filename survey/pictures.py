@@ -1,11 +1,12 @@
 """Pictures as participants get them: inside the page, as ``data:`` URLs unique per option.
 
 A question shows k pictures. Served one by one they were k of a question's k + 2 requests and
-more than half of the server's CPU per answer, and no browser cache could help: an option's
-picture URL is unique, so that it never tells which options (or questions) share an image. In
-the page they cost one base64 encoding per option and worker. Each option's bytes carry the
-option's opaque key in a ``tEXt`` chunk, so that two options showing one image (an attention
-check's twin distractors, one map in two questions) still differ in the page source.
+about a third of the server's CPU per answer (4 x 2.7 of 32.6 ms, benchmarks/survey_load.py),
+and no browser cache could help: an option's picture URL is unique, so that it never tells
+which options (or questions) share an image. In the page they cost one base64 encoding per
+option and worker. Each option's bytes carry the option's opaque key in a ``tEXt`` chunk, so
+that two options showing one image (an attention check's twin distractors, one map in two
+questions) still differ in the page source.
 """
 from __future__ import annotations
 
