@@ -64,13 +64,15 @@ def test_a_wsgi_server_without_a_secret_key_stops_with_one_line_and_gunicorns_bo
     assert len(result.stderr.splitlines()) == 1 and result.stderr.startswith("config.wsgi: DJANGO_SECRET_KEY must be set")
 
 
-def test_the_wsgi_application_loads_the_urlconf_and_freezes_start_up_objects_before_any_request(tmp_path):
+def test_the_wsgi_application_loads_the_urlconf_freezes_start_up_objects_and_lengthens_gil_slices(tmp_path):
     code = ("import gc, json, sys; import config.wsgi;"
-            "print(json.dumps([gc.get_freeze_count(), 'config.urls' in sys.modules, 'torch' in sys.modules]))")
+            "print(json.dumps([gc.get_freeze_count(), 'config.urls' in sys.modules, 'torch' in sys.modules,"
+            " sys.getswitchinterval()]))")
     result = run(["-c", code], clean_env(tmp_path, DJANGO_SECRET_KEY="k" * 50))
     assert result.returncode == 0, result.stderr
-    frozen, urls_loaded, torch_loaded = json.loads(result.stdout)
+    frozen, urls_loaded, torch_loaded, switch_interval = json.loads(result.stdout)
     assert frozen > 10_000 and urls_loaded and not torch_loaded
+    assert switch_interval == pytest.approx(0.05)  # not the interpreter's 0.005
 
 
 def test_a_malformed_variable_is_one_line_too(tmp_path):
