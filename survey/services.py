@@ -569,8 +569,9 @@ def _insert_sheet(participant_id: int, entries: list[tuple[int, int]], shown: li
     --profile start``). The options find their entry by (participant, position), the sheet's
     unique key, in one INSERT ... SELECT; the first VALUES row carries the column types.
     The values are integer literals, not parameters: psycopg parses a statement of more than
-    50 parameters afresh on every call (it caches only smaller ones), which was a third of
-    what was left of a start's CPU; ``int`` makes each literal safe to write into the SQL.
+    50 parameters afresh on every call (it caches only smaller ones), which was about a fifth
+    of the consent POST's CPU (7.6 -> 6.0 ms in process); ``int`` makes each literal safe to
+    write into the SQL.
     """
     ops = connection.ops
     entry, option = SheetEntry._meta, ShownOption._meta
