@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timezone
+from itertools import count
 from typing import Any, Callable
 
 from django.core.exceptions import ImproperlyConfigured
@@ -92,6 +93,9 @@ def _same(param: Any, placeholder: Any, connection) -> bool:
     return True
 
 
+_serial = count()
+
+
 class PreparedQuery:
     """``build(*args)`` -> a queryset (or ``update_query(...)``), compiled once per connection.
 
@@ -104,7 +108,9 @@ class PreparedQuery:
         self.build = build
         self.arg_types = arg_types
         self.using = using
-        self._attr = f"_prepared_query_{id(self)}"
+        # A serial number, not id(self): an id is reused once its object is freed, and the
+        # connection would then hand a new query the compiled SQL of a dead one.
+        self._attr = f"_prepared_query_{next(_serial)}"
 
     def compiled(self) -> _Compiled:
         connection = connections[self.using]

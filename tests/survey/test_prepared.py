@@ -82,6 +82,19 @@ def test_it_refuses_an_argument_that_is_not_one_plain_value_in_the_sql(participa
         unused(participant.pk)
 
 
+def test_a_new_query_never_gets_the_compiled_sql_of_a_freed_one_at_the_same_address(participant):
+    first = PreparedQuery(lambda pid: Participant.objects.filter(pk=pid).values_list("status"), int)
+    assert first(participant.pk) == [("started",)]
+    attrs = {first._attr}
+    del first
+    for _ in range(50):  # CPython often gives a freed object's address to the next one
+        later = PreparedQuery(lambda pid: Participant.objects.values_list("pk"), int)
+        assert later._attr not in attrs
+        attrs.add(later._attr)
+        with pytest.raises(ImproperlyConfigured, match="0 times"):
+            later(participant.pk)
+
+
 def test_it_refuses_argument_types_it_cannot_bind():
     floats = PreparedQuery(lambda x: Participant.objects.filter(pk=x).values_list("pk"), float)
     with pytest.raises(ImproperlyConfigured, match="float"):
