@@ -15,6 +15,8 @@ import re
 import zlib
 from functools import lru_cache
 
+from .models import ItemOption, StudyImage
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _HEADER_END = len(PNG_SIGNATURE) + 4 + 4 + 13 + 4  # the signature and the IHDR chunk (length, type, 13 bytes, CRC)
 KEY_KEYWORD = b"Comment"
@@ -57,8 +59,6 @@ def picture(key: str) -> str:
 
     A key's picture never changes (a replaced check gets new options, with new keys).
     """
-    from .models import ItemOption, StudyImage
-
     png = ItemOption.objects.filter(key=key).values_list("image__png", flat=True).first()
     if png is None:
         png = StudyImage.objects.filter(key=key, role=StudyImage.Role.EXAMPLE).values_list("png", flat=True).first()
