@@ -12,6 +12,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import platform
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -37,6 +39,20 @@ logger = logging.getLogger(__name__)
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def host() -> dict:
+    """The driver's machine, for the session record: cells of one grid may be run on different CPUs.
+
+    With ``--scheduler`` the cells run on the workers' machines; this names the driver's.
+    """
+    cpu = platform.processor() or platform.machine()
+    try:
+        names = [ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("model name")]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "cpu_capability": torch.backends.cpu.get_cpu_capability()}
 
 
 @dataclass
@@ -163,7 +179,7 @@ def open_run(spec: KarSpec, spaces: dict[str, FeatureSpace], out_dir: str | Path
         "created": (previous or {}).get("created", started_at),
         **(manifest_extra or {}),
     }
-    session = {"started": started_at, "device": str(device), "jobs": jobs, "status": "running"}
+    session = {"started": started_at, "device": str(device), "jobs": jobs, "host": host(), "status": "running"}
     manifest["sessions"].append(session)
     run = Run(spec, out, manifest, session, resumed=previous is not None)
     run.save_manifest()

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 import time
 
 import numpy as np
 import pytest
+import torch
 
 from explainers.model import TrainConfig
 
@@ -63,6 +65,13 @@ def test_a_run_writes_one_row_per_cell_with_gains_against_its_own_baseline(unint
     assert manifest["fingerprint"] == fingerprint({**SMALL.parameters(), "inputs": INPUTS})
     assert manifest["cells_done"] == 14 and manifest["sessions"][-1]["status"] == "complete"
     assert set(np.load(out / RANKINGS).files) == {"pixels/random", "pixels/smoothgrad", "pixels/normlime"}
+
+
+def test_each_session_names_the_machine_it_ran_on(uninterrupted):
+    out, _ = uninterrupted
+    machine = read_manifest(out)["sessions"][-1]["host"]
+    assert machine["cores"] == os.cpu_count() and machine["cpu"]
+    assert machine["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
 
 
 def test_an_interrupted_run_resumes_without_redoing_cells_and_ends_with_the_same_results(space, explained, uninterrupted, tmp_path):
