@@ -140,3 +140,38 @@ def test_patch_shap_uses_the_determined_budget_for_its_patches():
     group = patch_mask(4)
     expected = np.bincount(group, weights=w * x[0])[group]  # each pixel gets its 4x4 patch's total
     np.testing.assert_allclose(phi[0], expected, atol=1e-3)
+
+
+def test_a_drawn_coalition_keeps_the_features_whose_keys_rank_below_its_size():
+    from explainers.methods.shap import _sampled_coalitions
+
+    Z, w = _sampled_coalitions(40, 64, torch.Generator().manual_seed(3))
+    gen = torch.Generator().manual_seed(3)  # the same draws, ranked by sorting twice (the definition)
+    sizes = np.arange(1, 40)
+    p = torch.as_tensor((39 / (sizes * (40 - sizes))) / (39 / (sizes * (40 - sizes))).sum())
+    drawn = sizes[torch.multinomial(p, 32, replacement=True, generator=gen).numpy()]
+    ranks = torch.rand(32, 40, generator=gen).argsort(1).argsort(1).numpy()
+    expected = (ranks < drawn[:, None]).astype(float)
+    np.testing.assert_array_equal(Z, np.concatenate([expected, 1 - expected]))
+    assert Z[:32].sum(1).tolist() == drawn.tolist() and np.all(w == 1)
+
+
+def test_paired_coalitions_give_the_same_normal_equations_from_half_the_rows():
+    from explainers.methods.shap import _normal_equations, _sampled_coalitions
+
+    Z, w = _sampled_coalitions(50, 200, torch.Generator().manual_seed(0))
+    A = Z[:, :-1] - Z[:, -1:]
+    b = np.random.default_rng(0).normal(size=len(Z))
+    gram, rhs = _normal_equations(A, w, b, paired=True)
+    np.testing.assert_array_equal(gram, A.T @ A)  # integers, exact in float32
+    np.testing.assert_allclose(rhs, A.T @ b, rtol=1e-12, atol=1e-12)
+
+
+def test_rows_that_are_not_complementary_pairs_take_the_general_product():
+    from explainers.methods.shap import _normal_equations
+
+    A = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [-1.0, 0.0]])  # row 3 is not row 1's negation
+    w, b = np.array([1.0, 2.0, 3.0, 4.0]), np.array([1.0, 2.0, 3.0, 4.0])
+    gram, rhs = _normal_equations(A, w, b, paired=True)
+    np.testing.assert_array_equal(gram, [[8.0, 3.0], [3.0, 5.0]])  # sum of w_i a_i a_i', by hand
+    np.testing.assert_array_equal(rhs, [-6.0, 13.0])  # sum of w_i b_i a_i: 1 + 9 - 16, 4 + 9
