@@ -38,17 +38,14 @@ from torch import nn
 from explainers.data import sample_per_class
 from explainers.methods import registry
 from explainers.methods.registry import KAR_METHODS, Source
+from explainers.methods.shap import EXTRA_SAMPLES as SHAP_EXTRA_SAMPLES, recommended_samples
 
 from .errors import KarError
 from .spaces import FeatureSpace
 
 METHODS = KAR_METHODS
-SHAP_EXTRA_SAMPLES = 2048  # shap's rule: 2d + 2048 coalitions
-
-
-def shap_budget(d: int) -> int:
-    """Kernel SHAP coalitions for d players: shap's default, enough to determine the least squares."""
-    return 2 * d + SHAP_EXTRA_SAMPLES
+# Kernel SHAP's budget for d players, shap's rule 2d + 2048, is the explainer's own.
+shap_budget = recommended_samples
 
 
 _NOISE = registry.get("smoothgrad").options  # the paper's SmoothGrad settings, shared by VarGrad
