@@ -177,6 +177,7 @@ def open_run(spec: KarSpec, spaces: dict[str, FeatureSpace], out_dir: str | Path
         "rankings": (previous or {}).get("rankings", {}),
         "sessions": (previous or {}).get("sessions", []),
         "created": (previous or {}).get("created", started_at),
+        **{k: previous[k] for k in ("merged",) if previous and k in previous},  # kar.core.merge's provenance
         **(manifest_extra or {}),
     }
     session = {"started": started_at, "device": str(device), "jobs": jobs, "host": host(), "status": "running"}
