@@ -17,9 +17,9 @@ from .spaces import FEATURE_SETS
 DEFAULT_THRESHOLDS = (10, 50, 90)
 PAPER_THRESHOLDS = tuple(range(10, 100, 10))
 
-# The grid presets of ``run_kar``. The defaults finish on the embedded 4,000/1,000 digits within
-# 15 minutes on 2 CPU cores (measured: benchmarks/kar_cell.py); --paper is the paper's grid with
-# the full training configuration and larger samples for the rankings.
+# The grid presets of ``run_kar``. The defaults are a quick look (3 thresholds, 1 run, 10 epochs:
+# minutes on 2 CPU cores, see the README's measured numbers); --paper is the paper's grid (9
+# thresholds, 5 runs, the full training). Both rank from the same images (per_class per class).
 DEFAULT_SETTINGS = {
     "thresholds": DEFAULT_THRESHOLDS,
     "runs": 1,

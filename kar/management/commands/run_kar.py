@@ -46,7 +46,7 @@ class Command(BaseCommand):
         parser.add_argument("--runs", type=int, default=None, help=f"independent retrainings per cell (default {DEFAULTS['runs']}; --paper {PAPER['runs']})")
         parser.add_argument("--epochs", type=int, default=None, help=f"training epochs per cell (default {DEFAULTS['epochs']}; --paper {PAPER['epochs']})")
         parser.add_argument("--mode", choices=MODES, default="kar", help="kar: remove least important first (paper); roar: most important first")
-        parser.add_argument("--paper", action="store_true", help="the paper's grid: 9 thresholds x 5 runs, full training, larger ranking samples")
+        parser.add_argument("--paper", action="store_true", help=f"the paper's grid: {len(PAPER['thresholds'])} thresholds x {PAPER['runs']} runs, {PAPER['epochs']} epochs per cell")
         parser.add_argument("--restart", action="store_true", help="discard the results already in --out instead of resuming")
         parser.add_argument("--jobs", type=int, default=None,
                             help="cells trained in parallel: a Dask LocalCluster of this many one-thread worker processes "
