@@ -11,7 +11,7 @@ training and prediction (``explainers.model``) runs through :func:`forward` and 
 - **Precision.** ``fp32`` is the default; ``bf16`` runs the network under
   ``torch.autocast`` in bfloat16 (the outputs are returned in float32). It is refused
   where the hardware has no bfloat16 arithmetic, where it would only be emulated
-  (slower than fp32). ``benchmarks/lime_throughput.py`` measures its fidelity.
+  (slower than fp32). ``benchmarks/precision_fidelity.py`` measures its fidelity.
 
 A ``ContextVar`` holds the setting in effect, as ``torch.autocast`` itself does, so
 the methods keep their signatures and any callable model still works: the memory
@@ -29,7 +29,7 @@ from torch import nn
 
 PRECISIONS = ("fp32", "bf16")
 MEMORY_FORMATS = {"channels_last": torch.channels_last, "contiguous": torch.contiguous_format}
-DEFAULT_PRECISION = "fp32"  # bf16 is opt-in: results would otherwise depend on the CPU (see the README notes)
+DEFAULT_PRECISION = "fp32"  # bf16 is opt-in: it fails issue 10's fidelity rule on a trained model (README)
 DEFAULT_MEMORY_FORMAT = "channels_last"
 
 #: Rows per forward pass (no gradient), the fastest measured with benchmarks/lime_throughput.py on 2 CPU cores.
