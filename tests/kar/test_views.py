@@ -12,7 +12,7 @@ from django.utils.html import escape
 from kar import demo as kar_demo
 from kar.core import report as kar_report
 from kar.core.cells import Result
-from kar.core.store import MANIFEST, MANIFEST_KIND, RESULTS, ResultsLog, write_json_atomic
+from kar.core.store import MANIFEST, MANIFEST_KIND, RESULTS, ResultsLog, read_manifest, write_json_atomic
 
 pytestmark = pytest.mark.django_db
 
@@ -102,6 +102,16 @@ def test_the_index_shows_the_newest_run_with_its_tables_and_figures(staff_client
     assert reverse("kar:file", args=["kar-default", "fig5_pixels.png"]) in html
     assert reverse("kar:file", args=["kar-default", "fig6_conv.png"]) in html
     assert reverse("kar:detail", args=["kar-old"]) in html  # the other run is listed
+
+
+def test_a_merged_run_names_the_folders_it_was_merged_from(staff_client, data_dir):
+    folder = write_run(data_dir, "kar-paper", results(), 18)
+    manifest = read_manifest(folder)
+    manifest["merged"] = {"from": [{"folder": "/runs/conv", "feature_sets": ["conv"], "cells_done": 9},
+                                   {"folder": "/runs/pixels", "feature_sets": ["pixels"], "cells_done": 9}]}
+    write_json_atomic(folder / MANIFEST, manifest)
+    html = staff_client.get(reverse("kar:detail", args=["kar-paper"])).content.decode()
+    assert "<dt>Merged from</dt><dd>conv: /runs/conv (9 cells) · pixels: /runs/pixels (9 cells)" in html
 
 
 def test_a_kar_run_shows_a_verdict_on_each_of_the_papers_claims_and_a_roar_run_none(staff_client, data_dir):
