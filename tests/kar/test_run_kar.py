@@ -214,3 +214,22 @@ def test_bf16_is_refused_in_one_line_where_the_hardware_lacks_it(tiny_mnist_dir,
 def test_the_precision_is_one_of_the_parameters_that_decide_a_runs_numbers():
     assert spec_from_options({}).parameters()["precision"] == "fp32"
     assert spec_from_options({"precision": "bf16"}).parameters()["precision"] == "bf16"
+
+
+def test_without_a_readable_database_auto_checks_no_explanation_set_and_says_so(monkeypatch):
+    from django.db import OperationalError
+
+    from kar.management.commands import run_kar as command
+
+    def unmigrated(choice, model_sha):
+        raise OperationalError("no such table: explainers_explanationset")
+
+    monkeypatch.setattr(command, "_explanation_set", unmigrated)
+    said = []
+    assert command.resolve_explanations("auto", "d" * 64, warn=said.append) is None
+    assert said == ["no explanation set to check against: the database cannot be read (no such table: "
+                    "explainers_explanationset; run manage.py migrate); the model's data is still checked"]
+    with pytest.raises(CommandError) as error:
+        command.resolve_explanations("demo", "d" * 64)
+    assert str(error.value) == ("--explanations demo: the database cannot be read (no such table: "
+                                "explainers_explanationset); run manage.py migrate")

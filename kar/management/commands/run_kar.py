@@ -83,7 +83,7 @@ class Command(BaseCommand):
         except CheckpointError as exc:
             raise CommandError(str(exc)) from None
         model_sha = file_sha256(model_path)
-        explanations = resolve_explanations(opts["explanations"], model_sha)
+        explanations = resolve_explanations(opts["explanations"], model_sha, warn=lambda m: self.stderr.write(m))
         data = cli.load_data(opts["mnist_dir"])
         data_check = check_data(data.describe(), model_path, explanations)
 
@@ -208,12 +208,31 @@ def parse_thresholds(text: str) -> tuple[int, ...]:
     return tuple(sorted(set(values)))
 
 
-def resolve_explanations(choice: str, model_sha: str) -> dict | None:
-    """The provenance of the ExplanationSet this run is checked against (same model), or None."""
-    from explainers.models import ExplanationSet
+def resolve_explanations(choice: str, model_sha: str, warn=None) -> dict | None:
+    """The provenance of the ExplanationSet this run is checked against (same model), or None.
+
+    Without a usable database (e.g. a fresh checkout never migrated), 'auto' finds none and says
+    so through ``warn``; a named set is a one-line error.
+    """
+    from django.db import DatabaseError
 
     if choice == "none":
         return None
+    try:
+        return _explanation_set(choice, model_sha)
+    except DatabaseError as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if choice == "auto":
+            if warn is not None:
+                warn(f"no explanation set to check against: the database cannot be read ({reason}; "
+                     "run manage.py migrate); the model's data is still checked")
+            return None
+        raise CommandError(f"--explanations {choice}: the database cannot be read ({reason}); run manage.py migrate") from None
+
+
+def _explanation_set(choice: str, model_sha: str) -> dict | None:
+    from explainers.models import ExplanationSet
+
     if choice == "auto":
         explanation_set = ExplanationSet.objects.filter(model_sha256=model_sha).order_by("-created_at").first()
         if explanation_set is None:
