@@ -100,6 +100,16 @@ def _ci_half_width(sd: float | None, n: int) -> float | None:
     return float(t.ppf(0.5 + CONFIDENCE / 2, n - 1) * sd / np.sqrt(n))
 
 
+def varies(differences: np.ndarray) -> bool:
+    """Whether paired differences vary across runs, so that a t-test means something.
+
+    Gains are recorded to 4 decimals, so differences that are equal in every run can still
+    differ by float rounding (0.1 - 0.3 against 0.2 - 0.4); SciPy's t-test would then divide
+    by that rounding. 1e-9 is far below the recorded precision.
+    """
+    return len(differences) > 1 and float(np.std(differences)) > 1e-9
+
+
 PAIRED_TEST = "paired t-test over runs (two-sided; scipy.stats.ttest_rel), NormLIME's gain minus the method's"
 COMPARISON_FIELDS = ("feature_set", "mode", "threshold", "method", "runs", "mean_difference", "ci_low", "ci_high",
                      "t", "p_value", "test")
@@ -142,7 +152,7 @@ def paired_comparisons(results: list[Result], reference: str = "normlime") -> li
             diff = a - b
             mean = float(diff.mean())
             t_stat = p = low = high = None
-            if len(runs) > 1 and np.std(diff) > 0:
+            if varies(diff):
                 res = ttest_rel(a, b)
                 t_stat, p = float(res.statistic), float(res.pvalue)
                 half = _ci_half_width(float(np.std(diff, ddof=1)), len(runs))

@@ -74,13 +74,15 @@ class _Cells:
         """(mean of a - b, two-sided p, runs) over the runs both cells have; p = 1 with no variation or < 2 runs."""
         from scipy.stats import ttest_rel
 
+        from .report import varies
+
         ga, gb = self.get(feature_set, *a), self.get(feature_set, *b)
         runs = sorted(set(ga) & set(gb))
         x, y = np.array([ga[r] for r in runs]), np.array([gb[r] for r in runs])
         if len(runs) < 2:
             return float(np.mean(x - y)) if runs else float("nan"), 1.0, len(runs)
         diff = x - y
-        if np.std(diff) == 0:  # identical differences in every run: no test, the sign is exact
+        if not varies(diff):  # identical differences in every run: no test, the sign is exact
             return float(diff.mean()), (0.0 if diff.mean() != 0 else 1.0), len(runs)
         return float(diff.mean()), float(ttest_rel(x, y).pvalue), len(runs)
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import warnings
 
 import numpy as np
 import pytest
@@ -42,6 +43,19 @@ def test_normlime_is_paired_with_each_method_by_run_and_the_test_is_named():
     assert c.ci_high < 0  # NormLIME's gain is lower in every run
     table = list(csv.DictReader(io.StringIO(comparisons_csv([c]))))
     assert table[0]["test"] == PAIRED_TEST and "paired t-test" in PAIRED_TEST
+
+
+def test_differences_equal_in_every_run_up_to_float_rounding_get_no_t_test():
+    # NormLIME loses exactly 0.2 pp less than VarGrad in every run; as floats the differences
+    # differ in the 17th digit, which SciPy's t-test would divide by (a warning and a huge t)
+    rows = [Result("pixels", "kar", "baseline", 0, run, run - 1, 0.9, 0.0, 1.0) for run in (1, 2, 3)]
+    for method, gains in {"normlime": [-0.1, -0.1, 0.0], "vargrad": [0.1, 0.1, 0.2]}.items():
+        rows += [Result("pixels", "kar", method, 30, run, run - 1, 0.9, g, 1.0) for run, g in enumerate(gains, 1)]
+    assert np.std(np.subtract([-0.1, -0.1, 0.0], [0.1, 0.1, 0.2])) > 0  # the rounding is there
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        [c] = paired_comparisons(rows)
+    assert c.mean_difference == pytest.approx(-0.2) and c.t is None and c.p_value is None
 
 
 def test_a_single_run_has_no_interval_and_no_test():
