@@ -84,3 +84,24 @@ def target_gradient(model: nn.Module, points: torch.Tensor, rows: torch.Tensor) 
         out = compute.forward(model, points).gather(1, rows[:, None]).sum()
         (grad,) = torch.autograd.grad(out, points)
     return grad.detach()
+
+
+# torch's CPU LAPACK (MKL) factors a batch of matrices of about 150 rows or more wrongly when it
+# uses several threads: torch.linalg.solve raises "Pivots given to lu_solve must all be greater or
+# equal to 1", or never returns (pytorch/pytorch#142815; seen with torch 2.13 on a 2-core AMD EPYC
+# with AVX-512). Small matrices and one thread are fine, so those batches are solved on one thread.
+# Measured: 100 rows pass with 2 threads, 150 hang, 151 and 200 fail.
+SAFE_BATCHED_SOLVE = 128
+
+
+def batched_solve(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
+    """``torch.linalg.solve(A, B)``, on one CPU thread for batches of matrices too large for MKL's threads."""
+    risky = A.device.type == "cpu" and A.dim() > 2 and A.shape[-1] >= SAFE_BATCHED_SOLVE and torch.get_num_threads() > 1
+    if not risky:
+        return torch.linalg.solve(A, B)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return torch.linalg.solve(A, B)
+    finally:
+        torch.set_num_threads(threads)

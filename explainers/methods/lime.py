@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from .. import compute
-from ._common import FORWARD_BATCH, Progress, as_tensor, check_positive, flat, instance_generator, resolve_targets
+from ._common import FORWARD_BATCH, Progress, as_tensor, batched_solve, check_positive, flat, instance_generator, resolve_targets
 from ._common import instance_ids as stream_ids
 
 DEFAULT_SIGMA = 0.25
@@ -133,7 +133,7 @@ def lasso_select_refit(Xc: torch.Tensor, yc: torch.Tensor, k: int) -> torch.Tens
     used = active >= 0
     idx = active.clamp(min=0)
     rhs = torch.where(used, c0.gather(1, idx), torch.zeros_like(c0[:, :k]))
-    beta = torch.linalg.solve(_masked_gram(gram, used), rhs)
+    beta = batched_solve(_masked_gram(gram, used), rhs)
     out = torch.zeros(b, d, dtype=Xc.dtype, device=Xc.device)
     # scatter_add into the used slots only: empty slots carry index 0 and a zero weight
     out.scatter_add_(1, idx, torch.where(used, beta, torch.zeros_like(beta)))
@@ -178,7 +178,7 @@ def lars_lasso(Xc: torch.Tensor, yc: torch.Tensor, k: int, max_steps: int | None
         idx = slots.clamp(min=0)
         gram = cols.gather(1, idx[:, :, None].expand(b, k, k))  # [b, l, m] = x_{slot l}^T x_{slot m}
         sign = torch.where(used, torch.sign(c.gather(1, idx)), torch.zeros(b, k, dtype=dt, device=dev))
-        direction = torch.linalg.solve(_masked_gram(gram, used), sign)
+        direction = batched_solve(_masked_gram(gram, used), sign)
         norm = 1.0 / torch.sqrt((sign * direction).sum(1).clamp(min=1e-300))
         direction = direction * norm[:, None]  # coefficient change per unit step
         a = torch.bmm(cols, direction[:, :, None])[:, :, 0]  # X^T u
