@@ -20,7 +20,7 @@ from explainers.model import TrainConfig
 from .errors import KarError
 from .rankings import RankingConfig
 from .report import Report, load_report, write_report
-from .runner import _now
+from .runner import _now, timings
 from .spaces import FEATURE_SETS
 from .spec import KarSpec, fingerprint
 from .store import MANIFEST, OUTPUT_FILES, RANKINGS, RESULTS, ResultsLog, _differences, load_rankings_cache, read_manifest
@@ -69,8 +69,7 @@ def merge_runs(sources: list[str | Path], out_dir: str | Path, *, restart: bool 
     order = [fs for fs in FEATURE_SETS if fs in seen] + [fs for fs in seen if fs not in FEATURE_SETS]
     parameters = {**first.manifest["parameters"], SPLIT_BY: order}
     spec = spec_of(parameters)
-    cells = spec.cells()
-    position = {(c.feature_set, spec.mode, c.method, c.threshold, c.run): i for i, c in enumerate(cells)}
+    position = spec.order()
     results = sorted((x for r in reports for x in r.results), key=lambda x: position.get(x.key, len(position)))
     stray = [x for x in results if x.key not in position]
     if stray:
@@ -87,7 +86,7 @@ def merge_runs(sources: list[str | Path], out_dir: str | Path, *, restart: bool 
         "fingerprint": fingerprint(parameters),
         "parameters": parameters,
         "feature_spaces": {fs: sp for r in reports for fs, sp in r.manifest.get("feature_spaces", {}).items()},
-        "expected_cells": len(cells),
+        "expected_cells": len(position),
         "rankings": sources_of,
         "sessions": sessions,
         "created": min(r.manifest.get("created", _now()) for r in reports),
@@ -95,11 +94,7 @@ def merge_runs(sources: list[str | Path], out_dir: str | Path, *, restart: bool 
                                            "fingerprint": r.manifest.get("fingerprint"), "cells_done": len(r.results)}
                                           for r in reports]},
         "cells_done": len(results),
-        "timings": {
-            "rankings_seconds": round(sum(s.get("seconds", 0) for s in sources_of.values()), 2),
-            "cell_seconds_sum": round(sum(x.seconds for x in results), 2),
-            "wall_seconds": round(sum(s.get("seconds", 0) for s in sessions), 2),
-        },
+        "timings": timings(sources_of, results, sessions),
     }
     ResultsLog(out / RESULTS).rewrite(results)
     save_rankings_cache(out / RANKINGS, rankings)

@@ -375,6 +375,16 @@ class Report:
         return str(self.manifest.get("label") or "")
 
 
+def console_text(report: Report) -> str:
+    """What the commands print at the end: the tables, then the verdicts on the paper's claims (KAR runs)."""
+    text = text_tables(report.summary)
+    if report.verdicts:
+        from .verdict import verdicts_text
+
+        text += "The paper's claims:\n" + verdicts_text(report.verdicts)
+    return text
+
+
 def load_report(out_dir: str | Path) -> Report:
     """A run folder's manifest and results (partial ones too). KarError if it is not a KAR run."""
     out = Path(out_dir)

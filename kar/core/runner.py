@@ -155,7 +155,7 @@ class Run:
         write_json_atomic(self.out / MANIFEST, self.manifest)
 
     def key(self, cell: Cell) -> tuple:
-        return (cell.feature_set, self.spec.mode, cell.method, cell.threshold, cell.run)
+        return self.spec.key(cell)
 
 
 def open_run(spec: KarSpec, spaces: dict[str, FeatureSpace], out_dir: str | Path, *, inputs: dict,
@@ -305,8 +305,7 @@ def train_cells(run: Run, spaces: dict[str, FeatureSpace], rankings: dict[str, n
 
 def close_run(run: Run, status: str) -> list[Result]:
     """Step 4: the results in grid order (rewritten so when complete), the session's status and timings."""
-    cells = run.spec.cells()
-    order = {run.key(c): i for i, c in enumerate(cells)}
+    order = run.spec.order()
     results = sorted(run.done.values(), key=lambda r: order.get(r.key, len(order)))
     if status == "complete":
         run.log.rewrite(results)  # canonical grid order, whatever order the workers finished in
@@ -314,13 +313,18 @@ def close_run(run: Run, status: str) -> list[Result]:
                        seconds=round(time.perf_counter() - run.started, 2))
     manifest = run.manifest
     manifest["cells_done"] = len(run.done)
-    manifest["timings"] = {
-        "rankings_seconds": round(sum(s.get("seconds", 0) for s in manifest["rankings"].values()), 2),
-        "cell_seconds_sum": round(sum(r.seconds for r in run.done.values()), 2),
-        "wall_seconds": round(sum(s.get("seconds", 0) for s in manifest["sessions"]), 2),
-    }
+    manifest["timings"] = timings(manifest["rankings"], run.done.values(), manifest["sessions"])
     run.save_manifest()
     return results
+
+
+def timings(rankings: dict, results, sessions: list[dict]) -> dict:
+    """The manifest's totals: seconds spent ranking, training (summed over cells) and in all sessions."""
+    return {
+        "rankings_seconds": round(sum(s.get("seconds", 0) for s in rankings.values()), 2),
+        "cell_seconds_sum": round(sum(r.seconds for r in results), 2),
+        "wall_seconds": round(sum(s.get("seconds", 0) for s in sessions), 2),
+    }
 
 
 def run_kar(

@@ -90,6 +90,14 @@ class KarSpec:
         ]
         return baselines + rest
 
+    def key(self, cell: Cell) -> tuple:
+        """A cell's key, as :attr:`kar.core.cells.Result.key` gives it for the cell's result."""
+        return (cell.feature_set, self.mode, cell.method, cell.threshold, cell.run)
+
+    def order(self) -> dict[tuple, int]:
+        """Each cell's key -> its position in :meth:`cells` (results are written in this order)."""
+        return {self.key(c): i for i, c in enumerate(self.cells())}
+
     def parameters(self) -> dict:
         return {
             "feature_sets": list(self.feature_sets),

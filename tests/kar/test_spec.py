@@ -28,3 +28,12 @@ def test_cells_list_baselines_first_then_run_by_run():
         ("pixels", 10, 1), ("pixels", 90, 1), ("conv", 10, 1), ("conv", 90, 1),
         ("pixels", 10, 2), ("pixels", 90, 2), ("conv", 10, 2), ("conv", 90, 2),
     ]
+
+
+def test_each_cell_has_a_key_like_its_results_and_a_position_in_the_grid():
+    spec = KarSpec(feature_sets=("pixels", "conv"), methods=("lime",), thresholds=(10, 90), runs=2, mode="roar")
+    order = spec.order()
+    cells = spec.cells()
+    assert len(order) == len(cells) == 4 + 2 * 2 * 2
+    assert [order[spec.key(c)] for c in cells] == list(range(len(cells)))
+    assert spec.key(cells[-1]) == ("conv", "roar", "lime", 90, 2)  # Result.key's order of fields

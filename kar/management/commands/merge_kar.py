@@ -27,11 +27,7 @@ class Command(BaseCommand):
             report = merge_runs([Path(f) for f in opts["folders"]], Path(opts["out"]), restart=opts["restart"])
         except KarError as exc:
             raise CommandError(str(exc)) from None
-        self.stdout.write(kar_report.text_tables(report.summary))
-        if report.verdicts:
-            from kar.core.verdict import verdicts_text
-
-            self.stdout.write("The paper's claims:\n" + verdicts_text(report.verdicts))
+        self.stdout.write(kar_report.console_text(report))
         state = "complete" if report.complete else "incomplete"
         self.stdout.write(self.style.SUCCESS(
             f"Merged {len(opts['folders'])} folders into {report.out_dir}: {len(report.results)} of {report.expected} "

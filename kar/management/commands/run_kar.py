@@ -130,11 +130,7 @@ class Command(BaseCommand):
                 "run the same command again to resume"
             ) from None
         report = kar_report.write_report(out)
-        self.stdout.write(kar_report.text_tables(report.summary))
-        if report.verdicts:
-            from kar.core.verdict import verdicts_text
-
-            self.stdout.write("The paper's claims:\n" + verdicts_text(report.verdicts))
+        self.stdout.write(kar_report.console_text(report))
         seconds = time.perf_counter() - start
         figures = ", ".join(name for _, name in report.figures)
         self.stdout.write(
