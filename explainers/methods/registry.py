@@ -128,6 +128,20 @@ def get(name: str) -> Method:
         raise KeyError(f"unknown method {name!r} (known: {', '.join(NAMES)})") from None
 
 
+def names(*, paper: bool | None = None, kar: bool | None = None) -> tuple[str, ...]:
+    """Registered method names in registry order, optionally only (or all but) the paper's or KAR's.
+
+    ``names(paper=True)`` is the paper's four survey methods in the order of its
+    tables (the index order of vote arrays); ``names(kar=True)`` the methods that
+    KAR ranks features with. Read at call time, so a test may register a method.
+    """
+    return tuple(
+        m.name
+        for m in METHODS
+        if (paper is None or m.paper == paper) and (kar is None or m.kar == kar)
+    )
+
+
 def label(name: str) -> str:
     """The label of ``name`` for people (the name itself for what is not a method)."""
     return next((m.label for m in METHODS if m.name == name), name)  # at call time: tests may register one
