@@ -13,10 +13,7 @@ from .methods import registry
 
 #: The names used for methods everywhere (arrays, files, database, CSV, reports), from the registry.
 #: A new registry entry changes these choices: run ``makemigrations`` (the database checks the names).
-Method = models.TextChoices("Method", [(m.name.upper(), (m.name, m.label)) for m in registry.METHODS])
-
-#: The paper's four survey methods, in its order.
-SURVEY_METHODS = tuple(Method(name) for name in registry.PAPER_METHODS)
+MethodName = models.TextChoices("MethodName", [(m.name.upper(), (m.name, m.label)) for m in registry.METHODS])
 
 
 class ExplanationSet(models.Model):
@@ -49,7 +46,7 @@ class ClassMap(models.Model):
     """The class-level map of one digit by one method, as participants see it."""
 
     explanation_set = models.ForeignKey(ExplanationSet, on_delete=models.CASCADE, related_name="maps")
-    method = models.CharField(max_length=20, choices=Method.choices)
+    method = models.CharField(max_length=20, choices=MethodName.choices)
     digit = models.PositiveSmallIntegerField(validators=[MinValueValidator(0), MaxValueValidator(9)])
     values = models.BinaryField(help_text="784 float32 scores, row-major 28x28, as displayed")
     png = models.BinaryField()
@@ -59,7 +56,7 @@ class ClassMap(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["explanation_set", "method", "digit"], name="one_map_per_method_and_digit"),
             models.CheckConstraint(condition=models.Q(digit__gte=0, digit__lte=9), name="digit_between_0_and_9"),
-            models.CheckConstraint(condition=models.Q(method__in=Method.values), name="known_method"),
+            models.CheckConstraint(condition=models.Q(method__in=MethodName.values), name="known_method"),
         ]
 
     def __str__(self) -> str:

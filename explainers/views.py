@@ -8,7 +8,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import etag, require_safe
 
-from .models import ClassMap, ExplanationSet, Method
+from .models import ClassMap, ExplanationSet, MethodName
 
 # Images never change for a given set and update time; browsers may keep them, shared caches not
 # (they are behind a login).
@@ -29,7 +29,7 @@ def set_detail(request, name: str):
     maps = {(m.method, m.digit): m for m in explanation_set.maps.only("id", "method", "digit", "explanation_set")}
     rows = [
         {"method": method, "label": method.label, "maps": [maps.get((method.value, d)) for d in range(10)]}
-        for method in Method  # every registered method
+        for method in MethodName  # every registered method
     ]
     context = {"set": explanation_set, "rows": rows, "digits": range(10)}
     return render(request, "explainers/set_detail.html", context)

@@ -19,7 +19,7 @@ from django.db.models.lookups import Exact
 from django.urls import reverse
 
 from explainers.methods import registry
-from explainers.models import Method
+from explainers.models import MethodName
 
 # A study compares 2 to 6 methods: each real question shows one map per method (its k options).
 MIN_OPTIONS = 2
@@ -174,7 +174,7 @@ class StudyImage(models.Model):
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="images")
     key = models.CharField(max_length=32, unique=True, default=new_image_key, editable=False)
     role = models.CharField(max_length=10, choices=Role.choices)
-    method = models.CharField(max_length=20, choices=Method.choices, blank=True)
+    method = models.CharField(max_length=20, choices=MethodName.choices, blank=True)
     digit = models.PositiveSmallIntegerField(
         null=True, blank=True, validators=[MaxValueValidator(9)], help_text="Digit shown (unknown for uploads)."
     )
@@ -192,7 +192,7 @@ class StudyImage(models.Model):
             models.CheckConstraint(condition=~Q(role="map") | Q(digit__isnull=False), name="image_maps_have_a_digit"),
             models.CheckConstraint(condition=Q(role__in=["map", "check", "example"]), name="image_known_role"),
             models.CheckConstraint(
-                condition=Q(role="map", method__in=Method.values) | (~Q(role="map") & Q(method="")),
+                condition=Q(role="map", method__in=MethodName.values) | (~Q(role="map") & Q(method="")),
                 name="image_method_only_on_maps",
             ),
         ]
@@ -243,7 +243,7 @@ class ItemOption(models.Model):
     slot = models.PositiveSmallIntegerField()
     key = models.CharField(max_length=32, unique=True, default=new_image_key, editable=False)
     image = models.ForeignKey(StudyImage, on_delete=models.PROTECT, related_name="options")
-    method = models.CharField(max_length=20, choices=Method.choices, blank=True, help_text="Real questions only.")
+    method = models.CharField(max_length=20, choices=MethodName.choices, blank=True, help_text="Real questions only.")
     is_correct = models.BooleanField(default=False, help_text="Attention checks only: the one acceptable answer.")
 
     class Meta:
@@ -422,7 +422,7 @@ class Answer(models.Model):
     entry = models.OneToOneField(SheetEntry, on_delete=models.PROTECT, related_name="answer")
     chosen = models.ForeignKey(ShownOption, on_delete=models.PROTECT, related_name="+")
     position = models.PositiveSmallIntegerField(help_text="On-screen position chosen (1 to k).")
-    method = models.CharField(max_length=20, choices=Method.choices, blank=True, help_text="Real questions only.")
+    method = models.CharField(max_length=20, choices=MethodName.choices, blank=True, help_text="Real questions only.")
     correct = models.BooleanField(null=True, blank=True, help_text="Attention checks only.")
     shown_at = models.DateTimeField()
     answered_at = models.DateTimeField()

@@ -20,7 +20,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
-from explainers.models import ClassMap, ExplanationSet, Method
+from explainers.models import ClassMap, ExplanationSet, MethodName
 
 from . import sheets
 from .prepared import PreparedQuery, update_query
@@ -184,9 +184,9 @@ def check_method_names(methods: Sequence[str]) -> tuple[str, ...]:
     repeated = sorted({m for m in methods if methods.count(m) > 1})
     if repeated:
         raise BadStudyInput(f"method(s) {', '.join(repeated)} named twice: give each method once")
-    unknown = [m for m in methods if m not in Method.values]
+    unknown = [m for m in methods if m not in MethodName.values]
     if unknown:
-        raise BadStudyInput(f"unknown method(s) {', '.join(unknown)} (known: {', '.join(Method.values)})")
+        raise BadStudyInput(f"unknown method(s) {', '.join(unknown)} (known: {', '.join(MethodName.values)})")
     return methods
 
 

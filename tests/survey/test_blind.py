@@ -15,7 +15,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
-from explainers.models import Method
+from explainers.models import MethodName
 from explainers.methods import registry
 from survey.models import Item, Participant
 from survey.pictures import DATA_URL, NoSuchPicture, picture, png_of
@@ -34,7 +34,7 @@ def _words(text: str) -> str:
 
 # Every name and label a method goes by, as runs of words ("SmoothGrad²" -> "smoothgrad").
 METHOD_TERMS = sorted(
-    {_words(term) for pair in (*Method.choices, *registry.LABELS.items()) for term in pair} - {"  "}
+    {_words(term) for pair in (*MethodName.choices, *registry.LABELS.items()) for term in pair} - {"  "}
 )
 
 
