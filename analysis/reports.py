@@ -24,8 +24,6 @@ from survey.models import in_words
 from . import stats
 from .study import StudyReport
 
-LABELS = registry.LABELS
-COLORS = registry.COLOURS
 
 REPORT_JSON = "report.json"
 VOTES_CSV = "votes.csv"
@@ -348,7 +346,7 @@ def shares_figure(report: StudyReport):
     share = np.array([r["share"] for r in rows])
     lower = np.array([r["ci_lower"] for r in rows])
     upper = np.array([r["ci_upper"] for r in rows])
-    ax.bar(x, share, width=0.6, color=[COLORS.get(m, "#888888") for m in methods], alpha=0.85, zorder=2)
+    ax.bar(x, share, width=0.6, color=[registry.colour(m) for m in methods], alpha=0.85, zorder=2)
     ax.errorbar(x, share, yerr=[share - lower, upper - share], fmt="none", ecolor="black", capsize=6, lw=1.5,
                 zorder=4, label=f"95% CI (cluster bootstrap, {a.bootstrap.n_boot:,} resamples)")
     rng = np.random.default_rng(0)  # jitter only; fixed so the same data draw the same picture

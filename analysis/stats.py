@@ -64,7 +64,7 @@ from scipy import stats
 from statsmodels.stats.multicomp import pairwise_tukeyhsd
 from statsmodels.stats.multitest import multipletests
 
-from explainers.methods.registry import PAPER_METHODS
+from explainers.methods import registry
 
 __all__ = [
     "METHODS",
@@ -99,7 +99,7 @@ __all__ = [
 ]
 
 #: Explanation methods, in the index order used by ``choices`` arrays.
-METHODS: tuple[str, ...] = PAPER_METHODS
+METHODS: tuple[str, ...] = registry.names(paper=True)
 
 #: Smallest normal double.  SciPy's closed-form survival functions are
 #: accurate down to here; a smaller value (0.0 or subnormal) has underflowed.

@@ -36,7 +36,7 @@ def main() -> None:
     from explainers import cli
     from explainers.methods import registry
     from explainers.model import load_checkpoint
-    from kar.core.rankings import RankingConfig, _function, _lime_weights, _RankingContext
+    from kar.core.rankings import RankingConfig, _lime_weights, _RankingContext
     from kar.core.spaces import conv_space, explained_models
 
     run = Path(args.run)
@@ -49,7 +49,7 @@ def main() -> None:
     W, source = _lime_weights(ctx)
     saved = np.load(run / "rankings.npz")
     for name in ("normlime", "lime"):
-        ours = np.abs(_function(registry.get(name))(W))
+        ours = np.abs(registry.resolve(registry.get(name))(W))
         print(f"{name}: recomputed ranking equals the run's: {np.allclose(ours, saved[f'conv/{name}'])}")
     counts = (W != 0).sum(0)
     k = space.dim * args.keep // 100

@@ -67,7 +67,7 @@ def main() -> None:
     print(f"| LIME selected features identical | {share:.1%} | >= {SELECTIONS_RULE:.0%} |")
     print(f"| LIME explanations with the identical set | {identical_sets:.1%} | |")
     ok = share >= SELECTIONS_RULE
-    for method in registry.NAMES:
+    for method in registry.names():
         a, b = results["fp32"].maps[method].ravel(), results["bf16"].maps[method].ravel()
         r = float(np.corrcoef(a, b)[0, 1]) if a.std() and b.std() else float("nan")
         if method != "random":  # draws no model output: identical by construction

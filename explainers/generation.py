@@ -7,7 +7,6 @@ interrupted run continues where it stopped.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import logging
 import time
@@ -23,7 +22,7 @@ from .data import MnistData, sample_per_class
 from .executor import Executor, InProcess
 from .methods import class_mean_maps, lime_local, random_importance
 from .methods import registry
-from .methods.lime import DEFAULT_SIGMA
+from .methods.lime import DEFAULT_FEATURES, DEFAULT_SAMPLES, DEFAULT_SIGMA
 from .methods.registry import Method, Source
 from .model import predict, probabilities
 
@@ -42,8 +41,8 @@ DATA_INPUTS: dict[str, Callable[[MnistData], np.ndarray]] = {
 @dataclass(frozen=True)
 class GenerationConfig:
     per_class: int = 100  # local explanations per digit (by the model's prediction)
-    num_samples: int = 1000  # LIME perturbations per explanation
-    num_features: int = 20  # K
+    num_samples: int = DEFAULT_SAMPLES  # LIME perturbations per explanation
+    num_features: int = DEFAULT_FEATURES  # K
     sigma: float = DEFAULT_SIGMA  # LIME sampling noise, pixel units
     kernel_width: float | None = None  # default 0.75 * sqrt(784) * sigma
     images_per_class: int = 10  # images per class for the per-image methods (paper, SmoothGrad: 10)
@@ -79,7 +78,7 @@ def generate(
     ``lime_progress`` gets (done, total) local explanations; ``image_progress`` gets (what, done,
     total) images of each per-image call (``what`` names the methods it serves).
     """
-    unknown = sorted(set(config.options) - set(m.name for m in registry.METHODS))
+    unknown = sorted(set(config.options) - set(registry.names()))
     if unknown:
         raise ValueError(f"options for unknown method(s) {', '.join(unknown)}")
     out = Path(out_dir)
@@ -140,12 +139,6 @@ def generate(
     return GenerationResult(out_dir=out, maps=maps, manifest=manifest, resumed_from=resumed)
 
 
-def resolve(function: str) -> Callable:
-    """The callable a registry entry names: ``"module:function"`` in explainers.methods, or a dotted module."""
-    module, _, name = function.partition(":")
-    return getattr(importlib.import_module(module if "." in module else f"{__package__}.methods.{module}"), name)
-
-
 def method_options(method: Method, config: GenerationConfig) -> dict[str, Any]:
     """The registry's options of ``method`` with the config's replacements."""
     extra = dict(config.options.get(method.name, {}))
@@ -165,16 +158,15 @@ def _class_maps(f, data, W, labels, grad_idx, grad_labels, config, timings, prog
         options = method_options(method, config)
         t0 = time.perf_counter()
         if method.source is Source.LIME_WEIGHTS:
-            aggregate = resolve(method.function)
+            aggregate = registry.resolve(method)
             maps[method.name] = aggregate(W, labels, **options)
             if method.signed:
                 maps[f"{method.name}_signed"] = aggregate(W, labels, signed=True, **options)
             maps[f"{method.name}_global"] = aggregate(W, **options)
             timing = method.name
         elif method.source is Source.PER_IMAGE:
-            key = json.dumps([method.function, options, dict(method.inputs)], sort_keys=True, default=str)
-            sharing = [m.name for m in per_image if json.dumps(
-                [m.function, method_options(m, config), dict(m.inputs)], sort_keys=True, default=str) == key]
+            key = registry.call_key(method.function, options, method.inputs)
+            sharing = [m.name for m in per_image if registry.call_key(m.function, method_options(m, config), m.inputs) == key]
             timing = "_".join(sharing)
             if key not in calls:
                 calls[key] = _attribute(method, options, f, data, grad_idx, grad_labels, config, timing, progress)
@@ -217,7 +209,7 @@ def _attribute(method: Method, options, f, data, grad_idx, grad_labels, config, 
         if source not in DATA_INPUTS:
             raise ValueError(f"{method.name}: unknown input {source!r} (known: {', '.join(DATA_INPUTS)})")
         inputs[keyword] = DATA_INPUTS[source](data)
-    return resolve(method.function)(
+    return registry.resolve(method)(
         f,
         data.x_train[grad_idx],
         grad_labels,

@@ -1,7 +1,8 @@
 """Small helpers shared by the explainer modules (no Django)."""
 from __future__ import annotations
 
-from typing import Callable
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol
 
 import numpy as np
 import torch
@@ -11,6 +12,64 @@ from .. import compute
 from ..compute import BACKWARD_BATCH, FORWARD_BATCH  # noqa: F401 (the methods' batch-size defaults)
 
 Progress = Callable[[int], None] | None
+
+
+class PerImageMethod(Protocol):
+    """The contract of a registry entry's ``PER_IMAGE`` function: what generation and KAR call.
+
+    ``function(model, X, targets, **options, **inputs, batch_size=, seed=, instance_ids=, progress=)``
+
+    - ``model`` maps (m, d) float32 rows to (m, classes) scores; ``X`` holds n inputs of d
+      values (an array or a tensor, never modified); ``targets`` a class per input (default:
+      the model's prediction).
+    - ``options`` are the registry's keyword values; ``inputs`` the data-derived ones it names.
+    - ``batch_size`` is the rows per forward or backward pass: it never changes the result.
+    - Input i draws from the random stream keyed by (``seed``, ``instance_ids[i]``), so a
+      result does not depend on batches or on how a run is split; a method that draws
+      nothing (Integrated Gradients) accepts both and ignores them.
+    - ``progress(k)`` is called as k more inputs are done.
+    - Returns an (n, d) array of attributions, or an object whose attributes (the registry's
+      ``output``) are such arrays, one per method it serves.
+
+    :func:`prepare` is the prologue every such function shares.
+    """
+
+    def __call__(
+        self,
+        model: nn.Module,
+        X,
+        targets=None,
+        *,
+        batch_size: int,
+        seed: int = 0,
+        instance_ids=None,
+        progress: Progress = None,
+        **options: Any,
+    ) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Instances:
+    """The inputs of one call as every method reads them (see :func:`prepare`)."""
+
+    x: torch.Tensor  # (n, d) float32, on the inputs' device (a tensor) or the model's (an array)
+    targets: torch.Tensor  # (n,) int64: the explained class of each input
+    ids: list[int]  # each input's key of its random stream
+
+    @property
+    def n(self) -> int:
+        return self.x.shape[0]
+
+    @property
+    def d(self) -> int:
+        return self.x.shape[1]
+
+
+def prepare(model: nn.Module, X, targets, *, batch_size: int, instance_ids=None, **positive) -> Instances:
+    """The prologue every method shares: ``positive`` values checked, flat float32 rows, targets, stream ids."""
+    check_positive(batch_size=batch_size, **positive)
+    x = flat(as_tensor(X, model))
+    return Instances(x, resolve_targets(model, x, targets, batch_size), instance_ids_of(instance_ids, len(x)))
 
 
 def as_tensor(x, model: nn.Module) -> torch.Tensor:
@@ -57,7 +116,7 @@ def resolve_targets(model: nn.Module, x: torch.Tensor, targets, batch_size: int)
     return t
 
 
-def instance_ids(ids, n: int) -> list[int]:
+def instance_ids_of(ids, n: int) -> list[int]:
     """Keys of each instance's random stream: ``ids`` if given (e.g. dataset indices), else 0..n-1.
 
     Keying by a stable id makes a result independent of how a long run is split

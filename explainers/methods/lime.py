@@ -21,10 +21,11 @@ import torch
 from torch import nn
 
 from .. import compute
-from ._common import FORWARD_BATCH, Progress, as_tensor, batched_solve, check_positive, flat, instance_generator, resolve_targets
-from ._common import instance_ids as stream_ids
+from ._common import FORWARD_BATCH, Progress, batched_solve, check_positive, instance_generator, prepare
 
 DEFAULT_SIGMA = 0.25
+DEFAULT_SAMPLES = 1000  # perturbations per explanation (the paper states none; lime's own default is 5000)
+DEFAULT_FEATURES = 20  # K, the features a local explanation keeps
 # instances whose regressions are solved together; bounds memory at ~6 MB per instance
 REGRESSION_GROUP = 16
 
@@ -48,10 +49,10 @@ def lime_local(
     X,
     targets=None,
     *,
-    num_samples: int = 1000,
+    num_samples: int = DEFAULT_SAMPLES,
     sigma: float = DEFAULT_SIGMA,
     kernel_width: float | None = None,
-    num_features: int = 20,
+    num_features: int = DEFAULT_FEATURES,
     batch_size: int = FORWARD_BATCH,
     seed: int = 0,
     instance_ids=None,
@@ -65,14 +66,12 @@ def lime_local(
     draws its samples from a stream keyed by (seed, instance_ids[i]) (default i).
     Returns an (n, d) float64 array with at most ``num_features`` non-zeros per row.
     """
-    check_positive(num_samples=num_samples, sigma=sigma, num_features=num_features, batch_size=batch_size)
     if kernel_width is not None:
         check_positive(kernel_width=kernel_width)
-    x = flat(as_tensor(X, model))
-    n, d = x.shape
+    inst = prepare(model, X, targets, batch_size=batch_size, instance_ids=instance_ids, num_samples=num_samples,
+                   sigma=sigma, num_features=num_features)
+    x, targets, ids, n, d = inst.x, inst.targets, inst.ids, inst.n, inst.d
     width = kernel_width or default_kernel_width(d, sigma)
-    targets = resolve_targets(model, x, targets, batch_size)
-    ids = stream_ids(instance_ids, n)
     weights = np.zeros((n, d), dtype=np.float64)
     for start in range(0, n, REGRESSION_GROUP):
         stop = min(n, start + REGRESSION_GROUP)

@@ -19,17 +19,32 @@ How a class-level map is made (:class:`Source`):
   one call.
 - ``RANDOM``: uniform random scores per class (a sanity check, no model).
 
-The function is named by ``"module:function"`` inside ``explainers.methods`` so
-this module stays importable without torch (participant pages import the
-model choices). ``inputs`` name data-derived arguments, resolved by
-generation (see ``explainers.generation.DATA_INPUTS``).
+The function is named by ``"module:function"`` inside ``explainers.methods`` (or
+a dotted module) so this module stays importable without torch (participant
+pages import the model choices); :func:`resolve` imports it on use. A
+``PER_IMAGE`` function keeps the contract of
+:class:`explainers.methods._common.PerImageMethod`. ``inputs`` name
+data-derived arguments, resolved by generation (``explainers.generation.DATA_INPUTS``)
+and by KAR for its feature spaces.
+
+The way in: :func:`get` (one method), :func:`names` (which ones), :func:`resolve`
+(its function); :func:`call_key` says when two methods can share one call.
+
+KAR (``kar.core.rankings``) ranks features with the methods that opt in with
+``kar=True``; it calls ``kar_function`` with ``kar_options`` where a method's
+gallery call does not fit a feature space (Kernel SHAP per feature instead of
+2x2-pixel patches), else ``function`` with ``options``. Methods that add noise
+(a ``sigma`` option) run on standardised features; ``unit_power`` says how their
+attributions convert back to the feature's units.
 """
 from __future__ import annotations
 
 import enum
+import importlib
+import json
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 
 class Source(enum.Enum):
@@ -51,14 +66,24 @@ class Method:
     options: Mapping[str, Any] = field(default_factory=dict)  # keyword defaults of ``function``
     inputs: Mapping[str, str] = field(default_factory=dict)  # keyword -> data-derived value
     paper_votes: int | None = None  # votes in the paper's study (one of its four survey methods)
-    kar: bool = True  # KAR can rank features with it
+    kar: bool = False  # KAR ranks features with it (a new method opts in once it works on KAR's spaces)
+    kar_function: str = ""  # "module:function" KAR calls instead of ``function`` (with ``kar_options``)
+    kar_options: Mapping[str, Any] = field(default_factory=dict)  # keyword values of ``kar_function``
+    #: an attribution computed on z = x / unit is (1 / unit) ** unit_power per unit of x: 1 for a
+    #: gradient or a LIME weight, 2 for a squared gradient or a variance of gradients (KAR's noise methods)
+    unit_power: int = 1
     description: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "options", MappingProxyType(dict(self.options)))
         object.__setattr__(self, "inputs", MappingProxyType(dict(self.inputs)))
+        object.__setattr__(self, "kar_options", MappingProxyType(dict(self.kar_options)))
         if self.source is not Source.RANDOM and ":" not in self.function:
             raise ValueError(f"method {self.name}: function must be 'module:function' (got {self.function!r})")
+        if self.kar_function and ":" not in self.kar_function:
+            raise ValueError(f"method {self.name}: kar_function must be 'module:function' (got {self.kar_function!r})")
+        if self.kar_options and not self.kar_function:
+            raise ValueError(f"method {self.name}: kar_options need a kar_function (else KAR uses options)")
         if self.reduce not in ("mean", "mean_abs"):
             raise ValueError(f"method {self.name}: reduce must be 'mean' or 'mean_abs' (got {self.reduce!r})")
 
@@ -67,65 +92,68 @@ class Method:
         """One of the paper's four survey methods."""
         return self.paper_votes is not None
 
+    @property
+    def kar_call(self) -> tuple[str, Mapping[str, Any]]:
+        """(function, options) of KAR's call: ``kar_function`` where the method has one."""
+        if self.kar_function:
+            return self.kar_function, self.kar_options
+        return self.function, self.options
+
 
 _NOISE = {"num_samples": 100, "sigma": 0.3}  # the paper's SmoothGrad settings, shared by VarGrad
 
 METHODS: tuple[Method, ...] = (
     Method(
         "normlime", "NormLIME", "#d62728", signed=True, source=Source.LIME_WEIGHTS,
-        function="normlime:normlime", paper_votes=939,
+        function="aggregation:normlime", paper_votes=939, kar=True,
         description="NormLIME (paper Eq. 9): normalised local LIME weights averaged over a class's explanations",
     ),
     Method(
         "lime", "LIME", "#ff7f0e", signed=True, source=Source.LIME_WEIGHTS,
-        function="normlime:lime_sp", paper_votes=438,
+        function="aggregation:lime_sp", paper_votes=438, kar=True,
         description="SP-LIME column norm (paper Eq. 6) of a class's local LIME weights",
     ),
     Method(
         "smoothgrad", "SmoothGrad²", "#2ca02c", signed=False, source=Source.PER_IMAGE,
-        function="noise_tunnel:noise_tunnel", output="smoothgrad_sq", options=_NOISE, paper_votes=132,
+        function="noisy_gradients:noise_tunnel", output="smoothgrad_sq", options=_NOISE, paper_votes=132,
+        kar=True, unit_power=2,
         description="SmoothGrad-squared: mean squared gradient over noisy copies of each image",
     ),
     Method(
         "vargrad", "VarGrad", "#9467bd", signed=False, source=Source.PER_IMAGE,
-        function="noise_tunnel:noise_tunnel", output="vargrad", options=_NOISE, paper_votes=151,
+        function="noisy_gradients:noise_tunnel", output="vargrad", options=_NOISE, paper_votes=151,
+        kar=True, unit_power=2,
         description="VarGrad: variance of |gradient| over noisy copies of each image",
     ),
     Method(
         "shap", "SHAP", "#1f77b4", signed=False, source=Source.PER_IMAGE,
         function="shap:patch_shap", reduce="mean_abs", options={"patch": 2, "num_samples": None},
         inputs={"background": "train_mean"},
+        # KAR: every feature a player (784 pixels or 1,600 conv features), budget 2d + 2048
+        kar=True, kar_function="shap:kernel_shap", kar_options={"num_samples": None},
         description="mean |Kernel SHAP| over 2x2-pixel patches, background = training mean, "
         "budget 2d + 2048 coalitions (so the least squares are determined)",
     ),
     Method(
         "ig", "Integrated Gradients", "#8c564b", signed=True, source=Source.PER_IMAGE,
-        function="integrated_gradients:integrated_gradients", options={"steps": 64, "baseline": "black"},
+        function="path_integral:integrated_gradients", options={"steps": 64, "baseline": "black"},
+        kar=True,
         description="Integrated Gradients from a black image, 64 Gauss-Legendre steps, mean over a class's "
         "images (the same ones SmoothGrad² uses)",
     ),
     Method(
-        "random", "Random", "#7f7f7f", signed=False, source=Source.RANDOM,
+        "random", "Random", "#7f7f7f", signed=False, source=Source.RANDOM, kar=True,
         description="uniform random scores (a sanity check)",
     ),
 )
 
-BY_NAME: Mapping[str, Method] = MappingProxyType({m.name: m for m in METHODS})
-NAMES: tuple[str, ...] = tuple(BY_NAME)
-LABELS: Mapping[str, str] = MappingProxyType({m.name: m.label for m in METHODS})
-COLOURS: Mapping[str, str] = MappingProxyType({m.name: m.colour for m in METHODS})
-#: The paper's four survey methods, in the order of its tables (the index order of vote arrays).
-PAPER_METHODS: tuple[str, ...] = tuple(m.name for m in METHODS if m.paper)
-#: The methods KAR can rank features with.
-KAR_METHODS: tuple[str, ...] = tuple(m.name for m in METHODS if m.kar)
-
 
 def get(name: str) -> Method:
     """The method called ``name``; a one-line error naming the known ones otherwise."""
-    try:
-        return BY_NAME[name]
-    except KeyError:
-        raise KeyError(f"unknown method {name!r} (known: {', '.join(NAMES)})") from None
+    for method in METHODS:  # at call time: tests may register a method
+        if method.name == name:
+            return method
+    raise KeyError(f"unknown method {name!r} (known: {', '.join(names())})")
 
 
 def names(*, paper: bool | None = None, kar: bool | None = None) -> tuple[str, ...]:
@@ -144,17 +172,39 @@ def names(*, paper: bool | None = None, kar: bool | None = None) -> tuple[str, .
 
 def label(name: str) -> str:
     """The label of ``name`` for people (the name itself for what is not a method)."""
-    return next((m.label for m in METHODS if m.name == name), name)  # at call time: tests may register one
+    return next((m.label for m in METHODS if m.name == name), name)
+
+
+def colour(name: str) -> str:
+    """The matplotlib colour of method ``name`` in every figure."""
+    return get(name).colour
+
+
+def resolve(function: Method | str) -> Callable:
+    """The callable of a method (its ``function``) or of a ``"module:function"`` spec.
+
+    ``module`` is a module of ``explainers.methods``, or a dotted module path (a
+    method defined elsewhere, e.g. in a test). Imported on use: this module stays
+    free of torch.
+    """
+    spec = function.function if isinstance(function, Method) else function
+    module, _, name = spec.partition(":")
+    package = module if "." in module else f"{__package__}.{module}"
+    return getattr(importlib.import_module(package), name)
+
+
+def call_key(function: str, options: Mapping[str, Any], inputs: Mapping[str, str]) -> str:
+    """Methods whose calls have the same key share one call (SmoothGrad² and VarGrad: one noise tunnel)."""
+    return json.dumps([function, dict(options), dict(inputs)], sort_keys=True, default=str)
 
 
 def paper_preference() -> dict[str, float]:
     """The paper's vote shares per method (939 / 438 / 132 / 151 of 1,660), rounded to 0.01."""
-    votes = {m.name: m.paper_votes for m in METHODS if m.paper_votes is not None}
+    votes = {name: get(name).paper_votes for name in names(paper=True)}
     total = sum(votes.values())
     return {name: round(v / total, 2) for name, v in votes.items()}
 
 
 def figure_order() -> tuple[str, ...]:
     """Rows of the overview figure: the paper's Fig. 1 (its four methods bottom-up), then the others."""
-    paper = [m.name for m in METHODS if m.paper]  # read at call time, so a test may register a method
-    return tuple(reversed(paper)) + tuple(m.name for m in METHODS if not m.paper)
+    return tuple(reversed(names(paper=True))) + names(paper=False)

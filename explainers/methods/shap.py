@@ -28,8 +28,7 @@ import torch
 from torch import nn
 
 from .. import compute
-from ._common import FORWARD_BATCH, Progress, as_tensor, check_positive, flat, instance_generator, resolve_targets
-from ._common import instance_ids as stream_ids
+from ._common import FORWARD_BATCH, Progress, check_positive, instance_generator, prepare
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +37,11 @@ EXTRA_SAMPLES = 2048  # shap's rule: 2d + 2048 coalitions
 
 class UnderdeterminedError(ValueError):
     """Too few coalitions to determine every Shapley value (one line, names the budget needed)."""
+
+    def __init__(self, message: str, *, num_samples: int, players: int):
+        super().__init__(message)
+        self.num_samples, self.players = num_samples, players
+        self.needed = recommended_samples(players)
 
 
 def recommended_samples(d: int) -> int:
@@ -58,7 +62,7 @@ def kernel_shap(
     X,
     targets=None,
     *,
-    num_samples: int = 2048,
+    num_samples: int | None = 2048,
     background,
     batch_size: int = FORWARD_BATCH,
     seed: int = 0,
@@ -69,18 +73,19 @@ def kernel_shap(
 ) -> np.ndarray:
     """Shapley value estimates, (n, d), of f(x)[target] against ``background`` ((d,) or (m, d)).
 
+    ``num_samples=None`` takes shap's budget for the g players, :func:`recommended_samples`.
     ``feature_mask`` ((d,) ints 0..g-1) makes the g groups the players; ``allow_underdetermined``
     keeps the old minimum-norm solve for a budget too small (logged; KAR's until issue 11).
     """
-    check_positive(num_samples=num_samples, batch_size=batch_size)
-    x = flat(as_tensor(X, model))
-    n, d = x.shape
+    if num_samples is not None:
+        check_positive(num_samples=num_samples)
+    inst = prepare(model, X, targets, batch_size=batch_size, instance_ids=instance_ids)
+    x, targets, ids, n, d = inst.x, inst.targets, inst.ids, inst.n, inst.d
     bg = torch.as_tensor(np.asarray(background) if not isinstance(background, torch.Tensor) else background)
     bg = bg.to(dtype=torch.float32, device=x.device).reshape(-1, d)
     groups = _check_mask(feature_mask, d)
     g = d if groups is None else int(groups.max()) + 1
-    targets = resolve_targets(model, x, targets, batch_size)
-    ids = stream_ids(instance_ids, n)
+    num_samples = recommended_samples(g) if num_samples is None else num_samples
     exact = g < 31 and num_samples >= 2**g - 2
     if not exact and num_samples // 2 < g - 1:
         message = (
@@ -89,7 +94,7 @@ def kernel_shap(
             f"(2d + {EXTRA_SAMPLES}) or fewer players (feature_mask)"
         )
         if not allow_underdetermined:
-            raise UnderdeterminedError(message)
+            raise UnderdeterminedError(message, num_samples=num_samples, players=g)
         logger.warning("%s; using the minimum-norm solution as asked", message)
     out = np.zeros((n, d))
     for i in range(n):
@@ -124,11 +129,9 @@ def patch_shap(
     progress: Progress = None,
 ) -> np.ndarray:
     """Kernel SHAP of 28x28 images over ``patch`` x ``patch`` patches, (n, 784); budget 2d + 2048 by default."""
-    mask = patch_mask(patch)
-    budget = recommended_samples(int(mask.max()) + 1) if num_samples is None else num_samples
     return kernel_shap(
-        model, X, targets, num_samples=budget, background=background, batch_size=batch_size, seed=seed,
-        instance_ids=instance_ids, progress=progress, feature_mask=mask,
+        model, X, targets, num_samples=num_samples, background=background, batch_size=batch_size, seed=seed,
+        instance_ids=instance_ids, progress=progress, feature_mask=patch_mask(patch),
     )
 
 
@@ -194,7 +197,8 @@ def _solve(
             d = Z.shape[1]
             raise UnderdeterminedError(
                 f"kernel_shap: the {len(Z)} coalitions drawn do not determine {d} Shapley values; "
-                f"use num_samples >= {recommended_samples(d)} (2d + {EXTRA_SAMPLES})"
+                f"use num_samples >= {recommended_samples(d)} (2d + {EXTRA_SAMPLES})",
+                num_samples=len(Z), players=d,
             ) from None
         root = np.sqrt(w)[:, None]  # too few coalitions to determine every value: minimum-norm solution
         phi, *_ = np.linalg.lstsq(A * root, b * root[:, 0], rcond=None)

@@ -6,10 +6,12 @@ label, with the true label as the target; the global importance is the mean
 absolute per-image attribution (for NormLIME and LIME, the paper's aggregate
 of the local LIME weights, in absolute value).
 
-The rankers derive from the method registry (:data:`explainers.methods.registry.METHODS`):
-a method's :class:`~explainers.methods.registry.Source` says how its scores are
-made, its ``function`` and ``options`` what is called. KAR changes two things,
-both for the feature spaces' sake:
+The rankers derive from the method registry: KAR ranks with the methods that
+opt in (``registry.names(kar=True)``); a method's
+:class:`~explainers.methods.registry.Source` says how its scores are made, its
+``kar_call`` (``kar_function`` and ``kar_options``, else ``function`` and
+``options``) what is called, through ``registry.resolve``. KAR changes two
+things, both for the feature spaces' sake:
 
 - Kernel SHAP runs per feature (784 or 1,600 players, not the gallery's 2x2
   patches) with shap's budget of 2d + 2,048 coalitions, so its least squares are
@@ -26,7 +28,6 @@ Random scores and tie-breaks are drawn per run (:func:`cell_importance`).
 """
 from __future__ import annotations
 
-import importlib
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterable
@@ -37,16 +38,15 @@ from torch import nn
 
 from explainers.data import sample_per_class
 from explainers.methods import registry
-from explainers.methods.registry import KAR_METHODS, Source
-from explainers.methods.shap import EXTRA_SAMPLES as SHAP_EXTRA_SAMPLES, recommended_samples
+from explainers.methods.lime import DEFAULT_FEATURES, DEFAULT_SAMPLES, DEFAULT_SIGMA
+from explainers.methods.registry import Source
+from explainers.methods.shap import EXTRA_SAMPLES as SHAP_EXTRA_SAMPLES, UnderdeterminedError, recommended_samples
 
 from .errors import KarError
 from .spaces import FeatureSpace
 
-METHODS = KAR_METHODS
 # Kernel SHAP's budget for d players, shap's rule 2d + 2048, is the explainer's own.
 shap_budget = recommended_samples
-
 
 _NOISE = registry.get("smoothgrad").options  # the paper's SmoothGrad settings, shared by VarGrad
 
@@ -56,10 +56,10 @@ class RankingConfig:
     """How the global rankings are computed (noise levels in units of each feature, see the module doc)."""
 
     per_class: int = 10  # training images per class, by true label, explained by every method
-    lime_samples: int = 1000
-    lime_features: int = 20  # K for pixels (the paper's)
+    lime_samples: int = DEFAULT_SAMPLES  # LIME's defaults (explainers.methods.lime), as generation's
+    lime_features: int = DEFAULT_FEATURES  # K for pixels
     lime_features_conv: int = 200  # K for conv features: enough selections that few features go unranked
-    lime_sigma: float = 0.25
+    lime_sigma: float = DEFAULT_SIGMA
     noise_samples: int = int(_NOISE["num_samples"])
     noise_sigma: float = float(_NOISE["sigma"])
     shap_samples: int | None = None  # None: shap_budget(d); fewer than d/2 + 1 is refused
@@ -131,11 +131,6 @@ class _RankingContext:
                 "target": "true label", "seed": self.seed}
 
 
-def _function(method: registry.Method) -> Callable:
-    module, name = method.function.split(":")
-    return getattr(importlib.import_module(f"explainers.methods.{module}"), name)
-
-
 def _lime_weights(ctx: _RankingContext) -> tuple[np.ndarray, dict]:
     from explainers.methods import lime_local
 
@@ -155,47 +150,74 @@ def _lime_weights(ctx: _RankingContext) -> tuple[np.ndarray, dict]:
     return ctx.memo("lime", compute)
 
 
+#: Data-derived inputs a registry entry may name (``Method.inputs``), made in a feature space:
+#: the names of generation's ``DATA_INPUTS``, for feature vectors instead of MNIST images.
+SPACE_INPUTS: dict[str, Callable[[FeatureSpace], object]] = {
+    "train_mean": lambda space: space.means[None],  # the training rows' mean (float64 sums)
+    "black": lambda space: np.zeros(space.dim),  # zeros: a black image, or silent conv features
+}
+
+
+def kar_options(method: registry.Method, config: RankingConfig, dim: int) -> dict:
+    """The keyword values of KAR's call of ``method`` in a space of ``dim`` features: the registry's, with run_kar's settings.
+
+    Methods that add noise (a ``sigma`` option) take ``noise_samples`` and ``noise_sigma``
+    (in each feature's unit); another method's sampling budget (``num_samples``) is
+    ``shap_samples``, else shap's rule for ``dim`` players (2d + 2048); a path
+    integral's ``steps`` take ``ig_steps``.
+    """
+    _, options = method.kar_call
+    options = dict(options)
+    if "sigma" in options:
+        options.update(num_samples=config.noise_samples, sigma=config.noise_sigma)
+    elif "num_samples" in options:
+        options["num_samples"] = config.shap_samples or shap_budget(dim)
+    if "steps" in options:
+        options["steps"] = config.ig_steps
+    return options
+
+
 def _per_image(ctx: _RankingContext, method: registry.Method) -> tuple[np.ndarray, dict]:
-    """Per-image attributions of the shared images by ``method``'s function, in the feature's units."""
+    """Per-image attributions of the shared images by ``method``'s KAR call, in the feature's units.
+
+    Methods whose calls agree (generation's :func:`~explainers.methods.registry.call_key`)
+    share one call, as SmoothGrad² and VarGrad share one noise tunnel.
+    """
     c = ctx.config
-    if method.function == "shap:patch_shap":
-        return ctx.memo(method.function, lambda: _kernel_shap(ctx))
-    if method.function == "noise_tunnel:noise_tunnel":
-        def tunnel():
-            from explainers.methods import noise_tunnel
+    function, _ = method.kar_call
+    options = kar_options(method, c, ctx.space.dim)
+    unknown = [source for source in method.inputs.values() if source not in SPACE_INPUTS]
+    if unknown:
+        raise KarError(f"{method.name}: KAR cannot make the input {unknown[0]!r} in a feature space "
+                       f"(known: {', '.join(SPACE_INPUTS)})")
 
-            model, x, sigma, unit = ctx.noisy(c.noise_sigma)
-            maps = noise_tunnel(model, x, ctx.targets, num_samples=c.noise_samples, sigma=sigma,
-                                batch_size=c.batch_size, seed=ctx.seed, instance_ids=ctx.idx,
-                                progress=ctx.tick(len(ctx.idx)))
-            # d/dx = (1/unit) d/dz: both maps are quadratic in the gradient
-            return maps, {**ctx.images(), "num_samples": c.noise_samples, "sigma": c.noise_sigma,
-                          "noise_unit": ctx.space.noise_unit_name, "unit_squared": unit**2}
-        maps, source = ctx.memo(method.function, tunnel)
-        unit_sq = source["unit_squared"]
-        return getattr(maps, method.output) / unit_sq, {k: v for k, v in source.items() if k != "unit_squared"}
-    if method.function == "integrated_gradients:integrated_gradients":
-        def ig():
-            attr = _function(method)(ctx.model, ctx.rows(), ctx.targets, baseline=np.zeros(ctx.space.dim),
-                                     steps=c.ig_steps, batch_size=c.batch_size, progress=ctx.tick(len(ctx.idx)))
-            return attr, {**ctx.images(), "steps": c.ig_steps, "baseline": "zeros (black image / silent features)"}
-        return ctx.memo(method.function, ig)
-    raise KarError(f"KAR has no ranker for {method.name} ({method.function})")
+    def attribute():
+        call = dict(options)
+        # rows per pass: at least what the method asks for in KAR (forward-only calls take larger batches)
+        batch_size = max(c.batch_size, int(call.pop("batch_size", 0)))
+        noisy = "sigma" in call
+        if noisy:
+            model, x, call["sigma"], unit = ctx.noisy(call["sigma"])
+        else:
+            model, x, unit = ctx.model, ctx.rows(), None
+        inputs = {keyword: SPACE_INPUTS[source](ctx.space) for keyword, source in method.inputs.items()}
+        try:
+            result = registry.resolve(function)(
+                model, x, ctx.targets, **call, **inputs, batch_size=batch_size, seed=ctx.seed,
+                instance_ids=ctx.idx, progress=ctx.tick(len(ctx.idx)))
+        except UnderdeterminedError as exc:
+            raise KarError(f"{method.label}: {exc.num_samples} coalitions cannot determine {exc.players} Shapley "
+                           f"values; use --shap-samples {exc.needed} (2d + {SHAP_EXTRA_SAMPLES}) or more") from None
+        described = {k: v for k, v in options.items() if k != "batch_size"}
+        if noisy:
+            described["noise_unit"] = ctx.space.noise_unit_name
+        return (result, unit), {**ctx.images(), "function": function, **described, **dict(method.inputs)}
 
-
-def _kernel_shap(ctx: _RankingContext) -> tuple[np.ndarray, dict]:
-    from explainers.methods import kernel_shap
-
-    c, d = ctx.config, ctx.space.dim
-    budget = c.shap_samples or shap_budget(d)
-    if budget // 2 < d - 1:
-        raise KarError(f"Kernel SHAP: {budget} coalitions cannot determine {d} Shapley values; "
-                       f"use --shap-samples {shap_budget(d)} (2d + {SHAP_EXTRA_SAMPLES}) or more")
-    phi = kernel_shap(ctx.model, ctx.rows(), ctx.targets, num_samples=budget, background=ctx.space.means[None],
-                      batch_size=max(c.batch_size, 1000), seed=ctx.seed, instance_ids=ctx.idx,
-                      progress=ctx.tick(len(ctx.idx)))
-    return phi, {**ctx.images(), "num_samples": budget, "players": d, "background": "training mean",
-                 "solve": "weighted least squares with the efficiency constraint (determined: budget >= 2d + 2048)"}
+    (result, unit), source = ctx.memo(registry.call_key(function, options, method.inputs), attribute)
+    values = getattr(result, method.output) if method.output else result
+    if unit is not None:  # d/dx = (1/unit) d/dz, to the method's power
+        values = values / unit**method.unit_power
+    return values, source
 
 
 def _rank(ctx: _RankingContext, method: registry.Method) -> tuple[np.ndarray, dict]:
@@ -206,15 +228,12 @@ def _rank(ctx: _RankingContext, method: registry.Method) -> tuple[np.ndarray, di
             "method": method.description, "seed": ctx.seed, "per_run": "each run draws its own (seed of the run)"}
     if method.source is Source.LIME_WEIGHTS:
         W, source = _lime_weights(ctx)
-        return np.abs(_function(method)(W)), {"method": method.description, **source}
+        return np.abs(registry.resolve(method)(W)), {"method": method.description, **source}
     attr, source = _per_image(ctx, method)
     return np.abs(np.asarray(attr, dtype=np.float64)).mean(0), {
         "method": f"mean |per-image attribution|: {method.description}", **source}
 
 
-RANKERS: dict[str, Callable[[_RankingContext], tuple[np.ndarray, dict]]] = {
-    name: (lambda ctx, _m=registry.get(name): _rank(ctx, _m)) for name in METHODS
-}
 
 
 def ranking_key(feature_set: str, method: str) -> str:
@@ -258,7 +277,7 @@ def compute_rankings(
                 continue
             ctx.progress = progress_factory(key) if progress_factory else None
             start = time.perf_counter()
-            importance, source = RANKERS[method](ctx)
+            importance, source = _rank(ctx, registry.get(method))
             importance = np.asarray(importance, dtype=np.float64).reshape(-1)
             if importance.shape != (space.dim,) or not np.isfinite(importance).all():
                 raise RuntimeError(f"{key}: ranking of shape {importance.shape} or not finite")

@@ -27,12 +27,16 @@ from explainers.methods import registry
 
 from .cells import BASELINE, Result
 from .errors import KarError
-from .rankings import METHODS
 from .store import (COMPARISONS, FIGURES, MANIFEST, MANIFEST_KIND, REPORT_MD, RESULTS, SUMMARY, VERDICTS, ResultsLog,
                     read_manifest, write_json_atomic)
 
-LABELS = {**registry.LABELS, BASELINE: "baseline (0 % removed)"}
-COLORS = registry.COLOURS
+BASELINE_LABEL = "baseline (0 % removed)"
+
+
+def label(name: str) -> str:
+    """A method's label for people, or the baseline's."""
+    return BASELINE_LABEL if name == BASELINE else registry.label(name)
+
 FEATURE_SET_TITLES = {"pixels": "input pixels (784)", "conv": "conv features (1600)"}
 
 # What the paper states in words (section "Numerical Evaluation with KAR"), error gain in percentage
@@ -140,7 +144,7 @@ def paired_comparisons(results: list[Result], reference: str = "normlime") -> li
     out = []
     groups = sorted({(r.feature_set, r.mode, r.threshold) for r in results if r.method == reference})
     for fs, mode, threshold in groups:
-        for method in METHODS:
+        for method in registry.names(kar=True):
             if method == reference:
                 continue
             runs = sorted(run for (f, m, me, th, run) in by_key if (f, m, me, th) == (fs, mode, method, threshold)
@@ -177,7 +181,7 @@ def summarize(results: list[Result]) -> list[SummaryRow]:
     groups: dict[tuple, list[Result]] = {}
     for r in results:
         groups.setdefault((r.feature_set, r.mode, r.method, r.threshold), []).append(r)
-    method_rank = {m: i for i, m in enumerate((BASELINE, *METHODS))}
+    method_rank = {m: i for i, m in enumerate((BASELINE, *registry.names(kar=True)))}
     fs_rank = {"pixels": 0, "conv": 1}
     rows = []
     for (fs, mode, method, threshold), rs in groups.items():
@@ -226,14 +230,14 @@ def gain_tables(rows: list[SummaryRow]) -> list[GainTable]:
     for fs, mode in dict.fromkeys((s.feature_set, s.mode) for s in rows):
         mine = [s for s in rows if s.feature_set == fs and s.mode == mode]
         thresholds = sorted({s.threshold for s in mine if s.method != BASELINE})
-        methods = [m for m in METHODS if any(s.method == m for s in mine)]
+        methods = [m for m in registry.names(kar=True) if any(s.method == m for s in mine)]
         lookup = {(s.method, s.threshold): s for s in mine}
         table_rows = []
         for m in methods:
             cells = [lookup.get((m, t)) for t in thresholds]
             paper = [PAPER.get((fs, m, t)) if mode == "kar" else None for t in thresholds]
             entries = [{"summary": c, "paper": p} for c, p in zip(cells, paper)]
-            table_rows.append({"method": m, "label": LABELS[m], "cells": cells, "entries": entries})
+            table_rows.append({"method": m, "label": label(m), "cells": cells, "entries": entries})
         baseline = next((s for s in mine if s.method == BASELINE), None)
         tables.append(GainTable(fs, mode, thresholds, table_rows, baseline))
     return tables
@@ -282,14 +286,14 @@ def plot_gains(rows: list[SummaryRow], feature_set: str, path: str | Path, *, n_
         return None
     mode = mine[0].mode
     fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=120)
-    for method in METHODS:
+    for method in registry.names(kar=True):
         pts = sorted((s for s in mine if s.method == method), key=lambda s: s.threshold)
         if not pts:
             continue
         x = [s.threshold for s in pts]
         y = [s.error_gain_mean for s in pts]
         err = [s.error_gain_ci or 0.0 for s in pts]
-        ax.errorbar(x, y, yerr=err if any(err) else None, label=LABELS[method], color=COLORS[method],
+        ax.errorbar(x, y, yerr=err if any(err) else None, label=label(method), color=registry.colour(method),
                     marker="o", markersize=4, linewidth=1.6 if method == "normlime" else 1.1, capsize=2)
     ax.axhline(0, color="black", linewidth=0.6)
     runs = max(s.runs for s in mine)
@@ -367,7 +371,7 @@ class Report:
         """
         from .verdict import verdicts
 
-        return verdicts(self.results, LABELS.get) if self.mode == "kar" else []
+        return verdicts(self.results, label) if self.mode == "kar" else []
 
     @property
     def label(self) -> str:

@@ -6,12 +6,13 @@ import json
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from explainers.compute import DEFAULT_PRECISION
+from explainers.methods import registry
 from explainers.model import TrainConfig
 
 from .cells import BASELINE, Cell
 from .errors import KarError
 from .masking import MODES
-from .rankings import METHODS, RankingConfig
+from .rankings import RankingConfig
 from .spaces import FEATURE_SETS
 
 DEFAULT_THRESHOLDS = (10, 50, 90)
@@ -40,7 +41,7 @@ class KarSpec:
     """Everything that decides the numbers of a run (device and jobs do not)."""
 
     feature_sets: tuple[str, ...] = FEATURE_SETS
-    methods: tuple[str, ...] = METHODS
+    methods: tuple[str, ...] = field(default_factory=lambda: registry.names(kar=True))
     thresholds: tuple[int, ...] = DEFAULT_THRESHOLDS
     runs: int = 1
     seed: int = 0
@@ -61,9 +62,9 @@ class KarSpec:
                    train=TrainConfig(epochs=values["epochs"]), ranking=ranking, **rest)
 
     def __post_init__(self):
-        unknown = [m for m in self.methods if m not in METHODS]
+        unknown = [m for m in self.methods if m not in registry.names(kar=True)]
         if unknown:
-            raise KarError(f"unknown method {unknown[0]!r} (choose from {', '.join(METHODS)})")
+            raise KarError(f"unknown method {unknown[0]!r} (choose from {', '.join(registry.names(kar=True))})")
         bad = [t for t in self.thresholds if not (isinstance(t, int) and 1 <= t <= 99)]
         if bad:
             raise KarError(f"threshold {bad[0]!r} is outside 1-99 (percent of features removed)")

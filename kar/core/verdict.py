@@ -197,9 +197,7 @@ CLAIMS = (
 def verdicts(results: list[Result], label: Callable[[str], str] | None = None) -> list[Verdict]:
     """The paper's KAR claims judged on ``results`` (KAR mode only; ROAR runs answer other questions)."""
     if label is None:
-        from explainers.methods.registry import LABELS
-
-        label = lambda m: LABELS.get(m, m)  # noqa: E731
+        from explainers.methods.registry import label
     cells = _Cells(results)
     out = []
     for key, statement, paper, rule, judge in CLAIMS:

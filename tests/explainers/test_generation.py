@@ -48,15 +48,15 @@ def test_the_ig_class_map_is_the_mean_signed_ig_of_the_gradient_images_and_shows
 def test_the_noise_tunnel_runs_once_for_smoothgrad_and_vargrad(model_and_data, tmp_path, monkeypatch):
     model, data = model_and_data
     calls = []
-    real = generation.resolve
+    real = registry.resolve
 
     def counting(function):
-        calls.append(function)
+        calls.append(function.function if isinstance(function, Method) else function)
         return real(function)
 
-    monkeypatch.setattr(generation, "resolve", counting)
+    monkeypatch.setattr(registry, "resolve", counting)
     generate(model, "a" * 64, data, tmp_path, TINY)
-    assert calls.count("noise_tunnel:noise_tunnel") == 1
+    assert calls.count("noisy_gradients:noise_tunnel") == 1
 
 
 def ones_per_image(model, X, targets, *, scale, batch_size, seed, instance_ids, progress):

@@ -14,7 +14,49 @@ def test_the_paper_preference_is_its_votes_over_their_total_rounded():
 
 
 def test_the_paper_methods_are_its_four_in_the_order_of_its_tables():
-    assert registry.PAPER_METHODS == ("normlime", "lime", "smoothgrad", "vargrad")
+    assert registry.names(paper=True) == ("normlime", "lime", "smoothgrad", "vargrad")
+
+
+def test_names_lists_every_method_or_only_the_paper_or_kar_ones_in_registry_order():
+    assert registry.names() == ("normlime", "lime", "smoothgrad", "vargrad", "shap", "ig", "random")
+    assert registry.names(paper=False) == ("shap", "ig", "random")
+    assert registry.names(kar=True) == registry.names()  # every method of the platform ranks in KAR today
+    assert registry.names(paper=True, kar=True) == registry.names(paper=True)
+
+
+def test_a_new_method_does_not_rank_in_kar_unless_it_opts_in(monkeypatch):
+    new = Method("new", "New", "#000", signed=False, source=Source.PER_IMAGE, function="m:f")
+    opted = Method("opted", "Opted", "#111", signed=False, source=Source.PER_IMAGE, function="m:f", kar=True)
+    monkeypatch.setattr(registry, "METHODS", (*registry.METHODS, new, opted))
+    assert not new.kar and "new" not in registry.names(kar=True) and registry.names(kar=True)[-1] == "opted"
+    assert registry.names(kar=False) == ("new",)
+
+
+def test_resolve_imports_a_methods_function_by_its_module_and_name():
+    from explainers.methods import noise_tunnel, normlime
+
+    assert registry.resolve(registry.get("normlime")) is normlime
+    assert registry.resolve("noisy_gradients:noise_tunnel") is noise_tunnel
+    assert registry.resolve("explainers.methods.aggregation:normlime") is normlime  # a dotted module
+
+
+def test_kar_calls_a_methods_kar_function_where_it_has_one_else_its_own():
+    shap, ig = registry.get("shap"), registry.get("ig")
+    assert shap.kar_call == ("shap:kernel_shap", {"num_samples": None})
+    assert ig.kar_call == (ig.function, ig.options)
+
+
+def test_kar_options_without_a_kar_function_are_refused():
+    with pytest.raises(ValueError, match="kar_options need a kar_function"):
+        Method("x", "X", "#000", signed=False, source=Source.PER_IMAGE, function="m:f", kar_options={"a": 1})
+
+
+def test_calls_with_the_same_function_options_and_inputs_share_a_key_and_others_do_not():
+    smoothgrad, vargrad = registry.get("smoothgrad"), registry.get("vargrad")
+    assert registry.call_key(smoothgrad.function, smoothgrad.options, smoothgrad.inputs) == registry.call_key(
+        vargrad.function, vargrad.options, vargrad.inputs)
+    assert registry.call_key("m:f", {"a": 1, "b": 2}, {}) == registry.call_key("m:f", {"b": 2, "a": 1}, {})
+    assert registry.call_key("m:f", {"a": 1}, {}) != registry.call_key("m:f", {"a": 2}, {})
 
 
 def test_the_overview_figure_is_the_papers_fig_1_then_the_other_methods():
@@ -22,8 +64,9 @@ def test_the_overview_figure_is_the_papers_fig_1_then_the_other_methods():
 
 
 def test_names_labels_and_colours_are_unique():
-    assert len(set(registry.NAMES)) == len(set(registry.LABELS.values())) == len(set(registry.COLOURS.values()))
-    assert len(registry.NAMES) == len(registry.METHODS)
+    labels = {registry.label(name) for name in registry.names()}
+    colours = {registry.colour(name) for name in registry.names()}
+    assert len(set(registry.names())) == len(labels) == len(colours) == len(registry.METHODS)
 
 
 def test_an_entry_without_a_module_and_function_is_refused():
@@ -42,26 +85,23 @@ def test_importing_the_registry_imports_neither_torch_nor_django():
 
 
 @pytest.mark.django_db
-def test_every_consumer_derives_its_methods_from_the_registry():
-    from analysis import reports, simulate, stats
-    from kar.core import rankings as kar_rankings
+def test_every_consumer_takes_its_methods_from_the_registry():
+    from analysis import reports, simulate
+    from explainers.models import MethodName
     from kar.core import report as kar_report
-    from explainers import methods
-    from explainers.models import MethodName as Choices
+    from kar.core.cells import BASELINE
+    from kar.core.spec import KarSpec
     from survey.models import paper_methods
 
-    assert tuple(Choices.values) == registry.NAMES
-    assert dict(Choices.choices) == dict(registry.LABELS)
-    assert registry.PAPER_METHODS == tuple(paper_methods()) == stats.METHODS
-    assert methods.ALL_METHODS == registry.NAMES and methods.SURVEY_METHODS == registry.PAPER_METHODS
-    assert kar_rankings.METHODS == registry.KAR_METHODS and set(kar_rankings.RANKERS) == set(registry.KAR_METHODS)
-    assert {m: kar_report.LABELS[m] for m in registry.NAMES} == dict(registry.LABELS)
-    assert dict(kar_report.COLORS) == dict(reports.COLORS) == dict(registry.COLOURS)
-    assert dict(reports.LABELS) == dict(registry.LABELS)
+    assert tuple(MethodName.values) == registry.names()
+    assert dict(MethodName.choices) == {name: registry.label(name) for name in registry.names()}
+    assert tuple(paper_methods()) == registry.names(paper=True)
+    assert KarSpec().methods == registry.names(kar=True)
+    assert kar_report.label("normlime") == "NormLIME" and kar_report.label(BASELINE) == kar_report.BASELINE_LABEL
     assert reports.PAPER["votes"] == {"normlime": 939, "lime": 438, "smoothgrad": 132, "vargrad": 151}
     assert simulate.PAPER_PREFERENCE == registry.paper_preference()
     # what simulate_responses and power_analysis use unless told otherwise, for the paper's four
-    assert simulate.default_preference(registry.PAPER_METHODS) == pytest.approx(registry.paper_preference())
+    assert simulate.default_preference(registry.names(paper=True)) == pytest.approx(registry.paper_preference())
     assert simulate.parse_preference(simulate.PAPER_PREFERENCE_TEXT) == pytest.approx(registry.paper_preference())
 
 

@@ -29,7 +29,7 @@ def explanation_set():
         manifest={"explained": {"local_explanations": 20}, "seconds": {"total": 1.0}},
         overview_png=b"\x89PNG overview",
     )
-    for method in registry.NAMES:
+    for method in registry.names():
         for digit in range(10):
             values = rng.random(784).astype(np.float32)
             ClassMap.objects.create(

@@ -13,8 +13,10 @@ from explainers.data import sample_per_class
 from explainers.methods import registry
 from explainers.methods.registry import Source
 from kar.core.errors import KarError
-from kar.core.rankings import METHODS, RANKERS, RankingConfig, cell_importance, compute_rankings, shap_budget
+from kar.core.rankings import RankingConfig, cell_importance, compute_rankings, shap_budget
 from kar.core.spaces import FeatureSpace
+
+METHODS = registry.names(kar=True)
 
 def test_every_method_ranks_every_feature_and_the_informed_ones_find_the_label_pixels(space, explained):
     rankings, sources = compute_rankings({"pixels": space}, {"pixels": explained}, METHODS,
@@ -37,8 +39,8 @@ def test_every_method_explains_the_same_images_by_true_label(space, explained):
     assert {(sources[f"pixels/{m}"]["images"], sources[f"pixels/{m}"]["target"]) for m in informed} == {(20, "true label")}
 
 
-def test_the_rankers_derive_from_the_registry_and_ig_ranks_too():
-    assert set(RANKERS) == set(registry.KAR_METHODS) and "ig" in RANKERS
+def test_kar_ranks_with_the_methods_that_opt_in_and_ig_is_one_of_them():
+    assert METHODS == tuple(m.name for m in registry.METHODS if m.kar) and "ig" in METHODS
 
 
 def linear_game(d: int, seed: int):
@@ -107,3 +109,57 @@ def test_random_and_tie_breaks_are_drawn_per_run():
     np.testing.assert_array_equal(a, cell_importance({}, "pixels", "random", 0, 50))
     shared = {"pixels/normlime": np.arange(50.0)}
     assert cell_importance(shared, "pixels", "normlime", 3, 50) is shared["pixels/normlime"]
+
+
+def scaled_magnitude(model, X, targets=None, *, scale, batch_size, seed=0, instance_ids=None, progress=None):
+    """A stand-in per-image method keeping the registry's contract: |x| * scale for every image."""
+    progress(len(X))
+    return np.abs(np.asarray(X, dtype=np.float64)) * scale
+
+
+@pytest.fixture
+def opted_in(monkeypatch):
+    """Two registry entries of one function with different options, both opting into KAR."""
+    import sys
+    import types
+
+    module = types.ModuleType("opted_in.saliency")
+    module.scaled_magnitude = scaled_magnitude
+    monkeypatch.setitem(sys.modules, "opted_in.saliency", module)
+    made = [
+        registry.Method(name, name.title(), "#000000", signed=False, source=Source.PER_IMAGE, kar=True,
+                        function="opted_in.saliency:scaled_magnitude", options={"scale": scale})
+        for name, scale in (("once", 1.0), ("thrice", 3.0))
+    ]
+    monkeypatch.setattr(registry, "METHODS", (*registry.METHODS, *made))
+    return made
+
+
+def test_a_method_that_opts_in_ranks_through_its_registry_function_with_its_own_options(space, explained, opted_in):
+    rankings, sources = compute_rankings({"pixels": space}, {"pixels": explained}, ["once", "thrice"],
+                                         config=TINY_RANKING, seed=0)
+    rows = space.x_train[sample_per_class(space.y_train.numpy(), TINY_RANKING.per_class, 0)].numpy()
+    expected = np.abs(rows.astype(np.float64)).mean(0)  # the mean |attribution| of the shared images
+    np.testing.assert_allclose(rankings["pixels/once"], expected, rtol=1e-12)
+    # same function, other options: its own call (a memo keyed on the function alone would reuse "once")
+    np.testing.assert_allclose(rankings["pixels/thrice"], 3 * expected, rtol=1e-12)
+    assert sources["pixels/thrice"]["scale"] == 3.0 and sources["pixels/thrice"]["images"] == 20
+
+
+def test_smoothgrad_and_vargrad_share_one_noise_tunnel_in_kar(space, explained, monkeypatch):
+    calls = []
+    real = registry.resolve
+
+    def counting(function):
+        calls.append(function.function if isinstance(function, registry.Method) else function)
+        return real(function)
+
+    monkeypatch.setattr(registry, "resolve", counting)
+    compute_rankings({"pixels": space}, {"pixels": explained}, ["smoothgrad", "vargrad"], config=TINY_RANKING, seed=0)
+    assert calls == ["noisy_gradients:noise_tunnel"]
+
+
+def test_kernel_shap_in_kar_has_every_feature_a_player_and_shaps_budget(space, explained):
+    _, sources = compute_rankings({"pixels": space}, {"pixels": explained}, ["shap"], config=TINY_RANKING, seed=0)
+    assert sources["pixels/shap"]["function"] == "shap:kernel_shap"
+    assert sources["pixels/shap"]["num_samples"] == 2 * 64 + 2048

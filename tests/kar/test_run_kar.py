@@ -15,7 +15,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from kar.core.rankings import METHODS
+from explainers.methods import registry
 from kar.core.spec import DEFAULT_THRESHOLDS
 from kar.management.commands.run_kar import spec_from_options
 from explainers.model import file_sha256
@@ -124,8 +124,8 @@ def test_paper_gives_the_papers_grid_and_explicit_options_still_win():
     paper = spec_from_options({"paper": True})
     assert paper.thresholds == (10, 20, 30, 40, 50, 60, 70, 80, 90)
     assert paper.runs == 5 and paper.train.epochs == 30
-    assert paper.feature_sets == ("pixels", "conv") and paper.methods == METHODS
-    assert len(paper.cells()) == 2 * 5 + 2 * len(METHODS) * 9 * 5
+    assert paper.feature_sets == ("pixels", "conv") and paper.methods == registry.names(kar=True)
+    assert len(paper.cells()) == 2 * 5 + 2 * len(registry.names(kar=True)) * 9 * 5
     tweaked = spec_from_options({"paper": True, "runs": 2, "thresholds": "90,10"})
     assert tweaked.runs == 2 and tweaked.thresholds == (10, 90) and tweaked.train.epochs == 30
     default = spec_from_options({})
@@ -233,3 +233,47 @@ def test_without_a_readable_database_auto_checks_no_explanation_set_and_says_so(
         command.resolve_explanations("demo", "d" * 64)
     assert str(error.value) == ("--explanations demo: the database cannot be read (no such table: "
                                 "explainers_explanationset); run manage.py migrate")
+
+
+# --------------------------------------------------------------------------
+# A method added by the registry's recipe (one module, one entry, no kar flag)
+# --------------------------------------------------------------------------
+
+
+def gradient_free_saliency(model, X, targets=None, *, batch_size, seed=0, instance_ids=None, progress=None):
+    """A stand-in for explainers/methods/<new>.py keeping the per-image contract: |x| for every image."""
+    if progress is not None:
+        progress(len(X))
+    return np.abs(np.asarray(X, dtype=np.float64))
+
+
+@pytest.fixture
+def new_method(monkeypatch):
+    import sys
+    import types
+
+    module = types.ModuleType("new_saliency.methods")
+    module.gradient_free_saliency = gradient_free_saliency
+    monkeypatch.setitem(sys.modules, "new_saliency.methods", module)
+    method = registry.Method("magnitude", "Magnitude", "#000000", signed=False, source=registry.Source.PER_IMAGE,
+                             function="new_saliency.methods:gradient_free_saliency")
+    monkeypatch.setattr(registry, "METHODS", (*registry.METHODS, method))
+    return method
+
+
+def test_a_new_per_image_method_without_a_kar_flag_leaves_the_default_grid_working(
+    new_method, tiny_mnist_dir, tiny_model_path, tmp_path
+):
+    assert not new_method.kar and "magnitude" in registry.names()
+    default = spec_from_options({})
+    assert default.methods == registry.names(kar=True) and "magnitude" not in default.methods
+    out = tmp_path / "default-grid"
+    text = run("--model", tiny_model_path, "--mnist-dir", tiny_mnist_dir, "--out", out, "--explanations", "none",
+               "--thresholds", "50", *FAST)
+    cells = 2 + 2 * len(registry.names(kar=True))
+    assert f"{cells} cells trained now, 0 reused" in text
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    assert {r["method"] for r in rows} == {"baseline", *registry.names(kar=True)}
+    with pytest.raises(CommandError, match="unknown name 'magnitude'"):
+        run("--model", tiny_model_path, "--mnist-dir", tiny_mnist_dir, "--out", tmp_path / "asked",
+            "--methods", "magnitude", *FAST)

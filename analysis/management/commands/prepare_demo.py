@@ -24,7 +24,7 @@ class Command(BaseCommand):
         base = f"http://{opts['host']}"
         self.stdout.write(self.style.SUCCESS("Demo ready. Open:"))
         lines = [
-            (f"Explanation maps ({len(registry.NAMES)} methods x 10 digits)", explanation_set.get_absolute_url()),
+            (f"Explanation maps ({len(registry.names())} methods x 10 digits)", explanation_set.get_absolute_url()),
             ("Take the demo survey (participant)", study.get_absolute_url()),
             ("Study monitor (researcher)", study.get_monitor_url()),
             ("Analysis report (researcher)", reverse("analysis:report", args=[study.slug])),

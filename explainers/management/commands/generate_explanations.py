@@ -137,8 +137,8 @@ def parse_options(items: list[str]) -> dict[str, dict]:
         method, dot, name = key.strip().partition(".")
         if not (sep and dot and method and name):
             raise CommandError(f"--option {item!r}: write METHOD.KEY=VALUE, e.g. shap.patch=4")
-        if method not in registry.BY_NAME:
-            raise CommandError(f"--option {item!r}: unknown method {method!r} (known: {', '.join(registry.NAMES)})")
+        if method not in registry.names():
+            raise CommandError(f"--option {item!r}: unknown method {method!r} (known: {', '.join(registry.names())})")
         try:
             value = json.loads(text)
         except ValueError:

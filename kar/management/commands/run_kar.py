@@ -11,11 +11,11 @@ from django.core.management.base import BaseCommand, CommandError
 
 from explainers import cli
 from explainers.compute import DEFAULT_PRECISION
+from explainers.methods import registry
 from explainers.model import CheckpointError, file_sha256, load_checkpoint
 from kar.core import report as kar_report
 from kar.core.errors import KarError
 from kar.core.masking import MODES
-from kar.core.rankings import METHODS
 from kar.core.runner import run_kar
 from kar.core.spaces import FEATURE_SETS, conv_space, explained_models, pixel_space
 from kar.core.spec import DEFAULT_SETTINGS as DEFAULTS
@@ -41,7 +41,8 @@ class Command(BaseCommand):
         )
         parser.add_argument("--out", default=None, help=f"output folder (default {kar_root()}/<mode>-default or <mode>-paper)")
         parser.add_argument("--feature-sets", default=",".join(FEATURE_SETS), help="comma list of pixels, conv (default both)")
-        parser.add_argument("--methods", default=",".join(METHODS), help=f"comma list (default all {len(METHODS)}: {','.join(METHODS)})")
+        methods = registry.names(kar=True)
+        parser.add_argument("--methods", default=",".join(methods), help=f"comma list (default all {len(methods)}: {','.join(methods)})")
         parser.add_argument("--thresholds", default=None, help=f"comma list of %% removed, each 1-99 (default {','.join(map(str, DEFAULTS['thresholds']))}; --paper 10,20,...,90)")
         parser.add_argument("--runs", type=int, default=None, help=f"independent retrainings per cell (default {DEFAULTS['runs']}; --paper {PAPER['runs']})")
         parser.add_argument("--epochs", type=int, default=None, help=f"training epochs per cell (default {DEFAULTS['epochs']}; --paper {PAPER['epochs']})")
@@ -155,7 +156,7 @@ def spec_from_options(opts: dict) -> KarSpec:
         return KarSpec.preset(
             paper,
             feature_sets=parse_names("feature-sets", opts.get("feature_sets") or ",".join(FEATURE_SETS), FEATURE_SETS),
-            methods=parse_names("methods", opts.get("methods") or ",".join(METHODS), METHODS),
+            methods=parse_names("methods", opts.get("methods") or ",".join(registry.names(kar=True)), registry.names(kar=True)),
             seed=opts.get("seed", 0),
             mode=opts.get("mode", "kar"),
             precision=opts.get("precision") or DEFAULT_PRECISION,

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._common import BACKWARD_BATCH, Progress, as_tensor, check_positive, flat, resolve_targets, target_gradient
-from .noise_tunnel import class_mean_maps
+from ._common import BACKWARD_BATCH, Progress, check_positive, prepare, target_gradient
+from .noisy_gradients import class_mean_maps
 
 RULES = ("gausslegendre", "riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid")
 DEFAULT_RULE = "gausslegendre"  # Captum's default
@@ -80,20 +80,18 @@ def integrated_gradients(
 ) -> np.ndarray:
     """Integrated Gradients per image, (n, d) float64; ``targets`` default to the model's prediction.
 
-    ``seed`` and ``instance_ids`` are accepted, and ignored, so that IG takes the same call as
-    every per-image method of the registry (generation passes them): IG draws nothing at random.
+    ``seed`` is accepted and ignored, as :class:`~explainers.methods._common.PerImageMethod`
+    states for a method that draws nothing at random; ``instance_ids`` is only checked.
 
     ``baseline``: ``"black"`` (zeros), or an image ((d,) or any shape of d values, e.g.
     ``baseline_image("mean", x_train)``), or one image per input ((n, d)).
     ``batch_size`` is the number of interpolated points per forward and backward pass.
     The computation runs on the inputs' device (a tensor) or the model's (an array).
     """
-    check_positive(batch_size=batch_size)
+    inst = prepare(model, X, targets, batch_size=batch_size, instance_ids=instance_ids)
+    x, targets, n, d = inst.x, inst.targets, inst.n, inst.d
     alphas, weights = quadrature(steps, rule)
-    x = flat(as_tensor(X, model))
-    n, d = x.shape
     b = _baselines(baseline, n, d, x.device)
-    targets = resolve_targets(model, x, targets, batch_size)
     # float32 nodes, as Captum uses them (a Python float times a float32 tensor), so the points agree bit for bit
     a = torch.as_tensor(alphas, dtype=torch.float32, device=x.device)
     w = torch.as_tensor(weights, dtype=torch.float64, device=x.device)

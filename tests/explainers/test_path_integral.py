@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from explainers.methods import class_mean_maps, integrated_gradients, integrated_gradients_class_maps
-from explainers.methods.integrated_gradients import DEFAULT_RULE, baseline_image, quadrature
+from explainers.methods.path_integral import DEFAULT_RULE, baseline_image, quadrature
 
 W = np.array([[0.5, -2.0, 0.0, 3.0], [1.0, 1.0, 1.0, 1.0]])
 

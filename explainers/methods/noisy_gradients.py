@@ -12,8 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._common import BACKWARD_BATCH, Progress, as_tensor, check_positive, flat, instance_generator, resolve_targets, target_gradient
-from ._common import instance_ids as stream_ids
+from ._common import BACKWARD_BATCH, Progress, instance_generator, prepare, target_gradient
 
 GROUP = 16  # images whose samples are held in memory together
 
@@ -37,11 +36,9 @@ def noise_tunnel(
     progress: Progress = None,
 ) -> NoiseTunnelMaps:
     """Both per-image maps from one pass over the noise; ``targets`` default to the prediction."""
-    check_positive(num_samples=num_samples, sigma=sigma, batch_size=batch_size)
-    x = flat(as_tensor(X, model))
-    n, d = x.shape
-    targets = resolve_targets(model, x, targets, batch_size)
-    ids = stream_ids(instance_ids, n)
+    inst = prepare(model, X, targets, batch_size=batch_size, instance_ids=instance_ids, num_samples=num_samples,
+                   sigma=sigma)
+    x, targets, ids, n, d = inst.x, inst.targets, inst.ids, inst.n, inst.d
     sg = np.zeros((n, d))
     vg = np.zeros((n, d))
     for start in range(0, n, GROUP):
