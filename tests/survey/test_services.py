@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from explainers.models import ClassMap
 from survey import services
+from survey.services import participation
 from survey.models import Answer, Item, Participant, SheetEntry, ShownOption, Study, StudyImage
 from survey.testing import answer_all, correct_position, fake_pictures, make_explanation_set, make_study, mturk_params
 
@@ -145,7 +146,7 @@ def test_the_sheet_is_stored_not_recomputed(study):
 def test_a_sheet_is_written_only_from_integers_since_its_values_are_sql_literals(study):
     participant, _ = services.start_participant(study, mturk_params())
     with pytest.raises(ValueError):
-        services._insert_sheet(participant.pk, [(26, "1); DROP TABLE survey_answer; --")], [(26, 1, 1)])
+        participation._insert_sheet(participant.pk, [(26, "1); DROP TABLE survey_answer; --")], [(26, 1, 1)])
     assert not SheetEntry.objects.filter(participant=participant, position=26).exists()
     assert Answer.objects.count() == 0  # the table is still there
 
