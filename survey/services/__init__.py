@@ -7,14 +7,15 @@ ends in an IntegrityError, never in a duplicate or a corrupted answer.
 The package is split by domain; every public name is re-exported here, so callers write
 ``from survey.services import X`` (or ``services.X``) whichever module holds it:
 
-* ``errors``: the exceptions of refused requests (:class:`SurveyError` and its kinds).
+* ``errors``: the exceptions of refused requests (:class:`SurveyError` and its kinds) and of a file
+  that cannot be imported (:class:`ImportFailed`, its :class:`RowError` s).
 * ``studies``: building and validating studies (methods, question counts, items, images, the
   consent text unless given), the demo study, a study's status, replacing an attention check.
 * ``participation``: who a participant is on their platform (:class:`EntryParams`, the identity
   checks), starting (writing the sheet) and the questions shown.
 * ``answers``: recording answers, finishing and the pass rule, a participant's review.
 * ``imports``: participants who took the study elsewhere, checked by the survey's rules and
-  written all or nothing.
+  written all or nothing, and the reading of their long CSV (:func:`import_csv`).
 * ``summary``: the monitor's numbers of a study.
 
 Participants' pages import this package: nothing here imports NumPy, Pillow or matplotlib at
@@ -27,6 +28,7 @@ from .errors import (
     AlreadyTookPart,
     AssignmentTaken,
     BadStudyInput,
+    ImportFailed,
     ImportRefused,
     InvalidChoice,
     MissingIdentity,
@@ -34,16 +36,22 @@ from .errors import (
     NotOnSheet,
     OutOfOrder,
     PlatformNotAccepted,
+    RowError,
     StudyLocked,
     StudyNotOpen,
     SurveyError,
 )
 from .imports import (
+    MAX_ERRORS,
+    OPTIONAL_COLUMNS,
     ImportedAnswer,
     ImportedParticipant,
+    ImportResult,
     already_in_study,
     check_imported_participants,
+    import_csv,
     import_participants,
+    required_columns,
 )
 from .participation import (
     EntryParams,
@@ -78,6 +86,7 @@ __all__ = [
     "AlreadyTookPart",
     "AssignmentTaken",
     "BadStudyInput",
+    "ImportFailed",
     "ImportRefused",
     "InvalidChoice",
     "MissingIdentity",
@@ -85,6 +94,7 @@ __all__ = [
     "NotOnSheet",
     "OutOfOrder",
     "PlatformNotAccepted",
+    "RowError",
     "StudyLocked",
     "StudyNotOpen",
     "SurveyError",
@@ -120,11 +130,16 @@ __all__ = [
     "record_answer",
     "record_review",
     # imports
+    "MAX_ERRORS",
+    "OPTIONAL_COLUMNS",
     "ImportedAnswer",
     "ImportedParticipant",
+    "ImportResult",
     "already_in_study",
     "check_imported_participants",
+    "import_csv",
     "import_participants",
+    "required_columns",
     # summary
     "StudySummary",
     "study_summary",

@@ -1,5 +1,7 @@
-"""The errors of the survey's rules: each a request refused, with the HTTP status a view answers with."""
+"""The errors of the survey's rules: requests refused (with the HTTP status a view answers with), files not imported."""
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 
 class SurveyError(Exception):
@@ -79,3 +81,26 @@ class ImportRefused(SurveyError):
     def __init__(self, problems: list[tuple[int, str]]):
         super().__init__(problems[0][1] if len(problems) == 1 else f"{problems[0][1]} (and {len(problems) - 1} more)")
         self.problems = problems
+
+
+# --- the import of a file (survey.services.imports.import_csv) -----------------------------------
+
+
+@dataclass(frozen=True, order=True)
+class RowError:
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
+
+
+class ImportFailed(Exception):
+    """The file is not valid; nothing was imported. ``errors`` are sorted by line."""
+
+    def __init__(self, errors: list[RowError], more: int = 0):
+        self.errors = sorted(errors)
+        self.more = more
+        first = str(self.errors[0]) if self.errors else "invalid file"
+        total = len(self.errors) + more
+        super().__init__(first if total == 1 else f"{first} (and {total - 1} more errors)")
