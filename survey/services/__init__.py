@@ -13,7 +13,8 @@ The package is split by domain; every public name is re-exported here, so caller
   consent text unless given), the demo study, a study's status, replacing an attention check.
 * ``participation``: who a participant is on their platform (:class:`EntryParams`, the identity
   checks), starting (writing the sheet) and the questions shown.
-* ``answers``: recording answers, finishing and the pass rule, a participant's review.
+* ``answers``: the answer rules (:func:`answer_problems`, pure: the live path and the import
+  both call it), recording answers, finishing and the pass rule, a participant's review.
 * ``imports``: participants who took the study elsewhere, checked by the survey's rules and
   written all or nothing, and the reading of their long CSV (:func:`import_csv`).
 * ``summary``: the monitor's numbers of a study.
@@ -23,7 +24,17 @@ import time (``survey.attention`` is imported inside the functions that build st
 """
 from __future__ import annotations
 
-from .answers import AnswerResult, answer_fields, finish_participant, passes_checks, record_answer, record_review
+from .answers import (
+    AnswerProblem,
+    AnswerResult,
+    AnswerRule,
+    answer_fields,
+    answer_problems,
+    finish_participant,
+    passes_checks,
+    record_answer,
+    record_review,
+)
 from .errors import (
     AlreadyTookPart,
     AssignmentTaken,
@@ -123,8 +134,11 @@ __all__ = [
     "show_question",
     "start_participant",
     # answers
+    "AnswerProblem",
     "AnswerResult",
+    "AnswerRule",
     "answer_fields",
+    "answer_problems",
     "finish_participant",
     "passes_checks",
     "record_answer",

@@ -5,8 +5,9 @@ columns). Two layers:
 
 * :func:`import_participants` records :class:`ImportedParticipant` s with their answers, after
   :func:`check_imported_participants` has applied the survey's rules (platform ids, one
-  participation per person, the questions answered in order, each once, one of its k options
-  chosen, answer fields, the pass rule).
+  participation per person, the questions answered in order, each once; each answer checked by
+  :func:`~survey.services.answers.answer_problems`, as a live one is); what an answer records
+  and the pass rule are the live path's too.
 * :func:`import_csv` reads the long CSV format of :mod:`survey.export` into those: the rows become
   participants, sheet entries, shown options and answers of an existing study with the same
   questions (same item numbers, kinds and digits -- a study created from the same explanation set
@@ -44,7 +45,7 @@ from django.db.models import Q
 
 from .. import export
 from ..models import Answer, Item, ItemOption, Participant, SheetEntry, ShownOption, Study
-from .answers import answer_fields, passes_checks
+from .answers import answer_fields, answer_problems, passes_checks
 from .errors import ImportFailed, ImportRefused, RowError, SurveyError
 from .participation import EntryParams, _identity_keys, check_new_identity
 
@@ -99,8 +100,8 @@ def check_imported_participants(study: Study, people: Sequence[ImportedParticipa
     """Every way ``people`` break the survey's rules, as (index in ``people``, message), in order.
 
     The rules are the ones the survey enforces as it goes: platform ids, one participation per
-    person, questions answered in the sheet's order, each one once, one of its k options
-    chosen, finished exactly when all are answered.
+    person, questions answered in the sheet's order, each one once, each answer by
+    :func:`answer_problems` (one of its k options chosen...), finished exactly when all are answered.
     """
     k = study.n_options
     options = {
@@ -152,13 +153,14 @@ def check_imported_participants(study: Study, people: Sequence[ImportedParticipa
         if len(set(items)) != len(items):
             bad("answers an item twice")
         for answer in person.answers:
-            if set(answer.options) != item_options.get(answer.item_id) or len(answer.options) != k:
-                bad(f"question {answer.position}: the options shown are not the {k} options of "
-                    f"item {answer.item_id} of study {study.slug}")
-            elif not 1 <= answer.choice <= k:
-                bad(f"question {answer.position}: choice {answer.choice} is not between 1 and {k}")
-            elif answer.answered_at < answer.shown_at:
-                bad(f"question {answer.position}: answered before it was shown")
+            refused = answer_problems(
+                n_options=k, position=answer.position, item_id=answer.item_id, choice=answer.choice,
+                sheet_item_id=answer.item_id,  # the file is the sheet (its order is checked above)
+                shown_at=answer.shown_at, answered_at=answer.answered_at,
+                options=answer.options, item_options=item_options.get(answer.item_id, frozenset()), study=study.slug,
+            )
+            if refused:  # the first rule broken, as the survey would have refused it
+                bad(f"question {answer.position}: {refused[0].message}")
     return problems
 
 

@@ -1,11 +1,13 @@
 """survey.services.answers: recording answers with every rule, finishing, and the pass rule."""
-from datetime import timedelta
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 import pytest
 from django.utils import timezone
 
 from survey import services
 from survey.models import Answer, Item, Participant, SheetEntry, ShownOption
+from survey.services.answers import AnswerRule, answer_problems
 from survey.testing import answer_all, correct_position, make_study, mturk_params
 
 from tests.survey.services.common import SIX
@@ -177,3 +179,98 @@ def test_an_answer_to_a_real_question_is_a_vote_and_to_a_check_a_pass_or_fail():
     assert services.answer_fields("real", "lime", False) == {"method": "lime", "correct": None}
     assert services.answer_fields("attention", "", True) == {"method": "", "correct": True}
     assert services.answer_fields("attention", "", False) == {"method": "", "correct": False}
+
+
+# --- answer_problems: the answer rules themselves, worked out by hand (no database) -----------------
+
+T0 = datetime(2024, 5, 1, 9, 0, tzinfo=dt_timezone.utc)
+# A question of a study of four methods: item 7 sits at position 3 of the sheet, shown at T0.
+LIVE = dict(n_options=4, position=3, item_id=7, sheet_item_id=7, shown_at=T0)
+# An answer given elsewhere: it says which of item 7's options (ids 70 to 73) were shown.
+IMPORTED = dict(LIVE, options=(72, 70, 73, 71), item_options={70, 71, 72, 73}, study="s1", answered_at=T0 + timedelta(seconds=4))
+
+
+def _rules(problems):
+    return [(p.rule, p.message) for p in problems]
+
+
+@pytest.mark.parametrize("choice", [1, 2, 3, 4])
+def test_a_valid_answer_breaks_no_rule(choice):
+    assert answer_problems(choice=choice, **LIVE) == []
+    assert answer_problems(choice=choice, **IMPORTED) == []
+
+
+def test_an_answer_for_an_item_not_on_the_sheet_is_refused_as_not_on_the_sheet():
+    [problem] = answer_problems(choice=1, **{**LIVE, "item_id": 8})
+    assert (problem.rule, problem.message) == (AnswerRule.SHEET, "item 8 is not question 3 of this participant's sheet")
+    assert problem.error is services.NotOnSheet
+
+
+def test_a_position_with_nothing_on_the_sheet_is_refused_with_the_same_message():
+    assert _rules(answer_problems(choice=1, **{**LIVE, "position": 26, "sheet_item_id": None})) == [
+        (AnswerRule.SHEET, "item 7 is not question 26 of this participant's sheet"),
+    ]
+
+
+@pytest.mark.parametrize("choice", [0, 5, -1])
+def test_a_choice_outside_the_k_positions_comes_first(choice):
+    # Live, the sheet has no option at such a position, so nothing is found there either.
+    problems = answer_problems(choice=choice, **{**LIVE, "sheet_item_id": None})
+    assert _rules(problems) == [
+        (AnswerRule.CHOICE, f"choice {choice} is not between 1 and 4"),
+        (AnswerRule.SHEET, "item 7 is not question 3 of this participant's sheet"),
+    ]
+    assert isinstance(problems[0].refusal(), services.InvalidChoice)
+    assert problems[0].refusal().message == f"choice {choice} is not between 1 and 4"
+
+
+def test_the_range_of_choices_is_the_studys_k():
+    assert _rules(answer_problems(choice=3, **{**LIVE, "n_options": 2})) == [
+        (AnswerRule.CHOICE, "choice 3 is not between 1 and 2"),
+    ]
+
+
+def test_an_earlier_unanswered_question_comes_first():
+    problems = answer_problems(choice=1, first_open=2, **LIVE)
+    assert _rules(problems) == [(AnswerRule.ORDER, "question 2 comes before question 3")]
+    assert problems[0].error is services.OutOfOrder
+    assert answer_problems(choice=1, first_open=3, **LIVE) == []  # the first unanswered one is this one
+
+
+def test_a_question_never_shown_cannot_be_answered_yet():
+    problems = answer_problems(choice=1, **{**LIVE, "shown_at": None})
+    assert _rules(problems) == [(AnswerRule.SHOWN, "question 3 was never shown")]
+    assert problems[0].error is services.OutOfOrder
+
+
+def test_an_item_answered_before_is_checked_only_as_a_form():
+    # The first answer stands: order and time were checked when it was given.
+    assert answer_problems(choice=2, answered=True, first_open=1, **{**LIVE, "shown_at": None}) == []
+    assert [p.rule for p in answer_problems(choice=9, answered=True, **LIVE)] == [AnswerRule.CHOICE]
+
+
+def test_an_answer_given_before_its_question_was_shown_is_refused():
+    assert _rules(answer_problems(choice=1, **{**IMPORTED, "answered_at": T0 - timedelta(seconds=1)})) == [
+        (AnswerRule.TIME, "answered before it was shown"),
+    ]
+    assert answer_problems(choice=1, **{**IMPORTED, "answered_at": T0}) == []  # at once is fine
+
+
+@pytest.mark.parametrize("options", [(70, 71, 72), (70, 71, 72, 73, 74), (70, 71, 72, 99), (70, 70, 71, 72)])
+def test_the_options_an_answer_says_were_shown_must_be_the_items_k_options(options):
+    assert _rules(answer_problems(choice=1, **{**IMPORTED, "options": options})) == [
+        (AnswerRule.OPTIONS, "the options shown are not the 4 options of item 7 of study s1"),
+    ]
+
+
+def test_an_item_of_another_study_has_none_of_the_options_shown():
+    assert [p.rule for p in answer_problems(choice=1, **{**IMPORTED, "item_options": frozenset()})] == [AnswerRule.OPTIONS]
+
+
+def test_every_broken_rule_is_listed_in_the_order_they_are_checked():
+    problems = answer_problems(
+        n_options=4, position=3, item_id=7, choice=5, sheet_item_id=8, shown_at=None, first_open=1,
+        options=(1, 2), item_options={70, 71, 72, 73}, study="s1",
+    )
+    assert [p.rule for p in problems] == [AnswerRule.OPTIONS, AnswerRule.CHOICE, AnswerRule.SHEET, AnswerRule.ORDER,
+                                          AnswerRule.SHOWN]
