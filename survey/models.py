@@ -21,6 +21,8 @@ from django.urls import reverse
 from explainers.methods import registry
 from explainers.models import MethodName
 
+from .rules import DEFAULT_ATTENTION_CHECKS, DEFAULT_PASS_THRESHOLD, MAX_ATTENTION_CHECKS
+
 # A study compares 2 to 6 methods: each real question shows one map per method (its k options).
 MIN_OPTIONS = 2
 MAX_OPTIONS = 6
@@ -29,6 +31,7 @@ MAX_OPTIONS = 6
 # lcm(10, k) (see ``services.real_question_block``).
 DIGITS = 10
 MAX_QUESTIONS = 200
+MAX_REAL_QUESTIONS = MAX_QUESTIONS - MAX_ATTENTION_CHECKS  # room for the most attention checks a study may have
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: codes are typed by hand
 NUMBER_WORDS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
 
@@ -96,9 +99,11 @@ class Study(models.Model):
         help_text="A multiple of lcm(10, number of methods): every digit equally often, every method in every "
         "position equally often.",
     )
-    n_attention_checks = models.PositiveSmallIntegerField(default=5, validators=[MaxValueValidator(10)])
+    n_attention_checks = models.PositiveSmallIntegerField(
+        default=DEFAULT_ATTENTION_CHECKS, validators=[MaxValueValidator(MAX_ATTENTION_CHECKS)]
+    )
     pass_threshold = models.PositiveSmallIntegerField(
-        default=4, help_text="Attention checks a participant must pass for their answers to count."
+        default=DEFAULT_PASS_THRESHOLD, help_text="Attention checks a participant must pass for their answers to count."
     )
     seed = models.BigIntegerField(default=0, help_text="Seed that built the attention checks.")
     consent_text = models.TextField(default=DEFAULT_CONSENT)
@@ -119,14 +124,17 @@ class Study(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(status__in=["draft", "open", "closed"]), name="study_known_status"),
             models.CheckConstraint(
-                condition=Q(n_real_questions__gte=DIGITS, n_real_questions__lte=MAX_QUESTIONS - 10),
+                condition=Q(n_real_questions__gte=DIGITS, n_real_questions__lte=MAX_REAL_QUESTIONS),
                 name="study_real_questions_in_range",
             ),
             models.CheckConstraint(
                 condition=Exact(Mod(F("n_real_questions"), DIGITS), 0),
                 name="study_real_questions_multiple_of_10",
             ),
-            models.CheckConstraint(condition=Q(n_attention_checks__lte=10), name="study_at_most_10_checks"),
+            models.CheckConstraint(
+                condition=Q(n_attention_checks__lte=MAX_ATTENTION_CHECKS),
+                name=f"study_at_most_{MAX_ATTENTION_CHECKS}_checks",
+            ),
             models.CheckConstraint(
                 condition=Q(pass_threshold__lte=F("n_attention_checks")), name="study_threshold_within_checks"
             ),

@@ -15,7 +15,7 @@ from explainers.models import ClassMap, ExplanationSet, MethodName
 from ..models import (
     DIGITS,
     MAX_OPTIONS,
-    MAX_QUESTIONS,
+    MAX_REAL_QUESTIONS,
     MIN_OPTIONS,
     Item,
     ItemOption,
@@ -24,6 +24,7 @@ from ..models import (
     default_consent,
     paper_methods,
 )
+from ..rules import DEFAULT_ATTENTION_CHECKS, DEFAULT_PASS_THRESHOLD, MAX_ATTENTION_CHECKS, MIN_ATTENTION_CHECKS
 from .errors import BadStudyInput, StudyLocked
 
 if TYPE_CHECKING:
@@ -96,8 +97,8 @@ def create_study(
     *,
     methods: Sequence[str] | None = None,
     n_real_questions: int | None = None,
-    n_attention_checks: int = 5,
-    pass_threshold: int = 4,
+    n_attention_checks: int = DEFAULT_ATTENTION_CHECKS,
+    pass_threshold: int = DEFAULT_PASS_THRESHOLD,
     status: str = Study.Status.DRAFT,
     seed: int | None = None,
     pictures: tuple[np.ndarray, np.ndarray] | None = None,
@@ -116,12 +117,12 @@ def create_study(
     block = real_question_block(len(methods))
     if n_real_questions is None:
         n_real_questions = default_real_questions(len(methods))
-    if n_real_questions < block or n_real_questions % block or n_real_questions > MAX_QUESTIONS - 10:
+    if n_real_questions < block or n_real_questions % block or n_real_questions > MAX_REAL_QUESTIONS:
         raise BadStudyInput(f"{n_real_questions} real questions: with {len(methods)} methods use a multiple of "
                             f"{block} (every digit and every method in every position equally often), "
-                            f"at most {MAX_QUESTIONS - 10}")
-    if not 0 <= n_attention_checks <= 10:
-        raise BadStudyInput(f"{n_attention_checks} attention checks: use 0 to 10")
+                            f"at most {MAX_REAL_QUESTIONS}")
+    if not MIN_ATTENTION_CHECKS <= n_attention_checks <= MAX_ATTENTION_CHECKS:
+        raise BadStudyInput(f"{n_attention_checks} attention checks: use {MIN_ATTENTION_CHECKS} to {MAX_ATTENTION_CHECKS}")
     if not 0 <= pass_threshold <= n_attention_checks:
         raise BadStudyInput(f"pass threshold {pass_threshold}: use 0 to {n_attention_checks}")
     if Study.objects.filter(slug=slug).exists():
