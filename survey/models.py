@@ -51,7 +51,7 @@ CONSENT_TEMPLATE = (
 
 def paper_methods() -> list[str]:
     """The paper's four methods, in its order: the methods of a study unless it names others."""
-    return list(registry.PAPER_METHODS)
+    return list(registry.names(paper=True))
 
 
 def estimated_minutes(n_questions: int) -> int:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Sequence
 from django.db import transaction
 from django.utils import timezone
 
+from explainers.methods import registry
 from explainers.models import ClassMap, ExplanationSet, MethodName
 
 from ..models import (
@@ -22,7 +23,6 @@ from ..models import (
     Study,
     StudyImage,
     default_consent,
-    paper_methods,
 )
 from ..rules import DEFAULT_ATTENTION_CHECKS, DEFAULT_PASS_THRESHOLD, MAX_ATTENTION_CHECKS, MIN_ATTENTION_CHECKS
 from .errors import BadStudyInput, StudyLocked
@@ -113,7 +113,7 @@ def create_study(
     MNIST training data (the embedded subset unless ``mnist_dir``). The consent text, unless
     given, says how many questions and images there are.
     """
-    methods = check_methods(explanation_set, paper_methods() if methods is None else methods)
+    methods = check_methods(explanation_set, registry.names(paper=True) if methods is None else methods)
     block = real_question_block(len(methods))
     if n_real_questions is None:
         n_real_questions = default_real_questions(len(methods))

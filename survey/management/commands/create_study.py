@@ -1,9 +1,10 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from explainers.data import MnistDataError
+from explainers.methods import registry
 from explainers.models import ExplanationSet
 from survey import cli, services
-from survey.models import Study, paper_methods
+from survey.models import Study
 from survey.rules import DEFAULT_ATTENTION_CHECKS, DEFAULT_PASS_THRESHOLD, MAX_ATTENTION_CHECKS, MIN_ATTENTION_CHECKS
 
 
@@ -19,7 +20,7 @@ class Command(BaseCommand):
         parser.add_argument("--slug", help="URL name of the study (default: the explanation set's name)")
         parser.add_argument("--name", help="title shown to participants (default: 'Which picture explains the digit best?')")
         parser.add_argument(
-            "--methods", default=",".join(paper_methods()),
+            "--methods", default=",".join(registry.names(paper=True)),
             help="the 2 to 6 methods compared, comma-separated registry names (default %(default)s)",
         )
         parser.add_argument(
