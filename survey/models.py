@@ -28,7 +28,7 @@ MIN_OPTIONS = 2
 MAX_OPTIONS = 6
 # Every digit equally often: the number of real questions is a multiple of 10 (the database's
 # check); the service also asks for every method equally often in every position, a multiple of
-# lcm(10, k) (see ``services.real_question_block``).
+# lcm(10, k) (see ``services.studies.real_question_block``).
 DIGITS = 10
 MAX_QUESTIONS = 200
 MAX_REAL_QUESTIONS = MAX_QUESTIONS - MAX_ATTENTION_CHECKS  # room for the most attention checks a study may have
