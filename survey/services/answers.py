@@ -103,7 +103,8 @@ def answer_problems(
     sheet has at ``position``; None: nothing there), ``shown_at`` (None: never shown),
     ``answered`` (the item has an answer already: the first one stands, so the order and the
     time are not checked again), ``first_open`` (the first unanswered position of the sheet, if
-    known), ``item_options`` (the option ids of ``item_id`` in ``study``, the study's slug).
+    known), ``item_options`` (the ItemOption ids of ``item_id``, to check ``options`` against)
+    and ``study`` (the study's slug, for that message).
 
     An empty list: the answer may be recorded (or, when ``answered``, the first one returned).
     """
