@@ -21,6 +21,8 @@ from PIL import Image, ImageDraw
 
 from explainers import render
 
+from .rules import MAX_ATTENTION_CHECKS, MIN_ATTENTION_CHECKS
+
 EXAMPLE_DIGIT = 4  # Fig. 3 explains the task with the number four
 
 
@@ -70,8 +72,8 @@ def plan_checks(n_checks: int, rng: random.Random, n_options: int = 4) -> list[C
     rest distinct others; one distractor shows one other digit. For four options the draws are
     the ones this function always made, so a seed builds the same checks as before.
     """
-    if not 0 <= n_checks <= 10:
-        raise ValueError("between 0 and 10 attention checks")
+    if not MIN_ATTENTION_CHECKS <= n_checks <= MAX_ATTENTION_CHECKS:
+        raise ValueError(f"between {MIN_ATTENTION_CHECKS} and {MAX_ATTENTION_CHECKS} attention checks")
     if n_options < 2:
         raise ValueError("at least 2 options (the correct one and a distractor)")
     plans = []

@@ -1,6 +1,6 @@
 """Responses in long format: one row per answer, for the analysis and for archiving.
 
-Used by ``manage.py export_responses`` and the monitor's download buttons; ``importing`` reads
+Used by ``manage.py export_responses`` and the monitor's download buttons; ``services.imports`` reads
 the same columns back. A study of k methods has the columns ``method_at_1`` .. ``method_at_k``
 (:func:`columns`): the file has as many as the study showed options, no empty ones.
 """

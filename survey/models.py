@@ -21,14 +21,17 @@ from django.urls import reverse
 from explainers.methods import registry
 from explainers.models import MethodName
 
+from .rules import DEFAULT_ATTENTION_CHECKS, DEFAULT_PASS_THRESHOLD, MAX_ATTENTION_CHECKS
+
 # A study compares 2 to 6 methods: each real question shows one map per method (its k options).
 MIN_OPTIONS = 2
 MAX_OPTIONS = 6
 # Every digit equally often: the number of real questions is a multiple of 10 (the database's
 # check); the service also asks for every method equally often in every position, a multiple of
-# lcm(10, k) (see ``services.real_question_block``).
+# lcm(10, k) (see ``services.studies.real_question_block``).
 DIGITS = 10
 MAX_QUESTIONS = 200
+MAX_REAL_QUESTIONS = MAX_QUESTIONS - MAX_ATTENTION_CHECKS  # room for the most attention checks a study may have
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: codes are typed by hand
 NUMBER_WORDS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
 
@@ -75,11 +78,19 @@ def new_image_key() -> str:
     return secrets.token_hex(12)
 
 
+# The choices that check constraints rely on live at module level, so that the models' Meta can
+# build the constraints from them (a nested Meta cannot see its model's class body); each model
+# names its own as before (Study.Status, StudyImage.Role, Item.Kind, Participant.Platform and .Status).
+
+
+class StudyStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    OPEN = "open", "Open"
+    CLOSED = "closed", "Closed"
+
+
 class Study(models.Model):
-    class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        OPEN = "open", "Open"
-        CLOSED = "closed", "Closed"
+    Status = StudyStatus
 
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=60, unique=True)
@@ -96,9 +107,11 @@ class Study(models.Model):
         help_text="A multiple of lcm(10, number of methods): every digit equally often, every method in every "
         "position equally often.",
     )
-    n_attention_checks = models.PositiveSmallIntegerField(default=5, validators=[MaxValueValidator(10)])
+    n_attention_checks = models.PositiveSmallIntegerField(
+        default=DEFAULT_ATTENTION_CHECKS, validators=[MaxValueValidator(MAX_ATTENTION_CHECKS)]
+    )
     pass_threshold = models.PositiveSmallIntegerField(
-        default=4, help_text="Attention checks a participant must pass for their answers to count."
+        default=DEFAULT_PASS_THRESHOLD, help_text="Attention checks a participant must pass for their answers to count."
     )
     seed = models.BigIntegerField(default=0, help_text="Seed that built the attention checks.")
     consent_text = models.TextField(default=DEFAULT_CONSENT)
@@ -117,16 +130,19 @@ class Study(models.Model):
         ordering = ["-created_at"]
         verbose_name_plural = "studies"
         constraints = [
-            models.CheckConstraint(condition=Q(status__in=["draft", "open", "closed"]), name="study_known_status"),
+            models.CheckConstraint(condition=Q(status__in=StudyStatus.values), name="study_known_status"),
             models.CheckConstraint(
-                condition=Q(n_real_questions__gte=DIGITS, n_real_questions__lte=MAX_QUESTIONS - 10),
+                condition=Q(n_real_questions__gte=DIGITS, n_real_questions__lte=MAX_REAL_QUESTIONS),
                 name="study_real_questions_in_range",
             ),
             models.CheckConstraint(
                 condition=Exact(Mod(F("n_real_questions"), DIGITS), 0),
                 name="study_real_questions_multiple_of_10",
             ),
-            models.CheckConstraint(condition=Q(n_attention_checks__lte=10), name="study_at_most_10_checks"),
+            models.CheckConstraint(
+                condition=Q(n_attention_checks__lte=MAX_ATTENTION_CHECKS),
+                name=f"study_at_most_{MAX_ATTENTION_CHECKS}_checks",
+            ),
             models.CheckConstraint(
                 condition=Q(pass_threshold__lte=F("n_attention_checks")), name="study_threshold_within_checks"
             ),
@@ -163,13 +179,16 @@ class Study(models.Model):
         return reverse("survey:monitor", args=[self.slug])
 
 
+class ImageRole(models.TextChoices):
+    MAP = "map", "Class map"
+    CHECK = "check", "Attention-check image"
+    EXAMPLE = "example", "Instructions example"
+
+
 class StudyImage(models.Model):
     """One picture a participant can be shown, copied into the study (never regenerated)."""
 
-    class Role(models.TextChoices):
-        MAP = "map", "Class map"
-        CHECK = "check", "Attention-check image"
-        EXAMPLE = "example", "Instructions example"
+    Role = ImageRole
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="images")
     key = models.CharField(max_length=32, unique=True, default=new_image_key, editable=False)
@@ -189,10 +208,10 @@ class StudyImage(models.Model):
         ordering = ["study", "role", "digit", "method"]
         constraints = [
             models.CheckConstraint(condition=Q(digit__isnull=True) | Q(digit__lte=9), name="image_digit_between_0_and_9"),
-            models.CheckConstraint(condition=~Q(role="map") | Q(digit__isnull=False), name="image_maps_have_a_digit"),
-            models.CheckConstraint(condition=Q(role__in=["map", "check", "example"]), name="image_known_role"),
+            models.CheckConstraint(condition=~Q(role=ImageRole.MAP) | Q(digit__isnull=False), name="image_maps_have_a_digit"),
+            models.CheckConstraint(condition=Q(role__in=ImageRole.values), name="image_known_role"),
             models.CheckConstraint(
-                condition=Q(role="map", method__in=MethodName.values) | (~Q(role="map") & Q(method="")),
+                condition=Q(role=ImageRole.MAP, method__in=MethodName.values) | (~Q(role=ImageRole.MAP) & Q(method="")),
                 name="image_method_only_on_maps",
             ),
         ]
@@ -201,12 +220,15 @@ class StudyImage(models.Model):
         return f"{self.study.slug} {self.role} {self.method or '-'} {self.digit}"
 
 
+class ItemKind(models.TextChoices):
+    REAL = "real", "Real question"
+    ATTENTION = "attention", "Attention check"
+
+
 class Item(models.Model):
     """A question of a study: a digit and k options (the methods' maps, or a check's images)."""
 
-    class Kind(models.TextChoices):
-        REAL = "real", "Real question"
-        ATTENTION = "attention", "Attention check"
+    Kind = ItemKind
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="items")
     number = models.PositiveSmallIntegerField(help_text="1-based, fixed order within the study (not the order shown).")
@@ -218,7 +240,7 @@ class Item(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["study", "number"], name="item_number_unique_in_study"),
             models.CheckConstraint(condition=Q(number__gte=1, number__lte=MAX_QUESTIONS), name="item_number_in_range"),
-            models.CheckConstraint(condition=Q(kind__in=["real", "attention"]), name="item_known_kind"),
+            models.CheckConstraint(condition=Q(kind__in=ItemKind.values), name="item_known_kind"),
             models.CheckConstraint(condition=Q(digit__lte=9), name="item_digit_between_0_and_9"),
         ]
 
@@ -266,15 +288,20 @@ class ItemOption(models.Model):
         return f"{self.item} slot {self.slot} {self.method or ('correct' if self.is_correct else 'distractor')}"
 
 
-class Participant(models.Model):
-    class Platform(models.TextChoices):
-        MTURK = "mturk", "Amazon Mechanical Turk"
-        PROLIFIC = "prolific", "Prolific"
-        DIRECT = "direct", "Direct link"
+class ParticipantPlatform(models.TextChoices):
+    MTURK = "mturk", "Amazon Mechanical Turk"
+    PROLIFIC = "prolific", "Prolific"
+    DIRECT = "direct", "Direct link"
 
-    class Status(models.TextChoices):
-        STARTED = "started", "Started"
-        FINISHED = "finished", "Finished"
+
+class ParticipantStatus(models.TextChoices):
+    STARTED = "started", "Started"
+    FINISHED = "finished", "Finished"
+
+
+class Participant(models.Model):
+    Platform = ParticipantPlatform
+    Status = ParticipantStatus
 
     class Review(models.TextChoices):
         PENDING = "pending", "Not reviewed"
@@ -315,30 +342,32 @@ class Participant(models.Model):
         ordering = ["study", "started_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["study", "worker_id"], condition=Q(platform="mturk"), name="one_participation_per_mturk_worker"
+                fields=["study", "worker_id"], condition=Q(platform=ParticipantPlatform.MTURK),
+                name="one_participation_per_mturk_worker",
             ),
             models.UniqueConstraint(
-                fields=["assignment_id"], condition=Q(platform="mturk"), name="one_participant_per_mturk_assignment"
+                fields=["assignment_id"], condition=Q(platform=ParticipantPlatform.MTURK),
+                name="one_participant_per_mturk_assignment",
             ),
             models.UniqueConstraint(
-                fields=["study", "prolific_pid"], condition=Q(platform="prolific"),
+                fields=["study", "prolific_pid"], condition=Q(platform=ParticipantPlatform.PROLIFIC),
                 name="one_participation_per_prolific_participant",
             ),
             models.UniqueConstraint(
                 fields=["study", "imported_id"], condition=~Q(imported_id=""), name="imported_id_unique_in_study"
             ),
-            models.CheckConstraint(condition=Q(platform__in=["mturk", "prolific", "direct"]), name="participant_known_platform"),
-            models.CheckConstraint(condition=Q(status__in=["started", "finished"]), name="participant_known_status"),
+            models.CheckConstraint(condition=Q(platform__in=ParticipantPlatform.values), name="participant_known_platform"),
+            models.CheckConstraint(condition=Q(status__in=ParticipantStatus.values), name="participant_known_status"),
             models.CheckConstraint(
-                condition=~Q(platform="mturk") | (~Q(worker_id="") & ~Q(assignment_id="") & ~Q(hit_id="")),
+                condition=~Q(platform=ParticipantPlatform.MTURK) | (~Q(worker_id="") & ~Q(assignment_id="") & ~Q(hit_id="")),
                 name="mturk_participant_has_ids",
             ),
             models.CheckConstraint(
-                condition=~Q(platform="prolific") | ~Q(prolific_pid=""), name="prolific_participant_has_pid"
+                condition=~Q(platform=ParticipantPlatform.PROLIFIC) | ~Q(prolific_pid=""), name="prolific_participant_has_pid"
             ),
             models.CheckConstraint(
-                condition=(Q(status="finished") & Q(finished_at__isnull=False) & Q(passed__isnull=False))
-                | (Q(status="started") & Q(finished_at__isnull=True) & Q(passed__isnull=True)),
+                condition=(Q(status=ParticipantStatus.FINISHED) & Q(finished_at__isnull=False) & Q(passed__isnull=False))
+                | (Q(status=ParticipantStatus.STARTED) & Q(finished_at__isnull=True) & Q(passed__isnull=True)),
                 name="participant_finished_iff_finish_recorded",
             ),
             models.CheckConstraint(

@@ -14,10 +14,11 @@ from typing import Callable, Sequence
 import numpy as np
 
 from explainers import render
+from explainers.methods import registry
 from explainers.models import ClassMap, ExplanationSet
 
 from . import export, services
-from .models import Item, Participant, ShownOption, Study, paper_methods
+from .models import Item, Participant, ShownOption, Study
 
 MTURK_SANDBOX = "https://workersandbox.mturk.com"
 
@@ -52,7 +53,7 @@ def make_explanation_set(name: str = "test-set", methods: Sequence[str] | None =
     )
     ClassMap.objects.bulk_create(
         ClassMap(explanation_set=explanation_set, method=method, digit=digit, values=values, png=png)
-        for method in (paper_methods() if methods is None else methods)
+        for method in (registry.names(paper=True) if methods is None else methods)
         for digit, (values, png) in _method_maps(method).items()
     )
     return explanation_set

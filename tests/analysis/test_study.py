@@ -20,7 +20,7 @@ from analysis.study import (
 )
 from explainers.models import ExplanationSet
 from survey import export
-from survey.importing import import_csv
+from survey.services import import_csv
 from survey.models import Item, Participant
 from survey.testing import long_csv, make_explanation_set, make_study
 
@@ -173,7 +173,7 @@ def test_the_same_data_and_seed_give_the_same_bootstrap_intervals():
     assert not math.isnan(one.analysis.anova.F)
 
 
-# --- studies imported from a file (survey.importing) ----------------------------------------------
+# --- studies imported from a file (survey.services.imports) ---------------------------------------
 
 
 def paper_cohort(seed: int = 0) -> list[dict]:

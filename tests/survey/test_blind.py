@@ -34,7 +34,8 @@ def _words(text: str) -> str:
 
 # Every name and label a method goes by, as runs of words ("SmoothGrad²" -> "smoothgrad").
 METHOD_TERMS = sorted(
-    {_words(term) for pair in (*MethodName.choices, *((name, registry.label(name)) for name in registry.names())) for term in pair} - {"  "}
+    {_words(term) for pair in (*MethodName.choices, *((name, registry.label(name)) for name in registry.names()))
+     for term in pair} - {"  "}
 )
 
 

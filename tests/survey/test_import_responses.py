@@ -12,8 +12,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError
 
-from survey import export, importing, services
-from survey.importing import ImportFailed, import_csv
+from survey import export, services
+from survey.services import ImportFailed, import_csv
 from survey.models import Answer, Participant, SheetEntry, ShownOption
 from survey.testing import answer_all, correct_position, long_csv, make_study
 
@@ -129,7 +129,7 @@ def test_a_file_with_only_the_required_columns_is_imported(target):
     text = long_csv(target, [{"votes": [1] * 20, "checks": [True] * 5}])
     rows = list(csv.DictReader(io.StringIO(text)))
     out = io.StringIO()
-    writer = csv.DictWriter(out, importing.required_columns(target.n_options), extrasaction="ignore", lineterminator="\n")
+    writer = csv.DictWriter(out, services.required_columns(target.n_options), extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     assert import_csv(target, io.StringIO(out.getvalue())).answers == 25

@@ -1,14 +1,17 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from explainers.data import MnistDataError
+from explainers.methods import registry
 from explainers.models import ExplanationSet
 from survey import cli, services
-from survey.models import Study, paper_methods
+from survey.models import Study
+from survey.rules import DEFAULT_ATTENTION_CHECKS, DEFAULT_PASS_THRESHOLD, MAX_ATTENTION_CHECKS, MIN_ATTENTION_CHECKS
 
 
 class Command(BaseCommand):
     help = (
-        "Create a study of 2 to 6 methods (default: the paper's four, 20 real questions and 5 attention checks) "
+        "Create a study of 2 to 6 methods (default: the paper's four, 20 real questions and "
+        f"{DEFAULT_ATTENTION_CHECKS} attention checks) "
         "from an explanation set and print its participant URL."
     )
 
@@ -17,7 +20,7 @@ class Command(BaseCommand):
         parser.add_argument("--slug", help="URL name of the study (default: the explanation set's name)")
         parser.add_argument("--name", help="title shown to participants (default: 'Which picture explains the digit best?')")
         parser.add_argument(
-            "--methods", default=",".join(paper_methods()),
+            "--methods", default=",".join(registry.names(paper=True)),
             help="the 2 to 6 methods compared, comma-separated registry names (default %(default)s)",
         )
         parser.add_argument(
@@ -25,8 +28,13 @@ class Command(BaseCommand):
             help="a multiple of lcm(10, number of methods): 20 for four methods, 30 for three or six, 10 for two "
             "or five (default: the smallest such number that is at least 20)",
         )
-        parser.add_argument("--attention-checks", type=int, default=5, help="0 to 10 (default %(default)s)")
-        parser.add_argument("--pass-threshold", type=int, default=4, help="checks to pass (default %(default)s)")
+        parser.add_argument(
+            "--attention-checks", type=int, default=DEFAULT_ATTENTION_CHECKS,
+            help=f"{MIN_ATTENTION_CHECKS} to {MAX_ATTENTION_CHECKS} (default %(default)s)",
+        )
+        parser.add_argument(
+            "--pass-threshold", type=int, default=DEFAULT_PASS_THRESHOLD, help="checks to pass (default %(default)s)"
+        )
         parser.add_argument("--seed", type=int, default=None, help="seed of the attention checks (default: random)")
         parser.add_argument("--mnist-dir", default=None, help="official MNIST files for the attention checks (default: embedded subset)")
         parser.add_argument("--draft", action="store_true", help="leave the study closed to participants (default: open)")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from survey import cli, importing
+from survey import cli, services
 
 
 class Command(BaseCommand):
@@ -25,10 +25,10 @@ class Command(BaseCommand):
             raise CommandError(f"{path}: no such file")
         try:
             with path.open(encoding="utf-8-sig", newline="") as stream:
-                result = importing.import_csv(study, stream)
+                result = services.import_csv(study, stream)
         except UnicodeDecodeError as exc:
             raise CommandError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); nothing was imported") from None
-        except importing.ImportFailed as exc:
+        except services.ImportFailed as exc:
             n = len(exc.errors) + exc.more
             if n == 1:
                 raise CommandError(f"{path}: {exc.errors[0]}; nothing was imported") from None

@@ -1,0 +1,267 @@
+"""Building studies: their methods, question counts, items, images and consent text; replacing attention checks."""
+from __future__ import annotations
+
+import logging
+import math
+import random
+import secrets
+from typing import TYPE_CHECKING, Sequence
+
+from django.db import transaction
+from django.utils import timezone
+
+from explainers.methods import registry
+from explainers.models import ClassMap, ExplanationSet, MethodName
+
+from ..models import (
+    DIGITS,
+    MAX_OPTIONS,
+    MAX_REAL_QUESTIONS,
+    MIN_OPTIONS,
+    Item,
+    ItemOption,
+    Study,
+    StudyImage,
+    default_consent,
+)
+from ..rules import DEFAULT_ATTENTION_CHECKS, DEFAULT_PASS_THRESHOLD, MAX_ATTENTION_CHECKS, MIN_ATTENTION_CHECKS
+from .errors import BadStudyInput, StudyLocked
+
+if TYPE_CHECKING:
+    import numpy as np
+
+# survey.attention (NumPy, Pillow, matplotlib) is imported inside the functions that build studies:
+# participants' pages import this package and must stay light (a fresh worker answers at once).
+
+logger = logging.getLogger(__name__)
+
+DEMO_SLUG = "demo"
+#: Real questions a study has unless told otherwise: at least this many (the paper's 20).
+MIN_DEFAULT_REAL_QUESTIONS = 20
+
+
+def real_question_block(n_methods: int) -> int:
+    """The number of real questions must be a multiple of this: lcm(10, k).
+
+    Every digit equally often needs a multiple of 10; every method in every position equally
+    often needs a multiple of k (the rows of a Latin square of order k, dealt equally often).
+    The Williams square :func:`survey.sheets.deal_rows` uses has k rows for even k and 2k for
+    odd k, and 2k divides lcm(10, k) for odd k too (10 is even), so one rule covers both.
+    """
+    return math.lcm(DIGITS, n_methods)
+
+
+def default_real_questions(n_methods: int) -> int:
+    """The smallest valid number of real questions that is at least 20 (20 for the paper's four)."""
+    block = real_question_block(n_methods)
+    return block * math.ceil(MIN_DEFAULT_REAL_QUESTIONS / block)
+
+
+def parse_methods(text: str) -> tuple[str, ...]:
+    """``"normlime,lime,ig"`` as a tuple of names (spaces ignored; checked by :func:`check_methods`)."""
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+def check_method_names(methods: Sequence[str]) -> tuple[str, ...]:
+    """``methods`` if they can be a study's (2 to 6 different registered names); else :class:`BadStudyInput`."""
+    methods = tuple(methods)
+    if not MIN_OPTIONS <= len(methods) <= MAX_OPTIONS:
+        raise BadStudyInput(f"{len(methods)} methods ({', '.join(methods) or 'none'}): "
+                            f"a study compares {MIN_OPTIONS} to {MAX_OPTIONS}")
+    repeated = sorted({m for m in methods if methods.count(m) > 1})
+    if repeated:
+        raise BadStudyInput(f"method(s) {', '.join(repeated)} named twice: give each method once")
+    unknown = [m for m in methods if m not in MethodName.values]
+    if unknown:
+        raise BadStudyInput(f"unknown method(s) {', '.join(unknown)} (known: {', '.join(MethodName.values)})")
+    return methods
+
+
+def check_methods(explanation_set: ExplanationSet, methods: Sequence[str]) -> tuple[str, ...]:
+    """``methods`` as a study's methods, or :class:`BadStudyInput` saying in one line what is wrong
+    (see :func:`check_method_names`; the explanation set must also hold their maps of every digit)."""
+    methods = check_method_names(methods)
+    have = set(ClassMap.objects.filter(explanation_set=explanation_set, method__in=methods)
+               .values_list("method", "digit"))
+    missing = [f"{method} {digit}" for method in methods for digit in range(DIGITS) if (method, digit) not in have]
+    if missing:
+        raise BadStudyInput(f"explanation set {explanation_set.name} lacks the maps {', '.join(missing[:5])}"
+                            + (f" (and {len(missing) - 5} more)" if len(missing) > 5 else ""))
+    return methods
+
+
+def create_study(
+    explanation_set: ExplanationSet,
+    name: str,
+    slug: str,
+    *,
+    methods: Sequence[str] | None = None,
+    n_real_questions: int | None = None,
+    n_attention_checks: int = DEFAULT_ATTENTION_CHECKS,
+    pass_threshold: int = DEFAULT_PASS_THRESHOLD,
+    status: str = Study.Status.DRAFT,
+    seed: int | None = None,
+    pictures: tuple[np.ndarray, np.ndarray] | None = None,
+    mnist_dir: str | None = None,
+    **platform_settings,
+) -> Study:
+    """A study of ``explanation_set``: its real questions, attention checks and images, all or nothing.
+
+    ``methods``: the 2 to 6 methods compared, in the order of the canonical slots (default: the
+    paper's four); ``n_real_questions`` defaults to :func:`default_real_questions` (20 for four).
+    ``pictures`` is (typical, mean) digit images, 10 x 784 each; by default they come from the
+    MNIST training data (the embedded subset unless ``mnist_dir``). The consent text, unless
+    given, says how many questions and images there are.
+    """
+    methods = check_methods(explanation_set, registry.names(paper=True) if methods is None else methods)
+    block = real_question_block(len(methods))
+    if n_real_questions is None:
+        n_real_questions = default_real_questions(len(methods))
+    if n_real_questions < block or n_real_questions % block or n_real_questions > MAX_REAL_QUESTIONS:
+        raise BadStudyInput(f"{n_real_questions} real questions: with {len(methods)} methods use a multiple of "
+                            f"{block} (every digit and every method in every position equally often), "
+                            f"at most {MAX_REAL_QUESTIONS}")
+    if not MIN_ATTENTION_CHECKS <= n_attention_checks <= MAX_ATTENTION_CHECKS:
+        raise BadStudyInput(f"{n_attention_checks} attention checks: use {MIN_ATTENTION_CHECKS} to {MAX_ATTENTION_CHECKS}")
+    if not 0 <= pass_threshold <= n_attention_checks:
+        raise BadStudyInput(f"pass threshold {pass_threshold}: use 0 to {n_attention_checks}")
+    if Study.objects.filter(slug=slug).exists():
+        raise BadStudyInput(f"a study with slug {slug!r} already exists")
+    maps = {(m.method, m.digit): m for m in ClassMap.objects.filter(explanation_set=explanation_set, method__in=methods)}
+    platform_settings.setdefault("consent_text", default_consent(n_real_questions + n_attention_checks, len(methods)))
+    if pictures is None:
+        from .. import attention
+
+        pictures = attention.digit_pictures(mnist_dir)
+    seed = secrets.randbits(31) if seed is None else seed
+    with transaction.atomic():
+        study = Study.objects.create(
+            explanation_set=explanation_set,
+            name=name,
+            slug=slug,
+            methods=list(methods),
+            n_real_questions=n_real_questions,
+            n_attention_checks=n_attention_checks,
+            pass_threshold=pass_threshold,
+            status=status,
+            seed=seed,
+            **platform_settings,
+        )
+        _build_items(study, maps, pictures, random.Random(seed))
+    logger.info("created study %s of %s from explanation set %s", study.slug, ", ".join(methods), explanation_set.name)
+    return study
+
+
+def _build_items(study: Study, maps: dict, pictures: tuple[np.ndarray, np.ndarray], rng: random.Random) -> None:
+    from .. import attention
+
+    typical, means = pictures
+    images = {
+        key: StudyImage.objects.create(
+            study=study, role=StudyImage.Role.MAP, method=key[0], digit=key[1], class_map=cm, png=bytes(cm.png),
+            description=f"{key[0]} map of digit {key[1]}",
+        )
+        for key, cm in maps.items()
+    }
+    repeats = study.n_real_questions // DIGITS
+    checks = attention.plan_checks(study.n_attention_checks, rng, study.n_options)
+    planned = [(number, Item.Kind.REAL, (number - 1) // repeats, None) for number in range(1, study.n_real_questions + 1)]
+    planned += [(study.n_real_questions + offset + 1, Item.Kind.ATTENTION, plan.digit, plan)
+                for offset, plan in enumerate(checks)]
+    # Rows are written in a random order: item ids reach participants' pages (the answer form),
+    # and ids in numbering order would put every attention check after the real questions.
+    rng.shuffle(planned)
+    check_images: dict[int, StudyImage] = {}
+
+    def picture(digit: int) -> StudyImage:
+        if digit not in check_images:
+            check_images[digit] = StudyImage.objects.create(
+                study=study, role=StudyImage.Role.CHECK, digit=digit, png=attention.digit_png(typical[digit]),
+                description=f"typical handwritten {digit}",
+            )
+        return check_images[digit]
+
+    options = []
+    for number, kind, digit, plan in planned:
+        item = Item.objects.create(study=study, number=number, kind=kind, digit=digit)
+        if plan is None:
+            options += [
+                ItemOption(item=item, slot=slot, method=method, image=images[(method, digit)])
+                for slot, method in enumerate(study.methods)
+            ]
+        else:
+            shown = [(picture(plan.digit), True), *((picture(d), False) for d in plan.distractors)]
+            options += [ItemOption(item=item, slot=slot, image=image, is_correct=ok) for slot, (image, ok) in enumerate(shown)]
+    ItemOption.objects.bulk_create(options)
+    StudyImage.objects.create(
+        study=study, role=StudyImage.Role.EXAMPLE, digit=attention.EXAMPLE_DIGIT,
+        png=attention.example_png(typical, means), description="instructions example (Fig. 3)",
+    )
+
+
+def create_demo_study(explanation_set: ExplanationSet, pictures: tuple[np.ndarray, np.ndarray] | None = None) -> Study:
+    """The open study ``demo`` of ``explanation_set`` (created once; later calls return it unchanged)."""
+    existing = Study.objects.filter(slug=DEMO_SLUG).first()
+    if existing is not None:
+        if existing.explanation_set_id != explanation_set.pk:
+            logger.warning("demo study already exists for explanation set %s; keeping it", existing.explanation_set)
+        return existing
+    try:
+        return create_study(
+            explanation_set, name="Demo study", slug=DEMO_SLUG, status=Study.Status.OPEN, seed=0, pictures=pictures
+        )
+    except BadStudyInput:
+        existing = Study.objects.filter(slug=DEMO_SLUG).first()
+        if existing is None:  # a real problem (missing maps), not a concurrent creation
+            raise
+        return existing
+
+
+def set_study_status(study: Study, status: str) -> Study:
+    if status not in Study.Status.values:
+        raise BadStudyInput(f"unknown status {status!r} (use {', '.join(Study.Status.values)})")
+    Study.objects.filter(pk=study.pk).update(status=status, updated_at=timezone.now())
+    study.refresh_from_db()
+    logger.info("study %s is now %s", study.slug, status)
+    return study
+
+
+def replace_attention_check(
+    study: Study, number: int, digit: int, correct_picture: bytes, distractor_pictures: Sequence[bytes]
+) -> Item:
+    """Replace attention check ``number``: a question about ``digit`` with the given pictures.
+
+    Pictures are any image files (PNG, JPEG...), drawn at 28x28 in the maps' colours, so all
+    the options look alike except for what they show; a study of k methods needs k - 1
+    distractors. Refused once anyone has started.
+    """
+    if len(distractor_pictures) != study.n_options - 1:
+        raise BadStudyInput(f"give {study.n_options - 1} distractor pictures, not {len(distractor_pictures)}")
+    if not 0 <= digit <= 9:
+        raise BadStudyInput(f"digit {digit}: use 0 to 9")
+    from .. import attention
+
+    try:
+        pngs = [attention.digit_png(attention.picture_values(data)) for data in (correct_picture, *distractor_pictures)]
+    except ValueError as exc:
+        raise BadStudyInput(f"picture: {exc}") from None
+    with transaction.atomic():
+        locked = Study.objects.select_for_update().get(pk=study.pk)
+        if locked.participants.exists():
+            raise StudyLocked(f"study {study.slug} has participants; its questions are what they were shown")
+        item = Item.objects.filter(study=locked, number=number, kind=Item.Kind.ATTENTION).first()
+        if item is None:
+            raise BadStudyInput(f"study {study.slug} has no attention check number {number}")
+        old_images = set(item.options.values_list("image_id", flat=True))
+        item.options.all().delete()
+        item.digit = digit
+        item.save(update_fields=["digit"])
+        for slot, png in enumerate(pngs):
+            image = StudyImage.objects.create(
+                study=locked, role=StudyImage.Role.CHECK, digit=digit if slot == 0 else None, png=png,
+                description="researcher's correct picture" if slot == 0 else "researcher's distractor",
+            )
+            ItemOption.objects.create(item=item, slot=slot, image=image, is_correct=slot == 0)
+        StudyImage.objects.filter(pk__in=old_images, options__isnull=True).delete()
+    logger.info("replaced attention check %s of study %s (digit %s)", number, study.slug, digit)
+    return item

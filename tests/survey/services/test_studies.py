@@ -1,0 +1,197 @@
+"""survey.services.studies: building a study (its methods, counts, items and images), the demo study,
+a study's status, and replacing an attention check."""
+from collections import Counter
+
+import pytest
+
+from explainers.models import ClassMap
+from survey import services
+from survey.models import Item, Study, StudyImage
+from survey.testing import fake_pictures, make_explanation_set, make_study, mturk_params
+
+from tests.survey.services.common import SIX
+
+pytestmark = pytest.mark.django_db
+
+
+# --- building a study -----------------------------------------------------------------------------
+
+
+def test_a_study_has_every_digit_twice_each_with_the_four_methods(study):
+    real = Item.objects.filter(study=study, kind="real")
+    assert Counter(real.values_list("digit", flat=True)) == {d: 2 for d in range(10)}
+    for item in real:
+        assert sorted(item.options.values_list("method", flat=True)) == sorted(study.methods)
+
+
+def test_a_study_has_five_attention_checks_with_one_correct_picture_of_the_asked_digit(study):
+    checks = Item.objects.filter(study=study, kind="attention")
+    assert checks.count() == 5
+    assert len(set(checks.values_list("digit", flat=True))) == 5
+    for check in checks:
+        options = list(check.options.select_related("image"))
+        correct = [o for o in options if o.is_correct]
+        assert len(correct) == 1 and correct[0].image.digit == check.digit
+        distractors = [o.image for o in options if not o.is_correct]
+        assert all(image.digit != check.digit for image in distractors)
+        assert len({image.pk for image in distractors}) == 2  # two of the three are the same picture
+
+
+def test_a_study_copies_the_maps_so_regenerating_the_set_changes_nothing_shown(study, explanation_set):
+    image = StudyImage.objects.get(study=study, role="map", method="lime", digit=3)
+    original = bytes(image.png)
+    ClassMap.objects.filter(explanation_set=explanation_set).delete()
+    image.refresh_from_db()
+    assert bytes(image.png) == original and image.class_map is None
+
+
+def test_a_study_has_the_instructions_example(study):
+    assert StudyImage.objects.filter(study=study, role="example", digit=4).count() == 1
+
+
+def test_a_study_needs_all_forty_maps(explanation_set):
+    ClassMap.objects.filter(explanation_set=explanation_set, method="vargrad", digit=7).delete()
+    with pytest.raises(services.BadStudyInput, match="vargrad 7"):
+        make_study(explanation_set)
+    assert not Study.objects.exists()
+
+
+@pytest.mark.parametrize("counts, problem", [
+    ({"n_real_questions": 30}, "multiple of 20"),
+    ({"n_attention_checks": 11}, "0 to 10"),
+    ({"pass_threshold": 6}, "pass threshold"),
+])
+def test_impossible_question_counts_are_refused(explanation_set, counts, problem):
+    with pytest.raises(services.BadStudyInput, match=problem):
+        make_study(explanation_set, **counts)
+
+
+def test_a_slug_is_used_once(study, explanation_set):
+    with pytest.raises(services.BadStudyInput, match="already exists"):
+        make_study(explanation_set, slug=study.slug)
+
+
+def test_forty_real_questions_show_every_digit_four_times(explanation_set):
+    study = make_study(explanation_set, slug="long", n_real_questions=40)
+    assert Counter(Item.objects.filter(study=study, kind="real").values_list("digit", flat=True)) == {d: 4 for d in range(10)}
+
+
+def test_the_demo_study_is_created_once_and_open(explanation_set):
+    first = services.create_demo_study(explanation_set, pictures=fake_pictures())
+    again = services.create_demo_study(explanation_set, pictures=fake_pictures())
+    assert first.pk == again.pk and first.slug == "demo" and first.is_open
+    assert Study.objects.count() == 1
+
+
+def test_the_demo_study_stays_with_its_first_explanation_set(explanation_set):
+    first = services.create_demo_study(explanation_set, pictures=fake_pictures())
+    other = make_explanation_set("other-set")
+    assert services.create_demo_study(other, pictures=fake_pictures()).pk == first.pk
+
+
+def test_a_study_status_can_change(study):
+    assert services.set_study_status(study, "closed").status == "closed"
+    with pytest.raises(services.BadStudyInput):
+        services.set_study_status(study, "paused")
+
+
+# --- attention checks replaced by the researcher --------------------------------------------------
+
+
+def _png(shade: int) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("L", (28, 28), color=shade).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_a_researcher_can_replace_an_attention_check(study):
+    item = services.replace_attention_check(study, 21, 7, _png(255), [_png(100), _png(100), _png(50)])
+    options = list(item.options.select_related("image").order_by("slot"))
+    assert item.digit == 7 and [o.is_correct for o in options] == [True, False, False, False]
+    assert options[0].image.digit == 7
+    # the pictures it replaced are gone (nobody can have seen them)
+    assert StudyImage.objects.filter(study=study, role="check", options__isnull=True).count() == 0
+
+
+def test_replacing_a_check_is_refused_once_anyone_started(study):
+    services.start_participant(study, mturk_params())
+    with pytest.raises(services.StudyLocked):
+        services.replace_attention_check(study, 21, 7, _png(255), [_png(1)] * 3)
+
+
+def test_replacing_needs_an_attention_check_and_three_readable_distractors(study):
+    with pytest.raises(services.BadStudyInput, match="no attention check number 3"):
+        services.replace_attention_check(study, 3, 7, _png(255), [_png(9)] * 3)
+    with pytest.raises(services.BadStudyInput, match="3 distractor"):
+        services.replace_attention_check(study, 21, 7, _png(255), [_png(9)] * 2)
+    with pytest.raises(services.BadStudyInput, match="picture"):
+        services.replace_attention_check(study, 21, 7, b"junk", [_png(9)] * 3)
+
+
+# --- studies of k methods -------------------------------------------------------------------------
+
+
+def test_the_number_of_real_questions_is_a_multiple_of_lcm_10_k_and_defaults_to_the_smallest_from_20():
+    assert {k: services.real_question_block(k) for k in range(2, 7)} == {2: 10, 3: 30, 4: 20, 5: 10, 6: 30}
+    assert {k: services.default_real_questions(k) for k in range(2, 7)} == {2: 20, 3: 30, 4: 20, 5: 20, 6: 30}
+
+
+def test_a_study_of_the_papers_four_is_built_as_before(study):
+    assert study.methods == ["normlime", "lime", "smoothgrad", "vargrad"] and study.n_options == 4
+    assert (study.n_real_questions, study.n_questions) == (20, 25)
+    assert "25 sets of four images" in study.consent_text and "about 10 minutes" in study.consent_text
+
+
+@pytest.mark.parametrize("methods, digits_shown", [(SIX[:2], 2), (SIX[:3], 3), (SIX, 3)])
+def test_a_study_of_k_methods_shows_one_map_per_method_in_its_order(six_set, methods, digits_shown):
+    study = make_study(six_set, methods=methods)
+    k = len(methods)
+    assert study.methods == list(methods) and study.n_real_questions == services.default_real_questions(k)
+    real = Item.objects.filter(study=study, kind="real")
+    assert Counter(real.values_list("digit", flat=True)) == {d: digits_shown for d in range(10)}
+    for item in real:
+        assert list(item.options.order_by("slot").values_list("method", flat=True)) == list(methods)
+    for check in Item.objects.filter(study=study, kind="attention"):
+        options = list(check.options.order_by("slot"))
+        assert len(options) == k and [o.is_correct for o in options] == [True] + [False] * (k - 1)
+    assert f"{study.n_questions} sets of {study.n_options_in_words} images" in study.consent_text
+
+
+@pytest.mark.parametrize("methods, message", [
+    (("normlime",), "1 methods (normlime): a study compares 2 to 6"),
+    (SIX + ("normlime",), "7 methods"),
+    (("normlime", "lime", "normlime"), "method(s) normlime named twice"),
+    (("normlime", "gradcam"), "unknown method(s) gradcam (known: "),
+    (("normlime", "ig"), "explanation set six lacks the maps ig 0, ig 1, ig 2, ig 3, ig 4 (and 5 more)"),
+])
+def test_a_study_of_unusable_methods_is_refused_in_one_line(six_set, methods, message):
+    with pytest.raises(services.BadStudyInput) as refused:
+        make_study(six_set, methods=methods)
+    assert message in refused.value.message and "\n" not in refused.value.message
+    assert not Study.objects.exists()
+
+
+@pytest.mark.parametrize("k, n_real, block", [(3, 20, 30), (6, 20, 30), (4, 30, 20), (2, 15, 10)])
+def test_a_number_of_questions_that_cannot_balance_k_methods_is_refused(six_set, k, n_real, block):
+    with pytest.raises(services.BadStudyInput, match=f"{n_real} real questions: with {k} methods use a multiple of {block}"):
+        make_study(six_set, methods=SIX[:k], n_real_questions=n_real)
+    assert not Study.objects.exists()
+
+
+def test_a_study_of_two_methods_takes_ten_real_questions(six_set):
+    study = make_study(six_set, methods=SIX[:2], n_real_questions=10)
+    assert Item.objects.filter(study=study, kind="real").count() == 10
+
+
+@pytest.mark.parametrize("k", [2, 6])
+def test_replacing_an_attention_check_of_k_methods_takes_k_minus_1_distractors(six_set, k):
+    study = make_study(six_set, methods=SIX[:k])
+    number = study.n_real_questions + 1
+    with pytest.raises(services.BadStudyInput, match=f"give {k - 1} distractor pictures, not 3"):
+        services.replace_attention_check(study, number, 7, _png(255), [_png(9)] * 3)
+    item = services.replace_attention_check(study, number, 7, _png(255), [_png(9)] * (k - 1))
+    assert [o.is_correct for o in item.options.order_by("slot")] == [True] + [False] * (k - 1)
