@@ -62,9 +62,9 @@ from typing import Any, Sequence
 import numpy as np
 from scipy import stats
 from statsmodels.stats.multicomp import pairwise_tukeyhsd
-from statsmodels.stats.multitest import multipletests
 
 from explainers.methods.registry import PAPER_METHODS
+from explainers.multiple_testing import holm  # NaN counts as p = 1 in the family and stays NaN
 
 __all__ = [
     "METHODS",
@@ -658,23 +658,6 @@ def friedman(counts: np.ndarray, methods: Sequence[str] = METHODS) -> FriedmanRe
         chi2=chi2, df=k - 1, p=p, p_text=format_p(p, ANALYTIC_P_FLOOR), kendalls_w=chi2 / (n * (k - 1)),
         mean_ranks=mean_ranks, methods=methods, n_participants=n,
     )
-
-
-def holm(pvalues: Sequence[float]) -> np.ndarray:
-    """Holm step-down adjusted p-values (statsmodels ``multipletests``).
-
-    NaN entries (tests that could not be computed) stay NaN but still count
-    in the family, as if p = 1, which keeps the correction conservative.
-    """
-    p = np.asarray(pvalues, dtype=float)
-    if p.ndim != 1:
-        raise ValueError("pvalues must be 1-D")
-    if p.size == 0:
-        return p.copy()
-    nan = np.isnan(p)
-    adj = multipletests(np.where(nan, 1.0, p), method="holm")[1]
-    adj[nan] = np.nan
-    return adj
 
 
 @dataclass(frozen=True, eq=False)
