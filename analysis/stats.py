@@ -9,8 +9,9 @@ Data layout
 -----------
 * ``correct``: participants x attention checks.  ``True``/``1`` = correct,
   ``False``/``0`` = wrong, ``-1``/``NaN``/``None`` = not answered.
-* ``choices``: participants x real questions, ints indexing :data:`METHODS`
-  (0 = normlime, 1 = lime, 2 = smoothgrad, 3 = vargrad), ``-1`` = unanswered.
+* ``choices``: participants x real questions, ints indexing ``methods``, by
+  default the paper's four, ``registry.names(paper=True)`` (0 = normlime,
+  1 = lime, 2 = smoothgrad, 3 = vargrad), ``-1`` = unanswered.
 * ``counts``: participants x methods, votes per method (from :func:`tally`).
 * ``shares``: ``counts / answered``; every row sums to 1.
 
@@ -63,11 +64,10 @@ import numpy as np
 from scipy import stats
 from statsmodels.stats.multicomp import pairwise_tukeyhsd
 
-from explainers.methods.registry import PAPER_METHODS
+from explainers.methods import registry
 from explainers.multiple_testing import holm  # NaN counts as p = 1 in the family and stays NaN
 
 __all__ = [
-    "METHODS",
     "ANALYTIC_P_FLOOR",
     "TUKEY_P_FLOOR",
     "format_p",
@@ -97,9 +97,6 @@ __all__ = [
     "BootstrapResult",
     "StudyAnalysis",
 ]
-
-#: Explanation methods, in the index order used by ``choices`` arrays.
-METHODS: tuple[str, ...] = PAPER_METHODS
 
 #: Smallest normal double.  SciPy's closed-form survival functions are
 #: accurate down to here; a smaller value (0.0 or subnormal) has underflowed.
@@ -187,6 +184,14 @@ class _Result:
 # --------------------------------------------------------------------------
 # input validation
 # --------------------------------------------------------------------------
+
+
+def _methods(methods: Sequence[str] | None) -> tuple[str, ...]:
+    """``methods`` as a tuple; ``None`` means the paper's four, in the index order of ``choices``.
+
+    The registry is read at call time, so a test may register a method.
+    """
+    return tuple(registry.names(paper=True) if methods is None else methods)
 
 
 def _matrix(x: Any, name: str, methods: Sequence[str], min_rows: int = 2) -> np.ndarray:
@@ -322,9 +327,9 @@ class Tally(_Result):
         return int(self.counts.shape[0])
 
 
-def tally(choices: np.ndarray, methods: Sequence[str] = METHODS) -> Tally:
+def tally(choices: np.ndarray, methods: Sequence[str] | None = None) -> Tally:
     """Count each participant's votes per method (``-1``/NaN = unanswered)."""
-    methods = tuple(methods)
+    methods = _methods(methods)
     k = len(methods)
     a = np.asarray(choices, dtype=float)
     if a.ndim != 2:
@@ -387,7 +392,7 @@ class AnovaResult(_Result):
     note: str | None = None
 
 
-def paper_anova(shares: np.ndarray, methods: Sequence[str] = METHODS) -> AnovaResult:
+def paper_anova(shares: np.ndarray, methods: Sequence[str] | None = None) -> AnovaResult:
     """Reproduce the paper's "standard one-way ANOVA" (scipy.stats.f_oneway).
 
     Each method's column of per-participant shares is one group, so with n
@@ -397,7 +402,7 @@ def paper_anova(shares: np.ndarray, methods: Sequence[str] = METHODS) -> AnovaRe
     Sums of squares are computed here too, for the effect sizes
     eta^2 = SSB/SST and omega^2 = (SSB - df_b MSW) / (SST + MSW).
     """
-    methods = tuple(methods)
+    methods = _methods(methods)
     x = _matrix(shares, "shares", methods)
     n, k = x.shape
     df_b, df_w = k - 1, k * (n - 1)
@@ -450,7 +455,7 @@ class AnovaLmCheck(_Result):
     agrees_with_f_oneway: bool
 
 
-def anova_lm_check(shares: np.ndarray, methods: Sequence[str] = METHODS) -> AnovaLmCheck:
+def anova_lm_check(shares: np.ndarray, methods: Sequence[str] | None = None) -> AnovaLmCheck:
     """Refit the paper's ANOVA as a linear model ``share ~ C(method)``.
 
     An independent implementation (OLS residuals vs. scipy's group sums)
@@ -462,7 +467,7 @@ def anova_lm_check(shares: np.ndarray, methods: Sequence[str] = METHODS) -> Anov
     from statsmodels.formula.api import ols
     from statsmodels.stats.anova import anova_lm
 
-    methods = tuple(methods)
+    methods = _methods(methods)
     x = _matrix(shares, "shares", methods)
     n, k = x.shape
     frame = pd.DataFrame({"share": x.T.ravel(), "method": np.repeat(np.array(methods), n)})
@@ -544,7 +549,7 @@ class TukeyResult(_Result):
         raise KeyError((a, b))
 
 
-def tukey_hsd(shares: np.ndarray, methods: Sequence[str] = METHODS, alpha: float = 0.05) -> TukeyResult:
+def tukey_hsd(shares: np.ndarray, methods: Sequence[str] | None = None, alpha: float = 0.05) -> TukeyResult:
     """statsmodels ``pairwise_tukeyhsd`` on the method columns of ``shares``.
 
     Groups are passed as integer labels so the pair order follows
@@ -554,7 +559,7 @@ def tukey_hsd(shares: np.ndarray, methods: Sequence[str] = METHODS, alpha: float
     floor, ``p_adj_is_bound`` is True and the text reads ``"< 1e-10"``
     (``"< 0.001"`` on the legacy psturng table) -- see the module docstring.
     """
-    methods = tuple(methods)
+    methods = _methods(methods)
     x = _matrix(shares, "shares", methods)
     n, k = x.shape
     backend, floor = _tukey_backend()
@@ -619,7 +624,7 @@ class FriedmanResult(_Result):
     note: str | None = None
 
 
-def friedman(counts: np.ndarray, methods: Sequence[str] = METHODS) -> FriedmanResult:
+def friedman(counts: np.ndarray, methods: Sequence[str] | None = None) -> FriedmanResult:
     """Friedman chi-square on per-participant counts (or shares).
 
     Each participant is a block and methods are ranked within it, which is
@@ -634,7 +639,7 @@ def friedman(counts: np.ndarray, methods: Sequence[str] = METHODS) -> FriedmanRe
     (a, b: participants preferring the first, the second method; ties drop
     out), on 1 degree of freedom.
     """
-    methods = tuple(methods)
+    methods = _methods(methods)
     x = _matrix(counts, "counts", methods)
     n, k = x.shape
     mean_ranks = tuple(float(r) for r in stats.rankdata(x, axis=1).mean(axis=0))
@@ -707,7 +712,7 @@ def _signed_rank_sums(d: np.ndarray) -> tuple[float, float]:
     return float(ranks[nz > 0].sum()), float(ranks[nz < 0].sum())
 
 
-def pairwise_wilcoxon(shares: np.ndarray, methods: Sequence[str] = METHODS, alpha: float = 0.05) -> WilcoxonResult:
+def pairwise_wilcoxon(shares: np.ndarray, methods: Sequence[str] | None = None, alpha: float = 0.05) -> WilcoxonResult:
     """Paired Wilcoxon signed-rank test for every pair of methods, Holm-corrected.
 
     Pairing within participant respects the design; the signed-rank test
@@ -721,7 +726,7 @@ def pairwise_wilcoxon(shares: np.ndarray, methods: Sequence[str] = METHODS, alph
     ``correction=True``).  A pair whose differences are all zero is undefined: NaN
     with a note (it counts as p = 1 in the Holm family).
     """
-    methods = tuple(methods)
+    methods = _methods(methods)
     x = _matrix(shares, "shares", methods)
     n, k = x.shape
     pairs = list(combinations(range(k), 2))
@@ -807,7 +812,7 @@ def _contrast_matrix(methods: tuple[str, ...], contrast: str) -> tuple[np.ndarra
     return c, labels
 
 
-def hotelling_contrasts(shares: np.ndarray, methods: Sequence[str] = METHODS, contrast: str = "last") -> HotellingResult:
+def hotelling_contrasts(shares: np.ndarray, methods: Sequence[str] | None = None, contrast: str = "last") -> HotellingResult:
     """One-sample Hotelling's T^2 on k-1 within-participant contrasts.
 
     Because a participant's k shares sum to 1, their covariance matrix is
@@ -823,7 +828,7 @@ def hotelling_contrasts(shares: np.ndarray, methods: Sequence[str] = METHODS, co
     and T^2 = F = inf, p = 0 (as :func:`paper_anova` reports F = inf); if it
     is zero for every such v, the test is undefined (NaN with a note).
     """
-    methods = tuple(methods)
+    methods = _methods(methods)
     x = _matrix(shares, "shares", methods)
     n, k = x.shape
     c, labels = _contrast_matrix(methods, contrast)
@@ -875,14 +880,14 @@ class ChiSquareResult(_Result):
     )
 
 
-def chi_square_totals(totals: np.ndarray, methods: Sequence[str] = METHODS) -> ChiSquareResult:
+def chi_square_totals(totals: np.ndarray, methods: Sequence[str] | None = None) -> ChiSquareResult:
     """Pearson chi-square of the vote totals against a uniform split.
 
     The simplest possible test of the paper's headline numbers, kept for
     comparison; it ignores clustering (see ``note``), so prefer the
     bootstrap CI and the participant-level tests.
     """
-    methods = tuple(methods)
+    methods = _methods(methods)
     t = np.asarray(totals, dtype=float)
     if t.ndim != 1 or t.size != len(methods):
         raise ValueError(f"totals must be 1-D with one entry per method ({len(methods)}), got shape {t.shape}")
@@ -920,7 +925,7 @@ def bootstrap_share_ci(
     n_boot: int = 10000,
     seed: int | None = 0,
     level: float = 0.95,
-    methods: Sequence[str] = METHODS,
+    methods: Sequence[str] | None = None,
 ) -> BootstrapResult:
     """Cluster bootstrap: resample participants, not votes.
 
@@ -931,7 +936,7 @@ def bootstrap_share_ci(
     ``numpy.random.Generator`` -> identical output for identical input.
     Percentile intervals at ``(1 - level)/2`` and ``(1 + level)/2``.
     """
-    methods = tuple(methods)
+    methods = _methods(methods)
     x = _matrix(counts, "counts", methods)
     n, k = x.shape
     if int(n_boot) != n_boot or n_boot < 1:
@@ -1000,7 +1005,7 @@ def analyze(
     n_boot: int = 10000,
     seed: int | None = 0,
     alpha: float = 0.05,
-    methods: Sequence[str] = METHODS,
+    methods: Sequence[str] | None = None,
     contrast: str = "last",
 ) -> StudyAnalysis:
     """Filter on attention checks, tally votes, and run every analysis.
@@ -1011,7 +1016,7 @@ def analyze(
     with no answered real question); statistics that are merely undefined
     for the data (e.g. zero variance) come back as NaN with a ``note``.
     """
-    methods = tuple(methods)
+    methods = _methods(methods)
     c = np.asarray(correct)
     ch = np.asarray(choices)
     if c.ndim != 2 or ch.ndim != 2:

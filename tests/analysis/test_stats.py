@@ -15,7 +15,6 @@ from scipy import stats as sps
 
 from analysis.stats import (
     ANALYTIC_P_FLOOR,
-    METHODS,
     TUKEY_P_FLOOR,
     analyze,
     anova_lm_check,
@@ -31,12 +30,14 @@ from analysis.stats import (
     tally,
     tukey_hsd,
 )
+from explainers.methods import registry
 
-NL, LI, SG, VG = range(4)  # indices into METHODS
+NL, LI, SG, VG = range(4)  # indices into registry.names(paper=True)
 
 
 def test_methods_are_in_the_documented_order():
-    assert METHODS == ("normlime", "lime", "smoothgrad", "vargrad")
+    assert registry.names(paper=True) == ("normlime", "lime", "smoothgrad", "vargrad")
+    assert tally([[0]]).methods == registry.names(paper=True)  # the default of every test
 
 
 # --------------------------------------------------------------------------
@@ -625,7 +626,7 @@ def _paper_like_cohort():
     while every row still sums to 20.
     """
     rng = np.random.default_rng(2019)
-    target = np.array([PAPER_TOTALS[m] for m in METHODS])
+    target = np.array([PAPER_TOTALS[m] for m in registry.names(paper=True)])
     assert target.sum() == N_PASS * N_REAL  # 1660
     prefs = rng.dirichlet(target / target.sum() * 25, size=N_PASS)
     counts = np.array([rng.multinomial(N_REAL, p) for p in prefs])
@@ -651,7 +652,7 @@ def test_synthetic_paper_cohort_keeps_exactly_the_83_passing_participants_with_t
     _, _, is_passer, res = _paper_like_cohort()
     assert res.filter.kept.tolist() == is_passer.tolist()
     assert res.n_kept == 83 and res.n_participants_total == 93
-    assert dict(zip(METHODS, res.tally.totals.tolist())) == PAPER_TOTALS
+    assert dict(zip(registry.names(paper=True), res.tally.totals.tolist())) == PAPER_TOTALS
     assert res.tally.totals.tolist() == [939, 438, 132, 151]
     assert (res.tally.answered == 20).all()
     assert len(res.filter.excluded_reasons) == 10

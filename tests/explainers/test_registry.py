@@ -52,7 +52,7 @@ def test_every_consumer_derives_its_methods_from_the_registry():
 
     assert tuple(Choices.values) == registry.NAMES
     assert dict(Choices.choices) == dict(registry.LABELS)
-    assert registry.PAPER_METHODS == tuple(paper_methods()) == stats.METHODS
+    assert registry.PAPER_METHODS == tuple(paper_methods()) == stats.tally([[0]]).methods == registry.names(paper=True)
     assert methods.ALL_METHODS == registry.NAMES and methods.SURVEY_METHODS == registry.PAPER_METHODS
     assert kar_rankings.METHODS == registry.KAR_METHODS and set(kar_rankings.RANKERS) == set(registry.KAR_METHODS)
     assert {m: kar_report.LABELS[m] for m in registry.NAMES} == dict(registry.LABELS)
