@@ -41,13 +41,14 @@ from typing import Mapping, Sequence
 import numpy as np
 from django.db import transaction
 
+from explainers.methods import registry
 from explainers.methods.registry import paper_preference
 from django.utils import timezone
 
 from survey import services
 from survey.models import Item, ItemOption, Participant, ShownOption, Study
 
-from .study import METHODS, SIMULATED_USER_AGENT  # METHODS: the paper's four, in its order
+from .study import SIMULATED_USER_AGENT
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ class SimulationError(ValueError):
 
 def default_preference(methods: Sequence[str]) -> dict[str, float]:
     """The shares simulated participants vote by in a study of ``methods`` (see the module's text)."""
-    paper_share = {m: PAPER_PREFERENCE[m] for m in METHODS}
+    paper_share = {m: PAPER_PREFERENCE[m] for m in registry.names(paper=True)}
     if not any(m in paper_share for m in methods):
         return {m: 1 / len(methods) for m in methods}
     floor = min(paper_share.values())
@@ -74,12 +75,13 @@ def default_preference(methods: Sequence[str]) -> dict[str, float]:
     return {m: v / total for m, v in raw.items()}
 
 
-def parse_preference(text: str, methods: Sequence[str] = METHODS) -> dict[str, float]:
+def parse_preference(text: str, methods: Sequence[str] | None = None) -> dict[str, float]:
     """``"normlime=0.57,lime=0.26,vargrad=0.09,smoothgrad=0.08"`` -> shares per method of ``methods``.
 
     Methods left out get 0. The shares must be non-negative and sum to 1 (within 0.01; they are
-    then rescaled to sum to exactly 1).
+    then rescaled to sum to exactly 1). ``methods`` defaults to the paper's four.
     """
+    methods = registry.names(paper=True) if methods is None else methods
     shares: dict[str, float] = {}
     for part in text.split(","):
         part = part.strip()
@@ -100,8 +102,12 @@ def parse_preference(text: str, methods: Sequence[str] = METHODS) -> dict[str, f
     return normalise_preference(shares, methods)
 
 
-def normalise_preference(shares: Mapping[str, float], methods: Sequence[str] = METHODS) -> dict[str, float]:
-    """``shares`` over ``methods`` (in their order, 0 for those left out), rescaled to sum to 1."""
+def normalise_preference(shares: Mapping[str, float], methods: Sequence[str] | None = None) -> dict[str, float]:
+    """``shares`` over ``methods`` (in their order, 0 for those left out), rescaled to sum to 1.
+
+    ``methods`` defaults to the paper's four.
+    """
+    methods = registry.names(paper=True) if methods is None else methods
     out = {m: float(shares.get(m, 0.0)) for m in methods}
     unknown = set(shares) - set(methods)
     if unknown:
@@ -114,7 +120,8 @@ def normalise_preference(shares: Mapping[str, float], methods: Sequence[str] = M
     return {m: v / total for m, v in out.items()}
 
 
-def preference_vector(preference: Mapping[str, float], methods: Sequence[str] = METHODS) -> np.ndarray:
+def preference_vector(preference: Mapping[str, float], methods: Sequence[str] | None = None) -> np.ndarray:
+    methods = registry.names(paper=True) if methods is None else methods
     shares = normalise_preference(preference, methods)
     return np.array([shares[m] for m in methods])
 

@@ -19,9 +19,10 @@ from datetime import datetime, timezone as dt_timezone
 
 import numpy as np
 
+from explainers.methods import registry
+
 from . import stats
 
-METHODS: tuple[str, ...] = stats.METHODS
 DEFAULT_N_BOOT = 10_000
 #: Marks participants created by :mod:`analysis.simulate` (stored as their user agent).
 SIMULATED_USER_AGENT = "simulated participant (analysis.simulate)"
@@ -65,7 +66,7 @@ class StudyArrays:
     check_items: tuple[int, ...]
     correct: np.ndarray
     choices: np.ndarray
-    methods: tuple[str, ...] = METHODS
+    methods: tuple[str, ...] = field(default_factory=lambda: registry.names(paper=True))
 
     def __post_init__(self) -> None:
         n = len(self.participants)

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "survey",
     "analysis",
     "kar",
+    "demo",
 ]
 
 MIDDLEWARE = [

@@ -7,7 +7,7 @@ reader can check them against ``results.csv`` by hand:
 - Intervals are 95 % t-intervals over runs (:func:`kar.core.report._ci_half_width`);
   differences between two cells are paired by run (same seed, same retrained
   baseline) and tested with the paired t-test, Holm-corrected within a claim
-  (``statsmodels.stats.multitest.multipletests``), at alpha = 0.05.
+  (:func:`explainers.multiple_testing.holm`), at alpha = 0.05.
 - "About 0" means within ±0.25 percentage points: the paper's own smallest
   difference it calls a difference ("all other baselines observe at least
   0.25 % error gain at 50 %").
@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 import numpy as np
+
+from explainers.multiple_testing import holm
 
 from .cells import Result
 
@@ -87,14 +89,6 @@ class _Cells:
         return float(diff.mean()), float(ttest_rel(x, y).pvalue), len(runs)
 
 
-def _holm(pvalues: list[float]) -> list[float]:
-    if not pvalues:
-        return []
-    from statsmodels.stats.multitest import multipletests
-
-    return [float(p) for p in multipletests(pvalues, alpha=ALPHA, method="holm")[1]]
-
-
 def _fmt(interval: tuple[float, float, float, int]) -> str:
     mean, low, high, runs = interval
     return f"{mean:+.2f} pp (95 % interval {low:+.2f} to {high:+.2f}, {runs} runs)"
@@ -125,7 +119,7 @@ def _conv_30_best(cells: _Cells, label: Callable[[str], str]) -> tuple[str, list
     evidence = [f"{label(REFERENCE)} at 30 % of conv features removed: {_fmt(ci)} against the retrained baseline"]
     others = [c for c in cells.cells("conv") if c != best]
     tests = [cells.paired("conv", c, best) for c in others]
-    adjusted = _holm([p for _, p, _ in tests])
+    adjusted = holm([p for _, p, _ in tests])
     lower = [(c, d, p) for c, (d, _, _), p in zip(others, tests, adjusted) if d < 0 and p < ALPHA]
     means = {c: float(np.mean(list(cells.get("conv", *c).values()))) for c in cells.cells("conv")}
     lowest = min(means, key=means.get)
@@ -152,7 +146,7 @@ def _conv_80_90_lowest(cells: _Cells, label: Callable[[str], str]) -> tuple[str,
         return INCONCLUSIVE, _missing(f"conv, {label(REFERENCE)}, {missing[0]} %")
     pairs = [(t, m) for t in thresholds for m in cells.methods("conv") if m != REFERENCE and cells.get("conv", m, t)]
     tests = [cells.paired("conv", (REFERENCE, t), (m, t)) for t, m in pairs]
-    adjusted = _holm([p for _, p, _ in tests])
+    adjusted = holm([p for _, p, _ in tests])
     evidence = [f"{label(REFERENCE)} at {t} %: {_fmt(cells.interval('conv', REFERENCE, t))}" for t in thresholds]
     worse = [(t, m, d, p) for (t, m), (d, _, _), p in zip(pairs, tests, adjusted) if d > 0 and p < ALPHA]
     better = [(t, m, d, p) for (t, m), (d, _, _), p in zip(pairs, tests, adjusted) if d < 0 and p < ALPHA]

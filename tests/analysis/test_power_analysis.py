@@ -9,9 +9,10 @@ from django.core.management import CommandError, call_command
 from scipy import stats as sp_stats
 
 from analysis import power, stats
+from explainers.methods import registry
 
 PAPER = {"normlime": 0.57, "lime": 0.26, "smoothgrad": 0.08, "vargrad": 0.09}
-UNIFORM = {m: 0.25 for m in stats.METHODS}
+UNIFORM = {m: 0.25 for m in registry.names(paper=True)}
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +37,7 @@ def test_the_vectorised_wilcoxon_and_holm_give_the_reports_p_values(studies):
         for s in range(2):
             report = stats.pairwise_wilcoxon(shares[s])
             for r in report.rows:
-                i, j = stats.METHODS.index(r.method1), stats.METHODS.index(r.method2)
+                i, j = registry.names(paper=True).index(r.method1), registry.names(paper=True).index(r.method2)
                 assert power.wilcoxon_p((shares[s, :, i] - shares[s, :, j])[None])[0] == pytest.approx(r.p, rel=1e-10)
             holm = power.wilcoxon_holm_p(shares[s:s + 1], (0, 1))[0]
             assert holm == pytest.approx(report.row("normlime", "lime").p_holm, rel=1e-10)

@@ -1,4 +1,4 @@
-"""The library layers import no Django (DESIGN.md: plain PyTorch, NumPy, SciPy, statsmodels)."""
+"""The library layers import no Django (the layering rules in CONTRIBUTING.md: plain PyTorch, NumPy, SciPy, statsmodels)."""
 import subprocess
 import sys
 
@@ -36,7 +36,7 @@ def imported_packages(folder: str) -> set[str]:
     import ast
     from pathlib import Path
 
-    first_party = {"explainers", "survey", "analysis", "kar", "config"}
+    first_party = {"explainers", "survey", "analysis", "kar", "demo", "config"}
     found = set()
     for path in Path(folder).rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -51,3 +51,9 @@ def test_kar_uses_only_explainers_and_nothing_imports_kar():
     assert imported_packages("kar") <= {"kar", "explainers"}
     for app in ("explainers", "survey", "analysis"):
         assert "kar" not in imported_packages(app), f"{app} imports kar"
+
+
+def test_demo_may_use_every_app_and_nothing_imports_demo():
+    assert imported_packages("demo") <= {"explainers", "survey", "analysis", "kar", "demo"}
+    for app in ("explainers", "survey", "analysis", "kar", "config"):
+        assert "demo" not in imported_packages(app), f"{app} imports demo"

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 from django.urls import reverse
 
-from analysis import demo
+from demo import services
 from explainers.methods import registry
 
 
@@ -16,11 +16,11 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1:8000", help="where the site will be served (for the URLs)")
 
     def handle(self, *args, **opts):
-        demo.ensure_model(self.stdout)
-        explanation_set = demo.ensure_explanations(self.stdout)
-        study = demo.ensure_demo_study(explanation_set, self.stdout)
-        login = demo.ensure_demo_researcher(self.stdout)
-        demo.ensure_demo_kar(explanation_set, self.stdout)  # last: it must not slow the steps above
+        services.ensure_model(self.stdout)
+        explanation_set = services.ensure_explanations(self.stdout)
+        study = services.ensure_demo_study(explanation_set, self.stdout)
+        login = services.ensure_demo_researcher(self.stdout)
+        services.ensure_demo_kar(explanation_set, self.stdout)  # last: it must not slow the steps above
         base = f"http://{opts['host']}"
         self.stdout.write(self.style.SUCCESS("Demo ready. Open:"))
         lines = [

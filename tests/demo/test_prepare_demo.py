@@ -70,7 +70,7 @@ def test_it_reuses_the_model_and_maps_and_builds_an_analysed_demo_study(tiny_mod
 def test_the_researcher_login_is_never_created_outside_debug(settings):
     from io import StringIO
 
-    from analysis.demo import ensure_demo_researcher
+    from demo.services import ensure_demo_researcher
 
     settings.DEBUG = False
     out = StringIO()

@@ -48,9 +48,8 @@ DEMO_RESEARCHER = ("researcher", "researcher")  # local demo only (DEBUG); print
 
 def ensure_demo_study(explanation_set: ExplanationSet, stdout):
     """The open demo study with simulated responses (topped up to DEMO_PARTICIPANTS, never more)."""
+    from analysis.simulate import simulate_study
     from survey.services import create_demo_study
-
-    from .simulate import simulate_study
 
     study = create_demo_study(explanation_set)
     survey_log = logging.getLogger("survey")
@@ -87,8 +86,5 @@ def ensure_demo_researcher(stdout) -> tuple[str, str] | None:
 
 
 def ensure_demo_kar(explanation_set: ExplanationSet, stdout) -> None:
-    """The small KAR run started in the background, unless it runs or has finished.
-
-    Through the ``kar`` app's command, not an import: ``analysis`` does not depend on ``kar``.
-    """
+    """The small KAR run started in the background, unless it runs or has finished (``manage.py start_kar_demo``)."""
     call_command("start_kar_demo", explanation_set.name, stdout=stdout)
