@@ -18,6 +18,7 @@ from typing import IO, Any
 import numpy as np
 
 from explainers.files import atomic_write
+from explainers import published
 from explainers.methods import registry
 from survey.models import in_words
 
@@ -32,16 +33,6 @@ TUKEY_CSV = "tukey.csv"
 FIGURES = {"shares": "shares.png", "tukey": "tukey.png"}
 REPORT_KIND = "normlime-study-analysis"
 
-#: What the paper reports ("Results and Discussion" of "Human Evaluation").
-PAPER = {
-    "surveys": 83,
-    "votes": {m.name: m.paper_votes for m in registry.METHODS if m.paper},  # 939 / 438 / 132 / 151
-    "F": 338.0,
-    "df": (3, 328),
-    "p_text": "5.22e-100",
-    "tukey": "NormLIME differs from every other method, and LIME from SmoothGrad and VarGrad (p < 0.001)",
-}
-PAPER_TOTAL = sum(PAPER["votes"].values())  # 1,660 = 83 x 20
 
 
 def label(method: str) -> str:
@@ -50,7 +41,7 @@ def label(method: str) -> str:
 
 def compares_with_paper(report: StudyReport) -> bool:
     """The paper's numbers are shown only beside a study of the paper's four methods (in any order)."""
-    return sorted(report.methods) == sorted(PAPER["votes"])
+    return sorted(report.methods) == sorted(published.STUDY["votes"])
 
 
 def _pct(x: float) -> str:
@@ -81,7 +72,7 @@ def vote_rows(report: StudyReport) -> list[dict[str, Any]]:
     paper = compares_with_paper(report)
     out = []
     for j, m in enumerate(a.methods):
-        paper_votes = PAPER["votes"].get(m) if paper else None
+        paper_votes = published.STUDY["votes"].get(m) if paper else None
         out.append({
             "method": m,
             "label": label(m),
@@ -91,7 +82,7 @@ def vote_rows(report: StudyReport) -> list[dict[str, Any]]:
             "ci_upper": a.bootstrap.upper[j],
             "mean_participant_share": float(a.tally.shares[:, j].mean()),
             "paper_votes": paper_votes,
-            "paper_share": paper_votes / PAPER_TOTAL if paper_votes is not None else None,
+            "paper_share": paper_votes / published.STUDY_VOTES if paper_votes is not None else None,
         })
     return out
 
@@ -120,7 +111,7 @@ def text_report(report: StudyReport) -> str:
     k = len(a.methods)
     add(f"Votes of the kept participants ({per}{report.n_votes:,} votes)")
     add(f"  {'method':<12} {'votes':>6} {'share':>7}   {'95% CI (cluster bootstrap)':<27}"
-        + (f"  paper ({PAPER['surveys']} surveys)" if paper else ""))
+        + (f"  paper ({published.STUDY['surveys']} surveys)" if paper else ""))
     for r in vote_rows(report):
         ci = f"[{_pct(r['ci_lower'])}, {_pct(r['ci_upper'])}]"
         line = f"  {r['label']:<12} {r['votes']:>6} {_pct(r['share']):>7}   {ci:<27}"
@@ -132,7 +123,7 @@ def text_report(report: StudyReport) -> str:
     an, lm, tk = a.anova, a.anova_lm, a.tukey
     add("The paper's analysis: one-way ANOVA on each participant's shares, each method a group")
     add(f"  F({an.df_between}, {an.df_within}) = {_num(an.F, '.1f')}, p = {an.p_text}"
-        + (f"    (paper: F({PAPER['df'][0]}, {PAPER['df'][1]}) = {PAPER['F']:.0f}, p = {PAPER['p_text']})" if paper else ""))
+        + (f"    (paper: F({published.STUDY['df'][0]}, {published.STUDY['df'][1]}) = {published.STUDY['F']:.0f}, p = {published.STUDY['p_text']})" if paper else ""))
     add(f"  η² = {_num(an.eta_squared)}, ω² = {_num(an.omega_squared)}; statsmodels anova_lm gives the same F and p: "
         f"{_yes(lm.agrees_with_f_oneway)}")
     if an.note:
@@ -146,7 +137,7 @@ def text_report(report: StudyReport) -> str:
     if tk.note:
         add(f"  Note: {tk.note}")
     if paper:
-        add(f"  (paper: {PAPER['tukey']})")
+        add(f"  (paper: {published.STUDY['tukey']})")
     add(f"  Caveat: a participant's {in_words(k)} shares sum to 1, so the {in_words(k)} 'groups' are not independent samples,")
     add("  as this ANOVA and Tukey HSD assume. The tests below respect the design.")
     add("")
@@ -223,7 +214,7 @@ def report_dict(report: StudyReport) -> dict[str, Any]:
         },
         "methods": list(report.methods),
         "votes": vote_rows(report),
-        "paper": PAPER if compares_with_paper(report) else None,
+        "paper": published.STUDY if compares_with_paper(report) else None,
         "analysis": report.analysis.to_dict(),
         "software": _software(),
     }
@@ -354,9 +345,9 @@ def shares_figure(report: StudyReport):
         ys = a.tally.shares[:, j]
         ax.scatter(x[j] + rng.uniform(-0.22, 0.22, ys.size), ys, s=7, color="#333333", alpha=0.25, lw=0, zorder=3)
     if compares_with_paper(report):
-        paper = [PAPER["votes"][m] for m in methods]
-        ax.scatter(x + 0.2, np.array(paper) / PAPER_TOTAL, marker="D", s=36, color="white", edgecolor="black", zorder=5,
-                   label=f"paper ({PAPER['surveys']} surveys)")
+        paper = [published.STUDY["votes"][m] for m in methods]
+        ax.scatter(x + 0.2, np.array(paper) / published.STUDY_VOTES, marker="D", s=36, color="white", edgecolor="black", zorder=5,
+                   label=f"paper ({published.STUDY['surveys']} surveys)")
     ax.axhline(1 / len(methods), color="#777777", ls="--", lw=1, zorder=1, label=f"no preference (1/{len(methods)})")
     for j, r in enumerate(rows):
         ax.annotate(f"{r['votes']}", (x[j], upper[j]), textcoords="offset points", xytext=(0, 4), ha="center",

@@ -28,6 +28,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
+from explainers import published
+
 from survey.models import Answer, Participant, Study
 
 if TYPE_CHECKING:
@@ -117,7 +119,7 @@ def report(request: HttpRequest, slug: str) -> HttpResponse:
         "default_n_boot": study_analysis.DEFAULT_N_BOOT,
         "now": timezone.now(),
         "query": query,
-        "paper": reports.PAPER if result is not None and reports.compares_with_paper(result) else None,
+        "paper": published.STUDY if result is not None and reports.compares_with_paper(result) else None,
     }
     if result is not None:
         a = result.analysis

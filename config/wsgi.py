@@ -14,7 +14,7 @@ application = get_wsgi_application()
 # request, and then everything start-up made is frozen out of the garbage collector (as
 # Python's gc.freeze documents for servers that fork: with --preload the workers share those
 # pages, and their collections scan only what requests make).
-get_resolver().url_patterns
+get_resolver().url_patterns  # noqa: B018 (loads the URLconf now)
 gc.freeze()
 # Participant requests are short (5-15 ms of CPU) and give the GIL up at every database call; the
 # default 5 ms switch interval made gunicorn's 8 threads per worker take it from each other

@@ -20,6 +20,8 @@ from django.http import FileResponse, Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
+from explainers import published
+
 if TYPE_CHECKING:
     from .core import report as kar_report
 
@@ -75,7 +77,7 @@ def _context(report, reports) -> dict:
         "one_digit": 100 / n_test if n_test else None,
         "reports": reports,
         "root": kar_root(),
-        "paper_conv_90_others": kar_report.PAPER_CONV_90_OTHERS,
+        "paper_conv_90_others": published.KAR_CONV_90_OTHERS,
     }
 
 

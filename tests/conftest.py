@@ -43,3 +43,27 @@ def tiny_model_path(tiny_mnist_dir, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("model") / "tiny.pt"
     save_checkpoint(model, path)
     return path
+
+
+@pytest.fixture
+def staff_user(db, django_user_model):
+    """A researcher: a staff member, who may open the research pages."""
+    return django_user_model.objects.create_user("staff", password="x", is_staff=True)
+
+
+@pytest.fixture
+def staff_client(client, staff_user):
+    """A researcher's browser, logged in as :func:`staff_user`."""
+    client.force_login(staff_user)
+    return client
+
+
+#: Fixtures that train a network or hand one out trained for the session: a test using one is ``slow``.
+TRAINING_FIXTURES = frozenset({"tiny_model_path", "explained"})
+
+
+def pytest_collection_modifyitems(items):
+    """Mark ``slow`` every test that needs a trained network (the rest is ``make test-fast``'s loop)."""
+    for item in items:
+        if TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

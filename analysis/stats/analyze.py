@@ -6,6 +6,8 @@ from typing import Sequence
 
 import numpy as np
 
+from survey.rules import DEFAULT_PASS_THRESHOLD
+
 from .design import bootstrap_share_ci, chi_square_totals, friedman, hotelling_contrasts, pairwise_wilcoxon
 from .paper import anova_lm_check, attention_filter, paper_anova, tally, tukey_hsd
 from .results import StudyAnalysis
@@ -15,7 +17,7 @@ from .validation import _methods
 def analyze(
     correct: np.ndarray,
     choices: np.ndarray,
-    min_correct: int = 4,
+    min_correct: int = DEFAULT_PASS_THRESHOLD,
     n_boot: int = 10000,
     seed: int | None = 0,
     alpha: float = 0.05,

@@ -32,6 +32,8 @@ import numpy as np
 from scipy import stats
 from statsmodels.stats.multicomp import pairwise_tukeyhsd
 
+from survey.rules import DEFAULT_PASS_THRESHOLD
+
 from .formatting import ANALYTIC_P_FLOOR, format_p
 from .results import AnovaLmCheck, AnovaResult, FilterResult, Tally, TukeyResult, TukeyRow, _frozen_array
 from .validation import _matrix, _methods
@@ -49,7 +51,7 @@ PSTURNG_P_FLOOR: float = 1e-3
 # --------------------------------------------------------------------------
 
 
-def attention_filter(correct: np.ndarray, min_correct: int = 4) -> FilterResult:
+def attention_filter(correct: np.ndarray, min_correct: int = DEFAULT_PASS_THRESHOLD) -> FilterResult:
     """Keep participants who got at least ``min_correct`` attention checks right.
 
     The paper keeps "responses that pass at least 4 of the 5 attention

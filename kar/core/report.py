@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from explainers.files import atomic_write
+from explainers import published
 from explainers.methods import registry
 
 from .cells import BASELINE, Result
@@ -39,20 +40,6 @@ def label(name: str) -> str:
 
 FEATURE_SET_TITLES = {"pixels": "input pixels (784)", "conv": "conv features (1600)"}
 
-# What the paper states in words (section "Numerical Evaluation with KAR"), error gain in percentage
-# points; (feature set, method, threshold) -> (gain, how the paper says it). Only KAR mode.
-PAPER = {
-    ("pixels", "normlime", 50): (0.0, "0 % error gain at 50 % removed (the best of all)"),
-    ("pixels", "shap", 50): (0.0, "matches NormLIME at 50 %"),
-    ("pixels", "vargrad", 20): (0.0, "0 % at 20 %"),
-    ("conv", "normlime", 30): (-0.25, "99.31 % accuracy vs the 99.06 % baseline (best of all)"),
-    ("conv", "lime", 40): (-0.04, "99.1 % accuracy at 40 %"),
-    ("conv", "normlime", 80): (0.0, "0 error gain at 80 %"),
-    ("conv", "lime", 80): (0.3, "0.3 % at 80 %"),
-    ("conv", "normlime", 90): (0.45, "0.45 % at 90 %"),
-    ("conv", "lime", 90): (0.6, "0.6 % at 90 %"),
-}
-PAPER_CONV_90_OTHERS = 1.25  # "all others receive at least 1.25 %" (conv, 90 %)
 
 
 @dataclass(frozen=True)
@@ -235,7 +222,7 @@ def gain_tables(rows: list[SummaryRow]) -> list[GainTable]:
         table_rows = []
         for m in methods:
             cells = [lookup.get((m, t)) for t in thresholds]
-            paper = [PAPER.get((fs, m, t)) if mode == "kar" else None for t in thresholds]
+            paper = [published.KAR.get((fs, m, t)) if mode == "kar" else None for t in thresholds]
             entries = [{"summary": c, "paper": p} for c, p in zip(cells, paper)]
             table_rows.append({"method": m, "label": label(m), "cells": cells, "entries": entries})
         baseline = next((s for s in mine if s.method == BASELINE), None)

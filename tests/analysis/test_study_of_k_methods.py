@@ -13,7 +13,6 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
@@ -92,7 +91,7 @@ def _take_the_survey(client, study: Study, favourite: int, rng: np.random.Genera
 
 
 @pytest.mark.parametrize("k", sorted(STUDIES))
-def test_a_study_of_k_methods_is_created_taken_exported_imported_and_analysed(k, client, tmp_path):
+def test_a_study_of_k_methods_is_created_taken_exported_imported_and_analysed(k, client, staff_user, tmp_path):
     methods = STUDIES[k]
     explanation_set = make_explanation_set("k-set", methods)
     study = _create(explanation_set, "pilot", methods)
@@ -140,7 +139,7 @@ def test_a_study_of_k_methods_is_created_taken_exported_imported_and_analysed(k,
     saved = json.loads((tmp_path / "report" / reports.REPORT_JSON).read_text())
     assert saved["methods"] == list(methods) and saved["paper"] is None
     staff = client.__class__()
-    staff.force_login(User.objects.create_user("staff", is_staff=True))
+    staff.force_login(staff_user)
     page = staff.get(reverse("analysis:report", args=[fresh.slug]))
     assert page.status_code == 200
     html = page.content.decode()

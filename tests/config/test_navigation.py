@@ -2,7 +2,6 @@
 import re
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from kar.core.store import MANIFEST, MANIFEST_KIND, write_json_atomic
@@ -37,8 +36,8 @@ def pages(settings, tmp_path):
     }
 
 
-def test_every_researcher_page_has_the_same_navigation_bar(client, pages):
-    client.force_login(get_user_model().objects.create_user("r", password="pw", is_staff=True))
+def test_every_researcher_page_has_the_same_navigation_bar(staff_client, pages):
+    client = staff_client
     bars = set()
     for url in pages["researcher"]:
         response = client.get(url)
@@ -50,7 +49,7 @@ def test_every_researcher_page_has_the_same_navigation_bar(client, pages):
     bar = bars.pop()
     for url in (reverse("survey:study_list"), reverse("explainers:set_list"), reverse("kar:index"), reverse("admin:index")):
         assert f'href="{url}"' in bar
-    assert f'<form method="post" action="{reverse("admin:logout")}">' in bar and "Log out r" in bar
+    assert f'<form method="post" action="{reverse("admin:logout")}">' in bar and "Log out staff" in bar
 
 
 def test_participant_pages_show_no_researcher_navigation(client, pages):

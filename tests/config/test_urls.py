@@ -19,6 +19,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("torch", "scipy", "matplotlib")
 
+pytestmark = pytest.mark.slow  # starts Django in fresh processes and serves every page
+
 BUILD = """
 import django
 django.setup()

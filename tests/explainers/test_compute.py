@@ -74,12 +74,14 @@ def test_channels_last_explanations_equal_the_contiguous_ones_up_to_float_roundi
     assert ((lime_cl != 0) == (lime_c != 0)).all()  # the same selected features
 
 
+@pytest.mark.slow  # trains a network
 def test_channels_last_training_equals_contiguous_training_up_to_float_rounding():
     got, expected = tiny_training(CHANNELS_LAST), tiny_training(CONTIGUOUS)
     for name in expected:
         torch.testing.assert_close(got[name], expected[name], rtol=1e-3, atol=1e-4, msg=name)
 
 
+@pytest.mark.slow  # trains a network
 def test_seeded_training_repeats_exactly_in_channels_last():
     first, second = tiny_training(CHANNELS_LAST), tiny_training(CHANNELS_LAST)
     for name in first:
@@ -129,6 +131,7 @@ def test_bf16_probabilities_are_float32_and_close_to_fp32():
 
 
 @needs_bf16
+@pytest.mark.slow  # trains a network
 def test_bf16_predictions_and_training_stay_close_to_fp32():
     x = images(96, 1)
     with compute.using(BF16):

@@ -31,6 +31,7 @@ def test_one_job_runs_here_and_more_jobs_or_a_scheduler_on_dask():
     assert isinstance(default_executor(1, "tcp://127.0.0.1:8786"), DaskExecutor)
 
 
+@pytest.mark.slow  # starts a Dask cluster or waits out a connection
 def test_a_local_cluster_returns_each_items_result_once_from_one_thread_workers_without_malloc_trimming():
     executor = DaskExecutor(jobs=2)
     assert sorted(executor.map_unordered(square_plus, 1, range(6))) == [1, 2, 5, 10, 17, 26]
@@ -46,6 +47,7 @@ def trimmed_then_relaxed(shared, item) -> tuple[str | None, bool]:
     return os.environ.get("MALLOC_TRIM_THRESHOLD_"), executor._relaxed
 
 
+@pytest.mark.slow  # starts a Dask cluster or waits out a connection
 def test_workers_whose_nanny_set_the_malloc_trim_threshold_relax_it_before_their_first_task(monkeypatch):
     import dask
 
@@ -55,6 +57,7 @@ def test_workers_whose_nanny_set_the_malloc_trim_threshold_relax_it_before_their
     assert list(DaskExecutor(jobs=1).map_unordered(trimmed_then_relaxed, None, [0])) == [("65536", True)]
 
 
+@pytest.mark.slow  # starts a Dask cluster or waits out a connection
 def test_an_unreachable_scheduler_is_a_one_line_error():
     with pytest.raises(ExecutorError, match=r"^--scheduler tcp://127.0.0.1:1: cannot connect"):
         list(DaskExecutor(scheduler="tcp://127.0.0.1:1").map_unordered(square_plus, 0, [1]))

@@ -42,6 +42,7 @@ def test_new_models_with_the_same_seed_are_identical():
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
 
 
+@pytest.mark.slow  # trains a network
 def test_training_on_real_digits_beats_chance_by_far(tiny_mnist_dir):
     from explainers.data import load_mnist
 

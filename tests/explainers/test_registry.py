@@ -86,7 +86,8 @@ def test_importing_the_registry_imports_neither_torch_nor_django():
 
 @pytest.mark.django_db
 def test_every_consumer_takes_its_methods_from_the_registry():
-    from analysis import reports, simulate, stats
+    from analysis import simulate, stats
+    from explainers import published
     from explainers.models import MethodName
     from kar.core import report as kar_report
     from kar.core.cells import BASELINE
@@ -98,7 +99,7 @@ def test_every_consumer_takes_its_methods_from_the_registry():
     assert tuple(paper_methods()) == stats.tally([[0]]).methods == registry.names(paper=True)
     assert KarSpec().methods == registry.names(kar=True)
     assert kar_report.label("normlime") == "NormLIME" and kar_report.label(BASELINE) == kar_report.BASELINE_LABEL
-    assert reports.PAPER["votes"] == {"normlime": 939, "lime": 438, "smoothgrad": 132, "vargrad": 151}
+    assert published.STUDY["votes"] == {"normlime": 939, "lime": 438, "smoothgrad": 132, "vargrad": 151}
     assert simulate.PAPER_PREFERENCE == registry.paper_preference()
     # what simulate_responses and power_analysis use unless told otherwise, for the paper's four
     assert simulate.default_preference(registry.names(paper=True)) == pytest.approx(registry.paper_preference())

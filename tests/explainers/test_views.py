@@ -1,7 +1,6 @@
 """The explanation gallery pages and map images (staff only; refusals are in tests/survey/test_blind.py)."""
 import numpy as np
 import pytest
-from django.contrib.auth.models import User
 
 from explainers import render
 from explainers.methods import registry
@@ -11,10 +10,9 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def client(client):
+def client(staff_client):
     """A staff member's browser: the gallery is behind the staff login."""
-    client.force_login(User.objects.create_user("staff", password="x", is_staff=True))
-    return client
+    return staff_client
 
 
 @pytest.fixture

@@ -12,6 +12,8 @@ from kar.core.cells import BASELINE, Cell, run_cell, train_cell
 from kar.core.masking import FeatureMask, keep_mask
 from kar.core.spaces import conv_space, pixel_space
 
+pytestmark = pytest.mark.slow  # trains networks or starts servers
+
 def test_keeping_the_label_pixels_costs_no_error_and_dropping_them_costs_a_lot(space):
     keep_ranking = keeps_informative()
     base, _ = run_cell(space, None, Cell("pixels", BASELINE, 0, 1, 0), mode="kar", config=TINY_TRAINING)

@@ -16,6 +16,8 @@ from kar.core.spec import KarSpec, fingerprint
 from kar.core.store import FIGURES, MANIFEST, RANKINGS, RESULTS, VERDICTS, read_manifest
 from tests.kar.tiny import TINY_RANKING, synthetic
 
+pytestmark = pytest.mark.slow  # trains networks or starts servers
+
 WHOLE = KarSpec(
     feature_sets=("pixels", "conv"), methods=("random", "smoothgrad"), thresholds=(25, 75), runs=2,
     train=TrainConfig(epochs=2, batch_size=32, shift=0), ranking=TINY_RANKING,

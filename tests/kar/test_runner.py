@@ -22,6 +22,8 @@ from kar.core.runner import run_kar
 from kar.core.spec import KarSpec, fingerprint
 from kar.core.store import RANKINGS, RESULTS, ResultsLog, prepare_out_dir, read_manifest
 
+pytestmark = pytest.mark.slow  # trains networks or starts servers
+
 SMALL = KarSpec(
     feature_sets=("pixels",), methods=("random", "smoothgrad", "normlime"), thresholds=(25, 75), runs=2,
     train=TrainConfig(epochs=3, batch_size=32, shift=0), ranking=TINY_RANKING,

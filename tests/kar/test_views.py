@@ -64,13 +64,6 @@ def data_dir(settings, tmp_path):
     return tmp_path
 
 
-@pytest.fixture
-def staff_client(client):
-    user = get_user_model().objects.create_user("researcher", password="pw", is_staff=True)
-    client.force_login(user)
-    return client
-
-
 def test_the_page_is_for_staff_only(client, data_dir):
     response = client.get(reverse("kar:index"))
     assert response.status_code == 302 and "/admin/login/" in response["Location"]

@@ -136,7 +136,7 @@ def take_part(walk: Walk, study, entry: dict) -> Participant:
         url = f"{home}q/{position}/"
         page = walk.get(url)
         urls = walk.question_pictures(page, f"question {position}", study.n_options)
-        for picture in urls:
+        for picture in urls:  # noqa: F402 (the pictures shown, not the view)
             assert picture not in seen, f"{picture} is on questions {seen[picture]} and {position}"
             seen[picture] = position
         item = re.search(r'name="item" value="(\d+)"', page.content.decode()).group(1)
@@ -218,7 +218,9 @@ def test_the_item_ids_on_the_pages_do_not_sort_the_attention_checks_apart(blind_
     ("overview_png", ["test-set"]),
     ("map_png", ["test-set", "normlime", 3]),
 ])
-def test_the_gallery_refuses_anonymous_visitors_and_users_who_are_not_staff(client, explanation_set, name, args):
+def test_the_gallery_refuses_anonymous_visitors_and_users_who_are_not_staff(
+    client, staff_user, explanation_set, name, args
+):
     url = reverse(f"explainers:{name}", args=args)
     login = reverse("admin:login")
     anonymous = client.get(url)
@@ -226,6 +228,6 @@ def test_the_gallery_refuses_anonymous_visitors_and_users_who_are_not_staff(clie
     client.force_login(User.objects.create_user("plain", password="x"))
     plain = client.get(url)
     assert plain.status_code == 302 and plain["Location"].startswith(login)
-    client.force_login(User.objects.create_user("staff", password="x", is_staff=True))
+    client.force_login(staff_user)
     if name != "overview_png":  # the test set has no overview picture
         assert client.get(url).status_code == 200

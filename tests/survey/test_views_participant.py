@@ -2,7 +2,6 @@
 import re
 
 import pytest
-from django.contrib.auth.models import User
 from django.urls import reverse
 
 from survey import services
@@ -198,9 +197,8 @@ def test_the_root_is_a_neutral_page_that_sends_participants_to_their_study_link(
     assert reverse("survey:study_list") not in html and reverse("explainers:set_list") not in html
 
 
-def test_staff_find_the_research_pages_from_the_root(client, db):
-    client.force_login(User.objects.create_user("staff", password="x", is_staff=True))
-    assert reverse("survey:study_list") in client.get("/").content.decode()
+def test_staff_find_the_research_pages_from_the_root(staff_client):
+    assert reverse("survey:study_list") in staff_client.get("/").content.decode()
 
 
 # --- MTurk preview ----------------------------------------------------------------------------------

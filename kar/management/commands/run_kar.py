@@ -19,7 +19,7 @@ from kar.core.masking import MODES
 from kar.core.runner import run_kar
 from kar.core.spaces import FEATURE_SETS, conv_space, explained_models, pixel_space
 from kar.core.spec import DEFAULT_SETTINGS as DEFAULTS
-from kar.core.spec import PAPER_SETTINGS as PAPER
+from kar.core.spec import PAPER_SETTINGS
 from kar.core.spec import KarSpec, data_fingerprint
 from kar.core.store import COMPARISONS, MANIFEST, RANKINGS, REPORT_MD, RESULTS, SUMMARY, VERDICTS
 from kar.locations import kar_root
@@ -44,10 +44,10 @@ class Command(BaseCommand):
         methods = registry.names(kar=True)
         parser.add_argument("--methods", default=",".join(methods), help=f"comma list (default all {len(methods)}: {','.join(methods)})")
         parser.add_argument("--thresholds", default=None, help=f"comma list of %% removed, each 1-99 (default {','.join(map(str, DEFAULTS['thresholds']))}; --paper 10,20,...,90)")
-        parser.add_argument("--runs", type=int, default=None, help=f"independent retrainings per cell (default {DEFAULTS['runs']}; --paper {PAPER['runs']})")
-        parser.add_argument("--epochs", type=int, default=None, help=f"training epochs per cell (default {DEFAULTS['epochs']}; --paper {PAPER['epochs']})")
+        parser.add_argument("--runs", type=int, default=None, help=f"independent retrainings per cell (default {DEFAULTS['runs']}; --paper {PAPER_SETTINGS['runs']})")
+        parser.add_argument("--epochs", type=int, default=None, help=f"training epochs per cell (default {DEFAULTS['epochs']}; --paper {PAPER_SETTINGS['epochs']})")
         parser.add_argument("--mode", choices=MODES, default="kar", help="kar: remove least important first (paper); roar: most important first")
-        parser.add_argument("--paper", action="store_true", help=f"the paper's grid: {len(PAPER['thresholds'])} thresholds x {PAPER['runs']} runs, {PAPER['epochs']} epochs per cell")
+        parser.add_argument("--paper", action="store_true", help=f"the paper's grid: {len(PAPER_SETTINGS['thresholds'])} thresholds x {PAPER_SETTINGS['runs']} runs, {PAPER_SETTINGS['epochs']} epochs per cell")
         parser.add_argument("--restart", action="store_true", help="discard the results already in --out instead of resuming")
         parser.add_argument("--jobs", type=int, default=None,
                             help="cells trained in parallel: a Dask LocalCluster of this many one-thread worker processes "
@@ -58,7 +58,7 @@ class Command(BaseCommand):
         parser.add_argument("--label", default=None, help="a description of the run kept in its manifest and shown on the KAR page (e.g. what it is for)")
         parser.add_argument("--per-class", type=int, default=None,
                             help=f"training images per class (by true label) that every method explains to rank features "
-                            f"(default {DEFAULTS['per_class']}; --paper {PAPER['per_class']})")
+                            f"(default {DEFAULTS['per_class']}; --paper {PAPER_SETTINGS['per_class']})")
         for name, what in (
             ("lime-samples", "LIME perturbations per explanation"),
             ("noise-samples", "SmoothGrad/VarGrad noise samples per image"),

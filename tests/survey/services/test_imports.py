@@ -1,7 +1,7 @@
 """survey.services.imports: participants who took the study elsewhere, checked by the survey's rules.
 
 The long CSV of export_responses (import_csv) is tested through its command in
-tests/survey/test_import_responses.py.
+tests/survey/commands/test_import_responses.py.
 """
 import uuid
 from datetime import timedelta

@@ -14,6 +14,8 @@ from kar.core.spec import KarSpec
 from kar.core.store import MANIFEST, RESULTS, read_manifest
 from tests.kar.tiny import TINY_RANKING, synthetic
 
+pytestmark = pytest.mark.slow  # trains networks or starts servers
+
 INPUTS = {"model_sha256": "test", "data": "synthetic 8x8"}
 
 

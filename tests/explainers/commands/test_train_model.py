@@ -6,6 +6,8 @@ from django.core.management import CommandError, call_command
 
 from explainers.model import file_sha256, load_checkpoint
 
+pytestmark = pytest.mark.slow  # trains networks or starts servers
+
 
 def test_it_saves_the_checkpoint_and_a_manifest_beside_it(tiny_mnist_dir, tmp_path, capsys):
     out = tmp_path / "m.pt"
