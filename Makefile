@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | 
 HOST ?= 127.0.0.1:8000
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install demo serve test test-postgres browser benchmarks clean-demo
+.PHONY: install demo serve test test-fast test-postgres lint format browser benchmarks clean-demo
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,19 @@ browser:
 ## test: the whole suite with pytest (SQLite unless DATABASE_URL says otherwise)
 test: $(STAMP) browser
 	$(BIN)/python -m pytest
+
+## test-fast: the quick loop while working: every test but those marked slow (training, browser, servers)
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
+
+## lint: ruff's checks and its formatting, as CI runs them (`make format` rewrites the files)
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 ## test-postgres: the database-touching tests again, against PostgreSQL on 127.0.0.1:5432
 test-postgres: $(STAMP) browser
