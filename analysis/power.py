@@ -20,15 +20,17 @@ normal null distribution for Wilcoxon. The smallest ``n`` reaching the target po
 a coarse grid, then by bisection between the last grid point below and the first above; each
 ``n`` has its own seeded generator, so the curve repeats exactly for the same seed.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
-from typing import Mapping, Sequence
 
 import numpy as np
-from scipy import special, stats as sp_stats
+from scipy import special
+from scipy import stats as sp_stats
 
 from .stats import WILCOXON_CONTINUITY_CORRECTION
 
@@ -43,7 +45,11 @@ _RANK_DECIMALS = 12  # as analysis.stats: equal share differences must tie exact
 
 
 def simulate_counts(
-    rng: np.random.Generator, size: int, n: int, preference: np.ndarray, n_questions: int = 20,
+    rng: np.random.Generator,
+    size: int,
+    n: int,
+    preference: np.ndarray,
+    n_questions: int = 20,
     concentration: float = 26.0,
 ) -> np.ndarray:
     """``size`` studies of ``n`` participants: votes per method, shape (size, n, k)."""
@@ -133,7 +139,10 @@ def wilcoxon_p(d: np.ndarray) -> np.ndarray:
         p[perm] = _signflip_p(d[perm])
     if normal.any():
         p[normal] = sp_stats.wilcoxon(
-            d[normal], zero_method="wilcox", method="asymptotic", axis=1,
+            d[normal],
+            zero_method="wilcox",
+            method="asymptotic",
+            axis=1,
             correction=WILCOXON_CONTINUITY_CORRECTION,
         ).pvalue
     return p
@@ -196,8 +205,16 @@ class PowerResult:
 
 
 def power_at(
-    n: int, test: str, preference: np.ndarray, *, alpha: float = 0.05, simulations: int = 500, seed: int = 0,
-    concentration: float = 26.0, n_questions: int = 20, pair: tuple[int, int] | None = None,
+    n: int,
+    test: str,
+    preference: np.ndarray,
+    *,
+    alpha: float = 0.05,
+    simulations: int = 500,
+    seed: int = 0,
+    concentration: float = 26.0,
+    n_questions: int = 20,
+    pair: tuple[int, int] | None = None,
 ) -> PowerPoint:
     """Share of ``simulations`` simulated studies of ``n`` participants in which ``test`` rejects."""
     rng = np.random.default_rng([seed, n])
@@ -264,8 +281,17 @@ def power_analysis(
 
     def at(n: int) -> PowerPoint:
         if n not in cache:
-            cache[n] = power_at(n, test, pref, alpha=alpha, simulations=simulations, seed=seed,
-                                concentration=concentration, n_questions=n_questions, pair=pair_idx)
+            cache[n] = power_at(
+                n,
+                test,
+                pref,
+                alpha=alpha,
+                simulations=simulations,
+                seed=seed,
+                concentration=concentration,
+                n_questions=n_questions,
+                pair=pair_idx,
+            )
         return cache[n]
 
     grid = sorted({n for n in GRID if min_participants <= n <= max_participants} | {min_participants, max_participants})
@@ -285,10 +311,18 @@ def power_analysis(
                 lo = mid
         above = hi
     return PowerResult(
-        test=test, alpha=alpha, target=power, preference=dict(zip(methods, pref.tolist())),
-        pair=(methods[pair_idx[0]], methods[pair_idx[1]]) if pair_idx else None, concentration=concentration,
-        n_questions=n_questions, simulations=simulations, seed=seed, max_participants=max_participants,
-        points=tuple(cache[n] for n in sorted(cache)), n_required=above,
+        test=test,
+        alpha=alpha,
+        target=power,
+        preference=dict(zip(methods, pref.tolist())),
+        pair=(methods[pair_idx[0]], methods[pair_idx[1]]) if pair_idx else None,
+        concentration=concentration,
+        n_questions=n_questions,
+        simulations=simulations,
+        seed=seed,
+        max_participants=max_participants,
+        points=tuple(cache[n] for n in sorted(cache)),
+        n_required=above,
     )
 
 
@@ -298,10 +332,13 @@ def format_power(result: PowerResult) -> str:
         "friedman": "the Friedman test (all methods equally preferred?)",
         "anova": "the paper's one-way ANOVA on shares",
         "wilcoxon": f"the paired Wilcoxon test {result.pair[0]} vs {result.pair[1]}, Holm-corrected over all pairs"
-        if result.pair else "",
+        if result.pair
+        else "",
     }[result.test]
     shares = ", ".join(f"{m}={v:.2f}" for m, v in result.preference.items())
-    conc = "identical people" if math.isinf(result.concentration) else f"Dirichlet concentration {result.concentration:g}"
+    conc = (
+        "identical people" if math.isinf(result.concentration) else f"Dirichlet concentration {result.concentration:g}"
+    )
     lines = [
         f"Power of {what} at α = {result.alpha:g}",
         f"  shares {shares}; {result.n_questions} votes per participant; {conc};",

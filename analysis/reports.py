@@ -5,6 +5,7 @@ command (``analyze_study``) and the researcher page (``analysis.study_views``) p
 exactly the same thing. Figures are drawn on a bare ``matplotlib.figure.Figure`` with the Agg
 canvas: no pyplot state, safe inside a web request.
 """
+
 from __future__ import annotations
 
 import csv
@@ -17,14 +18,13 @@ from typing import IO, Any
 
 import numpy as np
 
-from explainers.files import atomic_write
 from explainers import published
+from explainers.files import atomic_write
 from explainers.methods import registry
 from survey.models import in_words
 
 from . import stats
 from .study import StudyReport
-
 
 REPORT_JSON = "report.json"
 VOTES_CSV = "votes.csv"
@@ -32,7 +32,6 @@ TUKEY_CSV = "tukey.csv"
 #: figure name (URL and file stem) -> file name
 FIGURES = {"shares": "shares.png", "tukey": "tukey.png"}
 REPORT_KIND = "normlime-study-analysis"
-
 
 
 def label(method: str) -> str:
@@ -73,17 +72,19 @@ def vote_rows(report: StudyReport) -> list[dict[str, Any]]:
     out = []
     for j, m in enumerate(a.methods):
         paper_votes = published.STUDY["votes"].get(m) if paper else None
-        out.append({
-            "method": m,
-            "label": label(m),
-            "votes": int(a.tally.totals[j]),
-            "share": float(a.tally.totals[j] / total) if total else math.nan,
-            "ci_lower": a.bootstrap.lower[j],
-            "ci_upper": a.bootstrap.upper[j],
-            "mean_participant_share": float(a.tally.shares[:, j].mean()),
-            "paper_votes": paper_votes,
-            "paper_share": paper_votes / published.STUDY_VOTES if paper_votes is not None else None,
-        })
+        out.append(
+            {
+                "method": m,
+                "label": label(m),
+                "votes": int(a.tally.totals[j]),
+                "share": float(a.tally.totals[j] / total) if total else math.nan,
+                "ci_lower": a.bootstrap.lower[j],
+                "ci_upper": a.bootstrap.upper[j],
+                "mean_participant_share": float(a.tally.shares[:, j].mean()),
+                "paper_votes": paper_votes,
+                "paper_share": paper_votes / published.STUDY_VOTES if paper_votes is not None else None,
+            }
+        )
     return out
 
 
@@ -110,8 +111,10 @@ def text_report(report: StudyReport) -> str:
     paper = compares_with_paper(report)
     k = len(a.methods)
     add(f"Votes of the kept participants ({per}{report.n_votes:,} votes)")
-    add(f"  {'method':<12} {'votes':>6} {'share':>7}   {'95% CI (cluster bootstrap)':<27}"
-        + (f"  paper ({published.STUDY['surveys']} surveys)" if paper else ""))
+    add(
+        f"  {'method':<12} {'votes':>6} {'share':>7}   {'95% CI (cluster bootstrap)':<27}"
+        + (f"  paper ({published.STUDY['surveys']} surveys)" if paper else "")
+    )
     for r in vote_rows(report):
         ci = f"[{_pct(r['ci_lower'])}, {_pct(r['ci_upper'])}]"
         line = f"  {r['label']:<12} {r['votes']:>6} {_pct(r['share']):>7}   {ci:<27}"
@@ -122,39 +125,59 @@ def text_report(report: StudyReport) -> str:
 
     an, lm, tk = a.anova, a.anova_lm, a.tukey
     add("The paper's analysis: one-way ANOVA on each participant's shares, each method a group")
-    add(f"  F({an.df_between}, {an.df_within}) = {_num(an.F, '.1f')}, p = {an.p_text}"
-        + (f"    (paper: F({published.STUDY['df'][0]}, {published.STUDY['df'][1]}) = {published.STUDY['F']:.0f}, p = {published.STUDY['p_text']})" if paper else ""))
-    add(f"  η² = {_num(an.eta_squared)}, ω² = {_num(an.omega_squared)}; statsmodels anova_lm gives the same F and p: "
-        f"{_yes(lm.agrees_with_f_oneway)}")
+    add(
+        f"  F({an.df_between}, {an.df_within}) = {_num(an.F, '.1f')}, p = {an.p_text}"
+        + (
+            f"    (paper: F({published.STUDY['df'][0]}, {published.STUDY['df'][1]}) = {published.STUDY['F']:.0f}, p = {published.STUDY['p_text']})"
+            if paper
+            else ""
+        )
+    )
+    add(
+        f"  η² = {_num(an.eta_squared)}, ω² = {_num(an.omega_squared)}; statsmodels anova_lm gives the same F and p: "
+        f"{_yes(lm.agrees_with_f_oneway)}"
+    )
     if an.note:
         add(f"  Note: {an.note}")
-    add(f"  Tukey HSD, family-wise α = {tk.alpha:g} (meandiff = mean share of group2 − group1; p below "
-        f"{tk.p_floor:g} is not resolved by {tk.backend}):")
+    add(
+        f"  Tukey HSD, family-wise α = {tk.alpha:g} (meandiff = mean share of group2 − group1; p below "
+        f"{tk.p_floor:g} is not resolved by {tk.backend}):"
+    )
     add(f"    {'group1':<12} {'group2':<12} {'meandiff':>9} {'p-adj':>10} {'lower':>8} {'upper':>8}  reject")
     for r in tk.rows:
-        add(f"    {r.group1:<12} {r.group2:<12} {_num(r.meandiff, '+.4f'):>9} {r.p_adj_text:>10} "
-            f"{_num(r.lower, '+.4f'):>8} {_num(r.upper, '+.4f'):>8}  {_yes(r.reject)}")
+        add(
+            f"    {r.group1:<12} {r.group2:<12} {_num(r.meandiff, '+.4f'):>9} {r.p_adj_text:>10} "
+            f"{_num(r.lower, '+.4f'):>8} {_num(r.upper, '+.4f'):>8}  {_yes(r.reject)}"
+        )
     if tk.note:
         add(f"  Note: {tk.note}")
     if paper:
         add(f"  (paper: {published.STUDY['tukey']})")
-    add(f"  Caveat: a participant's {in_words(k)} shares sum to 1, so the {in_words(k)} 'groups' are not independent samples,")
+    add(
+        f"  Caveat: a participant's {in_words(k)} shares sum to 1, so the {in_words(k)} 'groups' are not independent samples,"
+    )
     add("  as this ANOVA and Tukey HSD assume. The tests below respect the design.")
     add("")
 
     fr, wx, ht, cs = a.friedman, a.wilcoxon, a.hotelling, a.chi_square
     add("Analyses that respect the design (each participant is a block)")
-    add(f"  Friedman test: χ²({fr.df}) = {_num(fr.chi2, '.1f')}, p = {fr.p_text}; Kendall's W = {_num(fr.kendalls_w)}"
-        " (0 = participants disagree, 1 = all rank the methods alike)")
-    add("    mean rank within participant: "
-        + ", ".join(f"{label(m)} {_num(r, '.2f')}" for m, r in zip(fr.methods, fr.mean_ranks)))
+    add(
+        f"  Friedman test: χ²({fr.df}) = {_num(fr.chi2, '.1f')}, p = {fr.p_text}; Kendall's W = {_num(fr.kendalls_w)}"
+        " (0 = participants disagree, 1 = all rank the methods alike)"
+    )
+    add(
+        "    mean rank within participant: "
+        + ", ".join(f"{label(m)} {_num(r, '.2f')}" for m, r in zip(fr.methods, fr.mean_ranks))
+    )
     if fr.note:
         add(f"    Note: {fr.note}")
     add(f"  Paired Wilcoxon signed-rank tests, Holm-corrected (α = {wx.alpha:g}):")
     add(f"    {'pair':<24} {'median diff':>11} {'W':>8} {'p':>10} {'p (Holm)':>10} {'r (rank-biserial)':>18}  test")
     for r in wx.rows:
-        add(f"    {r.method1 + ' − ' + r.method2:<24} {_num(r.median_diff, '+.3f'):>11} {_num(r.statistic, '.1f'):>8} "
-            f"{r.p_text:>10} {r.p_holm_text:>10} {_num(r.rank_biserial, '+.3f'):>18}  {r.test}")
+        add(
+            f"    {r.method1 + ' − ' + r.method2:<24} {_num(r.median_diff, '+.3f'):>11} {_num(r.statistic, '.1f'):>8} "
+            f"{r.p_text:>10} {r.p_holm_text:>10} {_num(r.rank_biserial, '+.3f'):>18}  {r.test}"
+        )
         if r.note:
             add(f"      Note: {r.note}")
     add(f"  Hotelling's T² on {ht.df1} within-participant contrasts ({', '.join(ht.contrast_labels)}):")
@@ -162,9 +185,13 @@ def text_report(report: StudyReport) -> str:
     if ht.note:
         add(f"    Note: {ht.note}")
     add(f"  Chi-square on the vote totals against an even split: χ²({cs.df}) = {_num(cs.chi2, '.1f')}, p = {cs.p_text}")
-    add(f"    Flag: this {cs.note} (it counts {report.n_votes:,} votes from {a.n_kept} people as {report.n_votes:,} independent draws).")
-    add(f"  Effect sizes: η² = {_num(an.eta_squared)}, ω² = {_num(an.omega_squared)} (ANOVA); "
-        f"Kendall's W = {_num(fr.kendalls_w)} (Friedman); rank-biserial r per pair above.")
+    add(
+        f"    Flag: this {cs.note} (it counts {report.n_votes:,} votes from {a.n_kept} people as {report.n_votes:,} independent draws)."
+    )
+    add(
+        f"  Effect sizes: η² = {_num(an.eta_squared)}, ω² = {_num(an.omega_squared)} (ANOVA); "
+        f"Kendall's W = {_num(fr.kendalls_w)} (Friedman); rank-biserial r per pair above."
+    )
     add("  95% confidence intervals of each method's share: the cluster bootstrap in the votes table above.")
     return "\n".join(lines) + "\n"
 
@@ -196,11 +223,17 @@ def report_dict(report: StudyReport) -> dict[str, Any]:
         "version": 1,
         "generated_at": report.generated_at.isoformat(),
         "study": {
-            "slug": d.slug, "name": d.name, "n_real_questions": d.n_real, "n_attention_checks": d.n_checks,
+            "slug": d.slug,
+            "name": d.name,
+            "n_real_questions": d.n_real,
+            "n_attention_checks": d.n_checks,
             "pass_threshold": d.pass_threshold,
         },
         "parameters": {
-            "min_checks": report.min_checks, "n_boot": report.n_boot, "seed": report.seed, "alpha": report.alpha,
+            "min_checks": report.min_checks,
+            "n_boot": report.n_boot,
+            "seed": report.seed,
+            "alpha": report.alpha,
         },
         "participants": {
             "started": report.n_started,
@@ -226,7 +259,14 @@ def write_report_json(report: StudyReport, out: IO[str]) -> None:
 
 
 VOTES_COLUMNS = (
-    "participant", "platform", "status", "simulated", "checks_correct", "checks_answered", "kept", "excluded_reason",
+    "participant",
+    "platform",
+    "status",
+    "simulated",
+    "checks_correct",
+    "checks_answered",
+    "kept",
+    "excluded_reason",
     "real_answered",
 )
 
@@ -268,7 +308,9 @@ def _csv_text(value: Any) -> str:
 
 
 def write_votes_csv(report: StudyReport, out: IO[str]) -> int:
-    columns = list(VOTES_COLUMNS) + [f"votes_{m}" for m in report.data.methods] + [f"share_{m}" for m in report.data.methods]
+    columns = (
+        list(VOTES_COLUMNS) + [f"votes_{m}" for m in report.data.methods] + [f"share_{m}" for m in report.data.methods]
+    )
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
     rows = votes_rows(report)
@@ -338,20 +380,38 @@ def shares_figure(report: StudyReport):
     lower = np.array([r["ci_lower"] for r in rows])
     upper = np.array([r["ci_upper"] for r in rows])
     ax.bar(x, share, width=0.6, color=[registry.colour(m) for m in methods], alpha=0.85, zorder=2)
-    ax.errorbar(x, share, yerr=[share - lower, upper - share], fmt="none", ecolor="black", capsize=6, lw=1.5,
-                zorder=4, label=f"95% CI (cluster bootstrap, {a.bootstrap.n_boot:,} resamples)")
+    ax.errorbar(
+        x,
+        share,
+        yerr=[share - lower, upper - share],
+        fmt="none",
+        ecolor="black",
+        capsize=6,
+        lw=1.5,
+        zorder=4,
+        label=f"95% CI (cluster bootstrap, {a.bootstrap.n_boot:,} resamples)",
+    )
     rng = np.random.default_rng(0)  # jitter only; fixed so the same data draw the same picture
     for j in range(len(methods)):
         ys = a.tally.shares[:, j]
         ax.scatter(x[j] + rng.uniform(-0.22, 0.22, ys.size), ys, s=7, color="#333333", alpha=0.25, lw=0, zorder=3)
     if compares_with_paper(report):
         paper = [published.STUDY["votes"][m] for m in methods]
-        ax.scatter(x + 0.2, np.array(paper) / published.STUDY_VOTES, marker="D", s=36, color="white", edgecolor="black", zorder=5,
-                   label=f"paper ({published.STUDY['surveys']} surveys)")
+        ax.scatter(
+            x + 0.2,
+            np.array(paper) / published.STUDY_VOTES,
+            marker="D",
+            s=36,
+            color="white",
+            edgecolor="black",
+            zorder=5,
+            label=f"paper ({published.STUDY['surveys']} surveys)",
+        )
     ax.axhline(1 / len(methods), color="#777777", ls="--", lw=1, zorder=1, label=f"no preference (1/{len(methods)})")
     for j, r in enumerate(rows):
-        ax.annotate(f"{r['votes']}", (x[j], upper[j]), textcoords="offset points", xytext=(0, 4), ha="center",
-                    fontsize=8)
+        ax.annotate(
+            f"{r['votes']}", (x[j], upper[j]), textcoords="offset points", xytext=(0, 4), ha="center", fontsize=8
+        )
     ax.set_xticks(x, [label(m) for m in methods])
     ax.set_ylim(0, 1)
     ax.set_ylabel("share of votes (dots: each participant)")

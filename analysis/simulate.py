@@ -30,21 +30,21 @@ Participant k's answers come from ``numpy.random.default_rng([seed, k])`` and ar
 front in item order, so they do not depend on the order of their (randomly shuffled) sheet,
 and topping a study up to N gives the same votes as creating N at once.
 """
+
 from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Mapping, Sequence
 
 import numpy as np
 from django.db import transaction
+from django.utils import timezone
 
 from explainers.methods import registry
 from explainers.methods.registry import paper_preference
-from django.utils import timezone
-
 from survey import services
 from survey.models import Item, ItemOption, Participant, ShownOption, Study
 
@@ -154,8 +154,14 @@ class Plan:
 
 
 def plan_participant(
-    k: int, seed: int, n_real: int, n_checks: int, preference: np.ndarray, fail_rate: float,
-    concentration: float, slip_rate: float,
+    k: int,
+    seed: int,
+    n_real: int,
+    n_checks: int,
+    preference: np.ndarray,
+    fail_rate: float,
+    concentration: float,
+    slip_rate: float,
 ) -> Plan:
     rng = np.random.default_rng([seed, k])
     careless = is_careless(k, fail_rate)
@@ -170,8 +176,13 @@ def plan_participant(
         right = rng.random(n_checks) >= slip_rate
         seconds = rng.lognormal(np.log(9.0), 0.5, n_real + n_checks)
     wrong = rng.integers(0, n_methods - 1, n_checks)
-    return Plan(careless, tuple(int(v) for v in votes), tuple(bool(r) for r in right),
-                tuple(int(w) for w in wrong), tuple(float(min(s, 120.0)) for s in seconds))
+    return Plan(
+        careless,
+        tuple(int(v) for v in votes),
+        tuple(bool(r) for r in right),
+        tuple(int(w) for w in wrong),
+        tuple(float(min(s, 120.0)) for s in seconds),
+    )
 
 
 @dataclass(frozen=True)
@@ -184,14 +195,26 @@ class SimulationResult:
 
 def study_layout(study: Study) -> tuple[dict[int, tuple[str, int]], dict[str, tuple[str, int | None]]]:
     """What a participant can see: item id -> (kind, number), option key -> (method, digit of its picture)."""
-    items = {pk: (kind, number) for pk, kind, number in Item.objects.filter(study=study).values_list("pk", "kind", "number")}
-    images = {key: (method, digit) for key, method, digit in
-              ItemOption.objects.filter(item__study=study).values_list("key", "image__method", "image__digit")}
+    items = {
+        pk: (kind, number) for pk, kind, number in Item.objects.filter(study=study).values_list("pk", "kind", "number")
+    }
+    images = {
+        key: (method, digit)
+        for key, method, digit in ItemOption.objects.filter(item__study=study).values_list(
+            "key", "image__method", "image__digit"
+        )
+    }
     return items, images
 
 
-def _answer_position(question: services.Question, plan: Plan, item_index: int, kind: str,
-                     images: dict[str, tuple[str, int | None]], methods: Sequence[str]) -> int:
+def _answer_position(
+    question: services.Question,
+    plan: Plan,
+    item_index: int,
+    kind: str,
+    images: dict[str, tuple[str, int | None]],
+    methods: Sequence[str],
+) -> int:
     """The on-screen position (1 to k) this participant picks for ``question``."""
     if kind == Item.Kind.REAL:
         method = methods[plan.votes[item_index]]
@@ -199,8 +222,11 @@ def _answer_position(question: services.Question, plan: Plan, item_index: int, k
         return on_screen.index(method) + 1
     right = [p for p, key in enumerate(question.option_keys, start=1) if images[key][1] == question.digit]
     if len(right) != 1:  # pictures not labelled with their digit: ask the sheet which one is correct
-        right = list(ShownOption.objects.filter(entry_id=question.entry_id, option__is_correct=True)
-                     .values_list("position", flat=True))
+        right = list(
+            ShownOption.objects.filter(entry_id=question.entry_id, option__is_correct=True).values_list(
+                "position", flat=True
+            )
+        )
     if plan.checks_right[item_index]:
         return right[0]
     wrong = [p for p in range(1, len(question.option_keys) + 1) if p != right[0]]
@@ -219,7 +245,10 @@ def simulate_participant(study: Study, plan: Plan, start: datetime, layout=None)
     index = {**{n: i for i, n in enumerate(real_numbers)}, **{n: i for i, n in enumerate(check_numbers)}}
     with transaction.atomic():
         participant, _ = services.start_participant(
-            study, services.EntryParams(platform=Participant.Platform.DIRECT), user_agent=SIMULATED_USER_AGENT, now=start
+            study,
+            services.EntryParams(platform=Participant.Platform.DIRECT),
+            user_agent=SIMULATED_USER_AGENT,
+            now=start,
         )
         now = start
         for seconds in plan.seconds:
@@ -268,7 +297,9 @@ def simulate_study(
     if not 0 <= slip_rate <= 1:
         raise SimulationError(f"slip rate {slip_rate}: use 0 to 1")
     if not concentration > 0:
-        raise SimulationError(f"concentration {concentration}: use a positive number (inf: no differences between people)")
+        raise SimulationError(
+            f"concentration {concentration}: use a positive number (inf: no differences between people)"
+        )
     methods = tuple(study.methods)
     pref = preference_vector(default_preference(methods) if preference is None else preference, methods)
     services.check_can_start(study, services.EntryParams(platform=Participant.Platform.DIRECT))
@@ -281,8 +312,9 @@ def simulate_study(
     passed = careless = 0
     for j in range(to_create):
         k = existing + j
-        plan = plan_participant(k, seed, study.n_real_questions, study.n_attention_checks, pref, fail_rate,
-                                concentration, slip_rate)
+        plan = plan_participant(
+            k, seed, study.n_real_questions, study.n_attention_checks, pref, fail_rate, concentration, slip_rate
+        )
         participant = simulate_participant(study, plan, first_start + timedelta(seconds=j), layout)
         passed += bool(participant.passed)
         careless += plan.careless

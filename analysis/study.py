@@ -11,11 +11,12 @@ Two steps, so that everything after the database can be tested on hand-written a
 
 :func:`analyze_study` does both. The text, files and figures are in :mod:`analysis.reports`.
 """
+
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone as dt_timezone
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -119,15 +120,27 @@ def load_study_arrays(study) -> StudyArrays:
             choices[i, real_col[number]] = method_index[method]
     participants = tuple(
         ParticipantInfo(
-            pk=pk, public_id=str(public_id), platform=platform, status=status, answered=int(answered[i]),
+            pk=pk,
+            public_id=str(public_id),
+            platform=platform,
+            status=status,
+            answered=int(answered[i]),
             simulated=user_agent == SIMULATED_USER_AGENT,
         )
         for i, (pk, public_id, platform, status, user_agent) in enumerate(rows)
     )
     return StudyArrays(
-        slug=study.slug, name=study.name, n_real=study.n_real_questions, n_checks=study.n_attention_checks,
-        pass_threshold=study.pass_threshold, participants=participants, real_items=real_items,
-        check_items=check_items, correct=correct, choices=choices, methods=methods,
+        slug=study.slug,
+        name=study.name,
+        n_real=study.n_real_questions,
+        n_checks=study.n_attention_checks,
+        pass_threshold=study.pass_threshold,
+        participants=participants,
+        real_items=real_items,
+        check_items=check_items,
+        correct=correct,
+        choices=choices,
+        methods=methods,
     )
 
 
@@ -154,7 +167,7 @@ class StudyReport:
     analysis: stats.StudyAnalysis
     analysed: tuple[int, ...]
     exclusions: tuple[Exclusion, ...]
-    generated_at: datetime = field(default_factory=lambda: datetime.now(dt_timezone.utc))
+    generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
     def methods(self) -> tuple[str, ...]:
@@ -206,10 +219,14 @@ def build_report(
     """
     min_checks = data.pass_threshold if min_checks is None else min_checks
     if isinstance(min_checks, bool) or not isinstance(min_checks, int) or not 0 <= min_checks <= data.n_checks:
-        raise NothingToAnalyse(f"--min-checks {min_checks!r}: use 0 to {data.n_checks} (the study has {data.n_checks} attention checks)")
+        raise NothingToAnalyse(
+            f"--min-checks {min_checks!r}: use 0 to {data.n_checks} (the study has {data.n_checks} attention checks)"
+        )
     finished = np.flatnonzero(data.finished)
     exclusions = [
-        Exclusion(p.public_id, f"{DID_NOT_FINISH} (answered {p.answered} of {data.n_questions} questions)", DID_NOT_FINISH)
+        Exclusion(
+            p.public_id, f"{DID_NOT_FINISH} (answered {p.answered} of {data.n_questions} questions)", DID_NOT_FINISH
+        )
         for p in data.participants
         if not p.finished
     ]
@@ -217,8 +234,13 @@ def build_report(
         raise NothingToAnalyse(f"no finished participants yet ({len(data.participants)} started)")
     try:
         analysis = stats.analyze(
-            data.correct[finished], data.choices[finished], min_correct=min_checks, n_boot=n_boot, seed=seed,
-            alpha=alpha, methods=data.methods,
+            data.correct[finished],
+            data.choices[finished],
+            min_correct=min_checks,
+            n_boot=n_boot,
+            seed=seed,
+            alpha=alpha,
+            methods=data.methods,
         )
     except ValueError as exc:
         raise NothingToAnalyse(f"{exc} ({finished.size} finished, {len(data.participants)} started)") from None
@@ -227,8 +249,14 @@ def build_report(
     order = {p.public_id: i for i, p in enumerate(data.participants)}
     exclusions.sort(key=lambda e: order[e.participant])
     return StudyReport(
-        data=data, min_checks=min_checks, n_boot=n_boot, seed=seed, alpha=alpha, analysis=analysis,
-        analysed=tuple(int(i) for i in finished), exclusions=tuple(exclusions),
+        data=data,
+        min_checks=min_checks,
+        n_boot=n_boot,
+        seed=seed,
+        alpha=alpha,
+        analysis=analysis,
+        analysed=tuple(int(i) for i in finished),
+        exclusions=tuple(exclusions),
     )
 
 

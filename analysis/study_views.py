@@ -10,12 +10,14 @@ next request. The bootstrap uses :data:`PAGE_N_BOOT` resamples here (the command
 The statistics import SciPy, statsmodels and matplotlib (seconds), so each view imports them
 when it runs, after the staff check: the URLconf, and with it every participant's page, stays light.
 """
+
 from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Callable
 from functools import lru_cache
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from django import forms
@@ -29,7 +31,6 @@ from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from explainers import published
-
 from survey.models import Answer, Participant, Study
 
 if TYPE_CHECKING:
@@ -54,7 +55,10 @@ def downloads() -> dict[str, tuple[str, Callable]]:
 
 class ReportOptions(forms.Form):
     min_checks = forms.IntegerField(
-        required=False, min_value=0, max_value=10, label="Attention checks needed",
+        required=False,
+        min_value=0,
+        max_value=10,
+        label="Attention checks needed",
         help_text="Participants who got fewer checks right are excluded (empty: the study's threshold).",
     )
 
@@ -75,8 +79,17 @@ def _fingerprint(study: Study) -> tuple:
     people = Participant.objects.filter(study=study).aggregate(
         n=Count("id"), last=Max("id"), finished=Count("id", filter=Q(status=Participant.Status.FINISHED))
     )
-    return (study.pk, study.created_at.isoformat(), study.pass_threshold, answers["n"], answers["last"],
-            answers["latest"].isoformat() if answers["latest"] else None, people["n"], people["last"], people["finished"])
+    return (
+        study.pk,
+        study.created_at.isoformat(),
+        study.pass_threshold,
+        answers["n"],
+        answers["last"],
+        answers["latest"].isoformat() if answers["latest"] else None,
+        people["n"],
+        people["last"],
+        people["finished"],
+    )
 
 
 def page_report(study: Study, min_checks: int) -> tuple[study_analysis.StudyReport | None, str | None]:
@@ -103,7 +116,8 @@ def _query(min_checks: int, study: Study) -> str:
 @require_safe
 @staff_member_required
 def report(request: HttpRequest, slug: str) -> HttpResponse:
-    from . import reports, study as study_analysis
+    from . import reports
+    from . import study as study_analysis
 
     study = get_object_or_404(Study.objects.select_related("explanation_set"), slug=slug)
     form, min_checks = _options(request, study)
@@ -123,24 +137,26 @@ def report(request: HttpRequest, slug: str) -> HttpResponse:
     }
     if result is not None:
         a = result.analysis
-        context.update({
-            "text": reports.text_report(result),
-            "votes": reports.vote_rows(result),
-            "anova": a.anova,
-            "anova_lm": a.anova_lm,
-            "tukey": a.tukey,
-            "friedman": a.friedman,
-            "wilcoxon": a.wilcoxon,
-            "hotelling": a.hotelling,
-            "chi_square": a.chi_square,
-            "exclusion_summary": result.exclusion_summary(),
-            "figures": [
-                (name, reverse("analysis:figure", args=[study.slug, name]) + query) for name in reports.FIGURES
-            ],
-            "downloads": [
-                (name, reverse("analysis:download", args=[study.slug, name]) + query) for name in downloads()
-            ],
-        })
+        context.update(
+            {
+                "text": reports.text_report(result),
+                "votes": reports.vote_rows(result),
+                "anova": a.anova,
+                "anova_lm": a.anova_lm,
+                "tukey": a.tukey,
+                "friedman": a.friedman,
+                "wilcoxon": a.wilcoxon,
+                "hotelling": a.hotelling,
+                "chi_square": a.chi_square,
+                "exclusion_summary": result.exclusion_summary(),
+                "figures": [
+                    (name, reverse("analysis:figure", args=[study.slug, name]) + query) for name in reports.FIGURES
+                ],
+                "downloads": [
+                    (name, reverse("analysis:download", args=[study.slug, name]) + query) for name in downloads()
+                ],
+            }
+        )
     return render(request, "analysis/study_report.html", context)
 
 

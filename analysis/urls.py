@@ -1,4 +1,5 @@
 """A study's analysis report (staff only). Included under ``research/studies/<slug:slug>/report/``."""
+
 from django.urls import path
 
 from . import study_views

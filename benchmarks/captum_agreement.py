@@ -6,6 +6,7 @@ weights, over 4 test digits. The comparisons are the test suite's
 
     .venv/bin/python benchmarks/captum_agreement.py
 """
+
 from __future__ import annotations
 
 import sys

@@ -17,6 +17,7 @@ page over HTTP, from the moment the port accepts connections.
     .venv/bin/python benchmarks/first_request.py --runs 5
     .venv/bin/python benchmarks/first_request.py --runs 5 --gunicorn
 """
+
 from __future__ import annotations
 
 import argparse
@@ -112,10 +113,24 @@ def _gunicorn_first_landing(env: dict[str, str]) -> float:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    command = [str(Path(sys.executable).parent / "gunicorn"), "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
-               "--workers", "1", "--threads", "4", "--worker-class", "gthread", "--preload", "--log-level", "warning"]
-    process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
+    command = [
+        str(Path(sys.executable).parent / "gunicorn"),
+        "config.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "1",
+        "--threads",
+        "4",
+        "--worker-class",
+        "gthread",
+        "--preload",
+        "--log-level",
+        "warning",
+    ]
+    process = subprocess.Popen(
+        command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -163,8 +178,10 @@ def main(argv: list[str] | None = None) -> int:
         }
         if args.gunicorn:
             firsts = [_gunicorn_first_landing(env) for _ in range(args.runs)]
-            report["gunicorn_first_landing_ms"] = {"median": round(1000 * statistics.median(firsts), 1),
-                                                   "max": round(1000 * max(firsts), 1)}
+            report["gunicorn_first_landing_ms"] = {
+                "median": round(1000 * statistics.median(firsts), 1),
+                "max": round(1000 * max(firsts), 1),
+            }
         print(json.dumps(report, indent=2))
         return 0
     finally:

@@ -7,6 +7,7 @@ registration) with ``GenerationConfig``'s defaults, except ``--per-class`` to sc
 LIME stage down on a busy machine, once per setting and repeat in alternating order,
 and prints the wall time of each stage per run, with the load average.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,8 +49,11 @@ def main() -> None:
                 result = generate(model, file_sha256(args.model), data, tmp, config)
                 seconds = time.perf_counter() - t
             stages = ", ".join(f"{k} {v:.0f}" for k, v in result.manifest["seconds"].items())
-            print(f"| {name} ({setting.describe()}) | {seconds:.0f} s | {stages} | load {load:.2f} -> "
-                  f"{os.getloadavg()[0]:.2f} |", flush=True)
+            print(
+                f"| {name} ({setting.describe()}) | {seconds:.0f} s | {stages} | load {load:.2f} -> "
+                f"{os.getloadavg()[0]:.2f} |",
+                flush=True,
+            )
 
 
 def torch_threads() -> int:

@@ -27,6 +27,7 @@ machine; on a GPU the wall time is the one that counts). Goal: KAR adds under 10
 case: no ExplanationSet), and reports its wall time. No Django needed, so this
 also runs where only PyTorch is installed (give ``--mnist-dir`` there).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,12 +44,16 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from kar.core import cells as kcells, masking as kmasking, runner as krunner, spaces as kspaces, spec as kspec  # noqa: E402
-from kar.core import report as kar_report  # noqa: E402
 from explainers import compute  # noqa: E402
 from explainers.compute import Compute  # noqa: E402
 from explainers.data import load_mnist  # noqa: E402
 from explainers.model import TrainConfig, accuracy, load_checkpoint, resolve_device, train  # noqa: E402
+from kar.core import cells as kcells  # noqa: E402
+from kar.core import masking as kmasking
+from kar.core import report as kar_report  # noqa: E402
+from kar.core import runner as krunner
+from kar.core import spaces as kspaces
+from kar.core import spec as kspec
 
 
 def plain_cell(space: kspaces.FeatureSpace, seed: int, config: TrainConfig, device, keep=None) -> float:
@@ -79,8 +84,9 @@ def fidelity(space: kspaces.FeatureSpace, config: TrainConfig, device, threshold
         acc = {}
         for setting in (Compute("fp32", "channels_last"), Compute("bf16", "channels_last")):
             with compute.using(setting):
-                acc[setting.precision], _ = kcells.run_cell(space, importance, cell, mode="kar", config=config,
-                                                            device=device, tiebreak_seed=0)
+                acc[setting.precision], _ = kcells.run_cell(
+                    space, importance, cell, mode="kar", config=config, device=device, tiebreak_seed=0
+                )
         rows.append((threshold, acc["fp32"], acc["bf16"]))
     return rows
 
@@ -91,6 +97,7 @@ def time_cells(space: kspaces.FeatureSpace, config: TrainConfig, device, repeats
     cell = kcells.Cell(space.name, "random", 50, 1, 0)
 
     keep = kmasking.keep_mask(importance, cell.threshold, "kar", 0)
+
     def kar_cell(setting: Compute = compute.current()):
         with compute.using(setting):
             return kcells.run_cell(space, importance, cell, mode="kar", config=config, device=device, tiebreak_seed=0)
@@ -115,18 +122,24 @@ def time_cells(space: kspaces.FeatureSpace, config: TrainConfig, device, repeats
     out = {}
     for clock, k in (("wall", 0), ("cpu", 1)):
         med = {name: statistics.median(t[k]) for name, t in times.items()}
-        out[clock] = {**{f"{n}_s": v for n, v in med.items()},
-                      "overhead_pct": 100 * (med["kar"] - med["plain"]) / med["plain"],
-                      "machinery_pct": 100 * (med["kar"] - med["plain_masked"]) / med["plain_masked"],
-                      "all": {n: t[k] for n, t in times.items()}}
+        out[clock] = {
+            **{f"{n}_s": v for n, v in med.items()},
+            "overhead_pct": 100 * (med["kar"] - med["plain"]) / med["plain"],
+            "machinery_pct": 100 * (med["kar"] - med["plain_masked"]) / med["plain_masked"],
+            "all": {n: t[k] for n, t in times.items()},
+        }
     return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mnist-dir", default=None, help="official MNIST files (default: the embedded 5k subset)")
-    parser.add_argument("--model", default=str(ROOT / "var" / "model" / "mnist_cnn.pt"), help="checkpoint (for conv features)")
-    parser.add_argument("--epochs", type=int, default=kspec.DEFAULT_SETTINGS["epochs"], help="epochs per cell (default: run_kar's)")
+    parser.add_argument(
+        "--model", default=str(ROOT / "var" / "model" / "mnist_cnn.pt"), help="checkpoint (for conv features)"
+    )
+    parser.add_argument(
+        "--epochs", type=int, default=kspec.DEFAULT_SETTINGS["epochs"], help="epochs per cell (default: run_kar's)"
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--whole", action="store_true", help="also time the whole default run")
@@ -138,8 +151,10 @@ def main() -> None:
     device = resolve_device(args.device)
     data = load_mnist(args.mnist_dir)
     checkpoint = load_checkpoint(args.model, device)
-    print(f"torch {torch.__version__}, device {device}, {torch.get_num_threads()} torch threads available, "
-          f"cpus {len(os.sched_getaffinity(0))}, data: {data.source}")
+    print(
+        f"torch {torch.__version__}, device {device}, {torch.get_num_threads()} torch threads available, "
+        f"cpus {len(os.sched_getaffinity(0))}, data: {data.source}"
+    )
     spaces = {"pixels": kspaces.pixel_space(data), "conv": kspaces.conv_space(data, checkpoint)}
     config = TrainConfig(epochs=args.epochs)
     if not args.skip_cells:
@@ -147,34 +162,52 @@ def main() -> None:
             timings = time_cells(space, config, device, args.repeats)
             for clock, r in timings.items():
                 runs = "; ".join(f"{n} {', '.join(f'{s:.2f}' for s in v)}" for n, v in r["all"].items())
-                extra = "".join(f", {n} {r[f'{n}_s']:.2f} s (KAR today / {n} {r['kar_today_s'] / r[f'{n}_s']:.2f}x)"
-                                for n in ("kar", "kar_bf16") if f"{n}_s" in r)
-                print(f"{name:6s} cell, {args.epochs} epochs, {clock:4s} time: KAR today (fp32 contiguous) "
-                      f"{r['kar_today_s']:.2f} s{extra}; load average {os.getloadavg()[0]:.2f}")
-                print(f"{name:6s} cell, {args.epochs} epochs on {len(space.y_train)} rows, {clock:4s} time: "
-                      f"plain {r['plain_s']:.2f} s, plain on blanked data {r['plain_masked_s']:.2f} s, KAR {r['kar_s']:.2f} s "
-                      f"-> KAR vs plain {r['overhead_pct']:+.1f} %, KAR machinery (vs plain on blanked data) "
-                      f"{r['machinery_pct']:+.1f} % ({runs})")
+                extra = "".join(
+                    f", {n} {r[f'{n}_s']:.2f} s (KAR today / {n} {r['kar_today_s'] / r[f'{n}_s']:.2f}x)"
+                    for n in ("kar", "kar_bf16")
+                    if f"{n}_s" in r
+                )
+                print(
+                    f"{name:6s} cell, {args.epochs} epochs, {clock:4s} time: KAR today (fp32 contiguous) "
+                    f"{r['kar_today_s']:.2f} s{extra}; load average {os.getloadavg()[0]:.2f}"
+                )
+                print(
+                    f"{name:6s} cell, {args.epochs} epochs on {len(space.y_train)} rows, {clock:4s} time: "
+                    f"plain {r['plain_s']:.2f} s, plain on blanked data {r['plain_masked_s']:.2f} s, KAR {r['kar_s']:.2f} s "
+                    f"-> KAR vs plain {r['overhead_pct']:+.1f} %, KAR machinery (vs plain on blanked data) "
+                    f"{r['machinery_pct']:+.1f} % ({runs})"
+                )
     if args.fidelity and compute.bf16_supported(device):
         for name, space in spaces.items():
             for threshold, fp32, bf16 in fidelity(space, config, device):
-                print(f"fidelity | {name} | {threshold} % removed | fp32 {fp32:.4f} | bf16 {bf16:.4f} | "
-                      f"difference {bf16 - fp32:+.4f}")
+                print(
+                    f"fidelity | {name} | {threshold} % removed | fp32 {fp32:.4f} | bf16 {bf16:.4f} | "
+                    f"difference {bf16 - fp32:+.4f}"
+                )
     if args.whole:
         jobs = args.jobs or (1 if device.type == "cuda" else len(os.sched_getaffinity(0)))
         spec = kspec.KarSpec.preset(epochs=args.epochs)
         with tempfile.TemporaryDirectory() as out:
             t = time.perf_counter()
-            outcome = krunner.run_kar(spec, spaces, kspaces.explained_models(checkpoint), out,
-                                  inputs={"model": args.model, "data": data.describe()}, device=device, jobs=jobs,
-                                  progress=False)
+            outcome = krunner.run_kar(
+                spec,
+                spaces,
+                kspaces.explained_models(checkpoint),
+                out,
+                inputs={"model": args.model, "data": data.describe()},
+                device=device,
+                jobs=jobs,
+                progress=False,
+            )
             seconds = time.perf_counter() - t
             ranking = sum(s["seconds"] for s in outcome.manifest["rankings"].values())
 
             report = kar_report.write_report(out)
             print(kar_report.text_tables(report.summary))
-        print(f"whole default run: {outcome.ran} cells + rankings in {seconds:.0f} s "
-              f"({ranking:.0f} s rankings, {seconds - ranking:.0f} s cells) on {device} with {jobs} jobs")
+        print(
+            f"whole default run: {outcome.ran} cells + rankings in {seconds:.0f} s "
+            f"({ranking:.0f} s rankings, {seconds - ranking:.0f} s cells) on {device} with {jobs} jobs"
+        )
 
 
 if __name__ == "__main__":

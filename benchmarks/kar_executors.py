@@ -5,6 +5,7 @@
 Cells are Random-ranked pixel cells on the embedded data (the ranking does not change a cell's cost).
 Each executor's wall time includes starting its workers, as run_kar pays it once per session.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,9 +19,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from explainers.data import load_embedded  # noqa: E402
+from explainers.executor import DaskExecutor, InProcess  # noqa: E402
 from explainers.model import TrainConfig  # noqa: E402
 from kar.core.cells import Cell  # noqa: E402
-from explainers.executor import DaskExecutor, InProcess  # noqa: E402
 from kar.core.runner import CellTask, run_cell_task  # noqa: E402
 from kar.core.spaces import pixel_space  # noqa: E402
 
@@ -60,7 +61,11 @@ def main() -> None:
     task = CellTask({"pixels": space}, {}, "kar", TrainConfig(epochs=args.epochs), "cpu")
     cells = [Cell("pixels", "random", 10 + 10 * (i % 9), 1 + i // 9, i // 9) for i in range(args.cells)]
     timings = {}
-    order = [("one cell in process", None), ("old pool", OldPool(args.jobs)), ("Dask LocalCluster", DaskExecutor(args.jobs))]
+    order = [
+        ("one cell in process", None),
+        ("old pool", OldPool(args.jobs)),
+        ("Dask LocalCluster", DaskExecutor(args.jobs)),
+    ]
     if args.dask_first:  # the machine's load drifts: run both orders
         order[1], order[2] = order[2], order[1]
     for name, executor in order:

@@ -11,6 +11,7 @@ A B B A ... over ``--repeats``, and the medians are printed side by side with th
 difference of the rankings from the first folder's (0 when the code changes only speed).
 No Django needed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,7 +60,9 @@ def measure(args) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=str(ROOT / "var" / "model" / "mnist_cnn.pt"))
-    parser.add_argument("--code", action="append", default=None, help="a checkout to time (repeat to compare; default this one)")
+    parser.add_argument(
+        "--code", action="append", default=None, help="a checkout to time (repeat to compare; default this one)"
+    )
     parser.add_argument("--feature-sets", nargs="+", default=["pixels", "conv"])
     parser.add_argument("--per-class", type=int, default=None, help="images per class (default: RankingConfig's)")
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
@@ -78,8 +81,20 @@ def main() -> None:
         order = [c for r in range(args.repeats) for c in (args.code if r % 2 == 0 else args.code[::-1])]
         for i, code in enumerate(order):
             save = str(Path(tmp) / f"{i}.npz")
-            cmd = [sys.executable, __file__, "--model", args.model, "--code", code, "--threads", str(args.threads),
-                   "--save", save, "--feature-sets", *args.feature_sets]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--model",
+                args.model,
+                "--code",
+                code,
+                "--threads",
+                str(args.threads),
+                "--save",
+                save,
+                "--feature-sets",
+                *args.feature_sets,
+            ]
             if args.per_class:
                 cmd += ["--per-class", str(args.per_class)]
             subprocess.run(cmd, check=True)
@@ -88,9 +103,15 @@ def main() -> None:
                 times[code].setdefault(key, []).append(s)
             last[code] = save
         reference = np.load(last[args.code[0]])
-        print(f"{measured['per_class']} images per class, {args.threads} torch threads, load average "
-              f"{os.getloadavg()[0]:.2f}; median seconds over {args.repeats} run(s) of each checkout (ABBA)")
-        print("| ranking | " + " | ".join(Path(c).resolve().name for c in args.code) + " | largest change from the first |")
+        print(
+            f"{measured['per_class']} images per class, {args.threads} torch threads, load average "
+            f"{os.getloadavg()[0]:.2f}; median seconds over {args.repeats} run(s) of each checkout (ABBA)"
+        )
+        print(
+            "| ranking | "
+            + " | ".join(Path(c).resolve().name for c in args.code)
+            + " | largest change from the first |"
+        )
         print("|---|" + "---|" * (len(args.code) + 1))
         for key in times[args.code[0]]:
             cells = [f"{statistics.median(times[c][key]):.2f}" for c in args.code]

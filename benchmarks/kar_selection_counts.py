@@ -9,6 +9,7 @@ and prints, for the features each ranking keeps at (100 - keep) % removed, how m
 local explanations selected them. NormLIME averages a feature's weight over the explanations that
 selected it (Eq. 5), so a feature selected once, strongly, can outrank one selected by most.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,13 +54,17 @@ def main() -> None:
         print(f"{name}: recomputed ranking equals the run's: {np.allclose(ours, saved[f'conv/{name}'])}")
     counts = (W != 0).sum(0)
     k = space.dim * args.keep // 100
-    print(f"{len(W)} explanations, K = {source['num_features']}, never selected {source['never_selected']} of {space.dim}")
+    print(
+        f"{len(W)} explanations, K = {source['num_features']}, never selected {source['never_selected']} of {space.dim}"
+    )
     print(f"selections per feature: median {np.median(counts):.0f}, mean {counts.mean():.1f}")
     for name in ("normlime", "lime", "smoothgrad", "vargrad", "shap", "ig"):
         top = np.argsort(-saved[f"conv/{name}"], kind="stable")[:k]
         c = counts[top]
-        print(f"{registry.get(name).label:12s} keeps {k}: selected by median {np.median(c):.0f} explanations; "
-              f"{(c <= 2).sum()} kept features selected by 2 or fewer")
+        print(
+            f"{registry.get(name).label:12s} keeps {k}: selected by median {np.median(c):.0f} explanations; "
+            f"{(c <= 2).sum()} kept features selected by 2 or fewer"
+        )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ var/model/mnist_cnn.pt when present, else one trained for ``--epochs`` on the em
 digits; the instances are the first ``--instances`` embedded test digits, each explained for the
 model's prediction.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,10 +53,14 @@ def main() -> None:
 
     changed = np.array([len(set(np.flatnonzero(a)) - set(np.flatnonzero(b))) for a, b in zip(new, old)])
     same_top = np.array([np.argmax(np.abs(a)) == np.argmax(np.abs(b)) for a, b in zip(new, old)])
-    print(f"model: {origin}; {len(x)} test digits; K = {args.k}; {args.num_samples} samples; "
-          f"sigma = {DEFAULT_SIGMA}; width = {width:.3f} (old kernel: lime's at {width / math.sqrt(2):.3f})")
-    print(f"selected features that change (of {args.k}): mean {changed.mean():.2f}, median {np.median(changed):.0f}, "
-          f"max {changed.max()}, instances with any change {np.count_nonzero(changed)}/{len(x)}")
+    print(
+        f"model: {origin}; {len(x)} test digits; K = {args.k}; {args.num_samples} samples; "
+        f"sigma = {DEFAULT_SIGMA}; width = {width:.3f} (old kernel: lime's at {width / math.sqrt(2):.3f})"
+    )
+    print(
+        f"selected features that change (of {args.k}): mean {changed.mean():.2f}, median {np.median(changed):.0f}, "
+        f"max {changed.max()}, instances with any change {np.count_nonzero(changed)}/{len(x)}"
+    )
     print(f"per instance: {changed.tolist()}")
     print(f"largest |weight| is the same feature in {same_top.sum()}/{len(x)} instances")
 

@@ -18,6 +18,7 @@ best of ``--repeats`` is reported (the least disturbed), with ratios to today's 
 - ``--compile``: ``torch.compile`` (inductor) of the network, its compile time and speed;
 - the `lime` package (lasso_path), fewer instances (``--lime-instances``): it is slow.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -92,8 +93,12 @@ def time_lime_package(f, x, train, num_samples, k, instances) -> float:
             return f(torch.as_tensor(rows, dtype=torch.float32)).numpy()
 
     explainer = LimeTabularExplainer(
-        train, mode="classification", discretize_continuous=False, sample_around_instance=True,
-        feature_selection="lasso_path", random_state=0,
+        train,
+        mode="classification",
+        discretize_continuous=False,
+        sample_around_instance=True,
+        feature_selection="lasso_path",
+        random_state=0,
     )
     with torch.no_grad():
         targets = f(torch.as_tensor(x[:instances])).argmax(1).numpy()
@@ -120,7 +125,9 @@ def main() -> None:
     parser.add_argument("--num-samples", type=int, default=1000)
     parser.add_argument("--k", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=BATCH_SIZES, help="candidates (default %(default)s)")
+    parser.add_argument(
+        "--batch-sizes", type=int, nargs="+", default=BATCH_SIZES, help="candidates (default %(default)s)"
+    )
     parser.add_argument("--model", default=str(ROOT / "var" / "model" / "mnist_cnn.pt"))
     parser.add_argument("--compile", action="store_true", help="also time torch.compile (inductor)")
     parser.add_argument("--skip-package", action="store_true", help="leave out the lime package")
@@ -136,8 +143,10 @@ def main() -> None:
     lime_paths = paths(bf16, args.batch_sizes)
     for s, b in lime_paths.values():  # warm-up: oneDNN builds its primitives per setting and batch shape
         run_lime(f, x[:1], s, b, args.num_samples, args.k)
-    jobs = {f"lime | {name}": (lambda s=s, b=b: run_lime(f, x, s, b, args.num_samples, args.k))
-            for name, (s, b) in lime_paths.items()}
+    jobs = {
+        f"lime | {name}": (lambda s=s, b=b: run_lime(f, x, s, b, args.num_samples, args.k))
+        for name, (s, b) in lime_paths.items()
+    }
     for name, (s, b) in lime_paths.items():
         if b is not None and (name.startswith("today") or b == compute.FORWARD_BATCH):
             jobs[f"floor | {name}"] = lambda s=s, b=b: run_floor(f, rows, s, b)
@@ -146,10 +155,12 @@ def main() -> None:
     ref = best["lime | today: fp32 contiguous, batch 250"]
 
     load = os.getloadavg()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, bf16 native: {bf16}; "
-          f"model: {'trained' if trained else 'untrained'}; {args.instances} instances x {args.num_samples} samples, "
-          f"K={args.k}; best of {args.repeats} interleaved repeats; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    print(f"| path | expl/s | vs today (250) | all runs (s) |\n|---|---|---|---|")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, bf16 native: {bf16}; "
+        f"model: {'trained' if trained else 'untrained'}; {args.instances} instances x {args.num_samples} samples, "
+        f"K={args.k}; best of {args.repeats} interleaved repeats; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+    )
+    print("| path | expl/s | vs today (250) | all runs (s) |\n|---|---|---|---|")
     for name, t in times.items():
         rate = args.instances / best[name]
         print(f"| {name} | {rate:.2f} | {ref / best[name]:.2f}x | {', '.join(f'{s:.2f}' for s in t)} |")
@@ -157,15 +168,21 @@ def main() -> None:
         first, after = time_compile(model, x, args.num_samples, args.k, compute.FORWARD_BATCH, args.repeats)
         eager = best[f"lime | fp32 channels_last, batch {compute.FORWARD_BATCH}"]
         gain = eager - after
-        print(f"| lime | torch.compile fp32 channels_last, batch {compute.FORWARD_BATCH} | {args.instances / after:.2f} | "
-              f"{ref / after:.2f}x | first call {first:.1f} s (compile), then {after:.2f} |")
+        print(
+            f"| lime | torch.compile fp32 channels_last, batch {compute.FORWARD_BATCH} | {args.instances / after:.2f} | "
+            f"{ref / after:.2f}x | first call {first:.1f} s (compile), then {after:.2f} |"
+        )
         repay = (first - after) / (gain / args.instances) if gain > 0 else float("inf")
-        print(f"torch.compile repays its compile time after {repay:.0f} explanations "
-              f"(a default generate_explanations run makes 1000)")
+        print(
+            f"torch.compile repays its compile time after {repay:.0f} explanations "
+            f"(a default generate_explanations run makes 1000)"
+        )
     if not args.skip_package:
         theirs = time_lime_package(f, data.x_test, data.x_train, args.num_samples, args.k, args.lime_instances)
-        print(f"| lime package (lasso_path), {args.lime_instances} instances | {args.lime_instances / theirs:.2f} | "
-              f"{ref / (theirs * args.instances / args.lime_instances):.3f}x | {theirs:.2f} |")
+        print(
+            f"| lime package (lasso_path), {args.lime_instances} instances | {args.lime_instances / theirs:.2f} | "
+            f"{ref / (theirs * args.instances / args.lime_instances):.3f}x | {theirs:.2f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ Issue 10's rule: bf16 may become the default only with >= 95 % identical selecti
 every map correlated above 0.99 (``explainers.compute.DEFAULT_PRECISION``).
 A trained model is needed for the figures to mean anything.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,9 +62,11 @@ def main() -> None:
     same = [(a != 0) & (b != 0) for a, b in zip(W32, W16)]
     share = sum(int(s.sum()) for s in same) / int((W32 != 0).sum())
     identical_sets = np.mean([((a != 0) == (b != 0)).all() for a, b in zip(W32, W16)])
-    print(f"model {args.model}; {len(W32)} local explanations, {args.images_per_class} images per class; "
-          f"fp32 {seconds['fp32']:.0f} s, bf16 {seconds['bf16']:.0f} s; load average {os.getloadavg()[0]:.2f}")
-    print(f"| figure | bf16 vs fp32 | rule |\n|---|---|---|")
+    print(
+        f"model {args.model}; {len(W32)} local explanations, {args.images_per_class} images per class; "
+        f"fp32 {seconds['fp32']:.0f} s, bf16 {seconds['bf16']:.0f} s; load average {os.getloadavg()[0]:.2f}"
+    )
+    print("| figure | bf16 vs fp32 | rule |\n|---|---|---|")
     print(f"| LIME selected features identical | {share:.1%} | >= {SELECTIONS_RULE:.0%} |")
     print(f"| LIME explanations with the identical set | {identical_sets:.1%} | |")
     ok = share >= SELECTIONS_RULE

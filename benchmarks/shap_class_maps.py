@@ -12,6 +12,7 @@ ratio: a loaded machine slows both alike (CPU time least), so the ratio times th
 LIME stage measured on an idle machine estimates SHAP's idle cost. Uses var/model/mnist_cnn.pt when present,
 else a freshly initialised network (timing does not depend on the weights).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,8 +20,6 @@ import os
 import sys
 import time
 from pathlib import Path
-
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -52,22 +51,49 @@ def main() -> None:
         times[stage].append(((time.perf_counter() - wall) / n, (time.process_time() - cpu) / n))
 
     for _ in range(args.rounds):
-        timed("shap", len(idx), lambda: patch_shap(
-            f, data.x_train[idx], data.y_train[idx], **options, background=data.x_train.mean(0),
-            batch_size=config.batch_size, seed=1, instance_ids=idx))
-        timed("lime", len(lime_idx), lambda: lime_local(
-            f, data.x_train[lime_idx], None, num_samples=config.num_samples, sigma=config.sigma,
-            num_features=config.num_features, batch_size=config.batch_size, seed=0, instance_ids=lime_idx))
+        timed(
+            "shap",
+            len(idx),
+            lambda: patch_shap(
+                f,
+                data.x_train[idx],
+                data.y_train[idx],
+                **options,
+                background=data.x_train.mean(0),
+                batch_size=config.batch_size,
+                seed=1,
+                instance_ids=idx,
+            ),
+        )
+        timed(
+            "lime",
+            len(lime_idx),
+            lambda: lime_local(
+                f,
+                data.x_train[lime_idx],
+                None,
+                num_samples=config.num_samples,
+                sigma=config.sigma,
+                num_features=config.num_features,
+                batch_size=config.batch_size,
+                seed=0,
+                instance_ids=lime_idx,
+            ),
+        )
     counts = {"shap": 10 * config.images_per_class, "lime": 10 * config.per_class}
-    print(f"load average {os.getloadavg()[0]:.1f}; model {'trained' if path.is_file() else 'untrained'}; "
-          f"SHAP options {options}")
+    print(
+        f"load average {os.getloadavg()[0]:.1f}; model {'trained' if path.is_file() else 'untrained'}; "
+        f"SHAP options {options}"
+    )
     best = {}
     for stage, n in counts.items():
         wall = min(w for w, _ in times[stage]) * n
         cpu = min(c for _, c in times[stage]) * n
         best[stage] = (wall, cpu)
         print(f"{stage}: {n} images -> {wall:.0f} s wall, {cpu:.0f} s CPU (best of {args.rounds})")
-    print(f"SHAP / LIME stage: {best['shap'][0] / best['lime'][0]:.2f} wall, {best['shap'][1] / best['lime'][1]:.2f} CPU")
+    print(
+        f"SHAP / LIME stage: {best['shap'][0] / best['lime'][0]:.2f} wall, {best['shap'][1] / best['lime'][1]:.2f} CPU"
+    )
 
 
 if __name__ == "__main__":

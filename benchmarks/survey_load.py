@@ -27,6 +27,7 @@ gunicorn and study, and reports the largest whose answer p95 stays under --p95-l
     .venv/bin/python benchmarks/survey_load.py --capacity 250,500,750,1000,1250 --think 5 --ramp 30
 Needs only the standard library and the project's own requirements.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -97,8 +98,9 @@ def _server_env(database_url: str, static_root: str) -> dict[str, str]:
 
 
 def _manage(env: dict[str, str], *args: str) -> None:
-    subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], env=env, check=True, cwd=ROOT,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args], env=env, check=True, cwd=ROOT, stdout=subprocess.DEVNULL
+    )
 
 
 def _django(database_url: str) -> None:
@@ -119,13 +121,27 @@ def _create_study(explanation_set, slug: str) -> None:
 
 def _start_gunicorn(env: dict[str, str], port: int, workers: int, threads: int, log: Path) -> subprocess.Popen:
     command = [
-        str(Path(sys.executable).parent / "gunicorn"), "config.wsgi:application",
-        "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
-        "--worker-class", "gthread", "--keep-alive", "30", "--preload", "--log-level", "warning",
-        "--config", str(HOOKS),  # each worker adds up its requests' CPU time by kind (X-Load-Kind)
+        str(Path(sys.executable).parent / "gunicorn"),
+        "config.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--worker-class",
+        "gthread",
+        "--keep-alive",
+        "30",
+        "--preload",
+        "--log-level",
+        "warning",
+        "--config",
+        str(HOOKS),  # each worker adds up its requests' CPU time by kind (X-Load-Kind)
     ]
-    process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        command, env=env, cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -199,7 +215,9 @@ def server_cpu(gunicorn_pid: int | None) -> dict[str, float]:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
         backends = [row[0] for row in cursor.fetchall()]
     cpu = {"postgres": sum(_process_cpu(pid) for pid in backends)}
     if gunicorn_pid is not None:
@@ -253,15 +271,29 @@ class Browser:
         return response.status, {k.lower(): v for k, v in response.getheaders()}, content
 
 
-def participant(index: int, base: str, slug: str, think: float, double_share: float, images: bool,
-                start_gate: threading.Barrier, delay: float = 0.0, run: str = "") -> Result:
+def participant(
+    index: int,
+    base: str,
+    slug: str,
+    think: float,
+    double_share: float,
+    images: bool,
+    start_gate: threading.Barrier,
+    delay: float = 0.0,
+    run: str = "",
+) -> Result:
     parts = urlsplit(base)
     worker = f"LOADWORKER{run}{index:05d}"
     result = Result(worker=worker)
     rng = random.Random(index)
     browser = Browser(parts.hostname, parts.port or 80, result)
     seen_images: set[str] = set()
-    params = {"assignmentId": f"LOADASSIGN{run}{index:05d}", "hitId": "LOADHIT", "workerId": worker, "turkSubmitTo": SANDBOX}
+    params = {
+        "assignmentId": f"LOADASSIGN{run}{index:05d}",
+        "hitId": "LOADHIT",
+        "workerId": worker,
+        "turkSubmitTo": SANDBOX,
+    }
 
     def expect(status, wanted, what):
         if status != wanted:
@@ -295,13 +327,16 @@ def participant(index: int, base: str, slug: str, think: float, double_share: fl
             item = int(ITEM.search(page).group(1))
             choice = rng.randint(1, 4)
             pause()
-            status, headers, _ = browser.request("answer", "POST", f"{home}q/{position}/", {"item": item, "choice": choice})
+            status, headers, _ = browser.request(
+                "answer", "POST", f"{home}q/{position}/", {"item": item, "choice": choice}
+            )
             expect(status, 303, f"answer {position}")
             result.sent[position] = choice
             result.answers_posted += 1
             if rng.random() < double_share:  # a double submit, with another choice: must change nothing
-                status, _, _ = browser.request("answer", "POST", f"{home}q/{position}/",
-                                               {"item": item, "choice": choice % 4 + 1})
+                status, _, _ = browser.request(
+                    "answer", "POST", f"{home}q/{position}/", {"item": item, "choice": choice % 4 + 1}
+                )
                 expect(status, 303, f"repeated answer {position}")
                 result.answers_posted += 1
             location = urlsplit(headers["location"]).path
@@ -330,7 +365,8 @@ def verify(slug: str, results: list[Result]) -> list[str]:
     problems = []
     stored: dict[str, dict[int, int]] = defaultdict(dict)
     rows = Answer.objects.filter(participant__study__slug=slug).values_list(
-        "participant__worker_id", "entry__position", "position")
+        "participant__worker_id", "entry__position", "position"
+    )
     count = 0
     for worker, position, choice in rows.iterator():
         stored[worker][position] = choice
@@ -340,9 +376,16 @@ def verify(slug: str, results: list[Result]) -> list[str]:
         problems.append(f"{count} answers stored for {sent} sent")
     for r in results:
         if stored.get(r.worker, {}) != r.sent:
-            problems.append(f"{r.worker}: stored {len(stored.get(r.worker, {}))} answers differ from the {len(r.sent)} sent")
-    duplicates = (Answer.objects.filter(participant__study__slug=slug).values("participant_id", "item_id")
-                  .annotate(n=Count("id")).filter(n__gt=1).count())
+            problems.append(
+                f"{r.worker}: stored {len(stored.get(r.worker, {}))} answers differ from the {len(r.sent)} sent"
+            )
+    duplicates = (
+        Answer.objects.filter(participant__study__slug=slug)
+        .values("participant_id", "item_id")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+        .count()
+    )
     if duplicates:
         problems.append(f"{duplicates} duplicated answers")
     finished = Participant.objects.filter(study__slug=slug, status="finished").count()
@@ -360,8 +403,14 @@ def percentiles(values: list[float]) -> dict[str, float]:
     def pct(p):
         return values[min(len(values) - 1, max(0, round(p / 100 * len(values)) - 1))] * 1000
 
-    return {"n": len(values), "p50_ms": round(pct(50), 1), "p95_ms": round(pct(95), 1), "p99_ms": round(pct(99), 1),
-            "max_ms": round(values[-1] * 1000, 1), "mean_ms": round(statistics.fmean(values) * 1000, 1)}
+    return {
+        "n": len(values),
+        "p50_ms": round(pct(50), 1),
+        "p95_ms": round(pct(95), 1),
+        "p99_ms": round(pct(99), 1),
+        "max_ms": round(values[-1] * 1000, 1),
+        "mean_ms": round(statistics.fmean(values) * 1000, 1),
+    }
 
 
 def split_cpu(worker_sums: list[dict], gunicorn_s: float, participants: int, answers: int) -> dict:
@@ -395,8 +444,9 @@ def split_cpu(worker_sums: list[dict], gunicorn_s: float, participants: int, ans
     }
 
 
-def run_step(args, base: str, slug: str, participants: int, gunicorn: subprocess.Popen | None,
-             cpu_dir: Path | None) -> dict:
+def run_step(
+    args, base: str, slug: str, participants: int, gunicorn: subprocess.Popen | None, cpu_dir: Path | None
+) -> dict:
     """``participants`` simulated workers take study ``slug`` at once; the report of that run."""
     warm_up(base, slug, 2 * args.workers * args.threads)
     gate = threading.Barrier(participants)
@@ -404,13 +454,17 @@ def run_step(args, base: str, slug: str, participants: int, gunicorn: subprocess
 
     def run(i):
         delay = args.ramp * i / participants
-        results[i] = participant(i, base, slug, args.think, args.double_submit, args.images, gate, delay,
-                                 run=f"{participants}X")  # assignment ids are unique across studies
+        results[i] = participant(
+            i, base, slug, args.think, args.double_submit, args.images, gate, delay, run=f"{participants}X"
+        )  # assignment ids are unique across studies
 
     threading.stack_size(512 * 1024)
     threads = [threading.Thread(target=run, args=(i,)) for i in range(participants)]
-    print(f"Running {participants} participants at once (arrivals over {args.ramp} s, think {args.think} s, "
-          f"{args.double_submit:.0%} double submits, images {'on' if args.images else 'off'}) ...", flush=True)
+    print(
+        f"Running {participants} participants at once (arrivals over {args.ramp} s, think {args.think} s, "
+        f"{args.double_submit:.0%} double submits, images {'on' if args.images else 'off'}) ...",
+        flush=True,
+    )
     cpu_before = server_cpu(gunicorn.pid if gunicorn else None)
     client_before = client_cpu()
     load_before = os.getloadavg()
@@ -488,24 +542,47 @@ def _stop(process: subprocess.Popen) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--participants", type=int, default=200, help="simultaneous participants (default %(default)s)")
-    parser.add_argument("--capacity", metavar="N,N,...",
-                        help="instead of one run, run these participant counts in turn (a fresh server and study "
-                             "each) until answer p95 reaches --p95-limit; reports the largest count held")
-    parser.add_argument("--p95-limit", type=float, default=100.0, help="answer p95 in ms that --capacity allows "
-                        "(default %(default)s)")
-    parser.add_argument("--url", help="drive this running server instead of starting gunicorn (e.g. http://127.0.0.1:8000)")
+    parser.add_argument(
+        "--capacity",
+        metavar="N,N,...",
+        help="instead of one run, run these participant counts in turn (a fresh server and study "
+        "each) until answer p95 reaches --p95-limit; reports the largest count held",
+    )
+    parser.add_argument(
+        "--p95-limit", type=float, default=100.0, help="answer p95 in ms that --capacity allows (default %(default)s)"
+    )
+    parser.add_argument(
+        "--url", help="drive this running server instead of starting gunicorn (e.g. http://127.0.0.1:8000)"
+    )
     parser.add_argument("--study", default="load", help="study slug (default %(default)s; created unless --url)")
-    parser.add_argument("--database-url", default=os.environ.get("SURVEY_LOAD_DATABASE_URL", DEFAULT_DB),
-                        help="PostgreSQL database (recreated unless --url; default %(default)s)")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("SURVEY_LOAD_DATABASE_URL", DEFAULT_DB),
+        help="PostgreSQL database (recreated unless --url; default %(default)s)",
+    )
     parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes (default %(default)s)")
     parser.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker (default %(default)s)")
-    parser.add_argument("--think", type=float, default=0.0,
-                        help="mean seconds a participant looks at a question before answering (default 0: no pause)")
-    parser.add_argument("--ramp", type=float, default=0.0,
-                        help="spread the participants' arrivals evenly over this many seconds (default 0: all at once)")
-    parser.add_argument("--double-submit", type=float, default=0.05, help="share of answers posted twice (default %(default)s)")
-    parser.add_argument("--images", action=argparse.BooleanOptionalAction, default=True,
-                        help="also fetch each question's pictures once per participant (default: yes)")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        help="mean seconds a participant looks at a question before answering (default 0: no pause)",
+    )
+    parser.add_argument(
+        "--ramp",
+        type=float,
+        default=0.0,
+        help="spread the participants' arrivals evenly over this many seconds (default 0: all at once)",
+    )
+    parser.add_argument(
+        "--double-submit", type=float, default=0.05, help="share of answers posted twice (default %(default)s)"
+    )
+    parser.add_argument(
+        "--images",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also fetch each question's pictures once per participant (default: yes)",
+    )
     parser.add_argument("--json", metavar="FILE", help="also write the report as JSON")
     args = parser.parse_args(argv)
     if args.participants < 1:
@@ -543,25 +620,47 @@ def main(argv: list[str] | None = None) -> int:
                 port = _free_port()
                 gunicorn = _start_gunicorn(env, port, args.workers, args.threads, workdir / "gunicorn.log")
                 base = f"http://127.0.0.1:{port}"
-                print(f"gunicorn: {args.workers} workers x {args.threads} threads (gthread) on {base}, DJANGO_DEBUG=0",
-                      flush=True)
+                print(
+                    f"gunicorn: {args.workers} workers x {args.threads} threads (gthread) on {base}, DJANGO_DEBUG=0",
+                    flush=True,
+                )
                 report = run_step(args, base, slug, n, gunicorn, cpu_dir)
                 gunicorn = None
                 reports.append(report)
                 print(json.dumps(report, indent=2), flush=True)
                 p95 = report["latency"]["answer_post"].get("p95_ms", float("inf"))
-                if args.capacity and (p95 >= args.p95_limit or report["n_errors"] or report["verification"] !=
-                                      "every answer sent is stored exactly once"):
+                if args.capacity and (
+                    p95 >= args.p95_limit
+                    or report["n_errors"]
+                    or report["verification"] != "every answer sent is stored exactly once"
+                ):
                     break
         if args.capacity:
-            held = [r for r in reports if r["latency"]["answer_post"].get("p95_ms", float("inf")) < args.p95_limit
-                    and not r["n_errors"] and not isinstance(r["verification"], list)]
+            held = [
+                r
+                for r in reports
+                if r["latency"]["answer_post"].get("p95_ms", float("inf")) < args.p95_limit
+                and not r["n_errors"]
+                and not isinstance(r["verification"], list)
+            ]
             summary = {
-                "think_s": args.think, "ramp_s": args.ramp, "p95_limit_ms": args.p95_limit, "cpus": os.cpu_count(),
-                "steps": [{"participants": r["participants"], "answer_p95_ms": r["latency"]["answer_post"].get("p95_ms"),
-                           "start_p95_ms": r["latency"]["start_post"].get("p95_ms"), "answers_per_s": r["answers_per_s"],
-                           "gunicorn_cpu_ms": r["gunicorn_cpu_ms"], "cpu_s": r["cpu_s"],
-                           "load_average_after": r["load_average_after"], "n_errors": r["n_errors"]} for r in reports],
+                "think_s": args.think,
+                "ramp_s": args.ramp,
+                "p95_limit_ms": args.p95_limit,
+                "cpus": os.cpu_count(),
+                "steps": [
+                    {
+                        "participants": r["participants"],
+                        "answer_p95_ms": r["latency"]["answer_post"].get("p95_ms"),
+                        "start_p95_ms": r["latency"]["start_post"].get("p95_ms"),
+                        "answers_per_s": r["answers_per_s"],
+                        "gunicorn_cpu_ms": r["gunicorn_cpu_ms"],
+                        "cpu_s": r["cpu_s"],
+                        "load_average_after": r["load_average_after"],
+                        "n_errors": r["n_errors"],
+                    }
+                    for r in reports
+                ],
                 "held": max((r["participants"] for r in held), default=0),
             }
             print(json.dumps(summary, indent=2))

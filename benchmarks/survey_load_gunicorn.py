@@ -6,6 +6,7 @@ just after the response is written counts for that kind; at exit each worker wri
 ``$SURVEY_LOAD_CPU_DIR/<pid>.json``. What a worker spends outside requests (accepting and
 parsing connections, its main loop) is not attributed here; the script shares it out.
 """
+
 from __future__ import annotations
 
 import json

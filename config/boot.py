@@ -1,4 +1,5 @@
 """Start-up of manage.py and the WSGI application: a configuration mistake is one line, not a traceback."""
+
 from __future__ import annotations
 
 import os

@@ -7,6 +7,7 @@ DJANGO_ALLOWED_HOSTS and DATABASE_URL (docs/production.md). Local development
 (`make demo`, `make serve`) sets DJANGO_DEBUG=1, which allows the built-in
 development key; without DATABASE_URL the database is SQLite in var/.
 """
+
 from pathlib import Path
 
 import dj_database_url
@@ -128,7 +129,9 @@ LOGGING = {
 # --- survey app (issue 3) ------------------------------------------------------------------
 # Participant pages may be framed only by Mechanical Turk (CSP frame-ancestors on those views;
 # every other page keeps X-Frame-Options: DENY). The finish form may post only to these origins.
-SURVEY_FRAME_ANCESTORS = env_list("SURVEY_FRAME_ANCESTORS", ["https://www.mturk.com", "https://workersandbox.mturk.com"])
+SURVEY_FRAME_ANCESTORS = env_list(
+    "SURVEY_FRAME_ANCESTORS", ["https://www.mturk.com", "https://workersandbox.mturk.com"]
+)
 SURVEY_MTURK_SUBMIT_ORIGINS = env_list(
     "SURVEY_MTURK_SUBMIT_ORIGINS", ["https://www.mturk.com", "https://workersandbox.mturk.com"]
 )

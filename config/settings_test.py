@@ -6,6 +6,7 @@ redirect, ``testserver`` allowed); pytest-django still turns DEBUG off while eac
 pytest-django imports the settings before any conftest.py, so the variable is set here.
 The production defaults themselves are tested in fresh interpreters (tests/config/test_settings.py).
 """
+
 import os
 
 os.environ.setdefault("DJANGO_DEBUG", "1")

@@ -7,7 +7,10 @@ urlpatterns = [
     path("explanations/", include("explainers.urls")),
     path("kar/", include("kar.urls")),
     # KAR's pages lived under analysis/ before KAR became an app; old links still arrive.
-    re_path(r"^analysis/kar/(?P<rest>(?:[-\w]+/)?(?:[-\w][-\w.]*)?)$", RedirectView.as_view(url="/kar/%(rest)s", permanent=True)),
+    re_path(
+        r"^analysis/kar/(?P<rest>(?:[-\w]+/)?(?:[-\w][-\w.]*)?)$",
+        RedirectView.as_view(url="/kar/%(rest)s", permanent=True),
+    ),
     path("research/studies/<slug:slug>/report/", include("analysis.urls")),
     path("", include("survey.urls")),  # the neutral root, participants under s/, researchers under research/
 ]

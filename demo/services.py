@@ -1,6 +1,7 @@
 """What `make demo` prepares: a trained model and a registered explanation set, reused when present,
 a demo study with simulated responses, a local researcher login, and a small KAR run in the background.
 """
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Options and error handling shared by the management commands (generation, training, KAR)."""
+
 from __future__ import annotations
 
 import platform
@@ -50,7 +51,9 @@ def add_precision_option(parser) -> None:
     from .compute import DEFAULT_PRECISION, PRECISIONS
 
     parser.add_argument(
-        "--precision", choices=PRECISIONS, default=DEFAULT_PRECISION,
+        "--precision",
+        choices=PRECISIONS,
+        default=DEFAULT_PRECISION,
         help="arithmetic of the network's batches: fp32, or bf16 autocast where the hardware has it (default %(default)s)",
     )
 

@@ -17,12 +17,13 @@ A ``ContextVar`` holds the setting in effect, as ``torch.autocast`` itself does,
 the methods keep their signatures and any callable model still works: the memory
 format applies to 4-D image batches only and autocast to whatever the model runs.
 """
+
 from __future__ import annotations
 
 import contextlib
 import contextvars
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import torch
 from torch import nn
@@ -53,9 +54,11 @@ class Compute:
         if self.precision not in PRECISIONS:
             raise ValueError(f"unknown precision {self.precision!r} (choose one of {', '.join(PRECISIONS)})")
         if self.memory_format not in MEMORY_FORMATS:
-            raise ValueError(f"unknown memory format {self.memory_format!r} (choose one of {', '.join(MEMORY_FORMATS)})")
+            raise ValueError(
+                f"unknown memory format {self.memory_format!r} (choose one of {', '.join(MEMORY_FORMATS)})"
+            )
 
-    def check(self, device: str | torch.device = "cpu") -> "Compute":
+    def check(self, device: str | torch.device = "cpu") -> Compute:
         """Self, or :class:`PrecisionUnsupported` when ``device`` cannot run this precision natively."""
         device = torch.device(device)
         if self.precision == "bf16" and not bf16_supported(device):

@@ -4,6 +4,7 @@ Plain NumPy; no Django import. Every failure a user can cause (a missing,
 truncated or foreign file) raises :class:`MnistDataError` with a one-line
 message that names the file and what was expected.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -90,9 +91,7 @@ def load_directory(mnist_dir: str | Path) -> MnistData:
     for key, (name, magic) in IDX_FILES.items():
         path = _find(root, name)
         if path is None:
-            raise MnistDataError(
-                f"{root / name}: missing (expected {name} or {name}.gz, or a Keras-style mnist.npz)"
-            )
+            raise MnistDataError(f"{root / name}: missing (expected {name} or {name}.gz, or a Keras-style mnist.npz)")
         arrays[key] = read_idx(path, magic)
         files[path.name] = file_sha256(path)
     for split in ("train", "test"):
@@ -123,9 +122,7 @@ def load_npz(path: str | Path) -> MnistData:
     for split in ("train", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
         if x.ndim != 3 or x.shape[1:] != (28, 28) or y.shape != (len(x),):
-            raise MnistDataError(
-                f"{path}: x_{split} {x.shape} / y_{split} {y.shape} (expected (n, 28, 28) and (n,))"
-            )
+            raise MnistDataError(f"{path}: x_{split} {x.shape} / y_{split} {y.shape} (expected (n, 28, 28) and (n,))")
     return MnistData(
         x_train=_scale(arrays["x_train"].reshape(-1, 784)),
         y_train=arrays["y_train"].astype(np.int64),

@@ -27,12 +27,14 @@ profiler, which samples the running task's stack every 10 ms: with it a KAR cell
 longer than in a plain process pool (4.0 s against 3.45 s a cell), without it the same
 (``benchmarks/kar_executors.py``).
 """
+
 from __future__ import annotations
 
 import ctypes
 import os
 import uuid
-from typing import Callable, Iterable, Iterator, Protocol, TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from typing import Protocol, TypeVar
 
 S = TypeVar("S")
 I = TypeVar("I")  # noqa: E741
@@ -46,8 +48,9 @@ class ExecutorError(RuntimeError):
 class Executor(Protocol):
     workers: int
 
-    def map_unordered(self, fn: Callable[[S, I], R], shared: S, items: Iterable[I], *,
-                      key: Callable[[I], str] | None = None) -> Iterator[R]: ...
+    def map_unordered(
+        self, fn: Callable[[S, I], R], shared: S, items: Iterable[I], *, key: Callable[[I], str] | None = None
+    ) -> Iterator[R]: ...
 
 
 class InProcess:
@@ -122,8 +125,9 @@ class DaskExecutor:
             return client, None
         import dask
 
-        with dask.config.set({"distributed.nanny.pre-spawn-environ": worker_environ(),
-                              "distributed.worker.profile.enabled": False}):
+        with dask.config.set(
+            {"distributed.nanny.pre-spawn-environ": worker_environ(), "distributed.worker.profile.enabled": False}
+        ):
             cluster = LocalCluster(n_workers=self.jobs, threads_per_worker=1, processes=True, dashboard_address=None)
         return Client(cluster), cluster
 
@@ -135,9 +139,12 @@ class DaskExecutor:
             remote = client.scatter(shared, broadcast=True)
             token = uuid.uuid4().hex[:8]  # two jobs on one cluster never share a key
             name = getattr(fn, "__name__", "task")
-            futures = [client.submit(_one_thread, fn, remote, item, pure=False,
-                                     key=f"{name}-{token}-{key(item) if key else i}")
-                       for i, item in enumerate(items)]
+            futures = [
+                client.submit(
+                    _one_thread, fn, remote, item, pure=False, key=f"{name}-{token}-{key(item) if key else i}"
+                )
+                for i, item in enumerate(items)
+            ]
             for future in as_completed(futures):
                 yield future.result()
         finally:

@@ -3,6 +3,7 @@
 Every artefact goes through :func:`atomic_write`: a reader, or a resumed run,
 never sees a half-written file, and a failed write leaves nothing behind.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -4,24 +4,25 @@ Plain NumPy/PyTorch and files (no Django): ``explainers.services`` registers the
 result in the database. Local weights are cached as they are computed, so an
 interrupted run continues where it stopped.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
 from . import compute, render
-from .files import atomic_savez, atomic_write, atomic_write_json
 from .data import MnistData, sample_per_class
 from .executor import Executor, InProcess
-from .methods import class_mean_maps, lime_local, random_importance
-from .methods import registry
+from .files import atomic_savez, atomic_write, atomic_write_json
+from .methods import class_mean_maps, lime_local, random_importance, registry
 from .methods.lime import DEFAULT_FEATURES, DEFAULT_SAMPLES, DEFAULT_SIGMA
 from .methods.registry import Method, Source
 from .model import predict, probabilities
@@ -92,8 +93,9 @@ def generate(
     labels = predicted[indices]
 
     t0 = time.perf_counter()
-    W, resumed = _local_weights(f, data.x_train, indices, labels, model_sha256, data.source, out, config, lime_progress,
-                                executor)
+    W, resumed = _local_weights(
+        f, data.x_train, indices, labels, model_sha256, data.source, out, config, lime_progress, executor
+    )
     timings["lime_local"] = time.perf_counter() - t0
 
     # The same training images, by true label, for every per-image method (the paper's SmoothGrad rule).
@@ -144,7 +146,9 @@ def method_options(method: Method, config: GenerationConfig) -> dict[str, Any]:
     extra = dict(config.options.get(method.name, {}))
     unknown = sorted(set(extra) - set(method.options))
     if unknown:
-        raise ValueError(f"{method.name}: unknown option(s) {', '.join(unknown)} (known: {', '.join(method.options) or 'none'})")
+        raise ValueError(
+            f"{method.name}: unknown option(s) {', '.join(unknown)} (known: {', '.join(method.options) or 'none'})"
+        )
     return {**method.options, **extra}
 
 
@@ -166,7 +170,9 @@ def _class_maps(f, data, W, labels, grad_idx, grad_labels, config, timings, prog
             timing = method.name
         elif method.source is Source.PER_IMAGE:
             key = registry.call_key(method.function, options, method.inputs)
-            sharing = [m.name for m in per_image if registry.call_key(m.function, method_options(m, config), m.inputs) == key]
+            sharing = [
+                m.name for m in per_image if registry.call_key(m.function, method_options(m, config), m.inputs) == key
+            ]
             timing = "_".join(sharing)
             if key not in calls:
                 calls[key] = _attribute(method, options, f, data, grad_idx, grad_labels, config, timing, progress)
@@ -257,9 +263,18 @@ def lime_batch(job: LimeBatches, span: tuple[int, int]) -> tuple[tuple[int, int]
     start, stop = span
     c = job.config
     with compute.using(job.compute):
-        W = lime_local(job.f, job.x[start:stop], job.labels[start:stop], num_samples=c.num_samples, sigma=c.sigma,
-                       kernel_width=c.kernel_width, num_features=c.num_features, batch_size=c.batch_size,
-                       seed=c.seed, instance_ids=job.indices[start:stop])
+        W = lime_local(
+            job.f,
+            job.x[start:stop],
+            job.labels[start:stop],
+            num_samples=c.num_samples,
+            sigma=c.sigma,
+            kernel_width=c.kernel_width,
+            num_features=c.num_features,
+            batch_size=c.batch_size,
+            seed=c.seed,
+            instance_ids=job.indices[start:stop],
+        )
     return span, W
 
 
@@ -289,8 +304,7 @@ def _local_weights(f, x, indices, labels, model_sha256, source, out, config, pro
     spans = [(a, min(len(indices), a + CHUNK)) for a in range(0, len(indices), CHUNK)]
     spans = [(a, b) for a, b in spans if not finished[a:b].all()]
     job = LimeBatches(f, np.asarray(x[indices]), np.asarray(labels), np.asarray(indices), config, compute.current())
-    for (start, stop), weights in executor.map_unordered(
-            lime_batch, job, spans, key=lambda span: f"lime-{span[0]}"):
+    for (start, stop), weights in executor.map_unordered(lime_batch, job, spans, key=lambda span: f"lime-{span[0]}"):
         W[start:stop] = weights
         finished[start:stop] = True
         atomic_savez(cache, compressed=True, W=W, finished=finished, fingerprint=np.array(fingerprint))
@@ -302,5 +316,7 @@ def _local_weights(f, x, indices, labels, model_sha256, source, out, config, pro
 def _fingerprint(model_sha256: str, source: str, indices: np.ndarray, config: GenerationConfig) -> str:
     lime_params = {k: getattr(config, k) for k in ("num_samples", "num_features", "sigma", "kernel_width", "seed")}
     # bf16 weights differ from fp32 ones: a cache is resumed only at the precision that wrote it
-    blob = json.dumps([model_sha256, source, indices.tolist(), lime_params, compute.current().precision], sort_keys=True)
+    blob = json.dumps(
+        [model_sha256, source, indices.tolist(), lime_params, compute.current().precision], sort_keys=True
+    )
     return hashlib.sha256(blob.encode()).hexdigest()

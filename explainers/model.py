@@ -4,13 +4,14 @@
 connected layers with dropout in-between, and a final softmax operation. The
 number of hidden units for the three layers was 128, 128, and 10."
 """
+
 from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -159,9 +160,7 @@ def train(
 
 
 @torch.no_grad()
-def predict(
-    model: nn.Module, x: np.ndarray | torch.Tensor, batch_size: int = compute.FORWARD_BATCH
-) -> np.ndarray:
+def predict(model: nn.Module, x: np.ndarray | torch.Tensor, batch_size: int = compute.FORWARD_BATCH) -> np.ndarray:
     """Predicted class of each row."""
     model.eval()
     device = next(model.parameters()).device

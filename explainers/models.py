@@ -38,7 +38,7 @@ class ExplanationSet(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("explainers:set_detail", args=[self.name])
 
-    def map_for(self, method: str, digit: int) -> "ClassMap":
+    def map_for(self, method: str, digit: int) -> ClassMap:
         return self.maps.get(method=method, digit=digit)
 
 

@@ -7,9 +7,10 @@ correction as conservative as if the test had been run and found nothing; leavin
 the same numbers when NaN is passed to it as it is: ``argsort`` puts NaN last, so every other
 p-value gets the multiplier it would get next to a p-value of 1.)
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

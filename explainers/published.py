@@ -5,6 +5,7 @@ KAR results the paper states in words ("Numerical Evaluation with KAR"). The vot
 per method are the registry's (``Method.paper_votes``); the analysis report and the
 KAR report compare a run with these.
 """
+
 from __future__ import annotations
 
 from .methods import registry

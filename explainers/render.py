@@ -2,6 +2,7 @@
 
 No Django import: used by the commands and reused by the survey and KAR figures.
 """
+
 from __future__ import annotations
 
 import io
@@ -48,7 +49,9 @@ def overview_png(maps: dict[str, np.ndarray], methods: list[str], title: str | N
     for r, method in enumerate(methods):
         for digit in range(n_cols):
             ax = axes[r][digit]
-            ax.imshow(to_unit(maps[method][digit].reshape(28, 28)), cmap=COLORMAP, vmin=0, vmax=1, interpolation="nearest")
+            ax.imshow(
+                to_unit(maps[method][digit].reshape(28, 28)), cmap=COLORMAP, vmin=0, vmax=1, interpolation="nearest"
+            )
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0:

@@ -1,4 +1,5 @@
 """Writes to the database that carry rules: registering an explanation set with its maps."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,7 +25,9 @@ def check_replaceable(name: str) -> None:
 
 
 @transaction.atomic
-def register_explanation_set(name: str, directory: str | Path, maps: dict[str, np.ndarray], manifest: dict) -> ExplanationSet:
+def register_explanation_set(
+    name: str, directory: str | Path, maps: dict[str, np.ndarray], manifest: dict
+) -> ExplanationSet:
     """Create or replace the set ``name`` and the class maps of each method in ``maps`` (all or nothing)."""
     check_replaceable(name)
     shown = displayed_maps(maps)

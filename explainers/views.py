@@ -3,6 +3,7 @@
 It names the methods and serves the very pictures participants are shown, so a public gallery
 would unblind the study.
 """
+
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render

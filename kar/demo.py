@@ -8,6 +8,7 @@ manifest's ``expected_cells``) until it ends, then its figures.
 
 Light on purpose (no torch, no NumPy): the KAR page imports it.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,9 @@ import logging
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import TextIO
 
 from django.conf import settings
 
@@ -27,7 +29,16 @@ NAME = "kar-demo-small"  # the run's folder under the KAR root (a slug: it is pa
 # the rankings take seconds before the first retraining; 3 epochs per cell. The explanation set is
 # the one the run is checked against (same model, same data).
 OPTIONS = (
-    "--feature-sets", "pixels", "--thresholds", "50,90", "--runs", "1", "--epochs", "3", "--per-class", "2",
+    "--feature-sets",
+    "pixels",
+    "--thresholds",
+    "50,90",
+    "--runs",
+    "1",
+    "--epochs",
+    "3",
+    "--per-class",
+    "2",
 )
 LABEL = (
     "Small demo run started by prepare_demo: input pixels only, 50 and 90 % removed, 1 run, 3 epochs per "
@@ -47,9 +58,18 @@ def folder(kar_root: Path) -> Path:
 def command(kar_root: Path, explanation_set: str) -> list[str]:
     """The ``manage.py run_kar`` command line of the demo run."""
     return [
-        sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "run_kar",
-        "--out", str(folder(kar_root)), "--explanations", explanation_set, "--label", LABEL,
-        *OPTIONS, "--verbosity", "0",
+        sys.executable,
+        str(Path(settings.BASE_DIR) / "manage.py"),
+        "run_kar",
+        "--out",
+        str(folder(kar_root)),
+        "--explanations",
+        explanation_set,
+        "--label",
+        LABEL,
+        *OPTIONS,
+        "--verbosity",
+        "0",
     ]
 
 
@@ -100,7 +120,11 @@ def spawn(args: list[str], **kwargs) -> subprocess.Popen:
 
 
 def ensure_started(
-    kar_root: Path, explanation_set: str, stdout: TextIO, *, popen: Callable[..., subprocess.Popen] | None = None,
+    kar_root: Path,
+    explanation_set: str,
+    stdout: TextIO,
+    *,
+    popen: Callable[..., subprocess.Popen] | None = None,
 ) -> str:
     """Start the demo run in the background unless it is running or has finished; says which in one line.
 
@@ -118,8 +142,12 @@ def ensure_started(
     out.mkdir(parents=True, exist_ok=True)
     with open(out / LOG_FILE, "ab") as log:
         process = (popen or spawn)(
-            command(kar_root, explanation_set), cwd=settings.BASE_DIR, stdin=subprocess.DEVNULL, stdout=log,
-            stderr=subprocess.STDOUT, start_new_session=True,  # outlives prepare_demo; Ctrl-C on the server spares it
+            command(kar_root, explanation_set),
+            cwd=settings.BASE_DIR,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # outlives prepare_demo; Ctrl-C on the server spares it
             preexec_fn=_lower_priority if hasattr(os, "nice") else None,
         )
     (out / PID_FILE).write_text(f"{process.pid}\n")

@@ -1,4 +1,5 @@
 """Where KAR's run folders live (light: the pages and the demo import it)."""
+
 from pathlib import Path
 
 from django.conf import settings

@@ -1,4 +1,5 @@
 """KAR's researcher pages (staff only): the runs under ``DATA_DIR/kar``, their tables, figures and files."""
+
 from django.urls import path
 
 from . import views

@@ -10,6 +10,7 @@ Nothing is stored in the database.
 The KAR modules import torch (seconds, hundreds of MB), so each view imports them when it runs,
 after the staff check: the URLconf, and with it every participant's page, stays light.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -63,7 +64,6 @@ REFRESH_SECONDS = 10
 
 
 def _context(report, reports) -> dict:
-    from .core import report as kar_report
 
     spaces = report.manifest.get("feature_spaces", {}) if report else {}
     n_test = next((int(s["test"]) for s in spaces.values() if s.get("test")), None)

@@ -1,4 +1,5 @@
 """Admin for researchers: studies (status, texts, platforms), participants and answers (read-only)."""
+
 from __future__ import annotations
 
 from django.contrib import admin, messages
@@ -29,17 +30,45 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(Study)
 class StudyAdmin(admin.ModelAdmin):
-    list_display = ("name", "slug", "status", "explanation_set", "questions", "participant_count", "monitor_link", "created_at")
+    list_display = (
+        "name",
+        "slug",
+        "status",
+        "explanation_set",
+        "questions",
+        "participant_count",
+        "monitor_link",
+        "created_at",
+    )
     list_filter = ("status",)
     search_fields = ("name", "slug")
     actions = ("open_studies", "close_studies")
     # What shapes the questions is fixed at creation (manage.py create_study): participants' sheets depend on it.
-    readonly_fields = ("slug", "explanation_set", "methods", "n_real_questions", "n_attention_checks", "seed",
-                       "created_at", "updated_at")
+    readonly_fields = (
+        "slug",
+        "explanation_set",
+        "methods",
+        "n_real_questions",
+        "n_attention_checks",
+        "seed",
+        "created_at",
+        "updated_at",
+    )
     fieldsets = (
         (None, {"fields": ("name", "slug", "status", "explanation_set", "consent_text")}),
         ("Questions", {"fields": ("methods", "n_real_questions", "n_attention_checks", "pass_threshold", "seed")}),
-        ("Platforms", {"fields": ("accept_mturk", "accept_prolific", "accept_direct", "prolific_completion_code", "prolific_failed_code")}),
+        (
+            "Platforms",
+            {
+                "fields": (
+                    "accept_mturk",
+                    "accept_prolific",
+                    "accept_direct",
+                    "prolific_completion_code",
+                    "prolific_failed_code",
+                )
+            },
+        ),
         ("Dates", {"fields": ("created_at", "updated_at")}),
     )
 
@@ -91,15 +120,16 @@ class ItemAdmin(ReadOnlyAdmin):
             " ",
             '<figure style="display:inline-block;margin:0 .3rem;text-align:center">'
             '<img src="{}" width="70" height="70" style="image-rendering:pixelated" alt=""><figcaption>{}</figcaption></figure>',
-            ((picture(o.key), o.method or ("correct" if o.is_correct else "distractor"))
-             for o in options),
+            ((picture(o.key), o.method or ("correct" if o.is_correct else "distractor")) for o in options),
         )
 
     @admin.display(description="replace")
     def replace_link(self, obj: Item):
         if not obj.is_attention:
             return "-"
-        return format_html('<a href="{}">Replace this attention check</a>', reverse("admin:survey_item_replace", args=[obj.pk]))
+        return format_html(
+            '<a href="{}">Replace this attention check</a>', reverse("admin:survey_item_replace", args=[obj.pk])
+        )
 
     def get_urls(self):
         return [
@@ -113,13 +143,16 @@ class ItemAdmin(ReadOnlyAdmin):
             messages.error(request, "You may not change studies.")
             return HttpResponseRedirect(reverse("admin:survey_item_change", args=[item.pk]))
         n_distractors = item.study.n_options - 1
-        form = AttentionCheckForm(request.POST or None, request.FILES or None, initial={"digit": item.digit},
-                                  n_distractors=n_distractors)
+        form = AttentionCheckForm(
+            request.POST or None, request.FILES or None, initial={"digit": item.digit}, n_distractors=n_distractors
+        )
         if request.method == "POST" and form.is_valid():
             names = ["correct", *AttentionCheckForm.distractor_names(n_distractors)]
             pictures = [form.cleaned_data[name].read() for name in names]
             try:
-                services.replace_attention_check(item.study, item.number, form.cleaned_data["digit"], pictures[0], pictures[1:])
+                services.replace_attention_check(
+                    item.study, item.number, form.cleaned_data["digit"], pictures[0], pictures[1:]
+                )
             except services.SurveyError as exc:
                 form.add_error(None, exc.message)
             else:
@@ -138,7 +171,18 @@ class ItemAdmin(ReadOnlyAdmin):
 
 @admin.register(Participant)
 class ParticipantAdmin(ReadOnlyAdmin):
-    list_display = ("public_id", "study", "platform", "external_id", "status", "checks_passed", "passed", "review_status", "started_at", "finished_at")
+    list_display = (
+        "public_id",
+        "study",
+        "platform",
+        "external_id",
+        "status",
+        "checks_passed",
+        "passed",
+        "review_status",
+        "started_at",
+        "finished_at",
+    )
     list_filter = ("status", "platform", "passed", "review_status", "study")
     search_fields = ("public_id", "worker_id", "assignment_id", "hit_id", "prolific_pid", "completion_code")
     date_hierarchy = "started_at"

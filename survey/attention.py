@@ -8,6 +8,7 @@ clean example), drawn with the same colour map and size as the saliency maps.
 
 Plain NumPy and Pillow, no Django.
 """
+
 from __future__ import annotations
 
 import io

@@ -1,4 +1,5 @@
 """Helpers shared by the survey's management commands (bad input -> a one-line CommandError)."""
+
 from __future__ import annotations
 
 from urllib.parse import urlsplit
@@ -19,7 +20,8 @@ def get_study(slug: str) -> Study:
 
 def add_base_url_option(parser) -> None:
     parser.add_argument(
-        "--base-url", default=None,
+        "--base-url",
+        default=None,
         help="public address of this site, e.g. https://study.example.org (default: SURVEY_PUBLIC_BASE_URL)",
     )
 

@@ -4,12 +4,14 @@ Used by ``manage.py export_responses`` and the monitor's download buttons; ``ser
 the same columns back. A study of k methods has the columns ``method_at_1`` .. ``method_at_k``
 (:func:`columns`): the file has as many as the study showed options, no empty ones.
 """
+
 from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterator
 from datetime import datetime
-from typing import IO, Any, Iterator
+from typing import IO, Any
 
 from django.utils import timezone
 
@@ -59,7 +61,6 @@ def answer_columns(n_options: int) -> tuple[str, ...]:
 def columns(n_options: int) -> tuple[str, ...]:
     """The header of a study of ``n_options`` methods (``study.n_options``)."""
     return ("study", "participant", *PARTICIPANT_COLUMNS, *answer_columns(n_options))
-
 
 
 # What a reader can do without: the scores and the response time follow from the other
@@ -149,7 +150,9 @@ def write_csv(study: Study, out: IO[str]) -> int:
 
 def write_json(study: Study, out: IO[str]) -> int:
     header = columns(study.n_options)
-    data = [{c: (row[c].isoformat() if isinstance(row[c], datetime) else row[c]) for c in header} for row in rows(study)]
+    data = [
+        {c: (row[c].isoformat() if isinstance(row[c], datetime) else row[c]) for c in header} for row in rows(study)
+    ]
     document = {
         "study": study.slug,
         "name": study.name,

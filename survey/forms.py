@@ -1,4 +1,5 @@
 """Forms: every value a participant's browser sends is checked here before a service sees it."""
+
 from __future__ import annotations
 
 from django import forms
@@ -93,7 +94,10 @@ class AnswerForm(forms.Form):
     choice = forms.TypedChoiceField(
         choices=[(str(i), str(i)) for i in range(1, MAX_OPTIONS + 1)],
         coerce=int,
-        error_messages={"required": "Please choose one of the images.", "invalid_choice": "Please choose one of the images."},
+        error_messages={
+            "required": "Please choose one of the images.",
+            "invalid_choice": "Please choose one of the images.",
+        },
     )
 
     @property

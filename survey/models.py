@@ -6,6 +6,7 @@ points at the option that sat at the chosen position. The images themselves are 
 the study (``StudyImage``) so that regenerating an explanation set cannot change what
 earlier participants were shown.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -39,6 +40,7 @@ NUMBER_WORDS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
 def in_words(n: int) -> str:
     """A small number as participants read it ("four"); digits beyond six."""
     return NUMBER_WORDS.get(n, str(n))
+
 
 CONSENT_TEMPLATE = (
     "This is a research study about how people judge pictures that explain a computer model's "
@@ -94,9 +96,7 @@ class Study(models.Model):
 
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=60, unique=True)
-    explanation_set = models.ForeignKey(
-        "explainers.ExplanationSet", on_delete=models.PROTECT, related_name="studies"
-    )
+    explanation_set = models.ForeignKey("explainers.ExplanationSet", on_delete=models.PROTECT, related_name="studies")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     methods = models.JSONField(
         default=paper_methods,
@@ -199,7 +199,11 @@ class StudyImage(models.Model):
     )
     description = models.CharField(max_length=200, blank=True)
     class_map = models.ForeignKey(
-        "explainers.ClassMap", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        "explainers.ClassMap",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
         help_text="The map this picture was copied from (provenance only).",
     )
     png = models.BinaryField()
@@ -207,8 +211,12 @@ class StudyImage(models.Model):
     class Meta:
         ordering = ["study", "role", "digit", "method"]
         constraints = [
-            models.CheckConstraint(condition=Q(digit__isnull=True) | Q(digit__lte=9), name="image_digit_between_0_and_9"),
-            models.CheckConstraint(condition=~Q(role=ImageRole.MAP) | Q(digit__isnull=False), name="image_maps_have_a_digit"),
+            models.CheckConstraint(
+                condition=Q(digit__isnull=True) | Q(digit__lte=9), name="image_digit_between_0_and_9"
+            ),
+            models.CheckConstraint(
+                condition=~Q(role=ImageRole.MAP) | Q(digit__isnull=False), name="image_maps_have_a_digit"
+            ),
             models.CheckConstraint(condition=Q(role__in=ImageRole.values), name="image_known_role"),
             models.CheckConstraint(
                 condition=Q(role=ImageRole.MAP, method__in=MethodName.values) | (~Q(role=ImageRole.MAP) & Q(method="")),
@@ -275,9 +283,7 @@ class ItemOption(models.Model):
             models.UniqueConstraint(
                 fields=["item", "method"], condition=~Q(method=""), name="option_method_unique_in_item"
             ),
-            models.UniqueConstraint(
-                fields=["item"], condition=Q(is_correct=True), name="option_one_correct_per_item"
-            ),
+            models.UniqueConstraint(fields=["item"], condition=Q(is_correct=True), name="option_one_correct_per_item"),
             models.CheckConstraint(condition=Q(slot__lt=MAX_OPTIONS), name="option_slot_in_range"),
             models.CheckConstraint(
                 condition=Q(method="") | Q(is_correct=False), name="option_method_options_have_no_correct_answer"
@@ -334,7 +340,9 @@ class Participant(models.Model):
     # Kept so that importing the same file twice is refused, whatever the platform (a direct
     # link's participant has no platform id to recognise them by).
     imported_id = models.CharField(
-        max_length=100, blank=True, editable=False,
+        max_length=100,
+        blank=True,
+        editable=False,
         help_text="The participant's id in the file they were imported from (empty: took the survey here).",
     )
 
@@ -342,31 +350,40 @@ class Participant(models.Model):
         ordering = ["study", "started_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["study", "worker_id"], condition=Q(platform=ParticipantPlatform.MTURK),
+                fields=["study", "worker_id"],
+                condition=Q(platform=ParticipantPlatform.MTURK),
                 name="one_participation_per_mturk_worker",
             ),
             models.UniqueConstraint(
-                fields=["assignment_id"], condition=Q(platform=ParticipantPlatform.MTURK),
+                fields=["assignment_id"],
+                condition=Q(platform=ParticipantPlatform.MTURK),
                 name="one_participant_per_mturk_assignment",
             ),
             models.UniqueConstraint(
-                fields=["study", "prolific_pid"], condition=Q(platform=ParticipantPlatform.PROLIFIC),
+                fields=["study", "prolific_pid"],
+                condition=Q(platform=ParticipantPlatform.PROLIFIC),
                 name="one_participation_per_prolific_participant",
             ),
             models.UniqueConstraint(
                 fields=["study", "imported_id"], condition=~Q(imported_id=""), name="imported_id_unique_in_study"
             ),
-            models.CheckConstraint(condition=Q(platform__in=ParticipantPlatform.values), name="participant_known_platform"),
+            models.CheckConstraint(
+                condition=Q(platform__in=ParticipantPlatform.values), name="participant_known_platform"
+            ),
             models.CheckConstraint(condition=Q(status__in=ParticipantStatus.values), name="participant_known_status"),
             models.CheckConstraint(
-                condition=~Q(platform=ParticipantPlatform.MTURK) | (~Q(worker_id="") & ~Q(assignment_id="") & ~Q(hit_id="")),
+                condition=~Q(platform=ParticipantPlatform.MTURK)
+                | (~Q(worker_id="") & ~Q(assignment_id="") & ~Q(hit_id="")),
                 name="mturk_participant_has_ids",
             ),
             models.CheckConstraint(
-                condition=~Q(platform=ParticipantPlatform.PROLIFIC) | ~Q(prolific_pid=""), name="prolific_participant_has_pid"
+                condition=~Q(platform=ParticipantPlatform.PROLIFIC) | ~Q(prolific_pid=""),
+                name="prolific_participant_has_pid",
             ),
             models.CheckConstraint(
-                condition=(Q(status=ParticipantStatus.FINISHED) & Q(finished_at__isnull=False) & Q(passed__isnull=False))
+                condition=(
+                    Q(status=ParticipantStatus.FINISHED) & Q(finished_at__isnull=False) & Q(passed__isnull=False)
+                )
                 | (Q(status=ParticipantStatus.STARTED) & Q(finished_at__isnull=True) & Q(passed__isnull=True)),
                 name="participant_finished_iff_finish_recorded",
             ),
@@ -413,7 +430,9 @@ class SheetEntry(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["participant", "position"], name="sheet_position_unique"),
             models.UniqueConstraint(fields=["participant", "item"], name="sheet_item_once"),
-            models.CheckConstraint(condition=Q(position__gte=1, position__lte=MAX_QUESTIONS), name="sheet_position_in_range"),
+            models.CheckConstraint(
+                condition=Q(position__gte=1, position__lte=MAX_QUESTIONS), name="sheet_position_in_range"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -424,9 +443,7 @@ class ShownOption(models.Model):
     """Which option sat at which on-screen position (1 to k) of a sheet entry."""
 
     entry = models.ForeignKey(SheetEntry, on_delete=models.CASCADE, related_name="shown")
-    position = models.PositiveSmallIntegerField(
-        validators=[MinValueValidator(1), MaxValueValidator(MAX_OPTIONS)]
-    )
+    position = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(MAX_OPTIONS)])
     option = models.ForeignKey(ItemOption, on_delete=models.PROTECT, related_name="+")
 
     class Meta:

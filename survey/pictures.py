@@ -8,6 +8,7 @@ option and worker. Each option's bytes carry the option's opaque key in a ``tEXt
 that two options showing one image (an attention check's twin distractors, one map in two
 questions) still differ in the page source.
 """
+
 from __future__ import annotations
 
 import base64
@@ -50,7 +51,7 @@ def png_of(url: str) -> bytes:
     """The bytes of a picture's ``data:`` URL (the inverse of :func:`data_url`)."""
     if not url.startswith(DATA_URL_PREFIX):
         raise ValueError("not a PNG data: URL")
-    return base64.b64decode(url[len(DATA_URL_PREFIX):], validate=True)
+    return base64.b64decode(url[len(DATA_URL_PREFIX) :], validate=True)
 
 
 @lru_cache(maxsize=2048)  # ~12 MB at most per worker; a miss raises, and exceptions are not cached

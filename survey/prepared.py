@@ -11,12 +11,14 @@ Only what the ORM compiles to a single SELECT (``values_list``, ``select_for_upd
 ``Exists`` annotations, slices) or UPDATE can be prepared; arguments are ints, strings, UUIDs or
 datetimes that the query uses as plain values (a lookup on a field, an updated value).
 """
+
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from itertools import count
-from typing import Any, Callable
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -36,7 +38,7 @@ def _placeholder(kind: type, index: int) -> Any:
     if kind is uuid.UUID:
         return uuid.UUID(int=0x5EED_0000_0000_0000_0000_0000_0000_0000 + index)
     if kind is datetime:
-        return datetime(2001, 2, 3, 4, 5, 6, 1000 + index, tzinfo=timezone.utc)
+        return datetime(2001, 2, 3, 4, 5, 6, 1000 + index, tzinfo=UTC)
     raise ImproperlyConfigured(f"prepared query argument of type {kind.__name__}: use int, str, uuid.UUID or datetime")
 
 
@@ -73,8 +75,10 @@ class _Compiled:
         for placeholder in placeholders:
             found = [i for i, p in enumerate(params) if _same(p, placeholder, connection)]
             if len(found) != 1:
-                raise ImproperlyConfigured(f"prepared query: argument {placeholder!r} is in the SQL {len(found)} times, "
-                                           "not once (an argument must be one plain value)")
+                raise ImproperlyConfigured(
+                    f"prepared query: argument {placeholder!r} is in the SQL {len(found)} times, "
+                    "not once (an argument must be one plain value)"
+                )
             self.slots.append((found[0], _binder(placeholder, params[found[0]], connection)))
         self.params = list(params)
 

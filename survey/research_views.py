@@ -1,4 +1,5 @@
 """Researchers' pages (staff only): the studies, a live monitor of each, and the downloads."""
+
 from __future__ import annotations
 
 import io
@@ -30,8 +31,12 @@ def monitor(request: HttpRequest, slug: str) -> HttpResponse:
     summary = services.study_summary(study)
     participant_url = request.build_absolute_uri(study.get_absolute_url())
     votes = [
-        {"method": method, "label": registry.label(method), "all": summary.votes[method],
-         "passing": summary.votes_passing[method]}
+        {
+            "method": method,
+            "label": registry.label(method),
+            "all": summary.votes[method],
+            "passing": summary.votes_passing[method],
+        }
         for method in study.methods
     ]
     context = {

@@ -3,6 +3,7 @@
 Models (field defaults, validators, check constraints), services (validation and its messages)
 and the create_study command read them from here.
 """
+
 from __future__ import annotations
 
 #: Attention checks a study may have: each asks about a different digit, so at most ten.

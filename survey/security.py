@@ -1,8 +1,9 @@
 """Headers of participant pages: framable by Mechanical Turk only, a strict content policy."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import wraps
-from typing import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse

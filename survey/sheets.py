@@ -8,11 +8,12 @@ ordering of the methods, every method appears once in every position across the 
 every method directly follows every other exactly once. Rows are dealt to questions equally
 often, so over a participant's real questions each method sits in each position equally often.
 """
+
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 
 @dataclass(frozen=True)
@@ -87,9 +88,7 @@ def plan_sheet(
     Returns one entry per item, in the random order the participant will see them.
     """
     rows = deal_rows([digit for _, digit in real_items], n_options, rng) if real_items else []
-    entries: list[tuple[int, tuple[int, ...]]] = [
-        (item_id, tuple(row)) for (item_id, _), row in zip(real_items, rows)
-    ]
+    entries: list[tuple[int, tuple[int, ...]]] = [(item_id, tuple(row)) for (item_id, _), row in zip(real_items, rows)]
     for item_id in attention_items:
         slots = list(range(n_options))
         rng.shuffle(slots)

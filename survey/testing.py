@@ -3,13 +3,14 @@
 Not used by the site itself. Random maps stand in for generated explanations so that tests and
 benchmarks need neither a trained model nor MNIST.
 """
+
 from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timedelta, timezone
-from functools import lru_cache
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from functools import cache, lru_cache
 
 import numpy as np
 
@@ -23,7 +24,7 @@ from .models import Item, Participant, ShownOption, Study
 MTURK_SANDBOX = "https://workersandbox.mturk.com"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _method_maps(method: str) -> dict[int, tuple[bytes, bytes]]:
     """Random maps of one method's ten digits (seeded by the name: the same maps whatever set they are in)."""
     rng = np.random.default_rng(list(method.encode()))
@@ -40,7 +41,7 @@ def fake_pictures() -> tuple[np.ndarray, np.ndarray]:
     typical = np.zeros((10, 784), dtype=np.float32)
     for digit in range(10):
         img = np.zeros((28, 28), dtype=np.float32)
-        img[4 + 2 * digit: 6 + 2 * digit, 6:22] = 1.0
+        img[4 + 2 * digit : 6 + 2 * digit, 6:22] = 1.0
         img[6:22, 12:15] = 0.5
         typical[digit] = img.ravel()
     return typical, typical * 0.8
@@ -49,7 +50,11 @@ def fake_pictures() -> tuple[np.ndarray, np.ndarray]:
 def make_explanation_set(name: str = "test-set", methods: Sequence[str] | None = None) -> ExplanationSet:
     """An explanation set with random non-negative maps of ``methods`` (default: the paper's four)."""
     explanation_set = ExplanationSet.objects.create(
-        name=name, directory="/nonexistent", model_sha256="0" * 64, data_source="random maps (testing)", overview_png=b""
+        name=name,
+        directory="/nonexistent",
+        model_sha256="0" * 64,
+        data_source="random maps (testing)",
+        overview_png=b"",
     )
     ClassMap.objects.bulk_create(
         ClassMap(explanation_set=explanation_set, method=method, digit=digit, values=values, png=png)
@@ -66,10 +71,14 @@ def make_study(explanation_set: ExplanationSet, slug: str = "s1", **kwargs) -> S
     return services.create_study(explanation_set, name=f"Study {slug}", slug=slug, **kwargs)
 
 
-def mturk_params(worker: str = "WORKER1", assignment: str = "ASSIGN1", hit: str = "HIT1",
-                 submit_to: str = MTURK_SANDBOX) -> services.EntryParams:
+def mturk_params(
+    worker: str = "WORKER1", assignment: str = "ASSIGN1", hit: str = "HIT1", submit_to: str = MTURK_SANDBOX
+) -> services.EntryParams:
     return services.EntryParams(
-        platform=Participant.Platform.MTURK, worker_id=worker, assignment_id=assignment, hit_id=hit,
+        platform=Participant.Platform.MTURK,
+        worker_id=worker,
+        assignment_id=assignment,
+        hit_id=hit,
         turk_submit_to=submit_to,
     )
 
@@ -96,7 +105,7 @@ def answer_all(
     return results
 
 
-LONG_CSV_START = datetime(2024, 5, 1, 9, 0, tzinfo=timezone.utc)
+LONG_CSV_START = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
 
 
 def long_csv(study: Study, people: list[dict], seed: int = 0) -> str:
@@ -125,25 +134,36 @@ def long_csv(study: Study, people: list[dict], seed: int = 0) -> str:
             number, kind, digit = items[index]
             row = dict.fromkeys(header)
             row.update(
-                study="elsewhere", participant=person.get("id", f"00000000-0000-4000-8000-{k:012d}"),
+                study="elsewhere",
+                participant=person.get("id", f"00000000-0000-4000-8000-{k:012d}"),
                 platform=person.get("platform", Participant.Platform.DIRECT),
                 participant_status=Participant.Status.FINISHED if finished else Participant.Status.STARTED,
                 participant_checks_passed=passed if finished else None,
                 participant_passed=services.passes_checks(study, passed) if finished else None,
-                position=position, item_number=number, kind=kind, digit=digit,
-                shown_at=start + timedelta(seconds=10 * position), answered_at=start + timedelta(seconds=10 * position + 4),
+                position=position,
+                item_number=number,
+                kind=kind,
+                digit=digit,
+                shown_at=start + timedelta(seconds=10 * position),
+                answered_at=start + timedelta(seconds=10 * position + 4),
                 response_ms=4000,
             )
             row.update({column: person.get(column, "") for column in export.IDENTITY_COLUMNS})
             if kind == Item.Kind.REAL:
                 shown = [methods[m] for m in rng.permutation(n_options)]
                 method = methods[person["votes"][real.index(items[index])]]
-                row.update({f"method_at_{p}": m for p, m in enumerate(shown, start=1)},
-                           chosen_position=shown.index(method) + 1, chosen_method=method)
+                row.update(
+                    {f"method_at_{p}": m for p, m in enumerate(shown, start=1)},
+                    chosen_position=shown.index(method) + 1,
+                    chosen_method=method,
+                )
             else:
                 right = person["checks"][checks.index(items[index])]
                 correct = int(rng.integers(1, n_options + 1))
-                row.update(correct_position=correct, chosen_position=correct if right else (correct % n_options) + 1,
-                           check_passed=right)
+                row.update(
+                    correct_position=correct,
+                    chosen_position=correct if right else (correct % n_options) + 1,
+                    check_passed=right,
+                )
             writer.writerow([export.csv_cell(row[c]) for c in header])
     return out.getvalue()

@@ -4,6 +4,7 @@ Participant pages often run inside Mechanical Turk's frame, where browsers block
 cookies; the token replaces the session cookie there. It doubles as the CSRF defence of the
 participant's forms (an attacker's page cannot know it).
 """
+
 from __future__ import annotations
 
 import uuid

@@ -4,13 +4,14 @@ Each view checks its input with a form, calls one service, and renders. Everythi
 participant sees was decided when they started; the browser only sends the position it chose
 for the item it was shown. Errors are pages with a 4xx status, logged, and change nothing.
 """
+
 from __future__ import annotations
 
 import logging
 import random
 import uuid
+from collections.abc import Callable
 from functools import wraps
-from typing import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -44,10 +45,15 @@ def error_page(request: HttpRequest, status: int, title: str, message: str, stud
 _STUDY_FIELDS = [f.attname for f in Study._meta.concrete_fields]
 _PARTICIPANT_FIELDS = [f.attname for f in Participant._meta.concrete_fields]
 # Every participant request reads these rows: compiled once per worker thread (survey.prepared).
-_study_by_slug = PreparedQuery(lambda slug: Study.objects.filter(slug=slug).order_by().values_list(*_STUDY_FIELDS)[:1], str)
+_study_by_slug = PreparedQuery(
+    lambda slug: Study.objects.filter(slug=slug).order_by().values_list(*_STUDY_FIELDS)[:1], str
+)
 _participant_with_study = PreparedQuery(
-    lambda public_id: Participant.objects.filter(public_id=public_id).order_by()
-    .values_list(*_PARTICIPANT_FIELDS, *(f"study__{name}" for name in _STUDY_FIELDS))[:1],
+    lambda public_id: (
+        Participant.objects.filter(public_id=public_id)
+        .order_by()
+        .values_list(*_PARTICIPANT_FIELDS, *(f"study__{name}" for name in _STUDY_FIELDS))[:1]
+    ),
     uuid.UUID,
 )
 
@@ -77,8 +83,9 @@ def _participant_url(participant: Participant, name: str = "survey:home", **kwar
 
 
 _example_key = PreparedQuery(
-    lambda study_id: StudyImage.objects.filter(study_id=study_id, role=StudyImage.Role.EXAMPLE)
-    .order_by("pk").values_list("key")[:1],
+    lambda study_id: (
+        StudyImage.objects.filter(study_id=study_id, role=StudyImage.Role.EXAMPLE).order_by("pk").values_list("key")[:1]
+    ),
     int,
 )
 
@@ -121,8 +128,13 @@ def landing(request: HttpRequest, slug: str) -> HttpResponse:
         return error_page(request, exc.status, exc.title, exc.message, study)
     existing = services.find_participant(study, params) or _direct_participant(request, study, params)
     if existing is not None and existing.is_finished:
-        return error_page(request, 403, services.AlreadyTookPart.title,
-                          "You have already completed this study; it can be taken only once. Thank you!", study)
+        return error_page(
+            request,
+            403,
+            services.AlreadyTookPart.title,
+            "You have already completed this study; it can be taken only once. Thank you!",
+            study,
+        )
     context = {"study": study, "hidden": form.hidden_values(), "form": ConsentForm(), "resuming": existing is not None}
     return render(request, "survey/consent.html", context)
 
@@ -169,8 +181,13 @@ def start(request: HttpRequest, slug: str) -> HttpResponse:
             return render(request, "survey/consent.html", context, status=400)
         return error_page(request, 400, "This link is incomplete or damaged", _form_problem(form), study)
     if form.is_preview:
-        return error_page(request, 400, "Please accept the HIT first",
-                          "This is a preview. Accept the HIT on Mechanical Turk to take part.", study)
+        return error_page(
+            request,
+            400,
+            "Please accept the HIT first",
+            "This is a preview. Accept the HIT on Mechanical Turk to take part.",
+            study,
+        )
     params = form.params()
     returning = _direct_participant(request, study, params)
     if returning is not None and not returning.is_finished:  # a direct-link participant coming back
@@ -182,14 +199,20 @@ def start(request: HttpRequest, slug: str) -> HttpResponse:
     response = SeeOther(_participant_url(participant))
     if participant.platform == Participant.Platform.DIRECT:
         response.set_cookie(
-            DIRECT_COOKIE.format(slug=study.slug), make_token(participant.public_id),
-            max_age=settings.SURVEY_TOKEN_MAX_AGE, secure=request.is_secure(), httponly=True, samesite="Lax",
+            DIRECT_COOKIE.format(slug=study.slug),
+            make_token(participant.public_id),
+            max_age=settings.SURVEY_TOKEN_MAX_AGE,
+            secure=request.is_secure(),
+            httponly=True,
+            samesite="Lax",
         )
     return response
 
 
 def _form_problem(form) -> str:
-    problems = [f"{name}: {' '.join(errors)}" if name != "__all__" else " ".join(errors) for name, errors in form.errors.items()]
+    problems = [
+        f"{name}: {' '.join(errors)}" if name != "__all__" else " ".join(errors) for name, errors in form.errors.items()
+    ]
     return "; ".join(problems) or "The link's parameters are not valid."
 
 
@@ -204,12 +227,18 @@ def with_participant(view: Callable[..., HttpResponse]) -> Callable[..., HttpRes
         try:
             public_id = read_token(token)
         except BadToken as exc:
-            return error_page(request, 403, "This link is not valid",
-                              f"The participant link is {'too old' if str(exc) == 'expired' else 'not valid'}. "
-                              "Please open the study again from its original link.")
+            return error_page(
+                request,
+                403,
+                "This link is not valid",
+                f"The participant link is {'too old' if str(exc) == 'expired' else 'not valid'}. "
+                "Please open the study again from its original link.",
+            )
         participant = _participant(public_id)
         if participant is None or participant.study.slug != slug:
-            return error_page(request, 403, "This link is not valid", "This participant link does not belong to this study.")
+            return error_page(
+                request, 403, "This link is not valid", "This participant link does not belong to this study."
+            )
         return view(request, participant, **kwargs)
 
     return wrapped
@@ -261,7 +290,9 @@ def _numbered_pictures(keys) -> list[tuple[int, str]]:
     return [(number, picture(key)) for number, key in enumerate(keys, start=1)]
 
 
-def _render_question(request, participant: Participant, q: services.Question, form: AnswerForm | None = None, status: int = 200):
+def _render_question(
+    request, participant: Participant, q: services.Question, form: AnswerForm | None = None, status: int = 200
+):
     context = {
         "study": participant.study,
         "q": q,

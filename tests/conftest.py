@@ -1,4 +1,5 @@
 """Fixtures shared across the suite: small MNIST files and a tiny trained network."""
+
 from pathlib import Path
 
 import numpy as np

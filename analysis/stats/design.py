@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 from itertools import combinations
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -60,8 +61,14 @@ def friedman(counts: np.ndarray, methods: Sequence[str] | None = None) -> Friedm
     mean_ranks = tuple(float(r) for r in stats.rankdata(x, axis=1).mean(axis=0))
     if (np.ptp(x, axis=1) == 0).all():
         return FriedmanResult(
-            chi2=math.nan, df=k - 1, p=math.nan, p_text="n/a", kendalls_w=math.nan, mean_ranks=mean_ranks,
-            methods=methods, n_participants=n,
+            chi2=math.nan,
+            df=k - 1,
+            p=math.nan,
+            p_text="n/a",
+            kendalls_w=math.nan,
+            mean_ranks=mean_ranks,
+            methods=methods,
+            n_participants=n,
             note="every participant gave all methods the same count: no ranking, Friedman statistic undefined",
         )
     if k == 2:
@@ -75,8 +82,14 @@ def friedman(counts: np.ndarray, methods: Sequence[str] | None = None) -> Friedm
         res = stats.friedmanchisquare(*(x[:, j] for j in range(k)))
         chi2, p = float(res.statistic), float(res.pvalue)
     return FriedmanResult(
-        chi2=chi2, df=k - 1, p=p, p_text=format_p(p, ANALYTIC_P_FLOOR), kendalls_w=chi2 / (n * (k - 1)),
-        mean_ranks=mean_ranks, methods=methods, n_participants=n,
+        chi2=chi2,
+        df=k - 1,
+        p=p,
+        p_text=format_p(p, ANALYTIC_P_FLOOR),
+        kendalls_w=chi2 / (n * (k - 1)),
+        mean_ranks=mean_ranks,
+        methods=methods,
+        n_participants=n,
     )
 
 
@@ -116,8 +129,13 @@ def pairwise_wilcoxon(shares: np.ndarray, methods: Sequence[str] | None = None, 
         nz = d[d != 0]
         info: dict[str, Any] = {"median_diff": float(np.median(d)), "n_nonzero": int(nz.size)}
         if nz.size == 0:
-            info.update(statistic=math.nan, p=math.nan, rank_biserial=math.nan, test="none",
-                        note="all paired differences are zero: signed-rank test undefined")
+            info.update(
+                statistic=math.nan,
+                p=math.nan,
+                rank_biserial=math.nan,
+                test="none",
+                note="all paired differences are zero: signed-rank test undefined",
+            )
         else:
             has_ties = np.unique(np.abs(nz)).size < nz.size
             has_zeros = nz.size < n
@@ -133,11 +151,15 @@ def pairwise_wilcoxon(shares: np.ndarray, methods: Sequence[str] | None = None, 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 # the correction only affects the normal approximation (SciPy ignores it otherwise)
-                res = stats.wilcoxon(d, zero_method="wilcox", method=method,
-                                     correction=WILCOXON_CONTINUITY_CORRECTION)
+                res = stats.wilcoxon(d, zero_method="wilcox", method=method, correction=WILCOXON_CONTINUITY_CORRECTION)
             t_plus, t_minus = _signed_rank_sums(d)
-            info.update(statistic=float(res.statistic), p=float(res.pvalue),
-                        rank_biserial=(t_plus - t_minus) / (t_plus + t_minus), test=label, note=None)
+            info.update(
+                statistic=float(res.statistic),
+                p=float(res.pvalue),
+                rank_biserial=(t_plus - t_minus) / (t_plus + t_minus),
+                test=label,
+                note=None,
+            )
         raw.append(info)
     adjusted = holm([r["p"] for r in raw])
     rows = []
@@ -145,10 +167,19 @@ def pairwise_wilcoxon(shares: np.ndarray, methods: Sequence[str] | None = None, 
         padj = float(padj)
         rows.append(
             WilcoxonRow(
-                method1=methods[i], method2=methods[j], statistic=r["statistic"], p=r["p"],
-                p_text=format_p(r["p"], ANALYTIC_P_FLOOR), p_holm=padj, p_holm_text=format_p(padj, ANALYTIC_P_FLOOR),
-                reject=None if math.isnan(padj) else bool(padj < alpha), rank_biserial=r["rank_biserial"],
-                median_diff=r["median_diff"], n_nonzero=r["n_nonzero"], test=r["test"], note=r["note"],
+                method1=methods[i],
+                method2=methods[j],
+                statistic=r["statistic"],
+                p=r["p"],
+                p_text=format_p(r["p"], ANALYTIC_P_FLOOR),
+                p_holm=padj,
+                p_holm_text=format_p(padj, ANALYTIC_P_FLOOR),
+                reject=None if math.isnan(padj) else bool(padj < alpha),
+                rank_biserial=r["rank_biserial"],
+                median_diff=r["median_diff"],
+                n_nonzero=r["n_nonzero"],
+                test=r["test"],
+                note=r["note"],
             )
         )
     return WilcoxonResult(rows=tuple(rows), alpha=alpha)
@@ -172,15 +203,17 @@ def _contrast_matrix(methods: tuple[str, ...], contrast: str) -> tuple[np.ndarra
         for r in range(k - 1):
             rest = k - r - 1
             c[r, r] = 1.0
-            c[r, r + 1:] = -1.0 / rest
-            labels_list.append(f"{methods[r]} - mean({', '.join(methods[r + 1:])})")
+            c[r, r + 1 :] = -1.0 / rest
+            labels_list.append(f"{methods[r]} - mean({', '.join(methods[r + 1 :])})")
         labels = tuple(labels_list)
     else:
         raise ValueError(f"contrast must be 'last' or 'helmert', got {contrast!r}")
     return c, labels
 
 
-def hotelling_contrasts(shares: np.ndarray, methods: Sequence[str] | None = None, contrast: str = "last") -> HotellingResult:
+def hotelling_contrasts(
+    shares: np.ndarray, methods: Sequence[str] | None = None, contrast: str = "last"
+) -> HotellingResult:
     """One-sample Hotelling's T^2 on k-1 within-participant contrasts.
 
     Because a participant's k shares sum to 1, their covariance matrix is
@@ -207,13 +240,26 @@ def hotelling_contrasts(shares: np.ndarray, methods: Sequence[str] | None = None
 
     def result(t2: float, f_stat: float, p: float, note: str | None = None) -> HotellingResult:
         return HotellingResult(
-            T2=t2, F=f_stat, df1=p_dim, df2=df2, p=p, p_text=format_p(p, ANALYTIC_P_FLOOR), contrast=contrast,
-            contrast_labels=labels, mean_contrasts=tuple(float(v) for v in dbar), n_participants=n, note=note,
+            T2=t2,
+            F=f_stat,
+            df1=p_dim,
+            df2=df2,
+            p=p,
+            p_text=format_p(p, ANALYTIC_P_FLOOR),
+            contrast=contrast,
+            contrast_labels=labels,
+            mean_contrasts=tuple(float(v) for v in dbar),
+            n_participants=n,
+            note=note,
         )
 
     if n <= p_dim:
-        return result(math.nan, math.nan, math.nan,
-                      f"Hotelling's T^2 needs more participants than contrasts (n={n}, contrasts={p_dim})")
+        return result(
+            math.nan,
+            math.nan,
+            math.nan,
+            f"Hotelling's T^2 needs more participants than contrasts (n={n}, contrasts={p_dim})",
+        )
     s = np.atleast_2d(np.cov(d, rowvar=False, ddof=1))
     if np.linalg.matrix_rank(s) < p_dim:
         # Null directions of S: combinations of contrasts that every participant has in equal measure.
@@ -221,12 +267,19 @@ def hotelling_contrasts(shares: np.ndarray, methods: Sequence[str] | None = None
         tol = eigvals.max(initial=0.0) * p_dim * np.finfo(float).eps
         null = eigvecs[:, eigvals <= tol]
         if np.abs(null.T @ dbar).max(initial=0.0) > 1e-12:
-            return result(math.inf, math.inf, 0.0,
-                          "a combination of contrasts is the same non-zero value for every participant: "
-                          "the null of equal shares is refuted outright (T^2 is infinite)")
-        return result(math.nan, math.nan, math.nan,
-                      "the contrast covariance matrix is singular and the constant contrasts are zero: "
-                      "T^2 is undefined")
+            return result(
+                math.inf,
+                math.inf,
+                0.0,
+                "a combination of contrasts is the same non-zero value for every participant: "
+                "the null of equal shares is refuted outright (T^2 is infinite)",
+            )
+        return result(
+            math.nan,
+            math.nan,
+            math.nan,
+            "the contrast covariance matrix is singular and the constant contrasts are zero: T^2 is undefined",
+        )
     t2 = float(n * dbar @ np.linalg.solve(s, dbar))
     f_stat = (n - p_dim) / (p_dim * (n - 1)) * t2
     return result(t2, float(f_stat), float(stats.f.sf(f_stat, p_dim, df2)))
@@ -258,8 +311,13 @@ def chi_square_totals(totals: np.ndarray, methods: Sequence[str] | None = None) 
     p = float(res.pvalue)
     expected = np.full(t.size, t.sum() / t.size)
     return ChiSquareResult(
-        chi2=float(res.statistic), df=t.size - 1, p=p, p_text=format_p(p, ANALYTIC_P_FLOOR),
-        observed=tuple(float(v) for v in t), expected=tuple(float(v) for v in expected), methods=methods,
+        chi2=float(res.statistic),
+        df=t.size - 1,
+        p=p,
+        p_text=format_p(p, ANALYTIC_P_FLOOR),
+        observed=tuple(float(v) for v in t),
+        expected=tuple(float(v) for v in expected),
+        methods=methods,
     )
 
 
@@ -294,7 +352,9 @@ def bootstrap_share_ci(
         raise ValueError(f"level must be in (0, 1), got {level!r}")
     row_totals = x.sum(axis=1)
     if (row_totals == 0).any():
-        raise ValueError(f"participant row(s) {np.flatnonzero(row_totals == 0).tolist()[:10]} have no votes; drop them first")
+        raise ValueError(
+            f"participant row(s) {np.flatnonzero(row_totals == 0).tolist()[:10]} have no votes; drop them first"
+        )
     rng = np.random.default_rng(seed)
     boot = np.empty((n_boot, k))
     chunk = max(1, int(4_000_000 // (n * k)))  # bound memory of counts[idx]
@@ -307,7 +367,12 @@ def bootstrap_share_ci(
     point = x.sum(axis=0) / x.sum()
     se = boot.std(axis=0, ddof=1) if n_boot > 1 else np.full(k, math.nan)
     return BootstrapResult(
-        methods=methods, point=tuple(float(v) for v in point), lower=tuple(float(v) for v in lo),
-        upper=tuple(float(v) for v in hi), std_error=tuple(float(v) for v in se), level=float(level),
-        n_boot=n_boot, seed=seed,
+        methods=methods,
+        point=tuple(float(v) for v in point),
+        lower=tuple(float(v) for v in lo),
+        upper=tuple(float(v) for v in hi),
+        std_error=tuple(float(v) for v in se),
+        level=float(level),
+        n_boot=n_boot,
+        seed=seed,
     )

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 from itertools import combinations
-from typing import Sequence
 
 import numpy as np
 from scipy import stats
@@ -276,8 +276,12 @@ def tukey_hsd(shares: np.ndarray, methods: Sequence[str] | None = None, alpha: f
             for i, j in pairs
         )
         return TukeyResult(
-            rows=rows, alpha=alpha, q_crit=float(stats.studentized_range.ppf(1 - alpha, k, df)), df=df,
-            p_floor=floor, backend=backend,
+            rows=rows,
+            alpha=alpha,
+            q_crit=float(stats.studentized_range.ppf(1 - alpha, k, df)),
+            df=df,
+            p_floor=floor,
+            backend=backend,
             note="no within-group variance (each method's shares are constant): Tukey HSD is undefined",
         )
     res = pairwise_tukeyhsd(endog=x.T.ravel(), groups=np.repeat(np.arange(k), n), alpha=alpha)
@@ -303,6 +307,10 @@ def tukey_hsd(shares: np.ndarray, methods: Sequence[str] | None = None, alpha: f
         for r, (i, j) in enumerate(pairs)
     )
     return TukeyResult(
-        rows=rows, alpha=alpha, q_crit=float(res.q_crit), df=int(np.asarray(res.df_total).ravel()[0]),
-        p_floor=floor, backend=backend,
+        rows=rows,
+        alpha=alpha,
+        q_crit=float(res.q_crit),
+        df=int(np.asarray(res.df_total).ravel()[0]),
+        p_floor=floor,
+        backend=backend,
     )

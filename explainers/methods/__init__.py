@@ -7,6 +7,7 @@ use, so that importing the registry (as the model choices do on every page)
 does not import torch. No module shares its name with a function it exports,
 so importing a submodule never shadows a function here.
 """
+
 from __future__ import annotations
 
 import importlib

@@ -5,6 +5,7 @@ multiplies each score by the sign of the feature's mean local weight over the
 explanations that use it (in that class): the paper shows only features
 "positively correlated with the class", which Eq. 5/9 alone cannot tell.
 """
+
 from __future__ import annotations
 
 import numpy as np

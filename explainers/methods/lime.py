@@ -12,6 +12,7 @@ keeping only the K columns of X^T X it needs, so the regression costs a few
 percent of the model's forward passes (see ``benchmarks/lime_throughput.py``).
 Its selections are checked against ``sklearn.linear_model.lars_path`` in the tests.
 """
+
 from __future__ import annotations
 
 import math
@@ -68,8 +69,16 @@ def lime_local(
     """
     if kernel_width is not None:
         check_positive(kernel_width=kernel_width)
-    inst = prepare(model, X, targets, batch_size=batch_size, instance_ids=instance_ids, num_samples=num_samples,
-                   sigma=sigma, num_features=num_features)
+    inst = prepare(
+        model,
+        X,
+        targets,
+        batch_size=batch_size,
+        instance_ids=instance_ids,
+        num_samples=num_samples,
+        sigma=sigma,
+        num_features=num_features,
+    )
     x, targets, ids, n, d = inst.x, inst.targets, inst.ids, inst.n, inst.d
     width = kernel_width or default_kernel_width(d, sigma)
     weights = np.zeros((n, d), dtype=np.float64)

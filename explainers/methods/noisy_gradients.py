@@ -4,6 +4,7 @@ For each image, ``num_samples`` copies x + eta, eta ~ N(0, sigma^2 I), are
 differentiated once; SmoothGrad^2 = E[(df/dx)^2] and VarGrad = Var(|df/dx|)
 (population variance, as the paper states it) are read off the same gradients.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -36,8 +37,9 @@ def noise_tunnel(
     progress: Progress = None,
 ) -> NoiseTunnelMaps:
     """Both per-image maps from one pass over the noise; ``targets`` default to the prediction."""
-    inst = prepare(model, X, targets, batch_size=batch_size, instance_ids=instance_ids, num_samples=num_samples,
-                   sigma=sigma)
+    inst = prepare(
+        model, X, targets, batch_size=batch_size, instance_ids=instance_ids, num_samples=num_samples, sigma=sigma
+    )
     x, targets, ids, n, d = inst.x, inst.targets, inst.ids, inst.n, inst.d
     sg = np.zeros((n, d))
     vg = np.zeros((n, d))
@@ -48,12 +50,16 @@ def noise_tunnel(
         ).to(x.device)
         points = (x[start:stop, None, :] + sigma * noise).reshape(-1, d)
         rows = torch.repeat_interleave(targets[start:stop], num_samples)
-        grads = torch.cat(
-            [
-                target_gradient(model, points[i : i + batch_size], rows[i : i + batch_size])
-                for i in range(0, len(points), batch_size)
-            ]
-        ).reshape(stop - start, num_samples, d).to(torch.float64)
+        grads = (
+            torch.cat(
+                [
+                    target_gradient(model, points[i : i + batch_size], rows[i : i + batch_size])
+                    for i in range(0, len(points), batch_size)
+                ]
+            )
+            .reshape(stop - start, num_samples, d)
+            .to(torch.float64)
+        )
         sg[start:stop] = grads.pow(2).mean(1).cpu().numpy()
         vg[start:stop] = grads.abs().var(1, unbiased=False).cpu().numpy()
         if progress is not None:

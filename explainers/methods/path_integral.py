@@ -12,6 +12,7 @@ same attributions as ``captum.attr.IntegratedGradients`` (checked in
 Gauss-Legendre, which is exact for integrands that are polynomials of degree
 < 2 * steps and so converges much faster than the Riemann sums on smooth models.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -39,9 +40,11 @@ def quadrature(steps: int, rule: str = DEFAULT_RULE) -> tuple[np.ndarray, np.nda
         raise ValueError(f"the Riemann rules need at least 2 steps (got {steps})")
     # Captum draws the Riemann nodes with float32 torch.linspace; the same call gives the same nodes.
     kind = rule.split("_")[1]
-    lo, hi = {"left": (0, 1 - 1 / steps), "right": (1 / steps, 1), "middle": (1 / (2 * steps), 1 - 1 / (2 * steps))}.get(
-        kind, (0, 1)
-    )
+    lo, hi = {
+        "left": (0, 1 - 1 / steps),
+        "right": (1 / steps, 1),
+        "middle": (1 / (2 * steps), 1 - 1 / (2 * steps)),
+    }.get(kind, (0, 1))
     nodes = np.array(torch.linspace(lo, hi, steps).tolist())
     weights = np.full(steps, 1 / steps)
     if kind == "trapezoid":
@@ -111,9 +114,7 @@ def integrated_gradients(
     return (total * delta.to(torch.float64)).cpu().numpy()
 
 
-def integrated_gradients_class_maps(
-    model: nn.Module, X, labels, num_classes: int = 10, **kwargs
-) -> np.ndarray:
+def integrated_gradients_class_maps(model: nn.Module, X, labels, num_classes: int = 10, **kwargs) -> np.ndarray:
     """Class maps (num_classes, d): the mean signed IG of each class's images, each explained for its label.
 
     ``X`` and ``labels`` are the images the gradient methods share (the caller picks them, as for
@@ -128,9 +129,7 @@ def _baselines(baseline, n: int, d: int, device: torch.device) -> torch.Tensor:
     """The baseline of each input, (n, d) float32 on ``device``."""
     if isinstance(baseline, str):
         if baseline != "black":
-            raise ValueError(
-                f"baseline {baseline!r}: pass 'black' or an image (e.g. baseline_image('mean', x_train))"
-            )
+            raise ValueError(f"baseline {baseline!r}: pass 'black' or an image (e.g. baseline_image('mean', x_train))")
         return torch.zeros(n, d, device=device)
     b = baseline.detach() if isinstance(baseline, torch.Tensor) else torch.as_tensor(np.asarray(baseline))
     b = b.to(device=device, dtype=torch.float32)

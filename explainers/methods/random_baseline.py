@@ -1,4 +1,5 @@
 """The "Random" KAR baseline: importance drawn uniformly at random (a sanity check)."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -37,14 +37,16 @@ gallery call does not fit a feature space (Kernel SHAP per feature instead of
 (a ``sigma`` option) run on standardised features; ``unit_power`` says how their
 attributions convert back to the feature's units.
 """
+
 from __future__ import annotations
 
 import enum
 import importlib
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Any
 
 
 class Source(enum.Enum):
@@ -104,45 +106,91 @@ _NOISE = {"num_samples": 100, "sigma": 0.3}  # the paper's SmoothGrad settings, 
 
 METHODS: tuple[Method, ...] = (
     Method(
-        "normlime", "NormLIME", "#d62728", signed=True, source=Source.LIME_WEIGHTS,
-        function="aggregation:normlime", paper_votes=939, kar=True,
+        "normlime",
+        "NormLIME",
+        "#d62728",
+        signed=True,
+        source=Source.LIME_WEIGHTS,
+        function="aggregation:normlime",
+        paper_votes=939,
+        kar=True,
         description="NormLIME (paper Eq. 9): normalised local LIME weights averaged over a class's explanations",
     ),
     Method(
-        "lime", "LIME", "#ff7f0e", signed=True, source=Source.LIME_WEIGHTS,
-        function="aggregation:lime_sp", paper_votes=438, kar=True,
+        "lime",
+        "LIME",
+        "#ff7f0e",
+        signed=True,
+        source=Source.LIME_WEIGHTS,
+        function="aggregation:lime_sp",
+        paper_votes=438,
+        kar=True,
         description="SP-LIME column norm (paper Eq. 6) of a class's local LIME weights",
     ),
     Method(
-        "smoothgrad", "SmoothGrad²", "#2ca02c", signed=False, source=Source.PER_IMAGE,
-        function="noisy_gradients:noise_tunnel", output="smoothgrad_sq", options=_NOISE, paper_votes=132,
-        kar=True, unit_power=2,
+        "smoothgrad",
+        "SmoothGrad²",
+        "#2ca02c",
+        signed=False,
+        source=Source.PER_IMAGE,
+        function="noisy_gradients:noise_tunnel",
+        output="smoothgrad_sq",
+        options=_NOISE,
+        paper_votes=132,
+        kar=True,
+        unit_power=2,
         description="SmoothGrad-squared: mean squared gradient over noisy copies of each image",
     ),
     Method(
-        "vargrad", "VarGrad", "#9467bd", signed=False, source=Source.PER_IMAGE,
-        function="noisy_gradients:noise_tunnel", output="vargrad", options=_NOISE, paper_votes=151,
-        kar=True, unit_power=2,
+        "vargrad",
+        "VarGrad",
+        "#9467bd",
+        signed=False,
+        source=Source.PER_IMAGE,
+        function="noisy_gradients:noise_tunnel",
+        output="vargrad",
+        options=_NOISE,
+        paper_votes=151,
+        kar=True,
+        unit_power=2,
         description="VarGrad: variance of |gradient| over noisy copies of each image",
     ),
     Method(
-        "shap", "SHAP", "#1f77b4", signed=False, source=Source.PER_IMAGE,
-        function="shap:patch_shap", reduce="mean_abs", options={"patch": 2, "num_samples": None},
+        "shap",
+        "SHAP",
+        "#1f77b4",
+        signed=False,
+        source=Source.PER_IMAGE,
+        function="shap:patch_shap",
+        reduce="mean_abs",
+        options={"patch": 2, "num_samples": None},
         inputs={"background": "train_mean"},
         # KAR: every feature a player (784 pixels or 1,600 conv features), budget 2d + 2048
-        kar=True, kar_function="shap:kernel_shap", kar_options={"num_samples": None},
+        kar=True,
+        kar_function="shap:kernel_shap",
+        kar_options={"num_samples": None},
         description="mean |Kernel SHAP| over 2x2-pixel patches, background = training mean, "
         "budget 2d + 2048 coalitions (so the least squares are determined)",
     ),
     Method(
-        "ig", "Integrated Gradients", "#8c564b", signed=True, source=Source.PER_IMAGE,
-        function="path_integral:integrated_gradients", options={"steps": 64, "baseline": "black"},
+        "ig",
+        "Integrated Gradients",
+        "#8c564b",
+        signed=True,
+        source=Source.PER_IMAGE,
+        function="path_integral:integrated_gradients",
+        options={"steps": 64, "baseline": "black"},
         kar=True,
         description="Integrated Gradients from a black image, 64 Gauss-Legendre steps, mean over a class's "
         "images (the same ones SmoothGrad² uses)",
     ),
     Method(
-        "random", "Random", "#7f7f7f", signed=False, source=Source.RANDOM, kar=True,
+        "random",
+        "Random",
+        "#7f7f7f",
+        signed=False,
+        source=Source.RANDOM,
+        kar=True,
         description="uniform random scores (a sanity check)",
     ),
 )
@@ -163,11 +211,7 @@ def names(*, paper: bool | None = None, kar: bool | None = None) -> tuple[str, .
     tables (the index order of vote arrays); ``names(kar=True)`` the methods that
     KAR ranks features with. Read at call time, so a test may register a method.
     """
-    return tuple(
-        m.name
-        for m in METHODS
-        if (paper is None or m.paper == paper) and (kar is None or m.kar == kar)
-    )
+    return tuple(m.name for m in METHODS if (paper is None or m.paper == paper) and (kar is None or m.kar == kar))
 
 
 def label(name: str) -> str:

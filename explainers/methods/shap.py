@@ -16,6 +16,7 @@ minimum-norm fallback. ``feature_mask`` groups features (Captum's convention:
 every feature of a group gets the group's value), e.g. the 2x2-pixel patches of
 :func:`patch_mask` that bring 784 pixels down to 196 players.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -130,8 +131,16 @@ def patch_shap(
 ) -> np.ndarray:
     """Kernel SHAP of 28x28 images over ``patch`` x ``patch`` patches, (n, 784); budget 2d + 2048 by default."""
     return kernel_shap(
-        model, X, targets, num_samples=num_samples, background=background, batch_size=batch_size, seed=seed,
-        instance_ids=instance_ids, progress=progress, feature_mask=patch_mask(patch),
+        model,
+        X,
+        targets,
+        num_samples=num_samples,
+        background=background,
+        batch_size=batch_size,
+        seed=seed,
+        instance_ids=instance_ids,
+        progress=progress,
+        feature_mask=patch_mask(patch),
     )
 
 
@@ -179,7 +188,12 @@ def _normal_equations(A: np.ndarray, w: np.ndarray, b: np.ndarray, paired: bool)
 
 
 def _solve(
-    Z: np.ndarray, w: np.ndarray, v: np.ndarray, v_empty: float, v_full: float, allow_underdetermined: bool = False,
+    Z: np.ndarray,
+    w: np.ndarray,
+    v: np.ndarray,
+    v_empty: float,
+    v_full: float,
+    allow_underdetermined: bool = False,
     paired: bool = False,
 ) -> np.ndarray:
     """Weighted least squares with sum(phi) = v_full - v_empty, by eliminating the last feature."""
@@ -198,7 +212,8 @@ def _solve(
             raise UnderdeterminedError(
                 f"kernel_shap: the {len(Z)} coalitions drawn do not determine {d} Shapley values; "
                 f"use num_samples >= {recommended_samples(d)} (2d + {EXTRA_SAMPLES})",
-                num_samples=len(Z), players=d,
+                num_samples=len(Z),
+                players=d,
             ) from None
         root = np.sqrt(w)[:, None]  # too few coalitions to determine every value: minimum-norm solution
         phi, *_ = np.linalg.lstsq(A * root, b * root[:, 0], rcond=None)

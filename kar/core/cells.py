@@ -10,6 +10,7 @@ Every cell trains with one CPU thread (``torch.set_num_threads(1)``), wherever
 it runs, so results do not depend on the number of workers: the thread count
 changes float rounding, and training amplifies it.
 """
+
 from __future__ import annotations
 
 import time
@@ -63,13 +64,31 @@ class Result:
         return (self.feature_set, self.mode, self.method, self.threshold, self.run)
 
     def csv_row(self) -> list[str]:
-        return [self.feature_set, self.mode, self.method, str(self.threshold), str(self.run), str(self.seed),
-                f"{self.accuracy:.6f}", f"{self.error_gain:.4f}", f"{self.seconds:.2f}"]
+        return [
+            self.feature_set,
+            self.mode,
+            self.method,
+            str(self.threshold),
+            str(self.run),
+            str(self.seed),
+            f"{self.accuracy:.6f}",
+            f"{self.error_gain:.4f}",
+            f"{self.seconds:.2f}",
+        ]
 
     @classmethod
-    def from_csv(cls, row: dict[str, str]) -> "Result":
-        return cls(row["feature_set"], row["mode"], row["method"], int(row["threshold"]), int(row["run"]),
-                   int(row["seed"]), float(row["accuracy"]), float(row["error_gain"]), float(row["seconds"]))
+    def from_csv(cls, row: dict[str, str]) -> Result:
+        return cls(
+            row["feature_set"],
+            row["mode"],
+            row["method"],
+            int(row["threshold"]),
+            int(row["run"]),
+            int(row["seed"]),
+            float(row["accuracy"]),
+            float(row["error_gain"]),
+            float(row["seconds"]),
+        )
 
 
 def train_cell(
@@ -99,8 +118,16 @@ def train_cell(
     return accuracy(model, x_test, space.y_test.numpy())
 
 
-def run_cell(space: FeatureSpace, importance: np.ndarray | None, cell: Cell, *, mode: str, config: TrainConfig,
-             device: str | torch.device = "cpu", tiebreak_seed: int | None = None) -> tuple[float, float]:
+def run_cell(
+    space: FeatureSpace,
+    importance: np.ndarray | None,
+    cell: Cell,
+    *,
+    mode: str,
+    config: TrainConfig,
+    device: str | torch.device = "cpu",
+    tiebreak_seed: int | None = None,
+) -> tuple[float, float]:
     """(accuracy, seconds) of one cell, trained with a single CPU thread (see the module doc)."""
     start = time.perf_counter()
     keep = None if cell.is_baseline else keep_mask(importance, cell.threshold, mode, tiebreak_seed)
@@ -111,5 +138,3 @@ def run_cell(space: FeatureSpace, importance: np.ndarray | None, cell: Cell, *, 
     finally:
         torch.set_num_threads(threads)
     return acc, time.perf_counter() - start
-
-

@@ -3,6 +3,7 @@
 A removed feature is replaced by its mean over the training set, in the
 training data (every mini-batch, after augmentation) and in the test data.
 """
+
 from __future__ import annotations
 
 import math
@@ -65,4 +66,3 @@ class FeatureMask:
 
     def __call__(self, xb: torch.Tensor) -> torch.Tensor:
         return torch.where(self.keep, xb, self.fill)
-

@@ -11,6 +11,7 @@ every session of every folder, and the report, figures and verdicts of all the c
 Anything else is refused with one line: folders whose other parameters, model or data differ,
 a feature set held by two folders, a target that is one of the sources or holds another run.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,8 +24,18 @@ from .report import Report, load_report, write_report
 from .runner import _now, timings
 from .spaces import FEATURE_SETS
 from .spec import KarSpec, fingerprint
-from .store import MANIFEST, OUTPUT_FILES, RANKINGS, RESULTS, ResultsLog, _differences, load_rankings_cache, read_manifest
-from .store import save_rankings_cache, write_json_atomic
+from .store import (
+    MANIFEST,
+    OUTPUT_FILES,
+    RANKINGS,
+    RESULTS,
+    ResultsLog,
+    _differences,
+    load_rankings_cache,
+    read_manifest,
+    save_rankings_cache,
+    write_json_atomic,
+)
 
 SPLIT_BY = "feature_sets"  # the one parameter in which merged folders may differ
 
@@ -34,9 +45,15 @@ def spec_of(parameters: dict) -> KarSpec:
     p = {k: v for k, v in parameters.items() if k != "inputs"}
     try:
         spec = KarSpec(
-            feature_sets=tuple(p["feature_sets"]), methods=tuple(p["methods"]), thresholds=tuple(p["thresholds"]),
-            runs=p["runs"], seed=p["seed"], mode=p["mode"], train=TrainConfig(**p["train"]),
-            ranking=RankingConfig(**p["ranking"]), precision=p["precision"],
+            feature_sets=tuple(p["feature_sets"]),
+            methods=tuple(p["methods"]),
+            thresholds=tuple(p["thresholds"]),
+            runs=p["runs"],
+            seed=p["seed"],
+            mode=p["mode"],
+            train=TrainConfig(**p["train"]),
+            ranking=RankingConfig(**p["ranking"]),
+            precision=p["precision"],
         )
     except (KeyError, TypeError) as exc:
         raise KarError(f"the parameters were written by another version of run_kar ({exc})") from None
@@ -60,11 +77,15 @@ def merge_runs(sources: list[str | Path], out_dir: str | Path, *, restart: bool 
     for r in reports:
         diff = _differences(base, {k: v for k, v in r.manifest["parameters"].items() if k != SPLIT_BY})
         if diff:
-            raise KarError(f"{r.out_dir}: ran with other parameters than {first.out_dir} ({diff[0]}); "
-                           f"only the feature sets may differ")
+            raise KarError(
+                f"{r.out_dir}: ran with other parameters than {first.out_dir} ({diff[0]}); "
+                f"only the feature sets may differ"
+            )
         for fs in r.manifest["parameters"][SPLIT_BY]:
             if fs in seen:
-                raise KarError(f"feature set {fs!r} is in both {seen[fs]} and {r.out_dir}; each may come from one folder")
+                raise KarError(
+                    f"feature set {fs!r} is in both {seen[fs]} and {r.out_dir}; each may come from one folder"
+                )
             seen[fs] = r.out_dir
     order = [fs for fs in FEATURE_SETS if fs in seen] + [fs for fs in seen if fs not in FEATURE_SETS]
     parameters = {**first.manifest["parameters"], SPLIT_BY: order}
@@ -90,9 +111,18 @@ def merge_runs(sources: list[str | Path], out_dir: str | Path, *, restart: bool 
         "rankings": sources_of,
         "sessions": sessions,
         "created": min(r.manifest.get("created", _now()) for r in reports),
-        "merged": {"at": _now(), "from": [{"folder": str(r.out_dir), "feature_sets": r.manifest["parameters"][SPLIT_BY],
-                                           "fingerprint": r.manifest.get("fingerprint"), "cells_done": len(r.results)}
-                                          for r in reports]},
+        "merged": {
+            "at": _now(),
+            "from": [
+                {
+                    "folder": str(r.out_dir),
+                    "feature_sets": r.manifest["parameters"][SPLIT_BY],
+                    "fingerprint": r.manifest.get("fingerprint"),
+                    "cells_done": len(r.results),
+                }
+                for r in reports
+            ],
+        },
         "cells_done": len(results),
         "timings": timings(sources_of, results, sessions),
     }
@@ -111,9 +141,13 @@ def _prepare(out: Path, fingerprint_: str, restart: bool) -> None:
     if not restart and held is not None and held.get("fingerprint") != fingerprint_:
         raise KarError(f"{out}: holds a KAR run of another grid; pass --restart to replace it or choose another --out")
     if not restart and held is not None and "merged" not in held:
-        raise KarError(f"{out}: holds a run of this grid made by run_kar, not a merge; pass --restart to replace it "
-                       "or choose another --out")
+        raise KarError(
+            f"{out}: holds a run of this grid made by run_kar, not a merge; pass --restart to replace it "
+            "or choose another --out"
+        )
     if not restart and held is None and (out / RESULTS).exists():
-        raise KarError(f"{out}: holds {RESULTS} but no readable {MANIFEST}; pass --restart to replace it or choose another --out")
+        raise KarError(
+            f"{out}: holds {RESULTS} but no readable {MANIFEST}; pass --restart to replace it or choose another --out"
+        )
     for name in OUTPUT_FILES:
         (out / name).unlink(missing_ok=True)

@@ -26,11 +26,12 @@ things, both for the feature spaces' sake:
 
 Random scores and tie-breaks are drawn per run (:func:`cell_importance`).
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 import numpy as np
 import torch
@@ -40,7 +41,8 @@ from explainers.data import sample_per_class
 from explainers.methods import registry
 from explainers.methods.lime import DEFAULT_FEATURES, DEFAULT_SAMPLES, DEFAULT_SIGMA
 from explainers.methods.registry import Source
-from explainers.methods.shap import EXTRA_SAMPLES as SHAP_EXTRA_SAMPLES, UnderdeterminedError, recommended_samples
+from explainers.methods.shap import EXTRA_SAMPLES as SHAP_EXTRA_SAMPLES
+from explainers.methods.shap import UnderdeterminedError, recommended_samples
 
 from .errors import KarError
 from .spaces import FeatureSpace
@@ -82,8 +84,14 @@ class _Units(nn.Module):
 class _RankingContext:
     """What the rankers of one feature set share: the images, f, and results computed once for two methods."""
 
-    def __init__(self, space: FeatureSpace, model: nn.Module, config: RankingConfig, seed: int,
-                 progress: Callable[[int, int], None] | None):
+    def __init__(
+        self,
+        space: FeatureSpace,
+        model: nn.Module,
+        config: RankingConfig,
+        seed: int,
+        progress: Callable[[int, int], None] | None,
+    ):
         self.space, self.model, self.config, self.seed = space, model, config, seed
         self.progress = progress
         self.idx = sample_per_class(space.y_train.numpy(), config.per_class, seed)
@@ -127,8 +135,13 @@ class _RankingContext:
         return self._memo[key]
 
     def images(self) -> dict:
-        return {"images": len(self.idx), "per_class": self.config.per_class, "chosen_by": "true label",
-                "target": "true label", "seed": self.seed}
+        return {
+            "images": len(self.idx),
+            "per_class": self.config.per_class,
+            "chosen_by": "true label",
+            "target": "true label",
+            "seed": self.seed,
+        }
 
 
 def _lime_weights(ctx: _RankingContext) -> tuple[np.ndarray, dict]:
@@ -138,14 +151,31 @@ def _lime_weights(ctx: _RankingContext) -> tuple[np.ndarray, dict]:
         c = ctx.config
         k = c.lime_features if ctx.uniform else c.lime_features_conv
         model, x, sigma, unit = ctx.noisy(c.lime_sigma)
-        W = lime_local(model, x, ctx.targets, num_samples=c.lime_samples, sigma=sigma, num_features=k,
-                       batch_size=c.batch_size, seed=ctx.seed, instance_ids=ctx.idx, progress=ctx.tick(len(ctx.idx)))
+        W = lime_local(
+            model,
+            x,
+            ctx.targets,
+            num_samples=c.lime_samples,
+            sigma=sigma,
+            num_features=k,
+            batch_size=c.batch_size,
+            seed=ctx.seed,
+            instance_ids=ctx.idx,
+            progress=ctx.tick(len(ctx.idx)),
+        )
         dead = ctx.space.noise_unit.numpy() <= 0
         W = W / unit  # a weight per unit of z is (1 / unit) per unit of x
         W[:, dead] = 0.0  # no variation in the training data: no evidence either way
         never = int(np.sum(~np.any(W != 0, axis=0)))
-        return W, {**ctx.images(), "explanations": len(W), "num_samples": c.lime_samples, "num_features": k,
-                   "sigma": c.lime_sigma, "noise_unit": ctx.space.noise_unit_name, "never_selected": never}
+        return W, {
+            **ctx.images(),
+            "explanations": len(W),
+            "num_samples": c.lime_samples,
+            "num_features": k,
+            "sigma": c.lime_sigma,
+            "noise_unit": ctx.space.noise_unit_name,
+            "never_selected": never,
+        }
 
     return ctx.memo("lime", compute)
 
@@ -188,8 +218,10 @@ def _per_image(ctx: _RankingContext, method: registry.Method) -> tuple[np.ndarra
     options = kar_options(method, c, ctx.space.dim)
     unknown = [source for source in method.inputs.values() if source not in SPACE_INPUTS]
     if unknown:
-        raise KarError(f"{method.name}: KAR cannot make the input {unknown[0]!r} in a feature space "
-                       f"(known: {', '.join(SPACE_INPUTS)})")
+        raise KarError(
+            f"{method.name}: KAR cannot make the input {unknown[0]!r} in a feature space "
+            f"(known: {', '.join(SPACE_INPUTS)})"
+        )
 
     def attribute():
         call = dict(options)
@@ -203,11 +235,21 @@ def _per_image(ctx: _RankingContext, method: registry.Method) -> tuple[np.ndarra
         inputs = {keyword: SPACE_INPUTS[source](ctx.space) for keyword, source in method.inputs.items()}
         try:
             result = registry.resolve(function)(
-                model, x, ctx.targets, **call, **inputs, batch_size=batch_size, seed=ctx.seed,
-                instance_ids=ctx.idx, progress=ctx.tick(len(ctx.idx)))
+                model,
+                x,
+                ctx.targets,
+                **call,
+                **inputs,
+                batch_size=batch_size,
+                seed=ctx.seed,
+                instance_ids=ctx.idx,
+                progress=ctx.tick(len(ctx.idx)),
+            )
         except UnderdeterminedError as exc:
-            raise KarError(f"{method.label}: {exc.num_samples} coalitions cannot determine {exc.players} Shapley "
-                           f"values; use --shap-samples {exc.needed} (2d + {SHAP_EXTRA_SAMPLES}) or more") from None
+            raise KarError(
+                f"{method.label}: {exc.num_samples} coalitions cannot determine {exc.players} Shapley "
+                f"values; use --shap-samples {exc.needed} (2d + {SHAP_EXTRA_SAMPLES}) or more"
+            ) from None
         described = {k: v for k, v in options.items() if k != "batch_size"}
         if noisy:
             described["noise_unit"] = ctx.space.noise_unit_name
@@ -225,22 +267,27 @@ def _rank(ctx: _RankingContext, method: registry.Method) -> tuple[np.ndarray, di
         from explainers.methods import random_importance
 
         return random_importance(ctx.space.dim, ctx.seed), {
-            "method": method.description, "seed": ctx.seed, "per_run": "each run draws its own (seed of the run)"}
+            "method": method.description,
+            "seed": ctx.seed,
+            "per_run": "each run draws its own (seed of the run)",
+        }
     if method.source is Source.LIME_WEIGHTS:
         W, source = _lime_weights(ctx)
         return np.abs(registry.resolve(method)(W)), {"method": method.description, **source}
     attr, source = _per_image(ctx, method)
     return np.abs(np.asarray(attr, dtype=np.float64)).mean(0), {
-        "method": f"mean |per-image attribution|: {method.description}", **source}
-
-
+        "method": f"mean |per-image attribution|: {method.description}",
+        **source,
+    }
 
 
 def ranking_key(feature_set: str, method: str) -> str:
     return f"{feature_set}/{method}"
 
 
-def cell_importance(rankings: dict[str, np.ndarray], feature_set: str, method: str, run_seed: int, dim: int) -> np.ndarray:
+def cell_importance(
+    rankings: dict[str, np.ndarray], feature_set: str, method: str, run_seed: int, dim: int
+) -> np.ndarray:
     """The ranking a cell removes by: Random draws its own scores from the run's seed, others are shared."""
     if registry.get(method).source is Source.RANDOM:
         from explainers.methods import random_importance

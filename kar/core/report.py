@@ -11,25 +11,37 @@ symmetric log axis: linear within ± one test image's worth of error
 beyond, so a gain too small to measure sits near 0 and large gains spread out
 as on the paper's axis. Fig. 6 (conv) is linear, like the paper's.
 """
+
 from __future__ import annotations
 
 import csv
 import io
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cached_property
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
-from explainers.files import atomic_write
 from explainers import published
+from explainers.files import atomic_write
 from explainers.methods import registry
 
 from .cells import BASELINE, Result
 from .errors import KarError
-from .store import (COMPARISONS, FIGURES, MANIFEST, MANIFEST_KIND, REPORT_MD, RESULTS, SUMMARY, VERDICTS, ResultsLog,
-                    read_manifest, write_json_atomic)
+from .store import (
+    COMPARISONS,
+    FIGURES,
+    MANIFEST,
+    MANIFEST_KIND,
+    REPORT_MD,
+    RESULTS,
+    SUMMARY,
+    VERDICTS,
+    ResultsLog,
+    read_manifest,
+    write_json_atomic,
+)
 
 BASELINE_LABEL = "baseline (0 % removed)"
 
@@ -38,8 +50,8 @@ def label(name: str) -> str:
     """A method's label for people, or the baseline's."""
     return BASELINE_LABEL if name == BASELINE else registry.label(name)
 
-FEATURE_SET_TITLES = {"pixels": "input pixels (784)", "conv": "conv features (1600)"}
 
+FEATURE_SET_TITLES = {"pixels": "input pixels (784)", "conv": "conv features (1600)"}
 
 
 @dataclass(frozen=True)
@@ -71,7 +83,11 @@ class SummaryRow:
 
 
 def _pm(mean: float, sd: float | None, digits: int, signed: bool = True) -> str:
-    text = f"{mean:+.{digits}f}" if signed and round(mean, digits) else f"{abs(mean) if not round(mean, digits) else mean:.{digits}f}"
+    text = (
+        f"{mean:+.{digits}f}"
+        if signed and round(mean, digits)
+        else f"{abs(mean) if not round(mean, digits) else mean:.{digits}f}"
+    )
     return text if sd is None else f"{text} ± {sd:.{digits}f}"
 
 
@@ -102,8 +118,19 @@ def varies(differences: np.ndarray) -> bool:
 
 
 PAIRED_TEST = "paired t-test over runs (two-sided; scipy.stats.ttest_rel), NormLIME's gain minus the method's"
-COMPARISON_FIELDS = ("feature_set", "mode", "threshold", "method", "runs", "mean_difference", "ci_low", "ci_high",
-                     "t", "p_value", "test")
+COMPARISON_FIELDS = (
+    "feature_set",
+    "mode",
+    "threshold",
+    "method",
+    "runs",
+    "mean_difference",
+    "ci_low",
+    "ci_high",
+    "t",
+    "p_value",
+    "test",
+)
 
 
 @dataclass(frozen=True)
@@ -134,8 +161,11 @@ def paired_comparisons(results: list[Result], reference: str = "normlime") -> li
         for method in registry.names(kar=True):
             if method == reference:
                 continue
-            runs = sorted(run for (f, m, me, th, run) in by_key if (f, m, me, th) == (fs, mode, method, threshold)
-                          and (fs, mode, reference, threshold, run) in by_key)
+            runs = sorted(
+                run
+                for (f, m, me, th, run) in by_key
+                if (f, m, me, th) == (fs, mode, method, threshold) and (fs, mode, reference, threshold, run) in by_key
+            )
             if not runs:
                 continue
             a = np.array([by_key[(fs, mode, reference, threshold, r)] for r in runs])
@@ -158,8 +188,21 @@ def comparisons_csv(rows: list[Comparison]) -> str:
     w.writerow(COMPARISON_FIELDS)
     fmt = lambda v, spec: "" if v is None else format(v, spec)  # noqa: E731
     for c in rows:
-        w.writerow([c.feature_set, c.mode, c.threshold, c.method, c.runs, f"{c.mean_difference:.4f}",
-                    fmt(c.ci_low, ".4f"), fmt(c.ci_high, ".4f"), fmt(c.t, ".3f"), fmt(c.p_value, ".4g"), c.test])
+        w.writerow(
+            [
+                c.feature_set,
+                c.mode,
+                c.threshold,
+                c.method,
+                c.runs,
+                f"{c.mean_difference:.4f}",
+                fmt(c.ci_low, ".4f"),
+                fmt(c.ci_high, ".4f"),
+                fmt(c.t, ".3f"),
+                fmt(c.p_value, ".4g"),
+                c.test,
+            ]
+        )
     return buf.getvalue()
 
 
@@ -174,14 +217,37 @@ def summarize(results: list[Result]) -> list[SummaryRow]:
     for (fs, mode, method, threshold), rs in groups.items():
         acc = [r.accuracy for r in rs]
         gain = [r.error_gain for r in rs]
-        rows.append(SummaryRow(fs, mode, method, threshold, len(rs), float(np.mean(acc)), _sd(acc),
-                               float(np.mean(gain)), _sd(gain)))
-    return sorted(rows, key=lambda s: (fs_rank.get(s.feature_set, 9), s.feature_set, s.mode,
-                                       method_rank.get(s.method, 99), s.threshold))
+        rows.append(
+            SummaryRow(
+                fs, mode, method, threshold, len(rs), float(np.mean(acc)), _sd(acc), float(np.mean(gain)), _sd(gain)
+            )
+        )
+    return sorted(
+        rows,
+        key=lambda s: (
+            fs_rank.get(s.feature_set, 9),
+            s.feature_set,
+            s.mode,
+            method_rank.get(s.method, 99),
+            s.threshold,
+        ),
+    )
 
 
-SUMMARY_FIELDS = ("feature_set", "mode", "method", "threshold", "runs", "accuracy_mean", "accuracy_sd",
-                  "error_gain_mean", "error_gain_sd", "error_gain_ci95_low", "error_gain_ci95_high", "error_gain")
+SUMMARY_FIELDS = (
+    "feature_set",
+    "mode",
+    "method",
+    "threshold",
+    "runs",
+    "accuracy_mean",
+    "accuracy_sd",
+    "error_gain_mean",
+    "error_gain_sd",
+    "error_gain_ci95_low",
+    "error_gain_ci95_high",
+    "error_gain",
+)
 
 
 def summary_csv(rows: list[SummaryRow]) -> str:
@@ -189,11 +255,22 @@ def summary_csv(rows: list[SummaryRow]) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(SUMMARY_FIELDS)
     for s in rows:
-        w.writerow([s.feature_set, s.mode, s.method, s.threshold, s.runs, f"{s.accuracy_mean:.6f}",
-                    "" if s.accuracy_sd is None else f"{s.accuracy_sd:.6f}", f"{s.error_gain_mean:.4f}",
-                    "" if s.error_gain_sd is None else f"{s.error_gain_sd:.4f}",
-                    "" if s.error_gain_ci is None else f"{s.error_gain_mean - s.error_gain_ci:.4f}",
-                    "" if s.error_gain_ci is None else f"{s.error_gain_mean + s.error_gain_ci:.4f}", s.gain_text])
+        w.writerow(
+            [
+                s.feature_set,
+                s.mode,
+                s.method,
+                s.threshold,
+                s.runs,
+                f"{s.accuracy_mean:.6f}",
+                "" if s.accuracy_sd is None else f"{s.accuracy_sd:.6f}",
+                f"{s.error_gain_mean:.4f}",
+                "" if s.error_gain_sd is None else f"{s.error_gain_sd:.4f}",
+                "" if s.error_gain_ci is None else f"{s.error_gain_mean - s.error_gain_ci:.4f}",
+                "" if s.error_gain_ci is None else f"{s.error_gain_mean + s.error_gain_ci:.4f}",
+                s.gain_text,
+            ]
+        )
     return buf.getvalue()
 
 
@@ -204,7 +281,9 @@ class GainTable:
     feature_set: str
     mode: str
     thresholds: list[int]
-    rows: list[dict]  # {"method", "label", "cells": [SummaryRow | None], "entries": [{"summary", "paper"}]} per threshold
+    rows: list[
+        dict
+    ]  # {"method", "label", "cells": [SummaryRow | None], "entries": [{"summary", "paper"}]} per threshold
     baseline: SummaryRow | None
 
     @property
@@ -249,9 +328,13 @@ def markdown_tables(rows: list[SummaryRow]) -> str:
     out = []
     for t in gain_tables(rows):
         runs = max((c.runs for r in t.rows for c in r["cells"] if c), default=0)
-        base = f"retrained baseline accuracy {t.baseline.accuracy_text} (mean ± sd)" if t.baseline else "no baseline yet"
-        out.append(f"**{t.title}**: error gain in percentage points, mean ± 95 % interval half-width over "
-                   f"{runs} run{'s' if runs != 1 else ''}; {base}.")
+        base = (
+            f"retrained baseline accuracy {t.baseline.accuracy_text} (mean ± sd)" if t.baseline else "no baseline yet"
+        )
+        out.append(
+            f"**{t.title}**: error gain in percentage points, mean ± 95 % interval half-width over "
+            f"{runs} run{'s' if runs != 1 else ''}; {base}."
+        )
         out.append("")
         out.append("| method | " + " | ".join(f"{th} %" for th in t.thresholds) + " |")
         out.append("|---|" + "---|" * len(t.thresholds))
@@ -280,8 +363,17 @@ def plot_gains(rows: list[SummaryRow], feature_set: str, path: str | Path, *, n_
         x = [s.threshold for s in pts]
         y = [s.error_gain_mean for s in pts]
         err = [s.error_gain_ci or 0.0 for s in pts]
-        ax.errorbar(x, y, yerr=err if any(err) else None, label=label(method), color=registry.colour(method),
-                    marker="o", markersize=4, linewidth=1.6 if method == "normlime" else 1.1, capsize=2)
+        ax.errorbar(
+            x,
+            y,
+            yerr=err if any(err) else None,
+            label=label(method),
+            color=registry.colour(method),
+            marker="o",
+            markersize=4,
+            linewidth=1.6 if method == "normlime" else 1.1,
+            capsize=2,
+        )
     ax.axhline(0, color="black", linewidth=0.6)
     runs = max(s.runs for s in mine)
     note = f"mean{' ± 95 % interval' if runs > 1 else ''} over {runs} run{'s' if runs > 1 else ''}"
@@ -334,7 +426,7 @@ class Report:
     @property
     def updated(self) -> datetime:
         stamps = [p.stat().st_mtime for p in (self.out_dir / RESULTS, self.out_dir / MANIFEST) if p.exists()]
-        return datetime.fromtimestamp(max(stamps, default=0), tz=timezone.utc)
+        return datetime.fromtimestamp(max(stamps, default=0), tz=UTC)
 
     @property
     def mode(self) -> str:
@@ -425,5 +517,8 @@ def list_reports(root: str | Path) -> list[Report]:
 
 def format_seconds(seconds: float) -> str:
     seconds = int(round(seconds))
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02d}"
-
+    return (
+        f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+        if seconds >= 3600
+        else f"{seconds // 60}:{seconds % 60:02d}"
+    )

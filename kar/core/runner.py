@@ -9,16 +9,17 @@
 
 :func:`run_kar` chains them.
 """
+
 from __future__ import annotations
 
 import logging
 import os
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -32,13 +33,23 @@ from .errors import KarError
 from .rankings import cell_importance, compute_rankings
 from .spaces import FeatureSpace
 from .spec import KarSpec, fingerprint
-from .store import MANIFEST, MANIFEST_KIND, RANKINGS, RESULTS, ResultsLog, load_rankings_cache, prepare_out_dir, save_rankings_cache, write_json_atomic
+from .store import (
+    MANIFEST,
+    MANIFEST_KIND,
+    RANKINGS,
+    RESULTS,
+    ResultsLog,
+    load_rankings_cache,
+    prepare_out_dir,
+    save_rankings_cache,
+    write_json_atomic,
+)
 
 logger = logging.getLogger(__name__)
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def host() -> dict:
@@ -48,7 +59,11 @@ def host() -> dict:
     """
     cpu = platform.processor() or platform.machine()
     try:
-        names = [ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("model name")]
+        names = [
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if ln.startswith("model name")
+        ]
         cpu = names[0] if names else cpu
     except OSError:
         pass
@@ -113,10 +128,15 @@ class CellTask:
 
     def run(self, cell: Cell) -> tuple[Cell, float, float]:
         space = self.spaces[cell.feature_set]
-        importance = None if cell.is_baseline else cell_importance(self.rankings, cell.feature_set, cell.method, cell.seed, space.dim)
+        importance = (
+            None
+            if cell.is_baseline
+            else cell_importance(self.rankings, cell.feature_set, cell.method, cell.seed, space.dim)
+        )
         with using(Compute(precision=self.precision)):
-            acc, seconds = run_cell(space, importance, cell, mode=self.mode, config=self.config,
-                                    device=self.device, tiebreak_seed=cell.seed)
+            acc, seconds = run_cell(
+                space, importance, cell, mode=self.mode, config=self.config, device=self.device, tiebreak_seed=cell.seed
+            )
         return cell, acc, seconds
 
 
@@ -158,8 +178,17 @@ class Run:
         return self.spec.key(cell)
 
 
-def open_run(spec: KarSpec, spaces: dict[str, FeatureSpace], out_dir: str | Path, *, inputs: dict,
-             device: str = "cpu", jobs: int = 1, restart: bool = False, manifest_extra: dict | None = None) -> Run:
+def open_run(
+    spec: KarSpec,
+    spaces: dict[str, FeatureSpace],
+    out_dir: str | Path,
+    *,
+    inputs: dict,
+    device: str = "cpu",
+    jobs: int = 1,
+    restart: bool = False,
+    manifest_extra: dict | None = None,
+) -> Run:
     """Step 1: refuse a folder holding another run, write this run's manifest, read the cells done."""
     missing = [fs for fs in spec.feature_sets if fs not in spaces]
     if missing:
@@ -191,8 +220,9 @@ def open_run(spec: KarSpec, spaces: dict[str, FeatureSpace], out_dir: str | Path
     return run
 
 
-def rank_features(run: Run, spaces: dict[str, FeatureSpace], models: dict[str, nn.Module], *,
-                  progress: bool = True) -> dict[str, np.ndarray]:
+def rank_features(
+    run: Run, spaces: dict[str, FeatureSpace], models: dict[str, nn.Module], *, progress: bool = True
+) -> dict[str, np.ndarray]:
     """Step 2: every ranking of the grid; cached ones reused, new ones saved one by one."""
     from tqdm import tqdm
 
@@ -206,7 +236,9 @@ def rank_features(run: Run, spaces: dict[str, FeatureSpace], models: dict[str, n
             return None
 
         def update(done: int, total: int) -> None:
-            bar = bars.get(key) or bars.setdefault(key, tqdm(total=total, desc=f"ranking {key}", unit="img", leave=False))
+            bar = bars.get(key) or bars.setdefault(
+                key, tqdm(total=total, desc=f"ranking {key}", unit="img", leave=False)
+            )
             bar.update(done - bar.n)
 
         return update
@@ -223,8 +255,13 @@ def rank_features(run: Run, spaces: dict[str, FeatureSpace], models: dict[str, n
     t0 = time.perf_counter()
     try:
         rankings, _ = compute_rankings(
-            {fs: spaces[fs] for fs in run.spec.feature_sets}, models, run.spec.methods, config=run.spec.ranking,
-            seed=run.spec.seed, cache=cache, on_ranking=on_ranking,
+            {fs: spaces[fs] for fs in run.spec.feature_sets},
+            models,
+            run.spec.methods,
+            config=run.spec.ranking,
+            seed=run.spec.seed,
+            cache=cache,
+            on_ranking=on_ranking,
             progress_factory=progress_factory,
         )
     finally:
@@ -261,17 +298,33 @@ class _Recorder:
     def _write(self, cell: Cell, acc: float, seconds: float) -> None:
         acc = round(acc, 6)  # as written to results.csv, so a resumed run's gains match to the digit
         base = self.baselines[(cell.feature_set, cell.run)]
-        result = Result(cell.feature_set, self.run.spec.mode, cell.method, cell.threshold, cell.run, cell.seed, acc,
-                        0.0 if cell.is_baseline else (base - acc) * 100.0, seconds)
+        result = Result(
+            cell.feature_set,
+            self.run.spec.mode,
+            cell.method,
+            cell.threshold,
+            cell.run,
+            cell.seed,
+            acc,
+            0.0 if cell.is_baseline else (base - acc) * 100.0,
+            seconds,
+        )
         self.run.log.append(result)
         self.run.done[result.key] = result
         self.run.ran += 1
         self.on_row(cell, result)
 
 
-def train_cells(run: Run, spaces: dict[str, FeatureSpace], rankings: dict[str, np.ndarray], *,
-                executor: Executor, device: str = "cpu", progress: bool = True,
-                on_cell: Callable[[Result], None] | None = None) -> None:
+def train_cells(
+    run: Run,
+    spaces: dict[str, FeatureSpace],
+    rankings: dict[str, np.ndarray],
+    *,
+    executor: Executor,
+    device: str = "cpu",
+    progress: bool = True,
+    on_cell: Callable[[Result], None] | None = None,
+) -> None:
     """Step 3: the pending cells on ``executor``; each result is written here, by the driver, once."""
     from tqdm import tqdm
 
@@ -279,8 +332,13 @@ def train_cells(run: Run, spaces: dict[str, FeatureSpace], rankings: dict[str, n
     if not pending:
         return
     eta = _Eta(pending, list(run.done.values()), executor.workers)
-    bar = tqdm(total=len(pending), desc=f"{run.spec.mode.upper()} cells", unit="cell", disable=not progress,
-               bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} cells [{elapsed}{postfix}]")
+    bar = tqdm(
+        total=len(pending),
+        desc=f"{run.spec.mode.upper()} cells",
+        unit="cell",
+        disable=not progress,
+        bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} cells [{elapsed}{postfix}]",
+    )
     bar.set_postfix_str("ETA after the first cells")
 
     def on_row(cell: Cell, result: Result) -> None:
@@ -291,8 +349,14 @@ def train_cells(run: Run, spaces: dict[str, FeatureSpace], rankings: dict[str, n
         if on_cell is not None:
             on_cell(result)
 
-    task = CellTask({fs: spaces[fs] for fs in run.spec.feature_sets}, rankings, run.spec.mode, run.spec.train, str(device),
-                    precision=run.spec.precision)
+    task = CellTask(
+        {fs: spaces[fs] for fs in run.spec.feature_sets},
+        rankings,
+        run.spec.mode,
+        run.spec.train,
+        str(device),
+        precision=run.spec.precision,
+    )
     recorder = _Recorder(run, on_row)
     t0 = time.perf_counter()
     try:
@@ -309,8 +373,9 @@ def close_run(run: Run, status: str) -> list[Result]:
     results = sorted(run.done.values(), key=lambda r: order.get(r.key, len(order)))
     if status == "complete":
         run.log.rewrite(results)  # canonical grid order, whatever order the workers finished in
-    run.session.update(status=status, finished=_now(), cells_run=run.ran,
-                       seconds=round(time.perf_counter() - run.started, 2))
+    run.session.update(
+        status=status, finished=_now(), cells_run=run.ran, seconds=round(time.perf_counter() - run.started, 2)
+    )
     manifest = run.manifest
     manifest["cells_done"] = len(run.done)
     manifest["timings"] = timings(manifest["rankings"], run.done.values(), manifest["sessions"])
@@ -352,15 +417,25 @@ def run_kar(
     the run (the rows written so far stay).
     """
     executor = executor or default_executor(jobs, scheduler)
-    run = open_run(spec, spaces, out_dir, inputs=inputs, device=str(device), jobs=executor.workers,
-                   restart=restart, manifest_extra=manifest_extra)
+    run = open_run(
+        spec,
+        spaces,
+        out_dir,
+        inputs=inputs,
+        device=str(device),
+        jobs=executor.workers,
+        restart=restart,
+        manifest_extra=manifest_extra,
+    )
     skipped = len(run.done)
     status = "interrupted"
     try:
         with using(Compute(precision=spec.precision)):  # the rankings' batches, in this process
             rankings = rank_features(run, spaces, models, progress=progress)
         try:
-            train_cells(run, spaces, rankings, executor=executor, device=str(device), progress=progress, on_cell=on_cell)
+            train_cells(
+                run, spaces, rankings, executor=executor, device=str(device), progress=progress, on_cell=on_cell
+            )
         except ExecutorError as exc:
             raise KarError(str(exc)) from None
         status = "complete" if len(run.done) == len(spec.cells()) else "incomplete"

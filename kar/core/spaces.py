@@ -8,10 +8,11 @@ once, and KAR retrains the fully connected part (``make_head(1600)``) from
 scratch on the masked features (no augmentation: shifting applies to images).
 The model the methods explain there is the checkpoint's own head.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 from torch import nn
@@ -64,7 +65,9 @@ class FeatureSpace:
         self.y_train = torch.as_tensor(self.y_train, dtype=torch.int64)
         self.y_test = torch.as_tensor(self.y_test, dtype=torch.int64)
         if self.x_train.ndim != 2 or self.x_test.shape[1:] != self.x_train.shape[1:]:
-            raise ValueError(f"x_train {tuple(self.x_train.shape)} and x_test {tuple(self.x_test.shape)} must be (n, d)")
+            raise ValueError(
+                f"x_train {tuple(self.x_train.shape)} and x_test {tuple(self.x_test.shape)} must be (n, d)"
+            )
         self.means = self.x_train.double().mean(0).float()  # float64 sums: no drift over 60,000 rows
         self.scale = float(self.x_train.max() - self.x_train.min()) or 1.0
         if self.noise not in NOISE_UNITS:
@@ -87,8 +90,14 @@ class FeatureSpace:
 
     def describe(self) -> dict:
         """The space as the manifest records it."""
-        return {"features": self.dim, "train": len(self.y_train), "test": len(self.y_test),
-                "description": self.description, "feature_range": self.scale, "noise_unit": self.noise_unit_name}
+        return {
+            "features": self.dim,
+            "train": len(self.y_train),
+            "test": len(self.y_test),
+            "description": self.description,
+            "feature_range": self.scale,
+            "noise_unit": self.noise_unit_name,
+        }
 
     def build_model(self, seed: int) -> nn.Module:
         return ARCHITECTURES[self.architecture](self.dim, seed)
@@ -97,7 +106,12 @@ class FeatureSpace:
 def pixel_space(data) -> FeatureSpace:
     """The 784 input pixels of an :class:`explainers.data.MnistData`."""
     return FeatureSpace(
-        "pixels", "cnn", data.x_train, data.y_train, data.x_test, data.y_test,
+        "pixels",
+        "cnn",
+        data.x_train,
+        data.y_train,
+        data.x_test,
+        data.y_test,
         description="784 input pixels; retrains the whole CNN (random-shift augmentation as in training)",
     )
 
@@ -115,16 +129,22 @@ def conv_features(model: nn.Module, x, batch_size: int = 1000) -> torch.Tensor:
     x = torch.as_tensor(x, dtype=torch.float32)
     model.eval()
     with using(Compute(precision="fp32")) as compute:
-        parts = [forward(model.features, compute.images(x[i : i + batch_size].to(device).reshape(-1, 1, 28, 28))).cpu()
-                 for i in range(0, len(x), batch_size)]
+        parts = [
+            forward(model.features, compute.images(x[i : i + batch_size].to(device).reshape(-1, 1, 28, 28))).cpu()
+            for i in range(0, len(x), batch_size)
+        ]
     return torch.cat(parts) if parts else torch.zeros(0, model.head[0].in_features)
 
 
 def conv_space(data, model: nn.Module, batch_size: int = 1000) -> FeatureSpace:
     """The frozen conv features of ``model`` (the explained checkpoint) for every image."""
     return FeatureSpace(
-        "conv", "head", conv_features(model, data.x_train, batch_size), data.y_train,
-        conv_features(model, data.x_test, batch_size), data.y_test,
+        "conv",
+        "head",
+        conv_features(model, data.x_train, batch_size),
+        data.y_train,
+        conv_features(model, data.x_test, batch_size),
+        data.y_test,
         description="1600 outputs of the checkpoint's 2nd conv block (frozen); retrains make_head(1600) from scratch",
         noise="std",
     )
@@ -133,4 +153,3 @@ def conv_space(data, model: nn.Module, batch_size: int = 1000) -> FeatureSpace:
 def explained_models(checkpoint: nn.Module) -> dict[str, nn.Module]:
     """f per feature set: softmax of the whole CNN on pixels, of its head on conv features."""
     return {"pixels": probabilities(checkpoint), "conv": probabilities(checkpoint.head)}
-

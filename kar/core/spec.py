@@ -1,4 +1,5 @@
 """The grid of a run (feature sets x methods x thresholds x runs) and everything that decides its numbers."""
+
 from __future__ import annotations
 
 import hashlib
@@ -35,7 +36,6 @@ PAPER_SETTINGS = {
 }
 
 
-
 @dataclass(frozen=True)
 class KarSpec:
     """Everything that decides the numbers of a run (device and jobs do not)."""
@@ -51,15 +51,22 @@ class KarSpec:
     precision: str = DEFAULT_PRECISION  # arithmetic of every network batch (explainers.compute): it changes the numbers
 
     @classmethod
-    def preset(cls, paper: bool = False, **overrides) -> "KarSpec":
+    def preset(cls, paper: bool = False, **overrides) -> KarSpec:
         """The default grid (or ``paper``'s) with ``overrides`` (KarSpec fields or the settings' keys)."""
         ranking_keys = {f.name for f in fields(RankingConfig)}
         values = {**(PAPER_SETTINGS if paper else DEFAULT_SETTINGS)}
         values.update({k: v for k, v in overrides.items() if k in values or k in ranking_keys})
-        ranking = replace(overrides.get("ranking", RankingConfig()), **{k: v for k, v in values.items() if k in ranking_keys})
+        ranking = replace(
+            overrides.get("ranking", RankingConfig()), **{k: v for k, v in values.items() if k in ranking_keys}
+        )
         rest = {k: v for k, v in overrides.items() if k not in values and k != "ranking"}
-        return cls(thresholds=tuple(values["thresholds"]), runs=values["runs"],
-                   train=TrainConfig(epochs=values["epochs"]), ranking=ranking, **rest)
+        return cls(
+            thresholds=tuple(values["thresholds"]),
+            runs=values["runs"],
+            train=TrainConfig(epochs=values["epochs"]),
+            ranking=ranking,
+            **rest,
+        )
 
     def __post_init__(self):
         unknown = [m for m in self.methods if m not in registry.names(kar=True)]
@@ -81,7 +88,9 @@ class KarSpec:
 
     def cells(self) -> list[Cell]:
         """Baselines first (every gain needs one), then run by run so early runs complete early."""
-        baselines = [Cell(fs, BASELINE, 0, r, self.run_seed(r)) for r in range(1, self.runs + 1) for fs in self.feature_sets]
+        baselines = [
+            Cell(fs, BASELINE, 0, r, self.run_seed(r)) for r in range(1, self.runs + 1) for fs in self.feature_sets
+        ]
         rest = [
             Cell(fs, m, t, r, self.run_seed(r))
             for r in range(1, self.runs + 1)
@@ -124,4 +133,3 @@ def data_fingerprint(described: dict) -> str:
     """Of a data set as ``MnistData.describe()`` gives it (source, sizes, file checksums)."""
     keys = ("source", "train", "test", "files")
     return fingerprint({k: described.get(k) for k in keys})
-

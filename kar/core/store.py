@@ -4,6 +4,7 @@ Finished cells are appended to ``results.csv`` at once (flush + fsync) by the
 driver only; a rerun with the same parameters (their fingerprint is in
 ``manifest.json``) skips them. Rankings are cached in ``rankings.npz``.
 """
+
 from __future__ import annotations
 
 import csv
@@ -77,7 +78,9 @@ def prepare_out_dir(out_dir: str | Path, parameters: dict, *, restart: bool = Fa
     manifest = read_manifest(out)
     if manifest is None:
         if (out / RESULTS).exists():
-            raise KarError(f"{out}: holds {RESULTS} but no readable {MANIFEST}; pass --restart to replace it or choose another --out")
+            raise KarError(
+                f"{out}: holds {RESULTS} but no readable {MANIFEST}; pass --restart to replace it or choose another --out"
+            )
         (out / RANKINGS).unlink(missing_ok=True)  # rankings without a manifest cannot be trusted
         return None
     if manifest.get("fingerprint") != fingerprint(parameters):
@@ -160,4 +163,3 @@ def load_rankings_cache(path: Path) -> dict[str, np.ndarray]:
 
 def save_rankings_cache(path: Path, rankings: dict[str, np.ndarray]) -> None:
     atomic_savez(path, **rankings)
-

@@ -14,10 +14,11 @@ reader can check them against ``results.csv`` by hand:
 - A claim needs at least 2 runs; with fewer, or with a cell missing, it is
   inconclusive and says what is missing.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -123,12 +124,16 @@ def _conv_30_best(cells: _Cells, label: Callable[[str], str]) -> tuple[str, list
     lower = [(c, d, p) for c, (d, _, _), p in zip(others, tests, adjusted) if d < 0 and p < ALPHA]
     means = {c: float(np.mean(list(cells.get("conv", *c).values()))) for c in cells.cells("conv")}
     lowest = min(means, key=means.get)
-    evidence.append(f"lowest mean gain of the {len(means)} conv cells: {label(lowest[0])} at {lowest[1]} % "
-                    f"({means[lowest]:+.2f} pp)")
+    evidence.append(
+        f"lowest mean gain of the {len(means)} conv cells: {label(lowest[0])} at {lowest[1]} % "
+        f"({means[lowest]:+.2f} pp)"
+    )
     if lower:
         (m, t), d, p = min(lower, key=lambda x: x[1])
-        evidence.append(f"{len(lower)} cell(s) significantly lower than {label(REFERENCE)} at 30 % "
-                        f"(Holm over {len(others)} paired tests), e.g. {label(m)} at {t} %: {d:+.2f} pp, p = {p:.3g}")
+        evidence.append(
+            f"{len(lower)} cell(s) significantly lower than {label(REFERENCE)} at 30 % "
+            f"(Holm over {len(others)} paired tests), e.g. {label(m)} at {t} %: {d:+.2f} pp, p = {p:.3g}"
+        )
         return NOT_SUPPORTED, evidence
     evidence.append(f"no cell significantly lower (Holm over {len(others)} paired tests)")
     _, low, high, _ = ci
@@ -152,39 +157,52 @@ def _conv_80_90_lowest(cells: _Cells, label: Callable[[str], str]) -> tuple[str,
     better = [(t, m, d, p) for (t, m), (d, _, _), p in zip(pairs, tests, adjusted) if d < 0 and p < ALPHA]
     family = f"Holm over {len(pairs)} paired tests"
     if worse:
-        evidence += [f"{label(m)} at {t} % is significantly lower: {label(REFERENCE)} minus it {d:+.2f} pp, p = {p:.3g}"
-                     for t, m, d, p in worse]
+        evidence += [
+            f"{label(m)} at {t} % is significantly lower: {label(REFERENCE)} minus it {d:+.2f} pp, p = {p:.3g}"
+            for t, m, d, p in worse
+        ]
         return NOT_SUPPORTED, evidence + [family]
     if len(better) == len(pairs):
         closest = max(zip(pairs, tests, adjusted), key=lambda x: x[1][0])
         (t, m), (d, _, _), p = closest
-        return SUPPORTED, evidence + [f"lower than every other method at both thresholds ({family}); "
-                                      f"closest: {label(m)} at {t} %, {d:+.2f} pp, p = {p:.3g}"]
-    undecided = [f"{label(m)} at {t} % ({d:+.2f} pp, p = {p:.3g})"
-                 for (t, m), (d, _, _), p in zip(pairs, tests, adjusted) if not (d < 0 and p < ALPHA)]
+        return SUPPORTED, evidence + [
+            f"lower than every other method at both thresholds ({family}); "
+            f"closest: {label(m)} at {t} %, {d:+.2f} pp, p = {p:.3g}"
+        ]
+    undecided = [
+        f"{label(m)} at {t} % ({d:+.2f} pp, p = {p:.3g})"
+        for (t, m), (d, _, _), p in zip(pairs, tests, adjusted)
+        if not (d < 0 and p < ALPHA)
+    ]
     return INCONCLUSIVE, evidence + [f"not significantly lower than: {', '.join(undecided)} ({family})"]
 
 
 # The paper's claims, in its words, with the rule that decides each. One place: the report, the
 # command and the KAR page all read these.
 CLAIMS = (
-    ("pixels-50-zero",
-     "Input pixels: NormLIME's error gain is about 0 when 50 % of the pixels are removed",
-     "0 % error gain at 50 %, the best of all methods",
-     f"supported if the 95 % interval lies within ±{ABOUT_ZERO} pp; not supported if it lies entirely outside",
-     _pixels_50_zero),
-    ("conv-30-best",
-     "Conv features: NormLIME reaches the best accuracy of all at 30 % removed, better than the original model",
-     "99.31 % accuracy at 30 % against the original's 99.06 % (a gain of -0.25 pp)",
-     "supported if the gain's interval is below 0 and it is the lowest mean of all conv cells with no cell "
-     "significantly lower; not supported if the interval lies entirely at or above 0 or a cell is significantly lower",
-     _conv_30_best),
-    ("conv-80-90-lowest",
-     "Conv features: NormLIME has the lowest error gain of all methods at 80 % and 90 % removed",
-     "0 pp at 80 % (LIME 0.3) and 0.45 pp at 90 % (LIME 0.6, all others at least 1.25)",
-     "supported if NormLIME is significantly lower than every other method at both thresholds; not supported "
-     "if any method is significantly lower than NormLIME at either",
-     _conv_80_90_lowest),
+    (
+        "pixels-50-zero",
+        "Input pixels: NormLIME's error gain is about 0 when 50 % of the pixels are removed",
+        "0 % error gain at 50 %, the best of all methods",
+        f"supported if the 95 % interval lies within ±{ABOUT_ZERO} pp; not supported if it lies entirely outside",
+        _pixels_50_zero,
+    ),
+    (
+        "conv-30-best",
+        "Conv features: NormLIME reaches the best accuracy of all at 30 % removed, better than the original model",
+        "99.31 % accuracy at 30 % against the original's 99.06 % (a gain of -0.25 pp)",
+        "supported if the gain's interval is below 0 and it is the lowest mean of all conv cells with no cell "
+        "significantly lower; not supported if the interval lies entirely at or above 0 or a cell is significantly lower",
+        _conv_30_best,
+    ),
+    (
+        "conv-80-90-lowest",
+        "Conv features: NormLIME has the lowest error gain of all methods at 80 % and 90 % removed",
+        "0 pp at 80 % (LIME 0.3) and 0.45 pp at 90 % (LIME 0.6, all others at least 1.25)",
+        "supported if NormLIME is significantly lower than every other method at both thresholds; not supported "
+        "if any method is significantly lower than NormLIME at either",
+        _conv_80_90_lowest,
+    ),
 )
 
 
@@ -196,8 +214,16 @@ def verdicts(results: list[Result], label: Callable[[str], str] | None = None) -
     out = []
     for key, statement, paper, rule, judge in CLAIMS:
         outcome, evidence = judge(cells, label)
-        out.append(Verdict(key, statement, paper, outcome, evidence,
-                           rule + f"; paired t-tests Holm-corrected at alpha = {ALPHA}, intervals 95 % t over runs"))
+        out.append(
+            Verdict(
+                key,
+                statement,
+                paper,
+                outcome,
+                evidence,
+                rule + f"; paired t-tests Holm-corrected at alpha = {ALPHA}, intervals 95 % t over runs",
+            )
+        )
     return out
 
 

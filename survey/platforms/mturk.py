@@ -3,14 +3,16 @@
 Every call to MTurk goes through a boto3 client passed in (``make_client`` builds the real
 one), so the commands' tests replace it with botocore's Stubber and never touch the network.
 """
+
 from __future__ import annotations
 
 import hashlib
 import logging
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 
@@ -85,8 +87,10 @@ def external_question_xml(url: str, frame_height: int = 0) -> str:
 
 def hit_description(study: Study) -> str:
     """What workers read about the HIT, with the study's own numbers ("25 sets of four images" for the paper's)."""
-    return (f"Look at {study.n_questions} sets of {study.n_options_in_words} images and pick, in each, the one that "
-            f"best explains a digit. About {estimated_minutes(study.n_questions)} minutes.")
+    return (
+        f"Look at {study.n_questions} sets of {study.n_options_in_words} images and pick, in each, the one that "
+        f"best explains a digit. About {estimated_minutes(study.n_questions)} minutes."
+    )
 
 
 def request_token(study: Study, live: bool, batch: str) -> str:
@@ -129,20 +133,44 @@ class HitOptions:
     def qualifications(self, live: bool) -> list[dict[str, Any]]:
         quals: list[dict[str, Any]] = []
         if self.min_approval_rate is not None:
-            quals.append({"QualificationTypeId": QUAL_PERCENT_APPROVED, "Comparator": "GreaterThanOrEqualTo",
-                          "IntegerValues": [self.min_approval_rate], "ActionsGuarded": "DiscoverPreviewAndAccept"})
+            quals.append(
+                {
+                    "QualificationTypeId": QUAL_PERCENT_APPROVED,
+                    "Comparator": "GreaterThanOrEqualTo",
+                    "IntegerValues": [self.min_approval_rate],
+                    "ActionsGuarded": "DiscoverPreviewAndAccept",
+                }
+            )
         if self.min_approved_hits is not None:
-            quals.append({"QualificationTypeId": QUAL_NUMBER_APPROVED, "Comparator": "GreaterThanOrEqualTo",
-                          "IntegerValues": [self.min_approved_hits], "ActionsGuarded": "DiscoverPreviewAndAccept"})
+            quals.append(
+                {
+                    "QualificationTypeId": QUAL_NUMBER_APPROVED,
+                    "Comparator": "GreaterThanOrEqualTo",
+                    "IntegerValues": [self.min_approved_hits],
+                    "ActionsGuarded": "DiscoverPreviewAndAccept",
+                }
+            )
         if self.locales:
-            quals.append({"QualificationTypeId": QUAL_LOCALE, "Comparator": "In",
-                          "LocaleValues": [{"Country": c.upper()} for c in self.locales],
-                          "ActionsGuarded": "DiscoverPreviewAndAccept"})
+            quals.append(
+                {
+                    "QualificationTypeId": QUAL_LOCALE,
+                    "Comparator": "In",
+                    "LocaleValues": [{"Country": c.upper()} for c in self.locales],
+                    "ActionsGuarded": "DiscoverPreviewAndAccept",
+                }
+            )
         if self.masters:
-            quals.append({"QualificationTypeId": QUAL_MASTERS[live], "Comparator": "Exists",
-                          "ActionsGuarded": "DiscoverPreviewAndAccept"})
+            quals.append(
+                {
+                    "QualificationTypeId": QUAL_MASTERS[live],
+                    "Comparator": "Exists",
+                    "ActionsGuarded": "DiscoverPreviewAndAccept",
+                }
+            )
         for qid in self.qualification_ids:
-            quals.append({"QualificationTypeId": qid, "Comparator": "Exists", "ActionsGuarded": "DiscoverPreviewAndAccept"})
+            quals.append(
+                {"QualificationTypeId": qid, "Comparator": "Exists", "ActionsGuarded": "DiscoverPreviewAndAccept"}
+            )
         return quals
 
 
@@ -217,7 +245,11 @@ def _find_hit_by_annotation(client, token: str) -> dict | None:
 
 
 def worker_url(hit: MTurkHIT) -> str:
-    return f"{WORKER_SITES[not hit.sandbox]}/projects/{hit.hit_type_id}/tasks" if hit.hit_type_id else WORKER_SITES[not hit.sandbox]
+    return (
+        f"{WORKER_SITES[not hit.sandbox]}/projects/{hit.hit_type_id}/tasks"
+        if hit.hit_type_id
+        else WORKER_SITES[not hit.sandbox]
+    )
 
 
 # --- reviewing submitted assignments -------------------------------------------------------------
@@ -271,7 +303,9 @@ def sync_assignments(client, study: Study, live: bool = False, reject_failed: bo
     report = SyncReport()
     hits = list(MTurkHIT.objects.filter(study=study, sandbox=not live))
     if not hits:
-        raise MTurkError(f"study {study.slug} has no {'live' if live else 'sandbox'} HIT recorded (run mturk_create_hit)")
+        raise MTurkError(
+            f"study {study.slug} has no {'live' if live else 'sandbox'} HIT recorded (run mturk_create_hit)"
+        )
     for hit in hits:
         for assignment in submitted_assignments(client, hit.hit_id):
             try:
@@ -292,8 +326,12 @@ def _review(client, study: Study, assignment: dict, reject_failed: bool, report:
         return
     if participant.worker_id != assignment.get("WorkerId"):
         report.held.append((assignment_id, f"worker {assignment.get('WorkerId')} differs from the participant's"))
-        logger.warning("assignment %s: submitted by %s but taken by %s", assignment_id, assignment.get("WorkerId"),
-                       participant.worker_id)
+        logger.warning(
+            "assignment %s: submitted by %s but taken by %s",
+            assignment_id,
+            assignment.get("WorkerId"),
+            participant.worker_id,
+        )
         return
     if not participant.is_finished:
         report.held.append((assignment_id, "the survey was not finished"))

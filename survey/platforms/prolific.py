@@ -1,4 +1,5 @@
 """Prolific: the URL parameters it appends and the completion redirect it expects."""
+
 from __future__ import annotations
 
 from urllib.parse import urlencode

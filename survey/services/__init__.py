@@ -22,6 +22,7 @@ The package is split by domain; every public name is re-exported here, so caller
 Participants' pages import this package: nothing here imports NumPy, Pillow or matplotlib at
 import time (``survey.attention`` is imported inside the functions that build studies).
 """
+
 from __future__ import annotations
 
 from .answers import (

@@ -1,11 +1,12 @@
 """Answering: recording a participant's answers, finishing (the pass rule) and the review of the work."""
+
 from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Collection, Sequence
 
 from django.db import transaction
 from django.db.models import Exists, OuterRef
@@ -114,7 +115,9 @@ def answer_problems(
         problems.append(AnswerProblem(rule, message))
 
     if options is not None and (set(options) != set(item_options) or len(options) != n_options):
-        broken(AnswerRule.OPTIONS, f"the options shown are not the {n_options} options of item {item_id} of study {study}")
+        broken(
+            AnswerRule.OPTIONS, f"the options shown are not the {n_options} options of item {item_id} of study {study}"
+        )
     if not 1 <= choice <= n_options:
         broken(AnswerRule.CHOICE, f"choice {choice} is not between 1 and {n_options}")
     if sheet_item_id is None or sheet_item_id != item_id:
@@ -141,17 +144,40 @@ _REFUSAL_LOG = {
 
 
 _lock_participant = PreparedQuery(  # one participant's answers are written one at a time (double submits wait)
-    lambda participant_id: Participant.objects.select_for_update().filter(pk=participant_id).order_by().values_list("status"),
+    lambda participant_id: (
+        Participant.objects.select_for_update().filter(pk=participant_id).order_by().values_list("status")
+    ),
     int,
 )
 _shown_option = PreparedQuery(
-    lambda participant_id, position, choice: ShownOption.objects.filter(
-        entry__participant_id=participant_id, entry__position=position, position=choice
-    ).annotate(earlier_open=Exists(SheetEntry.objects.filter(
-        participant_id=OuterRef("entry__participant_id"), position__lt=OuterRef("entry__position"), answer__isnull=True
-    ))).order_by().values_list("id", "entry_id", "entry__item_id", "entry__item__kind", "entry__shown_at", "entry__answer__id",
-                    "entry__answer__position", "option__method", "option__is_correct", "earlier_open"),
-    int, int, int,
+    lambda participant_id, position, choice: (
+        ShownOption.objects.filter(entry__participant_id=participant_id, entry__position=position, position=choice)
+        .annotate(
+            earlier_open=Exists(
+                SheetEntry.objects.filter(
+                    participant_id=OuterRef("entry__participant_id"),
+                    position__lt=OuterRef("entry__position"),
+                    answer__isnull=True,
+                )
+            )
+        )
+        .order_by()
+        .values_list(
+            "id",
+            "entry_id",
+            "entry__item_id",
+            "entry__item__kind",
+            "entry__shown_at",
+            "entry__answer__id",
+            "entry__answer__position",
+            "option__method",
+            "option__is_correct",
+            "earlier_open",
+        )
+    ),
+    int,
+    int,
+    int,
 )
 
 
@@ -176,28 +202,57 @@ def record_answer(
         # the columns' ranges are not sent to the database (answer_problems refuses them).
         in_range = 1 <= position <= MAX_QUESTIONS and 1 <= choice <= MAX_OPTIONS
         shown = _shown_option(participant.pk, position, choice) if in_range else []
-        shown_id, entry_id, sheet_item_id, kind, shown_at, answer_id, answer_position, method, is_correct, earlier_open = (
-            shown[0] if shown else (None,) * 10
-        )
+        (
+            shown_id,
+            entry_id,
+            sheet_item_id,
+            kind,
+            shown_at,
+            answer_id,
+            answer_position,
+            method,
+            is_correct,
+            earlier_open,
+        ) = shown[0] if shown else (None,) * 10
         first_open = next_position(participant) if earlier_open else None
         problems = answer_problems(
-            n_options=n_options, position=position, item_id=item_id, choice=choice, sheet_item_id=sheet_item_id,
-            shown_at=shown_at, answered=answer_id is not None, first_open=first_open,
+            n_options=n_options,
+            position=position,
+            item_id=item_id,
+            choice=choice,
+            sheet_item_id=sheet_item_id,
+            shown_at=shown_at,
+            answered=answer_id is not None,
+            first_open=first_open,
         )
         if problems:
             problem = problems[0]
-            logger.warning(_REFUSAL_LOG.get(problem.rule, "participant %(who)s: %(message)s"), {
-                "who": participant.public_id, "choice": choice, "item": item_id, "position": position,
-                "first_open": first_open, "message": problem.message,
-            })
+            logger.warning(
+                _REFUSAL_LOG.get(problem.rule, "participant %(who)s: %(message)s"),
+                {
+                    "who": participant.public_id,
+                    "choice": choice,
+                    "item": item_id,
+                    "position": position,
+                    "first_open": first_open,
+                    "message": problem.message,
+                },
+            )
             raise problem.refusal()
         if answer_id is not None:
             if answer_position != choice:
-                logger.info("participant %s: second answer (%s) to question %s ignored; the first (%s) stands",
-                            participant.public_id, choice, position, answer_position)
+                logger.info(
+                    "participant %s: second answer (%s) to question %s ignored; the first (%s) stands",
+                    participant.public_id,
+                    choice,
+                    position,
+                    answer_position,
+                )
             return AnswerResult(
-                Answer.objects.get(pk=answer_id), created=False,
-                finished=status == Participant.Status.FINISHED, next_position=next_position(participant),
+                Answer.objects.get(pk=answer_id),
+                created=False,
+                finished=status == Participant.Status.FINISHED,
+                next_position=next_position(participant),
             )
         now = max(now or timezone.now(), shown_at)
         answer = Answer.objects.create(
@@ -234,8 +289,13 @@ def finish_participant(participant: Participant, now: datetime | None = None) ->
         locked.status = Participant.Status.FINISHED
         locked.finished_at = max(now or timezone.now(), locked.started_at)
         locked.save(update_fields=["checks_passed", "passed", "status", "finished_at"])
-    logger.info("participant %s finished study %s: %s of %s checks passed", locked.public_id, locked.study.slug,
-                passed_checks, locked.study.n_attention_checks)
+    logger.info(
+        "participant %s finished study %s: %s of %s checks passed",
+        locked.public_id,
+        locked.study.slug,
+        passed_checks,
+        locked.study.n_attention_checks,
+    )
     return locked
 
 

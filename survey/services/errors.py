@@ -1,4 +1,5 @@
 """The errors of the survey's rules: requests refused (with the HTTP status a view answers with), files not imported."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,11 +1,13 @@
 """Building studies: their methods, question counts, items, images and consent text; replacing attention checks."""
+
 from __future__ import annotations
 
 import logging
 import math
 import random
 import secrets
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.utils import timezone
@@ -66,8 +68,9 @@ def check_method_names(methods: Sequence[str]) -> tuple[str, ...]:
     """``methods`` if they can be a study's (2 to 6 different registered names); else :class:`BadStudyInput`."""
     methods = tuple(methods)
     if not MIN_OPTIONS <= len(methods) <= MAX_OPTIONS:
-        raise BadStudyInput(f"{len(methods)} methods ({', '.join(methods) or 'none'}): "
-                            f"a study compares {MIN_OPTIONS} to {MAX_OPTIONS}")
+        raise BadStudyInput(
+            f"{len(methods)} methods ({', '.join(methods) or 'none'}): a study compares {MIN_OPTIONS} to {MAX_OPTIONS}"
+        )
     repeated = sorted({m for m in methods if methods.count(m) > 1})
     if repeated:
         raise BadStudyInput(f"method(s) {', '.join(repeated)} named twice: give each method once")
@@ -81,12 +84,15 @@ def check_methods(explanation_set: ExplanationSet, methods: Sequence[str]) -> tu
     """``methods`` as a study's methods, or :class:`BadStudyInput` saying in one line what is wrong
     (see :func:`check_method_names`; the explanation set must also hold their maps of every digit)."""
     methods = check_method_names(methods)
-    have = set(ClassMap.objects.filter(explanation_set=explanation_set, method__in=methods)
-               .values_list("method", "digit"))
+    have = set(
+        ClassMap.objects.filter(explanation_set=explanation_set, method__in=methods).values_list("method", "digit")
+    )
     missing = [f"{method} {digit}" for method in methods for digit in range(DIGITS) if (method, digit) not in have]
     if missing:
-        raise BadStudyInput(f"explanation set {explanation_set.name} lacks the maps {', '.join(missing[:5])}"
-                            + (f" (and {len(missing) - 5} more)" if len(missing) > 5 else ""))
+        raise BadStudyInput(
+            f"explanation set {explanation_set.name} lacks the maps {', '.join(missing[:5])}"
+            + (f" (and {len(missing) - 5} more)" if len(missing) > 5 else "")
+        )
     return methods
 
 
@@ -118,16 +124,22 @@ def create_study(
     if n_real_questions is None:
         n_real_questions = default_real_questions(len(methods))
     if n_real_questions < block or n_real_questions % block or n_real_questions > MAX_REAL_QUESTIONS:
-        raise BadStudyInput(f"{n_real_questions} real questions: with {len(methods)} methods use a multiple of "
-                            f"{block} (every digit and every method in every position equally often), "
-                            f"at most {MAX_REAL_QUESTIONS}")
+        raise BadStudyInput(
+            f"{n_real_questions} real questions: with {len(methods)} methods use a multiple of "
+            f"{block} (every digit and every method in every position equally often), "
+            f"at most {MAX_REAL_QUESTIONS}"
+        )
     if not MIN_ATTENTION_CHECKS <= n_attention_checks <= MAX_ATTENTION_CHECKS:
-        raise BadStudyInput(f"{n_attention_checks} attention checks: use {MIN_ATTENTION_CHECKS} to {MAX_ATTENTION_CHECKS}")
+        raise BadStudyInput(
+            f"{n_attention_checks} attention checks: use {MIN_ATTENTION_CHECKS} to {MAX_ATTENTION_CHECKS}"
+        )
     if not 0 <= pass_threshold <= n_attention_checks:
         raise BadStudyInput(f"pass threshold {pass_threshold}: use 0 to {n_attention_checks}")
     if Study.objects.filter(slug=slug).exists():
         raise BadStudyInput(f"a study with slug {slug!r} already exists")
-    maps = {(m.method, m.digit): m for m in ClassMap.objects.filter(explanation_set=explanation_set, method__in=methods)}
+    maps = {
+        (m.method, m.digit): m for m in ClassMap.objects.filter(explanation_set=explanation_set, method__in=methods)
+    }
     platform_settings.setdefault("consent_text", default_consent(n_real_questions + n_attention_checks, len(methods)))
     if pictures is None:
         from .. import attention
@@ -158,16 +170,25 @@ def _build_items(study: Study, maps: dict, pictures: tuple[np.ndarray, np.ndarra
     typical, means = pictures
     images = {
         key: StudyImage.objects.create(
-            study=study, role=StudyImage.Role.MAP, method=key[0], digit=key[1], class_map=cm, png=bytes(cm.png),
+            study=study,
+            role=StudyImage.Role.MAP,
+            method=key[0],
+            digit=key[1],
+            class_map=cm,
+            png=bytes(cm.png),
             description=f"{key[0]} map of digit {key[1]}",
         )
         for key, cm in maps.items()
     }
     repeats = study.n_real_questions // DIGITS
     checks = attention.plan_checks(study.n_attention_checks, rng, study.n_options)
-    planned = [(number, Item.Kind.REAL, (number - 1) // repeats, None) for number in range(1, study.n_real_questions + 1)]
-    planned += [(study.n_real_questions + offset + 1, Item.Kind.ATTENTION, plan.digit, plan)
-                for offset, plan in enumerate(checks)]
+    planned = [
+        (number, Item.Kind.REAL, (number - 1) // repeats, None) for number in range(1, study.n_real_questions + 1)
+    ]
+    planned += [
+        (study.n_real_questions + offset + 1, Item.Kind.ATTENTION, plan.digit, plan)
+        for offset, plan in enumerate(checks)
+    ]
     # Rows are written in a random order: item ids reach participants' pages (the answer form),
     # and ids in numbering order would put every attention check after the real questions.
     rng.shuffle(planned)
@@ -176,7 +197,10 @@ def _build_items(study: Study, maps: dict, pictures: tuple[np.ndarray, np.ndarra
     def picture(digit: int) -> StudyImage:
         if digit not in check_images:
             check_images[digit] = StudyImage.objects.create(
-                study=study, role=StudyImage.Role.CHECK, digit=digit, png=attention.digit_png(typical[digit]),
+                study=study,
+                role=StudyImage.Role.CHECK,
+                digit=digit,
+                png=attention.digit_png(typical[digit]),
                 description=f"typical handwritten {digit}",
             )
         return check_images[digit]
@@ -191,11 +215,16 @@ def _build_items(study: Study, maps: dict, pictures: tuple[np.ndarray, np.ndarra
             ]
         else:
             shown = [(picture(plan.digit), True), *((picture(d), False) for d in plan.distractors)]
-            options += [ItemOption(item=item, slot=slot, image=image, is_correct=ok) for slot, (image, ok) in enumerate(shown)]
+            options += [
+                ItemOption(item=item, slot=slot, image=image, is_correct=ok) for slot, (image, ok) in enumerate(shown)
+            ]
     ItemOption.objects.bulk_create(options)
     StudyImage.objects.create(
-        study=study, role=StudyImage.Role.EXAMPLE, digit=attention.EXAMPLE_DIGIT,
-        png=attention.example_png(typical, means), description="instructions example (Fig. 3)",
+        study=study,
+        role=StudyImage.Role.EXAMPLE,
+        digit=attention.EXAMPLE_DIGIT,
+        png=attention.example_png(typical, means),
+        description="instructions example (Fig. 3)",
     )
 
 
@@ -258,7 +287,10 @@ def replace_attention_check(
         item.save(update_fields=["digit"])
         for slot, png in enumerate(pngs):
             image = StudyImage.objects.create(
-                study=locked, role=StudyImage.Role.CHECK, digit=digit if slot == 0 else None, png=png,
+                study=locked,
+                role=StudyImage.Role.CHECK,
+                digit=digit if slot == 0 else None,
+                png=png,
                 description="researcher's correct picture" if slot == 0 else "researcher's distractor",
             )
             ItemOption.objects.create(item=item, slot=slot, image=image, is_correct=slot == 0)

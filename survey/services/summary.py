@@ -1,4 +1,5 @@
 """The monitor's numbers: participants, votes and time of a study."""
+
 from __future__ import annotations
 
 import statistics
@@ -37,7 +38,9 @@ def study_summary(study: Study) -> StudySummary:
         votes_passing[method] = n
     durations = [
         (finished - started).total_seconds() / 60
-        for started, finished in participants.filter(status=Participant.Status.FINISHED).values_list("started_at", "finished_at")
+        for started, finished in participants.filter(status=Participant.Status.FINISHED).values_list(
+            "started_at", "finished_at"
+        )
     ]
     by_platform = dict(participants.values_list("platform").annotate(n=Count("id")))
     return StudySummary(

@@ -1,4 +1,5 @@
 """power_analysis: the report's tests, vectorised over simulated studies, and the search for n."""
+
 from __future__ import annotations
 
 import io
@@ -39,7 +40,7 @@ def test_the_vectorised_wilcoxon_and_holm_give_the_reports_p_values(studies):
             for r in report.rows:
                 i, j = registry.names(paper=True).index(r.method1), registry.names(paper=True).index(r.method2)
                 assert power.wilcoxon_p((shares[s, :, i] - shares[s, :, j])[None])[0] == pytest.approx(r.p, rel=1e-10)
-            holm = power.wilcoxon_holm_p(shares[s:s + 1], (0, 1))[0]
+            holm = power.wilcoxon_holm_p(shares[s : s + 1], (0, 1))[0]
             assert holm == pytest.approx(report.row("normlime", "lime").p_holm, rel=1e-10)
 
 
@@ -102,22 +103,35 @@ def test_the_command_refuses_bad_options_in_one_line():
 @pytest.mark.parametrize("preference", [(0.7, 0.3), (0.5, 0.3, 0.2), (0.3, 0.2, 0.2, 0.1, 0.1, 0.1)])
 def test_the_vectorised_friedman_gives_the_reports_p_for_k_methods(preference):
     counts = power.simulate_counts(np.random.default_rng(3), 5, 8, np.array(preference), 30, 26.0)
-    methods = tuple("abcdef"[:len(preference)])
+    methods = tuple("abcdef"[: len(preference)])
     expected = [stats.friedman(c, methods).p for c in counts]
     assert power.friedman_p(counts) == pytest.approx(expected, nan_ok=True)
 
 
 def test_a_study_of_three_methods_is_planned_over_its_own_methods():
-    result = power.power_analysis({"normlime": 0.6, "lime": 0.3, "ig": 0.1}, "wilcoxon", simulations=50,
-                                  max_participants=10, n_questions=30)
+    result = power.power_analysis(
+        {"normlime": 0.6, "lime": 0.3, "ig": 0.1}, "wilcoxon", simulations=50, max_participants=10, n_questions=30
+    )
     assert tuple(result.preference) == ("normlime", "lime", "ig") and result.pair == ("normlime", "lime")
     assert "30 votes per participant" in power.format_power(result)
 
 
 def test_the_command_plans_a_study_of_the_methods_given():
     out = io.StringIO()
-    call_command("power_analysis", "--methods", "normlime,lime,vargrad", "--test", "friedman", "--simulations", "50",
-                 "--max-participants", "10", "--questions", "30", stdout=out)
+    call_command(
+        "power_analysis",
+        "--methods",
+        "normlime,lime,vargrad",
+        "--test",
+        "friedman",
+        "--simulations",
+        "50",
+        "--max-participants",
+        "10",
+        "--questions",
+        "30",
+        stdout=out,
+    )
     # the default shares: the paper's 0.57, 0.26, 0.09 for these three, rescaled to sum to 1
     assert "shares normlime=0.62, lime=0.28, vargrad=0.10;" in out.getvalue()
     with pytest.raises(CommandError, match="--methods: 1 methods"):

@@ -9,6 +9,7 @@ P4 passed 2 of 5 checks; P5 did not finish. Worked out by hand:
   tie-corrected 8.5 / (1 - 6/180) = 8.7931, W = 8.7931 / 9 = .97701;
   totals 30/15/9/6 of 60 against 15 each: chi^2 = (225 + 0 + 36 + 81)/15 = 22.8.
 """
+
 from __future__ import annotations
 
 import csv
@@ -31,8 +32,14 @@ def votes(a: int, b: int, c: int, d: int) -> list[int]:
 def hand_data() -> StudyArrays:
     statuses = ["finished"] * 4 + ["started"]
     people = tuple(
-        ParticipantInfo(pk=i + 1, public_id=f"p{i + 1}", platform="direct", status=s, answered=25 if s == "finished" else 2,
-                        simulated=i == 0)
+        ParticipantInfo(
+            pk=i + 1,
+            public_id=f"p{i + 1}",
+            platform="direct",
+            status=s,
+            answered=25 if s == "finished" else 2,
+            simulated=i == 0,
+        )
         for i, s in enumerate(statuses)
     )
     nan = np.nan
@@ -41,8 +48,16 @@ def hand_data() -> StudyArrays:
     unfinished[0] = LIME
     choices = np.array([votes(10, 5, 3, 2), votes(8, 6, 4, 2), votes(12, 4, 2, 2), votes(0, 20, 0, 0), unfinished])
     return StudyArrays(
-        slug="hand", name="Hand study", n_real=20, n_checks=5, pass_threshold=4, participants=people,
-        real_items=tuple(range(1, 21)), check_items=tuple(range(21, 26)), correct=correct, choices=choices,
+        slug="hand",
+        name="Hand study",
+        n_real=20,
+        n_checks=5,
+        pass_threshold=4,
+        participants=people,
+        real_items=tuple(range(1, 21)),
+        check_items=tuple(range(21, 26)),
+        correct=correct,
+        choices=choices,
     )
 
 
@@ -96,7 +111,12 @@ def test_votes_csv_has_every_participant_with_counts_shares_and_reason(report):
     assert [r["participant"] for r in rows] == ["p1", "p2", "p3", "p4", "p5"]
     assert [r["kept"] for r in rows] == ["true", "true", "true", "false", "false"]
     p1 = rows[0]
-    assert (p1["votes_normlime"], p1["votes_lime"], p1["votes_smoothgrad"], p1["votes_vargrad"]) == ("10", "5", "3", "2")
+    assert (p1["votes_normlime"], p1["votes_lime"], p1["votes_smoothgrad"], p1["votes_vargrad"]) == (
+        "10",
+        "5",
+        "3",
+        "2",
+    )
     assert float(p1["share_normlime"]) == 0.5 and float(p1["share_vargrad"]) == 0.1
     assert rows[3]["excluded_reason"] == "passed 2 of 5 attention checks (needs 4)" and rows[3]["checks_correct"] == "2"
     assert rows[4]["status"] == "started" and rows[4]["checks_answered"] == "1" and rows[4]["real_answered"] == "1"
@@ -107,7 +127,11 @@ def test_tukey_csv_matches_the_analysis_row_for_row(report):
     out = io.StringIO()
     assert reports.write_tukey_csv(report, out) == 6
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
-    assert [(r["group1"], r["group2"]) for r in rows][:3] == [("normlime", "lime"), ("normlime", "smoothgrad"), ("normlime", "vargrad")]
+    assert [(r["group1"], r["group2"]) for r in rows][:3] == [
+        ("normlime", "lime"),
+        ("normlime", "smoothgrad"),
+        ("normlime", "vargrad"),
+    ]
     for r, expected in zip(rows, report.analysis.tukey.rows):
         assert float(r["meandiff"]) == expected.meandiff and float(r["lower"]) == expected.lower
         assert r["reject"] == ("true" if expected.reject else "false")
@@ -120,7 +144,10 @@ def test_report_json_is_strict_json_with_the_parameters_and_every_result(report)
     assert doc["kind"] == "normlime-study-analysis"
     assert doc["parameters"] == {"min_checks": 4, "n_boot": 500, "seed": 3, "alpha": 0.05}
     assert doc["participants"]["kept_ids"] == ["p1", "p2", "p3"]
-    assert doc["participants"]["exclusion_summary"] == {"did not finish the survey": 1, "passed 2 of 5 attention checks (needs 4)": 1}
+    assert doc["participants"]["exclusion_summary"] == {
+        "did not finish the survey": 1,
+        "passed 2 of 5 attention checks (needs 4)": 1,
+    }
     assert [v["votes"] for v in doc["votes"]] == [30, 15, 9, 6]
     assert doc["analysis"]["anova"]["df_within"] == 8 and doc["analysis"]["chi_square"]["chi2"] == pytest.approx(22.8)
     assert set(doc["software"]) >= {"numpy", "scipy", "statsmodels"}
@@ -129,8 +156,11 @@ def test_report_json_is_strict_json_with_the_parameters_and_every_result(report)
 def test_write_report_files_writes_the_three_tables_and_two_png_figures(report, tmp_path):
     out = tmp_path / "new" / "folder"
     written = reports.write_report_files(report, out)
-    assert sorted(p.name for p in written) == sorted(p.name for p in out.iterdir()) == sorted(
-        ["report.json", "votes.csv", "tukey.csv", "shares.png", "tukey.png"])
+    assert (
+        sorted(p.name for p in written)
+        == sorted(p.name for p in out.iterdir())
+        == sorted(["report.json", "votes.csv", "tukey.csv", "shares.png", "tukey.png"])
+    )
     assert json.loads((out / "report.json").read_text())["study"]["slug"] == "hand"
     for name in ("shares.png", "tukey.png"):
         assert (out / name).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")

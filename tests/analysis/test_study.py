@@ -3,11 +3,12 @@
 The study is answered through the survey's services by scripted participants (analysis.simulate's
 ``Plan``), so the arrays are checked against what each participant was told to choose.
 """
+
 from __future__ import annotations
 
 import io
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -16,17 +17,23 @@ from scipy import stats as sp_stats
 
 from analysis import simulate
 from analysis.study import (
-    DID_NOT_FINISH, NothingToAnalyse, ParticipantInfo, StudyArrays, analyze_study, build_report, load_study_arrays,
+    DID_NOT_FINISH,
+    NothingToAnalyse,
+    ParticipantInfo,
+    StudyArrays,
+    analyze_study,
+    build_report,
+    load_study_arrays,
 )
 from explainers.models import ExplanationSet
 from survey import export
-from survey.services import import_csv
 from survey.models import Item, Participant
+from survey.services import import_csv
 from survey.testing import long_csv, make_explanation_set, make_study
 
 pytestmark = pytest.mark.django_db
 
-T0 = datetime(2024, 5, 1, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
 NORMLIME, LIME, SMOOTHGRAD, VARGRAD = range(4)
 
 
@@ -36,8 +43,13 @@ def votes(n_normlime: int, n_lime: int, n_smoothgrad: int, n_vargrad: int) -> tu
 
 
 def plan(vote_list, checks_right, answered: int = 25) -> simulate.Plan:
-    return simulate.Plan(careless=False, votes=tuple(vote_list), checks_right=tuple(checks_right),
-                         wrong_picks=(0,) * 5, seconds=(5.0,) * answered)
+    return simulate.Plan(
+        careless=False,
+        votes=tuple(vote_list),
+        checks_right=tuple(checks_right),
+        wrong_picks=(0,) * 5,
+        seconds=(5.0,) * answered,
+    )
 
 
 def build_tiny_study(slug: str = "tiny"):
@@ -50,8 +62,9 @@ def build_tiny_study(slug: str = "tiny"):
         plan(votes(0, 20, 0, 0), [True, True, False, False, False]),
         plan(votes(20, 0, 0, 0), [True] * 5, answered=3),
     ]
-    return study, [simulate.simulate_participant(study, p, T0 + timedelta(minutes=10 * i), layout)
-                   for i, p in enumerate(people)]
+    return study, [
+        simulate.simulate_participant(study, p, T0 + timedelta(minutes=10 * i), layout) for i, p in enumerate(people)
+    ]
 
 
 class TestATinyStudyAnsweredThroughTheServices(TestCase):
@@ -75,7 +88,9 @@ class TestATinyStudyAnsweredThroughTheServices(TestCase):
         assert [p.answered for p in data.participants] == [25, 25, 25, 3]
 
     def test_check_columns_follow_item_numbers_not_the_order_shown(self):
-        numbers = Item.objects.filter(study=self.study, kind="attention").order_by("number").values_list("number", flat=True)
+        numbers = (
+            Item.objects.filter(study=self.study, kind="attention").order_by("number").values_list("number", flat=True)
+        )
         assert self.data.check_items == tuple(numbers)
 
     def test_an_unfinished_participant_has_blanks_where_they_did_not_answer(self):
@@ -151,9 +166,15 @@ def _arrays(correct, choices, statuses=None) -> StudyArrays:
     statuses = statuses or ["finished"] * n
     people = tuple(ParticipantInfo(i + 1, f"p{i + 1}", "direct", s, 25) for i, s in enumerate(statuses))
     return StudyArrays(
-        slug="hand", name="Hand", n_real=len(choices[0]), n_checks=len(correct[0]), pass_threshold=4,
-        participants=people, real_items=tuple(range(1, len(choices[0]) + 1)),
-        check_items=tuple(range(21, 21 + len(correct[0]))), correct=np.array(correct, dtype=float),
+        slug="hand",
+        name="Hand",
+        n_real=len(choices[0]),
+        n_checks=len(correct[0]),
+        pass_threshold=4,
+        participants=people,
+        real_items=tuple(range(1, len(choices[0]) + 1)),
+        check_items=tuple(range(21, 21 + len(correct[0]))),
+        correct=np.array(correct, dtype=float),
         choices=np.array(choices),
     )
 
@@ -168,8 +189,10 @@ def test_the_same_data_and_seed_give_the_same_bootstrap_intervals():
     data = _arrays([[1] * 5] * 3, [votes(10, 5, 3, 2), votes(8, 6, 4, 2), votes(12, 4, 2, 2)])
     one, two = build_report(data, n_boot=300, seed=7), build_report(data, n_boot=300, seed=7)
     assert one.analysis.bootstrap.lower == two.analysis.bootstrap.lower
-    assert all(lo <= pt <= hi for lo, pt, hi in zip(one.analysis.bootstrap.lower, one.analysis.bootstrap.point,
-                                                    one.analysis.bootstrap.upper))
+    assert all(
+        lo <= pt <= hi
+        for lo, pt, hi in zip(one.analysis.bootstrap.lower, one.analysis.bootstrap.point, one.analysis.bootstrap.upper)
+    )
     assert not math.isnan(one.analysis.anova.F)
 
 
@@ -186,7 +209,7 @@ def paper_cohort(seed: int = 0) -> list[dict]:
         checks = [True] * 5
         if k % 3 == 0:
             checks[k % 5] = False  # a third of the kept slip once: 4 of 5 still counts
-        people.append({"votes": pool[20 * k: 20 * k + 20].tolist(), "checks": checks})
+        people.append({"votes": pool[20 * k : 20 * k + 20].tolist(), "checks": checks})
     for k in range(12):
         right = k % 4  # 0-3 checks right: excluded
         people.append({"votes": rng.integers(0, 4, 20).tolist(), "checks": [True] * right + [False] * (5 - right)})
@@ -204,12 +227,19 @@ def test_a_cohort_shaped_like_the_papers_imported_from_a_file_gives_back_the_pap
     report = analyze_study(study, n_boot=500)
     a = report.analysis
     assert (report.n_kept, len(report.exclusions)) == (83, 14)
-    assert dict(zip(a.methods, a.tally.totals.tolist())) == {"normlime": 939, "lime": 438, "vargrad": 151, "smoothgrad": 132}
+    assert dict(zip(a.methods, a.tally.totals.tolist())) == {
+        "normlime": 939,
+        "lime": 438,
+        "vargrad": 151,
+        "smoothgrad": 132,
+    }
     assert report.n_votes == 1660 == 83 * 20
     assert (a.anova.df_between, a.anova.df_within) == (3, 328)
     assert a.anova.p < 1e-50
     assert all(a.tukey.row("normlime", other).reject for other in ("lime", "smoothgrad", "vargrad"))
-    assert all(a.tukey.row("normlime", other).meandiff < 0 for other in ("lime", "smoothgrad", "vargrad"))  # NormLIME larger
+    assert all(
+        a.tukey.row("normlime", other).meandiff < 0 for other in ("lime", "smoothgrad", "vargrad")
+    )  # NormLIME larger
     assert dict(report.exclusion_summary())[DID_NOT_FINISH] == 2
 
 

@@ -1,10 +1,11 @@
 """The study's analysis page: staff only, computed from the database on request, figures and files rendered live."""
+
 from __future__ import annotations
 
 import csv
 import io
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.auth.models import User
@@ -17,13 +18,18 @@ from survey.testing import make_explanation_set, make_study
 
 pytestmark = pytest.mark.django_db
 
-T0 = datetime(2024, 5, 1, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
 
 
 def plan(n_normlime, n_lime, n_smoothgrad, n_vargrad, checks_right) -> simulate.Plan:
     vote_list = (0,) * n_normlime + (1,) * n_lime + (2,) * n_smoothgrad + (3,) * n_vargrad
-    return simulate.Plan(careless=False, votes=vote_list, checks_right=(True,) * checks_right + (False,) * (5 - checks_right),
-                         wrong_picks=(0,) * 5, seconds=(3.0,) * 25)
+    return simulate.Plan(
+        careless=False,
+        votes=vote_list,
+        checks_right=(True,) * checks_right + (False,) * (5 - checks_right),
+        wrong_picks=(0,) * 5,
+        seconds=(3.0,) * 25,
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -81,7 +87,7 @@ class TestTheReportOfAnAnsweredStudy(TestCase):
         html = response.content.decode()
         assert response.status_code == 200
         assert "<strong>Kept 2</strong> that passed at least\n  4 of 5 attention checks; excluded 1." in html
-        assert "<td>passed 3 of 5 attention checks (needs 4)</td><td class=\"num\">1</td>" in html
+        assert '<td>passed 3 of 5 attention checks (needs 4)</td><td class="num">1</td>' in html
         assert '<th scope="row">NormLIME</th>\n      <td class="num">18</td>' in html
         assert "F(3, 4) = 24.4, p = " in html
         assert 'id="tukey"' in html and 'id="wilcoxon"' in html and "Kendall&#x27;s W = 1.000" in html
@@ -104,7 +110,9 @@ class TestTheReportOfAnAnsweredStudy(TestCase):
         votes = list(csv.DictReader(io.StringIO(self.get(url("download", "votes.csv")).content.decode())))
         assert [r["kept"] for r in votes] == ["true", "true", "false"]
         tukey = self.get(url("download", "tukey.csv")).content.decode()
-        assert tukey.startswith("group1,group2,meandiff,lower,upper,p_adj,p_adj_is_bound,p_adj_text,reject\nnormlime,lime,")
+        assert tukey.startswith(
+            "group1,group2,meandiff,lower,upper,p_adj,p_adj_is_bound,p_adj_text,reject\nnormlime,lime,"
+        )
         assert self.get(url("download", "settings.py")).status_code == 404
 
     def test_the_page_is_current_as_responses_arrive(self):

@@ -1,4 +1,5 @@
 """Settings helpers fail loudly on bad values."""
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 

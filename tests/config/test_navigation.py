@@ -1,4 +1,5 @@
 """One navigation bar on every researcher page, and none on the participants' pages."""
+
 import re
 
 import pytest
@@ -20,8 +21,10 @@ def pages(settings, tmp_path):
     study = make_study(explanation_set, slug="pilot")
     run = tmp_path / "kar" / "kar-default"
     run.mkdir(parents=True)
-    write_json_atomic(run / MANIFEST, {"kind": MANIFEST_KIND, "expected_cells": 1,
-                                                     "parameters": {"inputs": {"model_sha256": "d" * 64}}})
+    write_json_atomic(
+        run / MANIFEST,
+        {"kind": MANIFEST_KIND, "expected_cells": 1, "parameters": {"inputs": {"model_sha256": "d" * 64}}},
+    )
     return {
         "researcher": [
             reverse("survey:study_list"),
@@ -47,7 +50,12 @@ def test_every_researcher_page_has_the_same_navigation_bar(staff_client, pages):
         bars.add(CSRF.sub("", found[0]))  # the logout form's token differs per response
     assert len(bars) == 1
     bar = bars.pop()
-    for url in (reverse("survey:study_list"), reverse("explainers:set_list"), reverse("kar:index"), reverse("admin:index")):
+    for url in (
+        reverse("survey:study_list"),
+        reverse("explainers:set_list"),
+        reverse("kar:index"),
+        reverse("admin:index"),
+    ):
         assert f'href="{url}"' in bar
     assert f'<form method="post" action="{reverse("admin:logout")}">' in bar and "Log out staff" in bar
 

@@ -3,6 +3,7 @@
 Each case runs in a fresh interpreter with a clean environment (the suite itself runs on
 config.settings_test, which turns DJANGO_DEBUG on).
 """
+
 import json
 import os
 import subprocess
@@ -61,13 +62,17 @@ def test_without_a_secret_key_every_command_stops_with_one_line_saying_what_to_s
 def test_a_wsgi_server_without_a_secret_key_stops_with_one_line_and_gunicorns_boot_error(tmp_path):
     result = run(["-c", "import config.wsgi"], clean_env(tmp_path))
     assert result.returncode == 3  # gunicorn's "worker failed to boot": the master stops, no restart loop
-    assert len(result.stderr.splitlines()) == 1 and result.stderr.startswith("config.wsgi: DJANGO_SECRET_KEY must be set")
+    assert len(result.stderr.splitlines()) == 1 and result.stderr.startswith(
+        "config.wsgi: DJANGO_SECRET_KEY must be set"
+    )
 
 
 def test_the_wsgi_application_loads_the_urlconf_freezes_start_up_objects_and_lengthens_gil_slices(tmp_path):
-    code = ("import gc, json, sys; import config.wsgi;"
-            "print(json.dumps([gc.get_freeze_count(), 'config.urls' in sys.modules, 'torch' in sys.modules,"
-            " sys.getswitchinterval()]))")
+    code = (
+        "import gc, json, sys; import config.wsgi;"
+        "print(json.dumps([gc.get_freeze_count(), 'config.urls' in sys.modules, 'torch' in sys.modules,"
+        " sys.getswitchinterval()]))"
+    )
     result = run(["-c", code], clean_env(tmp_path, DJANGO_SECRET_KEY="k" * 50))
     assert result.returncode == 0, result.stderr
     frozen, urls_loaded, torch_loaded, switch_interval = json.loads(result.stdout)
@@ -78,7 +83,9 @@ def test_the_wsgi_application_loads_the_urlconf_freezes_start_up_objects_and_len
 def test_a_malformed_variable_is_one_line_too(tmp_path):
     result = run(["manage.py", "check"], clean_env(tmp_path, DJANGO_DEBUG="maybe"))
     assert result.returncode == 1
-    assert result.stderr.splitlines() == ["manage.py: DJANGO_DEBUG='maybe' is not a boolean (use 1/0, true/false, yes/no, on/off)"]
+    assert result.stderr.splitlines() == [
+        "manage.py: DJANGO_DEBUG='maybe' is not a boolean (use 1/0, true/false, yes/no, on/off)"
+    ]
 
 
 def test_local_development_opts_in_with_django_debug_and_needs_no_key(tmp_path):

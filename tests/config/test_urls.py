@@ -5,6 +5,7 @@ by a participant. Only a fresh interpreter shows what a page imports, so the pag
 one (after another has built the database: the test builders themselves draw pictures with
 matplotlib).
 """
+
 from __future__ import annotations
 
 import json
@@ -65,8 +66,9 @@ print(json.dumps({{"status": status, "heavy": seen, "pictures": pictures}}))
 
 
 def _run(code: str, env: dict[str, str]) -> str:
-    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
 
@@ -89,8 +91,14 @@ def served(tmp_path_factory) -> dict:
 
 
 def test_the_pages_were_served(served):
-    assert served["status"] == {"landing": 200, "start": 303, "instructions": 200, "question": 200,
-                                "answer": 303, "study_list": 200}
+    assert served["status"] == {
+        "landing": 200,
+        "start": 303,
+        "instructions": 200,
+        "question": 200,
+        "answer": 303,
+        "study_list": 200,
+    }
     assert served["pictures"] == 4  # in the question page itself
 
 

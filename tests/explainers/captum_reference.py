@@ -17,6 +17,7 @@ it approximately, in float32, which is where the remaining difference (a few 1e-
 
 Used by tests/explainers/test_captum_agreement.py and benchmarks/captum_agreement.py.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -47,8 +48,12 @@ def captum_noise_tunnel(f, x: np.ndarray, targets, nt_type: str, seed: int = SEE
         torch.manual_seed(instance_generator(seed, i).initial_seed())
         nt = NoiseTunnel(Saliency(f))
         m = nt.attribute(
-            torch.as_tensor(x[i : i + 1]), nt_type=nt_type, nt_samples=NUM_SAMPLES, stdevs=SIGMA,
-            target=int(targets[i]), abs=True,
+            torch.as_tensor(x[i : i + 1]),
+            nt_type=nt_type,
+            nt_samples=NUM_SAMPLES,
+            stdevs=SIGMA,
+            target=int(targets[i]),
+            abs=True,
         )
         out.append(m.double().numpy().reshape(-1))
     return np.array(out)
@@ -69,8 +74,11 @@ def compare_noise_tunnel(f, x, targets) -> dict[str, float]:
 def compare_integrated_gradients(f, x, targets, baseline: np.ndarray, steps: int, rule: str) -> float:
     ours = integrated_gradients(f, x, targets, baseline=baseline, steps=steps, rule=rule)
     theirs = IntegratedGradients(f).attribute(
-        torch.as_tensor(x), baselines=torch.as_tensor(baseline, dtype=torch.float32).reshape(1, -1),
-        target=torch.as_tensor(targets), n_steps=steps, method=rule,
+        torch.as_tensor(x),
+        baselines=torch.as_tensor(baseline, dtype=torch.float32).reshape(1, -1),
+        target=torch.as_tensor(targets),
+        n_steps=steps,
+        method=rule,
     )
     return relative_difference(ours, theirs.double().numpy())
 
@@ -104,8 +112,13 @@ def captum_exact_kernel_shap(f, x: torch.Tensor, target: int, baseline: torch.Te
 
     lime = Lime(f, SkLearnLinearRegression(), similarity_func=shapley_similarity, perturb_func=every_coalition)
     phi = lime.attribute(
-        x, baselines=baseline, target=target, feature_mask=mask, n_samples=2**k,
-        perturbations_per_eval=2**k, return_input_shape=False,
+        x,
+        baselines=baseline,
+        target=target,
+        feature_mask=mask,
+        n_samples=2**k,
+        perturbations_per_eval=2**k,
+        return_input_shape=False,
     )
     return phi.double().numpy().reshape(-1)
 

@@ -1,4 +1,5 @@
 """NormLIME (Eq. 5, 9) and the SP-LIME norm (Eq. 6) against values worked out by hand."""
+
 import numpy as np
 import pytest
 
@@ -37,10 +38,7 @@ def test_normlime_equals_the_matrix_form_of_eq_5():
     v = np.abs(M).sum(1)
     keep = v > 0
     expected = np.array(
-        [
-            (M[keep, i] @ np.diag(1 / v[keep]) @ M[keep, i]) / max(np.count_nonzero(M[:, i]), 1)
-            for i in range(12)
-        ]
+        [(M[keep, i] @ np.diag(1 / v[keep]) @ M[keep, i]) / max(np.count_nonzero(M[:, i]), 1) for i in range(12)]
     )
     np.testing.assert_allclose(normlime(M), expected)
 

@@ -9,14 +9,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from captum.attr import IntegratedGradients, NoiseTunnel
 
 from explainers.methods import integrated_gradients
 from explainers.methods._common import instance_generator
 from tests.explainers.captum_reference import (
-    NUM_SAMPLES, SEED, SIGMA, TOLERANCE, captum_noise_tunnel, compare_integrated_gradients, compare_kernel_shap,
-    compare_noise_tunnel, relative_difference,
+    NUM_SAMPLES,
+    SEED,
+    SIGMA,
+    TOLERANCE,
+    captum_noise_tunnel,
+    compare_integrated_gradients,
+    compare_kernel_shap,
+    compare_noise_tunnel,
+    relative_difference,
 )
 
 

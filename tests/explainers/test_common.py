@@ -1,4 +1,5 @@
 """explainers.methods._common: the helpers the explainers share."""
+
 import numpy as np
 import pytest
 import torch
@@ -18,7 +19,10 @@ def two_threads():
 def test_a_batch_of_large_systems_is_solved_correctly_with_several_threads(two_threads):
     # the case MKL's threaded batched LU gets wrong (pytorch#142815): here it raised or hung at 150+ rows
     n = 200
-    A = torch.eye(n, dtype=torch.float64).repeat(4, 1, 1) * torch.tensor([1.0, 2.0, 4.0, 8.0], dtype=torch.float64)[:, None, None]
+    A = (
+        torch.eye(n, dtype=torch.float64).repeat(4, 1, 1)
+        * torch.tensor([1.0, 2.0, 4.0, 8.0], dtype=torch.float64)[:, None, None]
+    )
     x = batched_solve(A, torch.ones(4, n, dtype=torch.float64))
     np.testing.assert_allclose(x[:, 0].numpy(), [1.0, 0.5, 0.25, 0.125])
     assert torch.get_num_threads() == 2  # restored

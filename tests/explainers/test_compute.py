@@ -1,4 +1,5 @@
 """explainers.compute: memory format and precision of every network batch."""
+
 import numpy as np
 import pytest
 import torch
@@ -40,7 +41,9 @@ def test_using_sets_the_setting_for_the_block_only():
 def test_the_network_runs_its_convolutions_in_the_memory_format_in_effect():
     model = new_model(0).eval()
     seen = []
-    model.features[1].register_forward_hook(lambda m, i, o: seen.append(o.is_contiguous(memory_format=torch.channels_last)))
+    model.features[1].register_forward_hook(
+        lambda m, i, o: seen.append(o.is_contiguous(memory_format=torch.channels_last))
+    )
     for setting in (CHANNELS_LAST, CONTIGUOUS):
         with compute.using(setting), torch.no_grad():
             compute.forward(model, torch.rand(4, 784))

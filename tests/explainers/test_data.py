@@ -1,4 +1,5 @@
 """MNIST loading: the embedded split, official IDX files, Keras npz, and every bad file."""
+
 import gzip
 
 import numpy as np
@@ -77,7 +78,9 @@ def test_a_truncated_file_says_how_long_it_should_be(tmp_path):
     write_set(tmp_path)
     path = tmp_path / "train-images-idx3-ubyte"
     path.write_bytes(path.read_bytes()[:-100])
-    with pytest.raises(MnistDataError, match=r"train-images-idx3-ubyte: truncated or padded \(\d+ bytes; expected 15696"):
+    with pytest.raises(
+        MnistDataError, match=r"train-images-idx3-ubyte: truncated or padded \(\d+ bytes; expected 15696"
+    ):
         load_mnist(tmp_path)
 
 

@@ -1,4 +1,5 @@
 """explainers.executor: one way to run batches of work, here or on Dask, each item's result once."""
+
 from __future__ import annotations
 
 import os
@@ -17,8 +18,11 @@ def worker_settings(shared, item) -> tuple[str | None, int, bool]:
     import dask
     import torch
 
-    return (os.environ.get("MALLOC_TRIM_THRESHOLD_"), torch.get_num_threads(),
-            bool(dask.config.get("distributed.worker.profile.enabled")))
+    return (
+        os.environ.get("MALLOC_TRIM_THRESHOLD_"),
+        torch.get_num_threads(),
+        bool(dask.config.get("distributed.worker.profile.enabled")),
+    )
 
 
 def test_in_process_runs_every_item_in_order_with_the_shared_object():
@@ -52,8 +56,9 @@ def test_workers_whose_nanny_set_the_malloc_trim_threshold_relax_it_before_their
     import dask
 
     # a worker started by hand: Dask's default environment, trim threshold included
-    monkeypatch.setattr("explainers.executor.worker_environ",
-                        lambda: dask.config.get("distributed.nanny.pre-spawn-environ"))
+    monkeypatch.setattr(
+        "explainers.executor.worker_environ", lambda: dask.config.get("distributed.nanny.pre-spawn-environ")
+    )
     assert list(DaskExecutor(jobs=1).map_unordered(trimmed_then_relaxed, None, [0])) == [("65536", True)]
 
 

@@ -1,4 +1,5 @@
 """Atomic writes and checksums shared by every artefact the project writes."""
+
 import hashlib
 import json
 

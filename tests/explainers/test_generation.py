@@ -1,10 +1,12 @@
 """explainers.generation.generate: every registered method's class maps, from the registry alone."""
+
 import sys
 import types
 from dataclasses import replace
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from explainers import generation
 from explainers.data import load_mnist
@@ -12,9 +14,10 @@ from explainers.generation import GenerationConfig, generate
 from explainers.methods import class_mean_maps, integrated_gradients, patch_shap, registry
 from explainers.methods.registry import Method, Source
 from explainers.model import load_checkpoint, probabilities
-from PIL import Image
 
-TINY = GenerationConfig(per_class=1, num_samples=30, num_features=5, images_per_class=1, options={"shap": {"patch": 14}})
+TINY = GenerationConfig(
+    per_class=1, num_samples=30, num_features=5, images_per_class=1, options={"shap": {"patch": 14}}
+)
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +29,15 @@ def test_the_shap_class_map_is_the_mean_absolute_shap_of_the_gradient_images(mod
     model, data = model_and_data
     result = generate(model, "a" * 64, data, tmp_path, TINY)
     idx = generation.sample_per_class(data.y_train, 1, TINY.seed + 1)  # the SmoothGrad images
-    phi = patch_shap(probabilities(model), data.x_train[idx], data.y_train[idx], patch=14,
-                     background=data.x_train.mean(0), seed=TINY.seed + 1, instance_ids=idx)
+    phi = patch_shap(
+        probabilities(model),
+        data.x_train[idx],
+        data.y_train[idx],
+        patch=14,
+        background=data.x_train.mean(0),
+        seed=TINY.seed + 1,
+        instance_ids=idx,
+    )
     np.testing.assert_allclose(result.maps["shap"], class_mean_maps(np.abs(phi), data.y_train[idx]), rtol=1e-6)
     assert len(np.unique(result.maps["shap"][3])) <= 4  # one value per 14x14 patch
 
@@ -71,8 +81,15 @@ def dummy_method(monkeypatch):
     module = types.ModuleType("dummy_saliency.methods")
     module.ones_per_image = ones_per_image
     monkeypatch.setitem(sys.modules, "dummy_saliency.methods", module)
-    method = Method("dummy", "Dummy", "#000000", signed=True, source=Source.PER_IMAGE,
-                    function="dummy_saliency.methods:ones_per_image", options={"scale": -2.0})
+    method = Method(
+        "dummy",
+        "Dummy",
+        "#000000",
+        signed=True,
+        source=Source.PER_IMAGE,
+        function="dummy_saliency.methods:ones_per_image",
+        options={"scale": -2.0},
+    )
     monkeypatch.setattr(registry, "METHODS", (*registry.METHODS, method))
     return method
 

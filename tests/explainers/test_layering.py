@@ -1,4 +1,5 @@
 """The library layers import no Django (the layering rules in CONTRIBUTING.md: plain PyTorch, NumPy, SciPy, statsmodels)."""
+
 import subprocess
 import sys
 
@@ -24,7 +25,10 @@ LIBRARY_MODULES = [
     "survey.rules",
     "analysis.stats",
     *(f"analysis.stats.{m}" for m in ("results", "paper", "design", "formatting", "validation", "analyze")),
-    *(f"kar.core.{m}" for m in ("errors", "masking", "spaces", "rankings", "cells", "spec", "store", "runner", "report")),
+    *(
+        f"kar.core.{m}"
+        for m in ("errors", "masking", "spaces", "rankings", "cells", "spec", "store", "runner", "report")
+    ),
 ]
 
 
@@ -79,8 +83,9 @@ def command_apps() -> dict[str, str]:
     """Each management command's name -> the app that defines it."""
     from pathlib import Path
 
-    return {path.stem: app for app in APPS for path in Path(app).glob("management/commands/*.py")
-            if path.stem != "__init__"}
+    return {
+        path.stem: app for app in APPS for path in Path(app).glob("management/commands/*.py") if path.stem != "__init__"
+    }
 
 
 def used_apps(folder: str) -> dict[str, set[str]]:

@@ -1,4 +1,5 @@
 """lime_local: recovery of a known sparse linear model, the LASSO path, determinism, batching."""
+
 import numpy as np
 import pytest
 import torch

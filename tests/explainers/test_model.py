@@ -1,4 +1,5 @@
 """The paper's CNN: its shape, training, checkpoints."""
+
 import numpy as np
 import pytest
 import torch

@@ -1,4 +1,5 @@
 """explainers.multiple_testing: Holm's correction against arithmetic done by hand, NaN included."""
+
 import math
 import subprocess
 import sys
@@ -68,7 +69,9 @@ def test_the_analysis_and_the_kar_verdicts_use_this_one_function():
 
 
 def test_it_imports_neither_django_nor_torch():
-    code = ("import sys, explainers.multiple_testing; "
-            "sys.exit(1 if any(m.split('.')[0] in ('django', 'torch') for m in sys.modules) else 0)")
+    code = (
+        "import sys, explainers.multiple_testing; "
+        "sys.exit(1 if any(m.split('.')[0] in ('django', 'torch') for m in sys.modules) else 0)"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

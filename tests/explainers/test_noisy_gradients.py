@@ -1,4 +1,5 @@
 """SmoothGrad-squared and VarGrad: hand-checkable cases, determinism and batching."""
+
 import numpy as np
 import pytest
 import torch

@@ -1,4 +1,5 @@
 """Integrated Gradients: closed forms on tiny models, the quadrature rules, completeness on the paper's CNN."""
+
 import numpy as np
 import pytest
 import torch

@@ -1,4 +1,5 @@
 """explainers.published: the paper's numbers, stated once."""
+
 from explainers import published
 from explainers.methods import registry
 

@@ -1,4 +1,5 @@
 """The method registry: each method described once, and every consumer deriving from it."""
+
 import subprocess
 import sys
 
@@ -54,7 +55,8 @@ def test_kar_options_without_a_kar_function_are_refused():
 def test_calls_with_the_same_function_options_and_inputs_share_a_key_and_others_do_not():
     smoothgrad, vargrad = registry.get("smoothgrad"), registry.get("vargrad")
     assert registry.call_key(smoothgrad.function, smoothgrad.options, smoothgrad.inputs) == registry.call_key(
-        vargrad.function, vargrad.options, vargrad.inputs)
+        vargrad.function, vargrad.options, vargrad.inputs
+    )
     assert registry.call_key("m:f", {"a": 1, "b": 2}, {}) == registry.call_key("m:f", {"b": 2, "a": 1}, {})
     assert registry.call_key("m:f", {"a": 1}, {}) != registry.call_key("m:f", {"a": 2}, {})
 

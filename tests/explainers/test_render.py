@@ -1,4 +1,5 @@
 """Pictures of maps: size, sharp upscaling, positive part, one colour map."""
+
 import io
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Kernel SHAP against exact Shapley values enumerated over every ordering of the features."""
+
 import itertools
 import math
 
@@ -7,7 +8,13 @@ import pytest
 import torch
 
 from explainers.methods import kernel_shap
-from explainers.methods.shap import UnderdeterminedError, patch_mask, patch_shap, recommended_samples, shapley_kernel_weight
+from explainers.methods.shap import (
+    UnderdeterminedError,
+    patch_mask,
+    patch_shap,
+    recommended_samples,
+    shapley_kernel_weight,
+)
 
 
 def game(x: torch.Tensor) -> torch.Tensor:
@@ -106,8 +113,14 @@ def test_on_a_linear_game_each_feature_gets_its_weight_times_its_change():
 
 def test_grouped_features_share_their_groups_value():
     # f = 2 x0 + 3 x1 - x2 + 0.5 x3, x = 1, b = 0; groups {0, 1} and {2, 3}: group values 5 and -0.5.
-    phi = kernel_shap(linear([2.0, 3.0, -1.0, 0.5]), np.ones((1, 4)), [0], background=np.zeros(4),
-                      num_samples=14, feature_mask=[0, 0, 1, 1])
+    phi = kernel_shap(
+        linear([2.0, 3.0, -1.0, 0.5]),
+        np.ones((1, 4)),
+        [0],
+        background=np.zeros(4),
+        num_samples=14,
+        feature_mask=[0, 0, 1, 1],
+    )
     np.testing.assert_allclose(phi[0], [5.0, 5.0, -0.5, -0.5], atol=1e-6)
 
 

@@ -1,4 +1,5 @@
 """The explanation gallery pages and map images (staff only; refusals are in tests/survey/test_blind.py)."""
+
 import numpy as np
 import pytest
 
@@ -68,7 +69,11 @@ def test_a_map_is_served_as_a_cacheable_png(client, explanation_set):
     response = client.get("/explanations/demo-set/maps/lime/7.png")
     assert response.status_code == 200 and response["Content-Type"] == "image/png"
     assert response.content == bytes(ClassMap.objects.get(method="lime", digit=7).png)
-    assert "max-age" in response["Cache-Control"] and "private" in response["Cache-Control"] and response.has_header("ETag")
+    assert (
+        "max-age" in response["Cache-Control"]
+        and "private" in response["Cache-Control"]
+        and response.has_header("ETag")
+    )
     again = client.get("/explanations/demo-set/maps/lime/7.png", HTTP_IF_NONE_MATCH=response["ETag"])
     assert again.status_code == 304
 

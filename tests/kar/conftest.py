@@ -3,17 +3,15 @@
 One pixel per class is set to 1 for its class and 0 otherwise, among 54 pixels of
 noise; the network is the paper's fully connected head. No Django needed.
 """
+
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
 from explainers.model import probabilities, train
-from kar.core.rankings import RankingConfig
 from kar.core.spaces import FeatureSpace
-
-from tests.kar.tiny import INFORMATIVE, TINY_RANKING, TINY_TRAINING, synthetic
+from tests.kar.tiny import TINY_TRAINING, synthetic
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -1,4 +1,5 @@
 """kar.core.cells: one retraining on the tiny data (keeping the label pixels costs nothing)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -6,13 +7,13 @@ import pytest
 import torch
 
 from explainers.model import TrainConfig, train
-
-from tests.kar.tiny import TINY_TRAINING, keeps_informative
 from kar.core.cells import BASELINE, Cell, run_cell, train_cell
 from kar.core.masking import FeatureMask, keep_mask
 from kar.core.spaces import conv_space, pixel_space
+from tests.kar.tiny import TINY_TRAINING, keeps_informative
 
 pytestmark = pytest.mark.slow  # trains networks or starts servers
+
 
 def test_keeping_the_label_pixels_costs_no_error_and_dropping_them_costs_a_lot(space):
     keep_ranking = keeps_informative()

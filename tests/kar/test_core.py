@@ -1,4 +1,5 @@
 """kar.core: the pure core imports no Django, and its modules form no import circle."""
+
 from __future__ import annotations
 
 import subprocess

@@ -1,4 +1,5 @@
 """The demo's background KAR run: started once, never twice, at a lower priority, detached."""
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,9 @@ class FakePopen:
 
     def __call__(self, args, **kwargs):
         self.calls.append((args, kwargs))
-        process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "run_kar"],
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, "-c", "import time; time.sleep(60)", "run_kar"], start_new_session=True
+        )
         self.processes.append(process)
         return process
 

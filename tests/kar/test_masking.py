@@ -1,4 +1,5 @@
 """kar.core.masking: which features go at a threshold, and how they are blanked (by hand)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -6,6 +7,7 @@ import pytest
 import torch
 
 from kar.core.masking import FeatureMask, keep_mask, mean_replace, num_removed, removal_order
+
 
 def test_kar_removes_the_least_important_first_and_roar_the_most_important_first():
     importance = [0.3, 0.1, 0.5, 0.2]

@@ -1,4 +1,5 @@
 """Merging folders that ran one grid a feature set at a time: the same as running the whole grid at once."""
+
 from __future__ import annotations
 
 import csv
@@ -19,8 +20,12 @@ from tests.kar.tiny import TINY_RANKING, synthetic
 pytestmark = pytest.mark.slow  # trains networks or starts servers
 
 WHOLE = KarSpec(
-    feature_sets=("pixels", "conv"), methods=("random", "smoothgrad"), thresholds=(25, 75), runs=2,
-    train=TrainConfig(epochs=2, batch_size=32, shift=0), ranking=TINY_RANKING,
+    feature_sets=("pixels", "conv"),
+    methods=("random", "smoothgrad"),
+    thresholds=(25, 75),
+    runs=2,
+    train=TrainConfig(epochs=2, batch_size=32, shift=0),
+    ranking=TINY_RANKING,
 )
 INPUTS = {"model_sha256": "test", "data": "synthetic 8x8"}
 
@@ -42,7 +47,9 @@ def models(spaces, explained):
 
 
 def run(spec, spaces, models, out, **kwargs):
-    return run_kar(spec, {fs: spaces[fs] for fs in spec.feature_sets}, models, out, inputs=INPUTS, progress=False, **kwargs)
+    return run_kar(
+        spec, {fs: spaces[fs] for fs in spec.feature_sets}, models, out, inputs=INPUTS, progress=False, **kwargs
+    )
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +87,12 @@ def test_the_merged_manifest_has_the_whole_grids_fingerprint_and_every_session(h
     assert [s["folder"] for s in manifest["sessions"]] == [str(h) for h in halves]
     assert [m["feature_sets"] for m in manifest["merged"]["from"]] == [["conv"], ["pixels"]]
     assert manifest["cells_done"] == manifest["expected_cells"] == 20
-    assert set(np.load(out / RANKINGS).files) == {"pixels/smoothgrad", "conv/smoothgrad", "pixels/random", "conv/random"}
+    assert set(np.load(out / RANKINGS).files) == {
+        "pixels/smoothgrad",
+        "conv/smoothgrad",
+        "pixels/random",
+        "conv/random",
+    }
     assert set(manifest["rankings"]) == set(np.load(out / RANKINGS).files)
 
 
@@ -111,7 +123,9 @@ def test_merging_again_replaces_an_earlier_merge_of_the_same_grid(halves, merged
 def test_folders_with_other_parameters_are_refused_naming_the_difference(spaces, models, halves, tmp_path):
     other = tmp_path / "other"
     run(part("pixels", thresholds=(50,)), spaces, models, other)
-    with pytest.raises(KarError, match=r"other parameters .*\(thresholds \[25, 75\] -> \[50\]\); only the feature sets may differ"):
+    with pytest.raises(
+        KarError, match=r"other parameters .*\(thresholds \[25, 75\] -> \[50\]\); only the feature sets may differ"
+    ):
         merge_runs([halves[0], other], tmp_path / "out")
     assert not (tmp_path / "out" / MANIFEST).exists()
 

@@ -1,11 +1,9 @@
 """kar.core.rankings: every method ranks every feature; the informed ones find the label pixels."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
-
-
-from tests.kar.tiny import INFORMATIVE, TINY_RANKING
 import torch
 from scipy.stats import spearmanr
 
@@ -15,12 +13,13 @@ from explainers.methods.registry import Source
 from kar.core.errors import KarError
 from kar.core.rankings import RankingConfig, cell_importance, compute_rankings, shap_budget
 from kar.core.spaces import FeatureSpace
+from tests.kar.tiny import INFORMATIVE, TINY_RANKING
 
 METHODS = registry.names(kar=True)
 
+
 def test_every_method_ranks_every_feature_and_the_informed_ones_find_the_label_pixels(space, explained):
-    rankings, sources = compute_rankings({"pixels": space}, {"pixels": explained}, METHODS,
-                                             config=TINY_RANKING, seed=0)
+    rankings, sources = compute_rankings({"pixels": space}, {"pixels": explained}, METHODS, config=TINY_RANKING, seed=0)
     assert set(rankings) == {f"pixels/{m}" for m in METHODS}
     for key, scores in rankings.items():
         assert scores.shape == (64,) and np.isfinite(scores).all() and (scores >= 0).all(), key
@@ -36,7 +35,9 @@ def test_every_method_ranks_every_feature_and_the_informed_ones_find_the_label_p
 def test_every_method_explains_the_same_images_by_true_label(space, explained):
     _, sources = compute_rankings({"pixels": space}, {"pixels": explained}, METHODS, config=TINY_RANKING, seed=0)
     informed = [m for m in METHODS if registry.get(m).source is not Source.RANDOM]
-    assert {(sources[f"pixels/{m}"]["images"], sources[f"pixels/{m}"]["target"]) for m in informed} == {(20, "true label")}
+    assert {(sources[f"pixels/{m}"]["images"], sources[f"pixels/{m}"]["target"]) for m in informed} == {
+        (20, "true label")
+    }
 
 
 def test_kar_ranks_with_the_methods_that_opt_in_and_ig_is_one_of_them():
@@ -127,8 +128,16 @@ def opted_in(monkeypatch):
     module.scaled_magnitude = scaled_magnitude
     monkeypatch.setitem(sys.modules, "opted_in.saliency", module)
     made = [
-        registry.Method(name, name.title(), "#000000", signed=False, source=Source.PER_IMAGE, kar=True,
-                        function="opted_in.saliency:scaled_magnitude", options={"scale": scale})
+        registry.Method(
+            name,
+            name.title(),
+            "#000000",
+            signed=False,
+            source=Source.PER_IMAGE,
+            kar=True,
+            function="opted_in.saliency:scaled_magnitude",
+            options={"scale": scale},
+        )
         for name, scale in (("once", 1.0), ("thrice", 3.0))
     ]
     monkeypatch.setattr(registry, "METHODS", (*registry.METHODS, *made))
@@ -136,8 +145,9 @@ def opted_in(monkeypatch):
 
 
 def test_a_method_that_opts_in_ranks_through_its_registry_function_with_its_own_options(space, explained, opted_in):
-    rankings, sources = compute_rankings({"pixels": space}, {"pixels": explained}, ["once", "thrice"],
-                                         config=TINY_RANKING, seed=0)
+    rankings, sources = compute_rankings(
+        {"pixels": space}, {"pixels": explained}, ["once", "thrice"], config=TINY_RANKING, seed=0
+    )
     rows = space.x_train[sample_per_class(space.y_train.numpy(), TINY_RANKING.per_class, 0)].numpy()
     expected = np.abs(rows.astype(np.float64)).mean(0)  # the mean |attribution| of the shared images
     np.testing.assert_allclose(rankings["pixels/once"], expected, rtol=1e-12)

@@ -1,4 +1,5 @@
 """kar.core.report: mean, sd and 95 % interval over runs; NormLIME paired against each method, by run."""
+
 from __future__ import annotations
 
 import csv
@@ -18,7 +19,9 @@ GAINS = {"normlime": [0.1, 0.3, 0.2], "random": [1.0, 1.5, 0.8]}
 def results() -> list[Result]:
     rows = [Result("pixels", "kar", "baseline", 0, run, run - 1, 0.9, 0.0, 1.0) for run in (1, 2, 3)]
     for method, gains in GAINS.items():
-        rows += [Result("pixels", "kar", method, 50, run, run - 1, 0.9 - g / 100, g, 1.0) for run, g in enumerate(gains, 1)]
+        rows += [
+            Result("pixels", "kar", method, 50, run, run - 1, 0.9 - g / 100, g, 1.0) for run, g in enumerate(gains, 1)
+        ]
     return rows
 
 
@@ -70,7 +73,10 @@ def test_the_markdown_tables_give_mean_and_interval_per_method_and_threshold():
 
     text = markdown_tables(summarize(results()))
     half = 4.302653 * np.sqrt(0.13) / np.sqrt(3)  # Random's interval, as above
-    assert "**KAR on input pixels (784)**: error gain in percentage points, mean ± 95 % interval half-width over 3 runs" in text
+    assert (
+        "**KAR on input pixels (784)**: error gain in percentage points, mean ± 95 % interval half-width over 3 runs"
+        in text
+    )
     assert "| method | 50 % |\n|---|---|\n" in text
     assert f"| Random | +1.10 ± {half:.2f} |" in text
     assert "retrained baseline accuracy 90.00 ± 0.00 % (mean ± sd)" in text

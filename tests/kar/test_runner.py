@@ -1,4 +1,5 @@
 """kar.core.runner: the grid, results.csv, resumption, refusal of other parameters, executors."""
+
 from __future__ import annotations
 
 import csv
@@ -12,21 +13,24 @@ import numpy as np
 import pytest
 import torch
 
+from explainers.executor import DaskExecutor
 from explainers.model import TrainConfig
-
-from tests.kar.tiny import TINY_RANKING, synthetic
 from kar.core.cells import BASELINE, RESULT_FIELDS, Result
 from kar.core.errors import KarError
-from explainers.executor import DaskExecutor
 from kar.core.runner import run_kar
 from kar.core.spec import KarSpec, fingerprint
 from kar.core.store import RANKINGS, RESULTS, ResultsLog, prepare_out_dir, read_manifest
+from tests.kar.tiny import TINY_RANKING
 
 pytestmark = pytest.mark.slow  # trains networks or starts servers
 
 SMALL = KarSpec(
-    feature_sets=("pixels",), methods=("random", "smoothgrad", "normlime"), thresholds=(25, 75), runs=2,
-    train=TrainConfig(epochs=3, batch_size=32, shift=0), ranking=TINY_RANKING,
+    feature_sets=("pixels",),
+    methods=("random", "smoothgrad", "normlime"),
+    thresholds=(25, 75),
+    runs=2,
+    train=TrainConfig(epochs=3, batch_size=32, shift=0),
+    ranking=TINY_RANKING,
 )
 INPUTS = {"model_sha256": "test", "data": "synthetic 8x8"}
 
@@ -76,7 +80,9 @@ def test_each_session_names_the_machine_it_ran_on(uninterrupted):
     assert machine["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
 
 
-def test_an_interrupted_run_resumes_without_redoing_cells_and_ends_with_the_same_results(space, explained, uninterrupted, tmp_path):
+def test_an_interrupted_run_resumes_without_redoing_cells_and_ends_with_the_same_results(
+    space, explained, uninterrupted, tmp_path
+):
     seen = []
 
     def stop_after_five(result):
@@ -105,12 +111,16 @@ def test_a_dask_local_cluster_gives_the_same_results_as_one_process(space, expla
     assert rows_without_seconds(tmp_path / RESULTS) == rows_without_seconds(full_out / RESULTS)
 
 
-def test_a_folder_holding_a_run_with_other_parameters_is_refused_unless_restarted(space, explained, uninterrupted, tmp_path):
+def test_a_folder_holding_a_run_with_other_parameters_is_refused_unless_restarted(
+    space, explained, uninterrupted, tmp_path
+):
     run_small(space, explained, tmp_path)
     other = KarSpec(**{**SMALL.__dict__, "train": TrainConfig(epochs=2, batch_size=32, shift=0)})
     with pytest.raises(KarError, match=r"other parameters \(train\.epochs 3 -> 2\).*--restart"):
         run_kar(other, {"pixels": space}, {"pixels": explained}, tmp_path, inputs=INPUTS, progress=False)
-    again = run_kar(other, {"pixels": space}, {"pixels": explained}, tmp_path, inputs=INPUTS, progress=False, restart=True)
+    again = run_kar(
+        other, {"pixels": space}, {"pixels": explained}, tmp_path, inputs=INPUTS, progress=False, restart=True
+    )
     assert again.ran == 14 and again.skipped == 0
 
 
@@ -131,22 +141,37 @@ def test_a_torn_last_line_is_dropped_and_cut_off_the_file(tmp_path):
 
 
 def start(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
 
 
 @pytest.fixture
 def cluster(tmp_path):
     """A real scheduler and two worker processes on loopback (no nanny: a killed worker stays dead)."""
     scheduler_file = tmp_path / "scheduler.json"
-    processes = [start("distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                       "--scheduler-file", str(scheduler_file))]
+    processes = [
+        start(
+            "distributed.cli.dask_scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--no-dashboard",
+            "--scheduler-file",
+            str(scheduler_file),
+        )
+    ]
     deadline = time.monotonic() + 60
     while not scheduler_file.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     address = json.loads(scheduler_file.read_text())["address"]
-    workers = [start("distributed.cli.dask_worker", address, "--nthreads", "1", "--no-nanny", "--no-dashboard",
-                     "--name", f"w{i}") for i in range(2)]
+    workers = [
+        start(
+            "distributed.cli.dask_worker", address, "--nthreads", "1", "--no-nanny", "--no-dashboard", "--name", f"w{i}"
+        )
+        for i in range(2)
+    ]
     processes += workers
     from distributed import Client
 
@@ -161,7 +186,9 @@ def cluster(tmp_path):
             p.wait()
 
 
-def test_a_cell_whose_worker_dies_runs_again_elsewhere_and_is_recorded_once(space, explained, uninterrupted, cluster, tmp_path):
+def test_a_cell_whose_worker_dies_runs_again_elsewhere_and_is_recorded_once(
+    space, explained, uninterrupted, cluster, tmp_path
+):
     address, workers = cluster
     killed = []
 
@@ -190,7 +217,10 @@ def test_a_cell_task_trains_under_its_own_precision_wherever_it_runs(monkeypatch
     monkeypatch.setattr(runner, "run_cell", lambda *a, **k: (seen.append(compute.current().precision), (0.5, 1.0))[1])
     monkeypatch.setattr(runner, "cell_importance", lambda *a: None)
     task = runner.CellTask({"pixels": SimpleNamespace(dim=784)}, {}, "kar", None, "cpu", precision="bf16")
-    cell = next(c for c in runner.KarSpec(feature_sets=("pixels",), methods=("random",), thresholds=(50,)).cells()
-                if not c.is_baseline)
+    cell = next(
+        c
+        for c in runner.KarSpec(feature_sets=("pixels",), methods=("random",), thresholds=(50,)).cells()
+        if not c.is_baseline
+    )
     assert task.run(cell)[1:] == (0.5, 1.0)
     assert seen == ["bf16"] and compute.current().precision == "fp32"  # the worker's own setting is untouched

@@ -1,4 +1,5 @@
 """kar.core.spaces: the data a cell trains on, its blanking values and its noise units."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """kar.core.verdict: each of the paper's KAR claims judged supported, not supported or inconclusive, by stated rules."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,7 +15,9 @@ T_975_4 = 2.776445  # t quantile for a 95 % interval over 5 runs (4 degrees of f
 def cells(feature_set: str, gains: dict[tuple[str, int], list[float]]) -> list[Result]:
     out = []
     for (method, threshold), values in gains.items():
-        out += [Result(feature_set, "kar", method, threshold, run, run - 1, 0.9, g, 1.0) for run, g in enumerate(values, 1)]
+        out += [
+            Result(feature_set, "kar", method, threshold, run, run - 1, 0.9, g, 1.0) for run, g in enumerate(values, 1)
+        ]
     return out
 
 
@@ -29,7 +32,10 @@ def test_pixels_at_50_percent_is_about_zero_when_the_interval_lies_within_a_quar
     # mean 0, sd 0.1: half-width 2.776 * 0.1 / sqrt(5) = 0.124, inside +-0.25
     v = verdict(cells("pixels", {("normlime", 50): [0.1, -0.1, 0.0, 0.1, -0.1]}), "pixels-50-zero")
     assert v.outcome == SUPPORTED
-    assert f"{0:+.2f} pp (95 % interval {-T_975_4 * 0.1 / np.sqrt(5):+.2f} to {T_975_4 * 0.1 / np.sqrt(5):+.2f}, 5 runs)" in v.evidence[0]
+    assert (
+        f"{0:+.2f} pp (95 % interval {-T_975_4 * 0.1 / np.sqrt(5):+.2f} to {T_975_4 * 0.1 / np.sqrt(5):+.2f}, 5 runs)"
+        in v.evidence[0]
+    )
 
 
 def test_pixels_at_50_percent_is_not_about_zero_when_the_interval_lies_above_a_quarter_point():
@@ -47,8 +53,11 @@ def test_pixels_at_50_percent_is_inconclusive_with_a_wide_interval_or_a_single_r
 
 
 def test_conv_at_30_percent_is_the_best_when_below_zero_lowest_and_nothing_is_significantly_lower():
-    gains = {("normlime", 30): [-0.5, -0.4, -0.6, -0.5, -0.5], ("normlime", 40): [-0.3, -0.5, -0.4, -0.4, -0.4],
-             ("lime", 30): FLAT}
+    gains = {
+        ("normlime", 30): [-0.5, -0.4, -0.6, -0.5, -0.5],
+        ("normlime", 40): [-0.3, -0.5, -0.4, -0.4, -0.4],
+        ("lime", 30): FLAT,
+    }
     v = verdict(cells("conv", gains), "conv-30-best")
     assert v.outcome == SUPPORTED
     assert "lowest mean gain of the 3 conv cells: NormLIME at 30 % (-0.50 pp)" in v.evidence
@@ -104,7 +113,10 @@ def test_holm_correction_turns_two_raw_significances_into_an_inconclusive_verdic
     holm = 4 * ttest_rel(nl, lime).pvalue
     v = verdict(results, "conv-80-90-lowest")
     assert v.outcome == INCONCLUSIVE
-    assert f"not significantly lower than: LIME at 80 % (-1.03 pp, p = {holm:.3g}), VarGrad at 80 % (-0.95 pp, p = {holm:.3g})" in v.evidence[-1]
+    assert (
+        f"not significantly lower than: LIME at 80 % (-1.03 pp, p = {holm:.3g}), VarGrad at 80 % (-0.95 pp, p = {holm:.3g})"
+        in v.evidence[-1]
+    )
 
 
 def test_every_claim_is_judged_and_missing_cells_make_it_inconclusive():

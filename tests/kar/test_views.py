@@ -1,4 +1,5 @@
 """The researcher's KAR page: staff only, lists run folders under DATA_DIR/kar, shows the newest."""
+
 from __future__ import annotations
 
 import os
@@ -17,16 +18,32 @@ from kar.core.store import MANIFEST, MANIFEST_KIND, RESULTS, ResultsLog, read_ma
 pytestmark = pytest.mark.django_db
 
 
-def write_run(root, name: str, results: list[Result], expected: int, *, mode: str = "kar", report: bool = True,
-              status: str = "complete", label: str | None = None):
+def write_run(
+    root,
+    name: str,
+    results: list[Result],
+    expected: int,
+    *,
+    mode: str = "kar",
+    report: bool = True,
+    status: str = "complete",
+    label: str | None = None,
+):
     """A run folder as run_kar leaves it (no training: the rows are made up)."""
     folder = root / "kar" / name
     folder.mkdir(parents=True)
     manifest = {
         "kind": MANIFEST_KIND,
         "fingerprint": "abc",
-        "parameters": {"mode": mode, "thresholds": [10, 50], "runs": 2, "seed": 0, "methods": ["normlime", "random"],
-                       "train": {"epochs": 10}, "inputs": {"model_sha256": "d" * 64}},
+        "parameters": {
+            "mode": mode,
+            "thresholds": [10, 50],
+            "runs": 2,
+            "seed": 0,
+            "methods": ["normlime", "random"],
+            "train": {"epochs": 10},
+            "inputs": {"model_sha256": "d" * 64},
+        },
         "feature_spaces": {"pixels": {"test": 1000}, "conv": {"test": 1000}},
         "expected_cells": expected,
         "model": {"path": "/models/m.pt", "sha256": "d" * 64},
@@ -100,8 +117,12 @@ def test_the_index_shows_the_newest_run_with_its_tables_and_figures(staff_client
 def test_a_merged_run_names_the_folders_it_was_merged_from(staff_client, data_dir):
     folder = write_run(data_dir, "kar-paper", results(), 18)
     manifest = read_manifest(folder)
-    manifest["merged"] = {"from": [{"folder": "/runs/conv", "feature_sets": ["conv"], "cells_done": 9},
-                                   {"folder": "/runs/pixels", "feature_sets": ["pixels"], "cells_done": 9}]}
+    manifest["merged"] = {
+        "from": [
+            {"folder": "/runs/conv", "feature_sets": ["conv"], "cells_done": 9},
+            {"folder": "/runs/pixels", "feature_sets": ["pixels"], "cells_done": 9},
+        ]
+    }
     write_json_atomic(folder / MANIFEST, manifest)
     html = staff_client.get(reverse("kar:detail", args=["kar-paper"])).content.decode()
     assert "<dt>Merged from</dt><dd>conv: /runs/conv (9 cells) · pixels: /runs/pixels (9 cells)" in html
@@ -117,7 +138,10 @@ def test_a_kar_run_shows_a_verdict_on_each_of_the_papers_claims_and_a_roar_run_n
     markdown = staff_client.get(reverse("kar:file", args=["kar-default", "report.md"]))
     assert markdown["Content-Type"].startswith("text/markdown")
     assert b"**The paper's claims**" in b"".join(markdown.streaming_content)
-    assert staff_client.get(reverse("kar:file", args=["kar-default", "verdicts.json"]))["Content-Type"] == "application/json"
+    assert (
+        staff_client.get(reverse("kar:file", args=["kar-default", "verdicts.json"]))["Content-Type"]
+        == "application/json"
+    )
     write_run(data_dir, "roar-default", results("roar"), 18, mode="roar")
     html = staff_client.get(reverse("kar:detail", args=["roar-default"])).content.decode()
     assert "The paper&#x27;s claims" not in html
@@ -146,7 +170,9 @@ def test_figures_and_csv_files_are_served_and_nothing_else(staff_client, data_di
 
 def test_the_old_addresses_under_analysis_redirect_to_the_kar_app(staff_client, data_dir):
     assert staff_client.get("/analysis/kar/").url == reverse("kar:index")
-    assert staff_client.get("/analysis/kar/kar-default/results.csv").url == reverse("kar:file", args=["kar-default", "results.csv"])
+    assert staff_client.get("/analysis/kar/kar-default/results.csv").url == reverse(
+        "kar:file", args=["kar-default", "results.csv"]
+    )
 
 
 def test_a_folder_that_is_not_a_kar_run_is_not_listed(staff_client, data_dir):

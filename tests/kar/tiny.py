@@ -1,4 +1,5 @@
 """Tiny data and budgets shared by the KAR core's tests (imported by conftest.py and the test files)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -27,6 +28,11 @@ def keeps_informative() -> np.ndarray:
 
 
 TINY_RANKING = RankingConfig(
-    per_class=2, lime_samples=300, lime_features=10, lime_features_conv=10, noise_samples=20, ig_steps=16,
+    per_class=2,
+    lime_samples=300,
+    lime_features=10,
+    lime_features_conv=10,
+    noise_samples=20,
+    ig_steps=16,
     batch_size=500,
 )

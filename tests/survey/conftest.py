@@ -1,4 +1,5 @@
 """Fixtures of the survey tests (builders live in survey/testing.py, shared with the benchmark)."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """The admin: studies editable within limits, participants filterable, answers read-only."""
+
 import io
 
 import pytest
@@ -51,7 +52,9 @@ def test_answers_cannot_be_changed_or_deleted_in_the_admin(admin_client, answere
 
 
 def test_studies_are_opened_and_closed_with_admin_actions(admin_client, study):
-    admin_client.post(reverse("admin:survey_study_changelist"), {"action": "close_studies", "_selected_action": [study.pk]})
+    admin_client.post(
+        reverse("admin:survey_study_changelist"), {"action": "close_studies", "_selected_action": [study.pk]}
+    )
     assert Study.objects.get().status == "closed"
 
 
@@ -67,8 +70,16 @@ def test_an_attention_check_can_be_replaced_in_the_admin(admin_client, study):
         buf.seek(0)
         return buf
 
-    response = admin_client.post(url, {"digit": 2, "correct": upload(255, "c.png"), "distractor_1": upload(90, "a.png"),
-                                       "distractor_2": upload(90, "b.png"), "distractor_3": upload(30, "d.png")})
+    response = admin_client.post(
+        url,
+        {
+            "digit": 2,
+            "correct": upload(255, "c.png"),
+            "distractor_1": upload(90, "a.png"),
+            "distractor_2": upload(90, "b.png"),
+            "distractor_3": upload(30, "d.png"),
+        },
+    )
     assert response.status_code == 302
     assert Item.objects.get(pk=item.pk).digit == 2
 
@@ -80,7 +91,11 @@ def test_an_attention_check_of_a_two_method_study_is_replaced_with_one_distracto
     item = Item.objects.filter(study=study, kind="attention").first()
     url = reverse("admin:survey_item_replace", args=[item.pk])
     page = admin_client.get(url).content.decode()
-    assert 'name="distractor_1"' in page and 'name="distractor_2"' not in page and "the 1 distractor should show other digits." in page
+    assert (
+        'name="distractor_1"' in page
+        and 'name="distractor_2"' not in page
+        and "the 1 distractor should show other digits." in page
+    )
 
     def upload(shade, name):
         buf = io.BytesIO()
@@ -89,6 +104,8 @@ def test_an_attention_check_of_a_two_method_study_is_replaced_with_one_distracto
         buf.seek(0)
         return buf
 
-    response = admin_client.post(url, {"digit": 2, "correct": upload(255, "c.png"), "distractor_1": upload(90, "a.png")})
+    response = admin_client.post(
+        url, {"digit": 2, "correct": upload(255, "c.png"), "distractor_1": upload(90, "a.png")}
+    )
     assert response.status_code == 302
     assert [o.is_correct for o in Item.objects.get(pk=item.pk).options.order_by("slot")] == [True, False]

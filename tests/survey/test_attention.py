@@ -1,4 +1,5 @@
 """survey.attention: attention checks and the instructions' example built from digit images (no database)."""
+
 import io
 import random
 
@@ -10,7 +11,9 @@ from survey import attention
 
 
 def test_the_typical_digit_is_the_image_closest_to_its_class_mean():
-    images = np.array([[0.0, 0.0], [1.0, 1.0], [0.4, 0.6], [5.0, 5.0]] + [[d, d] for d in range(2, 10)] * 1, dtype=np.float32)
+    images = np.array(
+        [[0.0, 0.0], [1.0, 1.0], [0.4, 0.6], [5.0, 5.0]] + [[d, d] for d in range(2, 10)] * 1, dtype=np.float32
+    )
     labels = np.array([0, 0, 0, 1] + list(range(2, 10)))
     typical = attention.typical_digits(images, labels)
     assert typical[0].tolist() == pytest.approx([0.4, 0.6])  # mean (0.47, 0.53)

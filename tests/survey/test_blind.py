@@ -5,6 +5,7 @@ The walk goes through the real views with the test client, as a participant's br
 the site root, the MTurk preview, consent pages of every platform, start, instructions, every
 question (real ones and attention checks), finish, and the error pages, fetching every picture.
 """
+
 from __future__ import annotations
 
 import re
@@ -15,8 +16,8 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
-from explainers.models import MethodName
 from explainers.methods import registry
+from explainers.models import MethodName
 from survey.models import Item, Participant
 from survey.pictures import DATA_URL, NoSuchPicture, picture, png_of
 from survey.testing import correct_position, make_explanation_set, make_study
@@ -34,8 +35,12 @@ def _words(text: str) -> str:
 
 # Every name and label a method goes by, as runs of words ("SmoothGrad²" -> "smoothgrad").
 METHOD_TERMS = sorted(
-    {_words(term) for pair in (*MethodName.choices, *((name, registry.label(name)) for name in registry.names()))
-     for term in pair} - {"  "}
+    {
+        _words(term)
+        for pair in (*MethodName.choices, *((name, registry.label(name)) for name in registry.names()))
+        for term in pair
+    }
+    - {"  "}
 )
 
 
@@ -44,10 +49,10 @@ def png_text(data: bytes) -> str:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     chunks, at = [], 8
     while at < len(data):
-        length = int.from_bytes(data[at:at + 4], "big")
-        kind = data[at + 4:at + 8]
+        length = int.from_bytes(data[at : at + 4], "big")
+        kind = data[at + 4 : at + 8]
         if kind in (b"tEXt", b"zTXt", b"iTXt"):
-            chunks.append(data[at + 8:at + 8 + length].decode("latin-1"))
+            chunks.append(data[at + 8 : at + 8 + length].decode("latin-1"))
         at += 12 + length
     return " ".join(chunks)
 
@@ -141,8 +146,9 @@ def take_part(walk: Walk, study, entry: dict) -> Participant:
             seen[picture] = position
         item = re.search(r'name="item" value="(\d+)"', page.content.decode()).group(1)
         if position == 1:  # sent without a choice: the question again, with a message
-            walk.question_pictures(walk.request("POST", url, {"item": item}, status=400), "question 1 again",
-                                   study.n_options)
+            walk.question_pictures(
+                walk.request("POST", url, {"item": item}, status=400), "question 1 again", study.n_options
+            )
         choice = correct_position(participant, position) or 1
         walk.request("POST", url, {"item": item, "choice": choice}, status=303)
     finished = walk.get(f"{home}finish/", status=None)
@@ -164,8 +170,16 @@ def test_nothing_a_participant_reaches_names_a_method_links_to_the_gallery_or_re
     walk.pictures_of(preview)  # the example
     assert len(set(PICTURE.findall(preview.content.decode()))) == 5  # the example and four distinct options
 
-    take_part(walk, blind_study, {"assignmentId": "3ASSIGN", "hitId": "3HIT", "workerId": "A1WORKER",
-                                  "turkSubmitTo": "https://workersandbox.mturk.com"})
+    take_part(
+        walk,
+        blind_study,
+        {
+            "assignmentId": "3ASSIGN",
+            "hitId": "3HIT",
+            "workerId": "A1WORKER",
+            "turkSubmitTo": "https://workersandbox.mturk.com",
+        },
+    )
     take_part(walk, blind_study, {"PROLIFIC_PID": "p" * 24, "STUDY_ID": "s" * 24, "SESSION_ID": "x" * 24})
     take_part(Walk(Client()), blind_study, {})  # a direct link, in a browser of its own
 
@@ -181,17 +195,26 @@ def test_nothing_a_participant_reaches_names_a_method_links_to_the_gallery_or_re
     walk.get(reverse("admin:login"))  # where the refused gallery sends everyone (refusal: below)
     blind_study.status = blind_study.Status.CLOSED
     blind_study.save()
-    walk.get(landing, status=403, workerId="A2", assignmentId="3B", hitId="3HIT",
-             turkSubmitTo="https://workersandbox.mturk.com")
+    walk.get(
+        landing,
+        status=403,
+        workerId="A2",
+        assignmentId="3B",
+        hitId="3HIT",
+        turkSubmitTo="https://workersandbox.mturk.com",
+    )
     assert walk.pages >= 3 * blind_study.n_questions  # the walk did go through the questions
 
 
-@pytest.mark.parametrize("methods", [("shap", "random"), ("normlime", "lime", "smoothgrad", "vargrad", "shap", "random")])
+@pytest.mark.parametrize(
+    "methods", [("shap", "random"), ("normlime", "lime", "smoothgrad", "vargrad", "shap", "random")]
+)
 def test_a_study_of_k_methods_is_as_blind(client, methods):
     study = make_study(make_explanation_set("k-set", methods), slug="blind-k", methods=methods)
     walk = Walk(client)
-    preview = walk.get(reverse("survey:landing", args=[study.slug]), assignmentId="ASSIGNMENT_ID_NOT_AVAILABLE",
-                       hitId="3HIT")
+    preview = walk.get(
+        reverse("survey:landing", args=[study.slug]), assignmentId="ASSIGNMENT_ID_NOT_AVAILABLE", hitId="3HIT"
+    )
     assert len(set(PICTURE.findall(preview.content.decode()))) == len(methods) + 1  # the example and k options
     take_part(walk, study, {})
     check = Item.objects.filter(study=study, kind=Item.Kind.ATTENTION).first()
@@ -212,12 +235,15 @@ def test_the_item_ids_on_the_pages_do_not_sort_the_attention_checks_apart(blind_
     assert numbers != sorted(numbers)
 
 
-@pytest.mark.parametrize("name,args", [
-    ("set_list", []),
-    ("set_detail", ["test-set"]),
-    ("overview_png", ["test-set"]),
-    ("map_png", ["test-set", "normlime", 3]),
-])
+@pytest.mark.parametrize(
+    "name,args",
+    [
+        ("set_list", []),
+        ("set_detail", ["test-set"]),
+        ("overview_png", ["test-set"]),
+        ("map_png", ["test-set", "normlime", 3]),
+    ],
+)
 def test_the_gallery_refuses_anonymous_visitors_and_users_who_are_not_staff(
     client, staff_user, explanation_set, name, args
 ):

@@ -3,6 +3,7 @@
 Real transactions and row locks are needed, so these tests run only on PostgreSQL (CI runs
 the django_db tests again with DATABASE_URL pointing at PostgreSQL); on SQLite they skip.
 """
+
 import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -16,8 +17,10 @@ from survey.testing import make_explanation_set, make_study, mturk_params
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(connection.vendor != "postgresql",
-                       reason="needs PostgreSQL's row locks and concurrent transactions (set DATABASE_URL)"),
+    pytest.mark.skipif(
+        connection.vendor != "postgresql",
+        reason="needs PostgreSQL's row locks and concurrent transactions (set DATABASE_URL)",
+    ),
 ]
 
 N_PARTICIPANTS = 50

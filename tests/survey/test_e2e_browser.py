@@ -5,6 +5,7 @@ ExternalQuestion parameters and records what its fake ``/mturk/externalSubmit`` 
 Headless Chromium (Debian's ``chromium`` and ``chromium-driver``, installed by the project's
 set-up) drives it. A missing browser is a failure, not a skip: the project installs it.
 """
+
 from __future__ import annotations
 
 import re
@@ -24,8 +25,15 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 CHROME_FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1280,1000",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--window-size=1280,1000",
 )
 
 
@@ -39,8 +47,10 @@ class FakeMTurk:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
-                body = (f'<!doctype html><title>Fake MTurk</title><h1>HIT</h1>'
-                        f'<iframe id="hit" src="{fake.frame_src}" width="1200" height="900"></iframe>').encode()
+                body = (
+                    f"<!doctype html><title>Fake MTurk</title><h1>HIT</h1>"
+                    f'<iframe id="hit" src="{fake.frame_src}" width="1200" height="900"></iframe>'
+                ).encode()
                 self._send(200, body)
 
             def do_POST(self):
@@ -73,10 +83,14 @@ class FakeMTurk:
 
 @pytest.fixture(scope="module")
 def browser():
-    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not Path(path).exists() and not shutil.which(Path(path).name)]
+    missing = [
+        path for path in (CHROMIUM, CHROMEDRIVER) if not Path(path).exists() and not shutil.which(Path(path).name)
+    ]
     if missing:
-        pytest.fail(f"{' and '.join(missing)} not found: install Debian's chromium and chromium-driver "
-                    "(apt-get install -y chromium chromium-driver); the project's set-up does this")
+        pytest.fail(
+            f"{' and '.join(missing)} not found: install Debian's chromium and chromium-driver "
+            "(apt-get install -y chromium chromium-driver); the project's set-up does this"
+        )
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -112,7 +126,12 @@ HEADING = "var h = document.querySelector('.progress-text'); return h ? h.textCo
 
 
 def _open_hit(browser, live_server, fake_mturk, study, worker):
-    params = {"assignmentId": f"ASSIGN{worker}", "hitId": "HITE2E", "workerId": worker, "turkSubmitTo": fake_mturk.origin}
+    params = {
+        "assignmentId": f"ASSIGN{worker}",
+        "hitId": "HITE2E",
+        "workerId": worker,
+        "turkSubmitTo": fake_mturk.origin,
+    }
     fake_mturk.frame_src = f"{live_server.url}/s/{study.slug}/?{urlencode(params)}"
     browser.get(fake_mturk.origin + "/")
     browser.switch_to.frame(_wait(browser, lambda d: d.find_element("id", "hit")))
@@ -144,8 +163,9 @@ def test_a_worker_completes_the_whole_survey_inside_the_mturk_frame(browser, liv
         images = browser.find_elements(By.CSS_SELECTOR, ".option img")
         assert len(images) == k and {(i.size["width"], i.size["height"]) for i in images}.__len__() == 1
         # Drawn, not blocked: the pictures are data: URLs, which the participant pages' CSP must allow.
-        assert all(browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", i) > 0
-                   for i in images)
+        assert all(
+            browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", i) > 0 for i in images
+        )
         choice = correct_position(participant, position) or (position % k) + 1
         if position % 2:  # half by mouse, half by keyboard (digit key, then Enter)
             browser.find_element(By.CSS_SELECTOR, f"label[for=choice-{choice}]").click()

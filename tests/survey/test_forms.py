@@ -1,4 +1,5 @@
 """survey.forms: which platform a link is from, and which links are damaged."""
+
 import pytest
 
 from survey.forms import AnswerForm, EntryForm
@@ -18,7 +19,12 @@ def test_a_link_with_mturk_parameters_is_an_mturk_participant():
     assert form.is_valid()
     params = form.params()
     assert (params.platform, params.worker_id, params.assignment_id, params.hit_id, params.turk_submit_to) == (
-        "mturk", "A1WORKER", "3ABC", "3HIT", SANDBOX)
+        "mturk",
+        "A1WORKER",
+        "3ABC",
+        "3HIT",
+        SANDBOX,
+    )
 
 
 def test_the_live_site_is_an_accepted_submit_target():
@@ -33,8 +39,9 @@ def test_a_preview_link_needs_no_worker():
 def test_a_link_with_prolific_parameters_is_a_prolific_participant():
     form = _form(PROLIFIC_PID="5f1a2b", STUDY_ID="st", SESSION_ID="se")
     assert form.is_valid()
-    assert form.params() == form.params().__class__(platform="prolific", prolific_pid="5f1a2b",
-                                                     prolific_study_id="st", prolific_session_id="se")
+    assert form.params() == form.params().__class__(
+        platform="prolific", prolific_pid="5f1a2b", prolific_study_id="st", prolific_session_id="se"
+    )
 
 
 def test_a_link_without_parameters_is_a_direct_participant():
@@ -42,17 +49,20 @@ def test_a_link_without_parameters_is_a_direct_participant():
     assert form.is_valid() and form.params().platform == "direct"
 
 
-@pytest.mark.parametrize("data, problem", [
-    ({**MTURK, "workerId": ""}, "lacks workerId"),
-    ({**MTURK, "turkSubmitTo": ""}, "lacks turkSubmitTo"),
-    ({**MTURK, "turkSubmitTo": "https://evil.example.com"}, "not a Mechanical Turk site"),
-    ({**MTURK, "turkSubmitTo": "https://www.mturk.com/somewhere"}, "not a Mechanical Turk site"),
-    ({**MTURK, "workerId": "<script>"}, "not a valid id"),
-    ({**MTURK, "assignmentId": "a" * 65}, "at most 64"),
-    ({**MTURK, "PROLIFIC_PID": "5f1a"}, "mixes"),
-    ({"STUDY_ID": "st"}, "lacks PROLIFIC_PID"),
-    ({"assignmentId": "ASSIGNMENT_ID_NOT_AVAILABLE"}, "needs hitId"),
-])
+@pytest.mark.parametrize(
+    "data, problem",
+    [
+        ({**MTURK, "workerId": ""}, "lacks workerId"),
+        ({**MTURK, "turkSubmitTo": ""}, "lacks turkSubmitTo"),
+        ({**MTURK, "turkSubmitTo": "https://evil.example.com"}, "not a Mechanical Turk site"),
+        ({**MTURK, "turkSubmitTo": "https://www.mturk.com/somewhere"}, "not a Mechanical Turk site"),
+        ({**MTURK, "workerId": "<script>"}, "not a valid id"),
+        ({**MTURK, "assignmentId": "a" * 65}, "at most 64"),
+        ({**MTURK, "PROLIFIC_PID": "5f1a"}, "mixes"),
+        ({"STUDY_ID": "st"}, "lacks PROLIFIC_PID"),
+        ({"assignmentId": "ASSIGNMENT_ID_NOT_AVAILABLE"}, "needs hitId"),
+    ],
+)
 def test_a_damaged_or_forged_link_is_refused(data, problem):
     form = _form(**data)
     assert not form.is_valid()

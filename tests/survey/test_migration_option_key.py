@@ -1,4 +1,5 @@
 """Migration 0002_option_key: options that exist already get keys of their own."""
+
 import pytest
 
 BEFORE = [("survey", "0001_initial")]

@@ -1,4 +1,5 @@
 """Migration 0005_study_methods: existing studies compare the paper's four methods."""
+
 import pytest
 from django.db import IntegrityError, transaction
 

@@ -1,4 +1,5 @@
 """survey.models: the database itself refuses what the rules forbid (constraints, not just code)."""
+
 from datetime import timedelta
 
 import pytest
@@ -13,8 +14,15 @@ pytestmark = pytest.mark.django_db
 
 
 def _participant(study, **fields):
-    defaults = dict(study=study, platform="mturk", worker_id="W", assignment_id="A", hit_id="H",
-                    sheet_seed=1, started_at=timezone.now())
+    defaults = dict(
+        study=study,
+        platform="mturk",
+        worker_id="W",
+        assignment_id="A",
+        hit_id="H",
+        sheet_seed=1,
+        started_at=timezone.now(),
+    )
     defaults.update(fields)
     return Participant.objects.create(**defaults)
 
@@ -117,8 +125,15 @@ def test_an_item_is_answered_once_per_participant(study):
     first = answer_all(participant, stop_after=1)[0].answer
     with pytest.raises(IntegrityError), transaction.atomic():
         Answer.objects.create(
-            participant=participant, item=first.item, entry=first.entry, chosen=first.chosen, position=2,
-            method=first.method, correct=first.correct, shown_at=first.shown_at, answered_at=first.answered_at,
+            participant=participant,
+            item=first.item,
+            entry=first.entry,
+            chosen=first.chosen,
+            position=2,
+            method=first.method,
+            correct=first.correct,
+            shown_at=first.shown_at,
+            answered_at=first.answered_at,
         )
 
 

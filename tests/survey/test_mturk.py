@@ -1,4 +1,5 @@
 """survey.platforms.mturk helpers: the ExternalQuestion, submit targets, answers, tokens."""
+
 import pytest
 
 from survey.platforms import mturk
@@ -16,15 +17,18 @@ def test_the_external_question_needs_https():
         mturk.external_question_xml("http://study.example.org/s/demo/")
 
 
-@pytest.mark.parametrize("target, ok", [
-    ("https://www.mturk.com", True),
-    ("https://workersandbox.mturk.com/", True),
-    ("https://WWW.MTURK.COM", True),
-    ("http://www.mturk.com", False),
-    ("https://www.mturk.com.evil.example", False),
-    ("https://www.mturk.com/elsewhere", False),
-    ("https://evil.example", False),
-])
+@pytest.mark.parametrize(
+    "target, ok",
+    [
+        ("https://www.mturk.com", True),
+        ("https://workersandbox.mturk.com/", True),
+        ("https://WWW.MTURK.COM", True),
+        ("http://www.mturk.com", False),
+        ("https://www.mturk.com.evil.example", False),
+        ("https://www.mturk.com/elsewhere", False),
+        ("https://evil.example", False),
+    ],
+)
 def test_only_mturks_own_sites_receive_the_finish_form(target, ok):
     assert mturk.is_allowed_submit_target(target) is ok
 
@@ -49,24 +53,33 @@ def test_the_request_token_depends_on_study_marketplace_and_batch(study):
     assert mturk.request_token(study, False, "1") == mturk.request_token(study, False, "1")
 
 
-@pytest.mark.parametrize("change, problem", [
-    ({"reward": "abc"}, "not an amount"),
-    ({"reward": "0.001"}, "whole cents"),
-    ({"assignments": 0}, "at least 1"),
-    ({"duration_seconds": 5}, "duration"),
-    ({"min_approval_rate": 101}, "percentage"),
-])
+@pytest.mark.parametrize(
+    "change, problem",
+    [
+        ({"reward": "abc"}, "not an amount"),
+        ({"reward": "0.001"}, "whole cents"),
+        ({"assignments": 0}, "at least 1"),
+        ({"duration_seconds": 5}, "duration"),
+        ({"min_approval_rate": 101}, "percentage"),
+    ],
+)
 def test_impossible_hit_options_are_refused(change, problem):
     with pytest.raises(MTurkError, match=problem):
         HitOptions(**change).check()
 
 
 def test_qualifications_are_built_from_the_options():
-    quals = HitOptions(min_approval_rate=95, min_approved_hits=500, locales=["us"], masters=True,
-                       qualification_ids=["CUSTOM"]).qualifications(live=True)
+    quals = HitOptions(
+        min_approval_rate=95, min_approved_hits=500, locales=["us"], masters=True, qualification_ids=["CUSTOM"]
+    ).qualifications(live=True)
     ids = [q["QualificationTypeId"] for q in quals]
-    assert ids == [mturk.QUAL_PERCENT_APPROVED, mturk.QUAL_NUMBER_APPROVED, mturk.QUAL_LOCALE,
-                   mturk.QUAL_MASTERS[True], "CUSTOM"]
+    assert ids == [
+        mturk.QUAL_PERCENT_APPROVED,
+        mturk.QUAL_NUMBER_APPROVED,
+        mturk.QUAL_LOCALE,
+        mturk.QUAL_MASTERS[True],
+        "CUSTOM",
+    ]
     assert quals[2]["LocaleValues"] == [{"Country": "US"}]
 
 
@@ -81,6 +94,9 @@ def test_the_hit_description_gives_the_studys_own_numbers(study, explanation_set
     assert mturk.hit_description(study) == (
         "Look at 25 sets of four images and pick, in each, the one that best explains a digit. About 10 minutes."
     )
-    three = make_study(make_explanation_set("three", ("normlime", "lime", "vargrad")), slug="three",
-                       methods=("normlime", "lime", "vargrad"))
+    three = make_study(
+        make_explanation_set("three", ("normlime", "lime", "vargrad")),
+        slug="three",
+        methods=("normlime", "lime", "vargrad"),
+    )
     assert mturk.hit_description(three).startswith("Look at 35 sets of three images")

@@ -24,8 +24,8 @@ def test_a_keyed_png_carries_its_key_in_a_text_chunk_after_the_header_and_the_sa
     png = a_png()
     keyed = keyed_png(png, "ab12")
     assert keyed[:33] == png[:33]  # signature (8) + IHDR (4 + 4 + 13 + 4)
-    assert keyed[33:33 + 8 + 12] == b"\x00\x00\x00\x0ctEXtComment\x00ab12"  # 12 bytes of data: "Comment", NUL, key
-    assert keyed[33 + 20 + 4:] == png[33:]  # then its CRC and the original chunks, untouched
+    assert keyed[33 : 33 + 8 + 12] == b"\x00\x00\x00\x0ctEXtComment\x00ab12"  # 12 bytes of data: "Comment", NUL, key
+    assert keyed[33 + 20 + 4 :] == png[33:]  # then its CRC and the original chunks, untouched
     image = Image.open(io.BytesIO(keyed))
     image.load()  # Pillow checks every chunk's CRC while reading
     assert image.text == {"Comment": "ab12"} and image.tobytes() == bytes([0, 255, 128, 7])

@@ -1,16 +1,17 @@
 """survey.prepared: the ORM's SQL compiled once per connection, later calls binding new values."""
+
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 
+from survey import services
 from survey.models import Participant, SheetEntry
 from survey.prepared import PreparedQuery, update_query
-from survey import services
 from survey.testing import make_explanation_set, make_study, mturk_params
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +26,8 @@ def participant():
 def test_it_returns_the_rows_the_queryset_would_for_each_new_value(participant):
     by_position = PreparedQuery(
         lambda pid, position: SheetEntry.objects.filter(participant_id=pid, position=position).values_list("item_id"),
-        int, int,
+        int,
+        int,
     )
     for position in (1, 2, 25):
         assert by_position(participant.pk, position) == list(
@@ -37,7 +39,8 @@ def test_it_returns_the_rows_the_queryset_would_for_each_new_value(participant):
 def test_it_binds_uuids_and_strings_as_the_backend_stores_them(participant):
     lookup = PreparedQuery(
         lambda public_id, worker: Participant.objects.filter(public_id=public_id, worker_id=worker).values_list("pk"),
-        uuid.UUID, str,
+        uuid.UUID,
+        str,
     )
     assert lookup(participant.public_id, "W-PREPARED") == [(participant.pk,)]
     assert lookup(participant.public_id, "someone else") == []
@@ -53,10 +56,11 @@ def test_it_applies_the_orms_converters_to_what_it_reads(participant):
 def test_an_update_binds_a_datetime_and_returns_the_rows_changed(participant):
     mark = PreparedQuery(
         lambda entry_id, now: update_query(SheetEntry.objects.filter(pk=entry_id, shown_at__isnull=True), shown_at=now),
-        int, datetime,
+        int,
+        datetime,
     )
     entry = SheetEntry.objects.get(participant=participant, position=1)
-    when = datetime(2024, 5, 6, 7, 8, 9, tzinfo=timezone.utc)
+    when = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
     assert mark(entry.pk, when) == 1
     assert mark(entry.pk, when + timedelta(hours=1)) == 0  # the condition still holds: the first time stays
     entry.refresh_from_db()

@@ -1,4 +1,5 @@
 """survey.sheets: the balanced Latin square and the per-participant sheet plan (no database)."""
+
 import random
 from collections import Counter
 from itertools import pairwise
@@ -86,8 +87,12 @@ def test_the_order_3_square_is_the_cyclic_square_and_its_mirror():
 
 def test_the_order_6_square_starts_0_1_5_2_4_3_and_adds_one_per_row():
     assert williams_square(6) == [
-        [0, 1, 5, 2, 4, 3], [1, 2, 0, 3, 5, 4], [2, 3, 1, 4, 0, 5],
-        [3, 4, 2, 5, 1, 0], [4, 5, 3, 0, 2, 1], [5, 0, 4, 1, 3, 2],
+        [0, 1, 5, 2, 4, 3],
+        [1, 2, 0, 3, 5, 4],
+        [2, 3, 1, 4, 0, 5],
+        [3, 4, 2, 5, 1, 0],
+        [4, 5, 3, 0, 2, 1],
+        [5, 0, 4, 1, 3, 2],
     ]
 
 

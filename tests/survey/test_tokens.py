@@ -1,4 +1,5 @@
 """survey.tokens: the signed participant token that replaces cookies inside MTurk's frame."""
+
 import uuid
 
 import pytest

@@ -1,4 +1,5 @@
 """Participant pages: the way through, MTurk/Prolific/direct, framing, and every kind of bad input."""
+
 import re
 
 import pytest
@@ -78,7 +79,10 @@ def test_an_mturk_worker_completes_the_survey_and_gets_the_submit_form(client, s
     home = start(client, study, **mturk())
     participant = Participant.objects.get()
     instructions = client.get(home)
-    assert b"distinguishing this particular number" in instructions.content and b'<mark class="digit">4</mark>' in instructions.content
+    assert (
+        b"distinguishing this particular number" in instructions.content
+        and b'<mark class="digit">4</mark>' in instructions.content
+    )
     finish = complete(client, home, participant, pick=passing)
     html = finish.content.decode()
     assert f'action="{SANDBOX}/mturk/externalSubmit"' in html
@@ -205,19 +209,22 @@ def test_staff_find_the_research_pages_from_the_root(staff_client):
 
 
 def test_the_mturk_preview_shows_instructions_and_a_disabled_sample_and_stores_nothing(client, study):
-    response = client.get(reverse("survey:landing", args=[study.slug]),
-                          {"assignmentId": "ASSIGNMENT_ID_NOT_AVAILABLE", "hitId": "3HIT"})
+    response = client.get(
+        reverse("survey:landing", args=[study.slug]), {"assignmentId": "ASSIGNMENT_ID_NOT_AVAILABLE", "hitId": "3HIT"}
+    )
     html = response.content.decode()
     assert response.status_code == 200
     assert "Accept the HIT" in html and "distinguishing this particular number" in html
     assert html.count('type="radio"') == 4 and html.count(" disabled") >= 5
-    assert "<fieldset class=\"options\" disabled>" in html
+    assert '<fieldset class="options" disabled>' in html
     assert not Participant.objects.exists()
 
 
 def test_a_preview_cannot_start(client, study):
-    response = client.post(reverse("survey:start", args=[study.slug]),
-                           {"assignmentId": "ASSIGNMENT_ID_NOT_AVAILABLE", "hitId": "3HIT", "consent": "on"})
+    response = client.post(
+        reverse("survey:start", args=[study.slug]),
+        {"assignmentId": "ASSIGNMENT_ID_NOT_AVAILABLE", "hitId": "3HIT", "consent": "on"},
+    )
     assert response.status_code == 400 and not Participant.objects.exists()
 
 
@@ -226,14 +233,19 @@ def test_a_preview_cannot_start(client, study):
 
 def test_participant_pages_may_be_framed_by_mturk_only(client, study):
     home = start(client, study, **mturk())
-    for url in (reverse("survey:landing", args=[study.slug]) + "?assignmentId=ASSIGNMENT_ID_NOT_AVAILABLE&hitId=H",
-                home, question_url(home, 1)):
+    for url in (
+        reverse("survey:landing", args=[study.slug]) + "?assignmentId=ASSIGNMENT_ID_NOT_AVAILABLE&hitId=H",
+        home,
+        question_url(home, 1),
+    ):
         response = client.get(url)
         assert "X-Frame-Options" not in response
         csp = response["Content-Security-Policy"]
         assert "frame-ancestors https://www.mturk.com https://workersandbox.mturk.com;" in csp
         assert "default-src 'none'" in csp and "script-src 'self'" in csp
-        assert "form-action 'self' https://www.mturk.com https://workersandbox.mturk.com https://app.prolific.com;" in csp
+        assert (
+            "form-action 'self' https://www.mturk.com https://workersandbox.mturk.com https://app.prolific.com;" in csp
+        )
         assert "no-store" in response["Cache-Control"]
 
 
@@ -270,7 +282,11 @@ PROLIFIC = {"PROLIFIC_PID": "5f1a2b3c4d", "STUDY_ID": "st1", "SESSION_ID": "se1"
 def test_a_prolific_participant_is_sent_back_with_the_completion_code(client, prolific_study):
     home = start(client, prolific_study, **PROLIFIC)
     participant = Participant.objects.get()
-    assert (participant.platform, participant.prolific_study_id, participant.prolific_session_id) == ("prolific", "st1", "se1")
+    assert (participant.platform, participant.prolific_study_id, participant.prolific_session_id) == (
+        "prolific",
+        "st1",
+        "se1",
+    )
     complete(client, home, participant, pick=passing)
     finish = client.get(f"{home}finish/")
     assert finish.status_code == 302
@@ -335,12 +351,15 @@ def test_a_participant_who_started_may_finish_after_the_study_closes(client, stu
     assert Participant.objects.get().is_finished
 
 
-@pytest.mark.parametrize("params", [
-    {**mturk(), "workerId": ""},
-    {**mturk(), "workerId": "bad id!"},
-    {**mturk(), "turkSubmitTo": "https://attacker.example"},
-    {**mturk(), "PROLIFIC_PID": "x"},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {**mturk(), "workerId": ""},
+        {**mturk(), "workerId": "bad id!"},
+        {**mturk(), "turkSubmitTo": "https://attacker.example"},
+        {**mturk(), "PROLIFIC_PID": "x"},
+    ],
+)
 def test_missing_or_malformed_ids_are_a_400_page(client, study, params, caplog):
     response = client.get(reverse("survey:landing", args=[study.slug]), params)
     assert response.status_code == 400 and b"incomplete or damaged" in response.content

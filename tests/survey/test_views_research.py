@@ -1,4 +1,5 @@
 """Researchers' pages: staff only; the monitor's numbers and the download buttons."""
+
 import csv
 import io
 import json
@@ -22,11 +23,14 @@ def answered(study):
     return study
 
 
-@pytest.mark.parametrize("name, args", [
-    ("survey:study_list", []),
-    ("survey:monitor", ["s1"]),
-    ("survey:download", ["s1", "csv"]),
-])
+@pytest.mark.parametrize(
+    "name, args",
+    [
+        ("survey:study_list", []),
+        ("survey:monitor", ["s1"]),
+        ("survey:download", ["s1", "csv"]),
+    ],
+)
 def test_staff_pages_send_anonymous_visitors_to_the_login(client, study, name, args):
     response = client.get(reverse(name, args=args))
     assert response.status_code == 302 and "/admin/login/" in response["Location"]

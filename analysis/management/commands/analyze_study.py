@@ -1,4 +1,5 @@
 """manage.py analyze_study: the paper's analysis of a study's votes, and the tests that respect its design."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,7 +7,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from analysis import reports, study as study_analysis
+from analysis import reports
+from analysis import study as study_analysis
 from survey import cli
 
 
@@ -31,14 +33,22 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("study", help="slug of the study")
         parser.add_argument(
-            "--min-checks", type=int, default=None,
+            "--min-checks",
+            type=int,
+            default=None,
             help="attention checks a participant must pass to be kept (default: the study's threshold, 4 of 5 as in the paper)",
         )
         parser.add_argument("--out", default=None, help=f"output folder (default {default_out('<study>')})")
         parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default %(default)s)")
-        parser.add_argument("--n-boot", type=positive_int, default=study_analysis.DEFAULT_N_BOOT,
-                            help="bootstrap resamples (default %(default)s)")
-        parser.add_argument("--alpha", type=float, default=0.05, help="family-wise α of Tukey and Holm (default %(default)s)")
+        parser.add_argument(
+            "--n-boot",
+            type=positive_int,
+            default=study_analysis.DEFAULT_N_BOOT,
+            help="bootstrap resamples (default %(default)s)",
+        )
+        parser.add_argument(
+            "--alpha", type=float, default=0.05, help="family-wise α of Tukey and Holm (default %(default)s)"
+        )
 
     def handle(self, *args, **opts):
         study = cli.get_study(opts["study"])

@@ -1,4 +1,5 @@
 """manage.py power_analysis: participants needed to detect a difference in vote shares, by simulation."""
+
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
@@ -15,24 +16,45 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--methods", default=",".join(paper_methods()),
-                            help="the 2 to 6 methods of the study, comma-separated (default %(default)s)")
-        parser.add_argument("--preference", default=None,
-                            help=f"expected share of votes per method, e.g. {simulate.PAPER_PREFERENCE_TEXT} (default: "
-                                 "the paper's shares; a method the paper did not study gets its smallest share, then "
-                                 "all are rescaled to sum to 1)")
+        parser.add_argument(
+            "--methods",
+            default=",".join(paper_methods()),
+            help="the 2 to 6 methods of the study, comma-separated (default %(default)s)",
+        )
+        parser.add_argument(
+            "--preference",
+            default=None,
+            help=f"expected share of votes per method, e.g. {simulate.PAPER_PREFERENCE_TEXT} (default: "
+            "the paper's shares; a method the paper did not study gets its smallest share, then "
+            "all are rescaled to sum to 1)",
+        )
         parser.add_argument("--alpha", type=float, default=0.05, help="significance level (default %(default)s)")
         parser.add_argument("--power", type=float, default=0.8, help="target power (default %(default)s)")
-        parser.add_argument("--test", choices=power.TESTS, default="friedman",
-                            help="friedman (default), anova (the paper's) or wilcoxon (one pair, Holm-corrected)")
-        parser.add_argument("--pair", default=None,
-                            help="for --test wilcoxon: two methods, e.g. normlime,lime (default: the two largest shares)")
+        parser.add_argument(
+            "--test",
+            choices=power.TESTS,
+            default="friedman",
+            help="friedman (default), anova (the paper's) or wilcoxon (one pair, Holm-corrected)",
+        )
+        parser.add_argument(
+            "--pair",
+            default=None,
+            help="for --test wilcoxon: two methods, e.g. normlime,lime (default: the two largest shares)",
+        )
         parser.add_argument("--max-participants", type=int, default=200, help="largest n tried (default %(default)s)")
-        parser.add_argument("--simulations", type=int, default=500, help="simulated studies per n (default %(default)s)")
-        parser.add_argument("--questions", type=int, default=20, help="real questions per participant (default %(default)s)")
-        parser.add_argument("--concentration", type=float, default=simulate.DEFAULT_CONCENTRATION,
-                            help="how alike participants' own preferences are (inf = identical; default %(default)s, "
-                                 "calibrated on the paper's F)")
+        parser.add_argument(
+            "--simulations", type=int, default=500, help="simulated studies per n (default %(default)s)"
+        )
+        parser.add_argument(
+            "--questions", type=int, default=20, help="real questions per participant (default %(default)s)"
+        )
+        parser.add_argument(
+            "--concentration",
+            type=float,
+            default=simulate.DEFAULT_CONCENTRATION,
+            help="how alike participants' own preferences are (inf = identical; default %(default)s, "
+            "calibrated on the paper's F)",
+        )
         parser.add_argument("--seed", type=int, default=0, help="seed (default %(default)s)")
 
     def handle(self, *args, **opts):
@@ -41,8 +63,11 @@ class Command(BaseCommand):
         except BadStudyInput as exc:
             raise CommandError(f"--methods: {exc.message}") from None
         try:
-            preference = (simulate.default_preference(methods) if opts["preference"] is None
-                          else simulate.parse_preference(opts["preference"], methods))
+            preference = (
+                simulate.default_preference(methods)
+                if opts["preference"] is None
+                else simulate.parse_preference(opts["preference"], methods)
+            )
         except simulate.SimulationError as exc:
             raise CommandError(str(exc)) from None
         pair = None
@@ -56,9 +81,16 @@ class Command(BaseCommand):
             raise CommandError(f"--concentration {opts['concentration']}: use a positive number or inf")
         try:
             result = power.power_analysis(
-                preference, opts["test"], opts["alpha"], opts["power"], max_participants=opts["max_participants"],
-                simulations=opts["simulations"], seed=opts["seed"], concentration=opts["concentration"],
-                n_questions=opts["questions"], pair=pair,
+                preference,
+                opts["test"],
+                opts["alpha"],
+                opts["power"],
+                max_participants=opts["max_participants"],
+                simulations=opts["simulations"],
+                seed=opts["seed"],
+                concentration=opts["concentration"],
+                n_questions=opts["questions"],
+                pair=pair,
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from None

@@ -35,4 +35,6 @@ class Command(BaseCommand):
             self.stdout.write(f"  {label + ':':42} {base}{path}")
         if login:
             self.stdout.write(f"  Researcher login (local demo only): {login[0]} / {login[1]}")
-        self.stdout.write("  The full KAR grid is not part of the demo (minutes of retraining): run `manage.py run_kar`.")
+        self.stdout.write(
+            "  The full KAR grid is not part of the demo (minutes of retraining): run `manage.py run_kar`."
+        )

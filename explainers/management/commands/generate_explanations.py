@@ -29,20 +29,49 @@ class Command(BaseCommand):
         parser.add_argument("--out", default=None, help=f"output folder (default {cli.default_explanations_dir()})")
         parser.add_argument("--model", default=None, help=f"checkpoint (default {cli.default_model_path()})")
         parser.add_argument("--name", default=None, help="name of the set in the database (default: the folder's name)")
-        parser.add_argument("--per-class", type=int, default=d.per_class, help="local explanations per digit (default %(default)s)")
-        parser.add_argument("--num-samples", type=int, default=d.num_samples, help="LIME samples per explanation (default %(default)s)")
-        parser.add_argument("--num-features", type=int, default=d.num_features, help="K, features per local explanation (default %(default)s)")
-        parser.add_argument("--sigma", type=float, default=d.sigma, help="LIME sampling noise in pixel units (default %(default)s)")
-        parser.add_argument("--images-per-class", type=int, default=d.images_per_class,
-                            help="training images per digit for the per-image methods (SmoothGrad², SHAP...; default %(default)s)")
-        parser.add_argument("--option", action="append", default=[], metavar="METHOD.KEY=VALUE",
-                            help="replace one of a method's registry options, e.g. shap.patch=4 (repeatable)")
-        parser.add_argument("--batch-size", type=int, default=d.batch_size, help="rows per forward pass (default %(default)s)")
-        parser.add_argument("--jobs", type=int, default=1,
-                            help="LIME batches in parallel: a Dask LocalCluster of this many one-thread worker processes "
-                            "(default 1: this process, with all its threads)")
-        parser.add_argument("--scheduler", default=None,
-                            help="a Dask scheduler (tcp://HOST:8786) whose workers compute the LIME batches (see README)")
+        parser.add_argument(
+            "--per-class", type=int, default=d.per_class, help="local explanations per digit (default %(default)s)"
+        )
+        parser.add_argument(
+            "--num-samples", type=int, default=d.num_samples, help="LIME samples per explanation (default %(default)s)"
+        )
+        parser.add_argument(
+            "--num-features",
+            type=int,
+            default=d.num_features,
+            help="K, features per local explanation (default %(default)s)",
+        )
+        parser.add_argument(
+            "--sigma", type=float, default=d.sigma, help="LIME sampling noise in pixel units (default %(default)s)"
+        )
+        parser.add_argument(
+            "--images-per-class",
+            type=int,
+            default=d.images_per_class,
+            help="training images per digit for the per-image methods (SmoothGrad², SHAP...; default %(default)s)",
+        )
+        parser.add_argument(
+            "--option",
+            action="append",
+            default=[],
+            metavar="METHOD.KEY=VALUE",
+            help="replace one of a method's registry options, e.g. shap.patch=4 (repeatable)",
+        )
+        parser.add_argument(
+            "--batch-size", type=int, default=d.batch_size, help="rows per forward pass (default %(default)s)"
+        )
+        parser.add_argument(
+            "--jobs",
+            type=int,
+            default=1,
+            help="LIME batches in parallel: a Dask LocalCluster of this many one-thread worker processes "
+            "(default 1: this process, with all its threads)",
+        )
+        parser.add_argument(
+            "--scheduler",
+            default=None,
+            help="a Dask scheduler (tcp://HOST:8786) whose workers compute the LIME batches (see README)",
+        )
         cli.add_common_options(parser)
         cli.add_precision_option(parser)
 
@@ -91,6 +120,7 @@ class Command(BaseCommand):
                 if key not in bars:
                     bars[key] = tqdm(total=total, desc=desc, unit=unit, disable=quiet)
                 bars[key].update(done - bars[key].n)
+
             return update
 
         try:

@@ -15,7 +15,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--out", default=None, help=f"checkpoint path (default {cli.default_model_path()})")
-        parser.add_argument("--epochs", type=int, default=TrainConfig.epochs, help="training epochs (default %(default)s)")
+        parser.add_argument(
+            "--epochs", type=int, default=TrainConfig.epochs, help="training epochs (default %(default)s)"
+        )
         cli.add_common_options(parser)
         cli.add_precision_option(parser)
 
@@ -31,12 +33,21 @@ class Command(BaseCommand):
         start = time.perf_counter()
         model = new_model(opts["seed"])
         with tqdm(total=config.epochs, desc="training", unit="epoch", disable=opts["verbosity"] == 0) as bar:
+
             def progress(epoch, loss):
                 bar.set_postfix(loss=f"{loss:.4f}")
                 bar.update(1)
 
             with compute_settings.using(compute):
-                train(model, data.x_train, data.y_train, config=config, seed=opts["seed"], device=device, progress=progress)
+                train(
+                    model,
+                    data.x_train,
+                    data.y_train,
+                    config=config,
+                    seed=opts["seed"],
+                    device=device,
+                    progress=progress,
+                )
                 test_accuracy = accuracy(model, data.x_test, data.y_test)
         seconds = time.perf_counter() - start
         checksum = save_checkpoint(model.cpu(), out)  # the state dict loads into either memory format
@@ -48,7 +59,12 @@ class Command(BaseCommand):
             "test_accuracy": test_accuracy,
             "seed": opts["seed"],
             "epochs": config.epochs,
-            "training": {"batch_size": config.batch_size, "lr": config.lr, "optimizer": "Adam + cosine", "shift": config.shift},
+            "training": {
+                "batch_size": config.batch_size,
+                "lr": config.lr,
+                "optimizer": "Adam + cosine",
+                "shift": config.shift,
+            },
             "device": str(device),
             "compute": compute.describe(),
             "versions": cli.versions(),

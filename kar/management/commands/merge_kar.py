@@ -1,4 +1,5 @@
 """manage.py merge_kar FOLDER FOLDER ... --out DIR: one grid run a feature set at a time, as one run folder."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,7 +20,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("folders", nargs="+", help="run_kar output folders (at least two)")
-        parser.add_argument("--out", required=True, help="the merged folder (created; an earlier merge of the same grid is replaced)")
+        parser.add_argument(
+            "--out", required=True, help="the merged folder (created; an earlier merge of the same grid is replaced)"
+        )
         parser.add_argument("--restart", action="store_true", help="replace whatever KAR run --out holds")
 
     def handle(self, *args, **opts):
@@ -29,7 +32,9 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         self.stdout.write(kar_report.console_text(report))
         state = "complete" if report.complete else "incomplete"
-        self.stdout.write(self.style.SUCCESS(
-            f"Merged {len(opts['folders'])} folders into {report.out_dir}: {len(report.results)} of {report.expected} "
-            f"cells ({state}), feature sets {', '.join(report.manifest['parameters']['feature_sets'])}."
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Merged {len(opts['folders'])} folders into {report.out_dir}: {len(report.results)} of {report.expected} "
+                f"cells ({state}), feature sets {', '.join(report.manifest['parameters']['feature_sets'])}."
+            )
+        )

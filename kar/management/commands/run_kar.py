@@ -1,4 +1,5 @@
 """manage.py run_kar: the paper's Keep-And-Retrain evaluation (Fig. 5-6), resumable, on CPU or GPU."""
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,7 @@ from kar.core.masking import MODES
 from kar.core.runner import run_kar
 from kar.core.spaces import FEATURE_SETS, conv_space, explained_models, pixel_space
 from kar.core.spec import DEFAULT_SETTINGS as DEFAULTS
-from kar.core.spec import PAPER_SETTINGS
-from kar.core.spec import KarSpec, data_fingerprint
+from kar.core.spec import PAPER_SETTINGS, KarSpec, data_fingerprint
 from kar.core.store import COMPARISONS, MANIFEST, RANKINGS, REPORT_MD, RESULTS, SUMMARY, VERDICTS
 from kar.locations import kar_root
 
@@ -34,31 +34,78 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--model", default=None, help=f"checkpoint to explain (default {cli.default_model_path()})")
         parser.add_argument(
-            "--explanations", default="auto",
+            "--explanations",
+            default="auto",
             help="the ExplanationSet this run is checked against (same model, same data fingerprint): a name, "
             "'auto' (the newest set of this model, if any; default) or 'none'. Rankings are always computed "
             "here, from the same --per-class images for every method",
         )
-        parser.add_argument("--out", default=None, help=f"output folder (default {kar_root()}/<mode>-default or <mode>-paper)")
-        parser.add_argument("--feature-sets", default=",".join(FEATURE_SETS), help="comma list of pixels, conv (default both)")
+        parser.add_argument(
+            "--out", default=None, help=f"output folder (default {kar_root()}/<mode>-default or <mode>-paper)"
+        )
+        parser.add_argument(
+            "--feature-sets", default=",".join(FEATURE_SETS), help="comma list of pixels, conv (default both)"
+        )
         methods = registry.names(kar=True)
-        parser.add_argument("--methods", default=",".join(methods), help=f"comma list (default all {len(methods)}: {','.join(methods)})")
-        parser.add_argument("--thresholds", default=None, help=f"comma list of %% removed, each 1-99 (default {','.join(map(str, DEFAULTS['thresholds']))}; --paper 10,20,...,90)")
-        parser.add_argument("--runs", type=int, default=None, help=f"independent retrainings per cell (default {DEFAULTS['runs']}; --paper {PAPER_SETTINGS['runs']})")
-        parser.add_argument("--epochs", type=int, default=None, help=f"training epochs per cell (default {DEFAULTS['epochs']}; --paper {PAPER_SETTINGS['epochs']})")
-        parser.add_argument("--mode", choices=MODES, default="kar", help="kar: remove least important first (paper); roar: most important first")
-        parser.add_argument("--paper", action="store_true", help=f"the paper's grid: {len(PAPER_SETTINGS['thresholds'])} thresholds x {PAPER_SETTINGS['runs']} runs, {PAPER_SETTINGS['epochs']} epochs per cell")
-        parser.add_argument("--restart", action="store_true", help="discard the results already in --out instead of resuming")
-        parser.add_argument("--jobs", type=int, default=None,
-                            help="cells trained in parallel: a Dask LocalCluster of this many one-thread worker processes "
-                            "(default: CPU cores; 1 on a GPU; 1 trains in this process)")
-        parser.add_argument("--scheduler", default=None,
-                            help="a Dask scheduler (tcp://HOST:8786) whose workers train the cells instead (see README)")
+        parser.add_argument(
+            "--methods", default=",".join(methods), help=f"comma list (default all {len(methods)}: {','.join(methods)})"
+        )
+        parser.add_argument(
+            "--thresholds",
+            default=None,
+            help=f"comma list of %% removed, each 1-99 (default {','.join(map(str, DEFAULTS['thresholds']))}; --paper 10,20,...,90)",
+        )
+        parser.add_argument(
+            "--runs",
+            type=int,
+            default=None,
+            help=f"independent retrainings per cell (default {DEFAULTS['runs']}; --paper {PAPER_SETTINGS['runs']})",
+        )
+        parser.add_argument(
+            "--epochs",
+            type=int,
+            default=None,
+            help=f"training epochs per cell (default {DEFAULTS['epochs']}; --paper {PAPER_SETTINGS['epochs']})",
+        )
+        parser.add_argument(
+            "--mode",
+            choices=MODES,
+            default="kar",
+            help="kar: remove least important first (paper); roar: most important first",
+        )
+        parser.add_argument(
+            "--paper",
+            action="store_true",
+            help=f"the paper's grid: {len(PAPER_SETTINGS['thresholds'])} thresholds x {PAPER_SETTINGS['runs']} runs, {PAPER_SETTINGS['epochs']} epochs per cell",
+        )
+        parser.add_argument(
+            "--restart", action="store_true", help="discard the results already in --out instead of resuming"
+        )
+        parser.add_argument(
+            "--jobs",
+            type=int,
+            default=None,
+            help="cells trained in parallel: a Dask LocalCluster of this many one-thread worker processes "
+            "(default: CPU cores; 1 on a GPU; 1 trains in this process)",
+        )
+        parser.add_argument(
+            "--scheduler",
+            default=None,
+            help="a Dask scheduler (tcp://HOST:8786) whose workers train the cells instead (see README)",
+        )
         cli.add_precision_option(parser)
-        parser.add_argument("--label", default=None, help="a description of the run kept in its manifest and shown on the KAR page (e.g. what it is for)")
-        parser.add_argument("--per-class", type=int, default=None,
-                            help=f"training images per class (by true label) that every method explains to rank features "
-                            f"(default {DEFAULTS['per_class']}; --paper {PAPER_SETTINGS['per_class']})")
+        parser.add_argument(
+            "--label",
+            default=None,
+            help="a description of the run kept in its manifest and shown on the KAR page (e.g. what it is for)",
+        )
+        parser.add_argument(
+            "--per-class",
+            type=int,
+            default=None,
+            help=f"training images per class (by true label) that every method explains to rank features "
+            f"(default {DEFAULTS['per_class']}; --paper {PAPER_SETTINGS['per_class']})",
+        )
         for name, what in (
             ("lime-samples", "LIME perturbations per explanation"),
             ("noise-samples", "SmoothGrad/VarGrad noise samples per image"),
@@ -74,7 +121,9 @@ class Command(BaseCommand):
         cli.compute(opts.get("precision") or DEFAULT_PRECISION, device)  # bf16 without the hardware: one line
         jobs = opts["jobs"] if opts["jobs"] is not None else (1 if device.type == "cuda" else available_cpus())
         cli.positive("jobs", jobs)
-        out = Path(opts["out"]) if opts["out"] else kar_root() / f"{spec.mode}-{'paper' if opts['paper'] else 'default'}"
+        out = (
+            Path(opts["out"]) if opts["out"] else kar_root() / f"{spec.mode}-{'paper' if opts['paper'] else 'default'}"
+        )
         if out.exists() and not out.is_dir():
             raise CommandError(f"--out {out}: exists and is not a folder")
 
@@ -104,7 +153,9 @@ class Command(BaseCommand):
             "data": data.describe(),
             "data_check": data_check,
             "versions": cli.versions(),
-            "command": "manage.py run_kar " + " ".join(sys.argv[2:]) if len(sys.argv) > 1 and sys.argv[1] == "run_kar" else "run_kar",
+            "command": "manage.py run_kar " + " ".join(sys.argv[2:])
+            if len(sys.argv) > 1 and sys.argv[1] == "run_kar"
+            else "run_kar",
             "error_gain": "retrained test error - retrained baseline (0 % removed, same seed and training) test error, "
             "in percentage points",
         }
@@ -118,9 +169,17 @@ class Command(BaseCommand):
         )
         try:
             outcome = run_kar(
-                spec, spaces, explained_models(checkpoint), out,
+                spec,
+                spaces,
+                explained_models(checkpoint),
+                out,
                 inputs=inputs,
-                device=device, jobs=jobs, scheduler=opts["scheduler"], restart=opts["restart"], progress=not quiet, manifest_extra=extra,
+                device=device,
+                jobs=jobs,
+                scheduler=opts["scheduler"],
+                restart=opts["restart"],
+                progress=not quiet,
+                manifest_extra=extra,
             )
         except KarError as exc:
             raise CommandError(str(exc)) from None
@@ -156,7 +215,9 @@ def spec_from_options(opts: dict) -> KarSpec:
         return KarSpec.preset(
             paper,
             feature_sets=parse_names("feature-sets", opts.get("feature_sets") or ",".join(FEATURE_SETS), FEATURE_SETS),
-            methods=parse_names("methods", opts.get("methods") or ",".join(registry.names(kar=True)), registry.names(kar=True)),
+            methods=parse_names(
+                "methods", opts.get("methods") or ",".join(registry.names(kar=True)), registry.names(kar=True)
+            ),
             seed=opts.get("seed", 0),
             mode=opts.get("mode", "kar"),
             precision=opts.get("precision") or DEFAULT_PRECISION,
@@ -221,10 +282,14 @@ def resolve_explanations(choice: str, model_sha: str, warn=None) -> dict | None:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if choice == "auto":
             if warn is not None:
-                warn(f"no explanation set to check against: the database cannot be read ({reason}; "
-                     "run manage.py migrate); the model's data is still checked")
+                warn(
+                    f"no explanation set to check against: the database cannot be read ({reason}; "
+                    "run manage.py migrate); the model's data is still checked"
+                )
             return None
-        raise CommandError(f"--explanations {choice}: the database cannot be read ({reason}); run manage.py migrate") from None
+        raise CommandError(
+            f"--explanations {choice}: the database cannot be read ({reason}); run manage.py migrate"
+        ) from None
 
 
 def _explanation_set(choice: str, model_sha: str) -> dict | None:
@@ -238,15 +303,20 @@ def _explanation_set(choice: str, model_sha: str) -> dict | None:
         explanation_set = ExplanationSet.objects.filter(name=choice).first()
         if explanation_set is None:
             known = ", ".join(ExplanationSet.objects.values_list("name", flat=True)[:10]) or "none yet"
-            raise CommandError(f"--explanations {choice}: no ExplanationSet of that name (known: {known}; or 'auto', 'none')")
+            raise CommandError(
+                f"--explanations {choice}: no ExplanationSet of that name (known: {known}; or 'auto', 'none')"
+            )
     name = explanation_set.name
     if explanation_set.model_sha256 and explanation_set.model_sha256 != model_sha:
         raise CommandError(
             f"--explanations {name}: made with model {explanation_set.model_sha256[:12]}, not --model's {model_sha[:12]}"
         )
     data = (explanation_set.manifest or {}).get("data")
-    return {"name": name, "model_sha256": explanation_set.model_sha256,
-            "data_fingerprint": data_fingerprint(data) if data else None}
+    return {
+        "name": name,
+        "model_sha256": explanation_set.model_sha256,
+        "data_fingerprint": data_fingerprint(data) if data else None,
+    }
 
 
 def check_data(described: dict, model_path: Path, explanations: dict | None) -> dict:

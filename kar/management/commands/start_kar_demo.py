@@ -1,4 +1,5 @@
 """manage.py start_kar_demo SET: the demo's small KAR run, started in the background (prepare_demo calls it)."""
+
 from django.core.management.base import BaseCommand
 
 from kar import demo

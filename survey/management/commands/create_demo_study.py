@@ -25,7 +25,9 @@ class Command(BaseCommand):
             raise CommandError(exc.message) from None
         except MnistDataError as exc:
             raise CommandError(str(exc)) from None
-        self.stdout.write(self.style.SUCCESS(
-            f"Demo study {study.slug} ({study.get_status_display().lower()}) shows explanation set {study.explanation_set.name}."
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo study {study.slug} ({study.get_status_display().lower()}) shows explanation set {study.explanation_set.name}."
+            )
+        )
         self.stdout.write(f"Take it at {cli.study_url(study, base)}")

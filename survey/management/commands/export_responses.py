@@ -10,7 +10,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("study", help="slug of the study")
-        parser.add_argument("--format", choices=export.FORMATS, default="csv", help="output format (default %(default)s)")
+        parser.add_argument(
+            "--format", choices=export.FORMATS, default="csv", help="output format (default %(default)s)"
+        )
         parser.add_argument("--output", "-o", default=None, help="file to write (default: standard output)")
 
     def handle(self, *args, **opts):
@@ -18,12 +20,16 @@ class Command(BaseCommand):
         if opts["output"]:
             path = Path(opts["output"])
             if path.is_dir():
-                raise CommandError(f"--output {path}: is a directory (give a file name such as {path / 'responses.csv'})")
+                raise CommandError(
+                    f"--output {path}: is a directory (give a file name such as {path / 'responses.csv'})"
+                )
             if not path.parent.is_dir():
                 raise CommandError(f"--output {path}: folder {path.parent} does not exist")
             with path.open("w", encoding="utf-8", newline="") as out:
                 n = export.write(study, opts["format"], out)
-            self.stderr.write(self.style.SUCCESS(f"Wrote {n} answers of study {study.slug} to {path} ({opts['format']})."))
+            self.stderr.write(
+                self.style.SUCCESS(f"Wrote {n} answers of study {study.slug} to {path} ({opts['format']}).")
+            )
         else:
             n = export.write(study, opts["format"], self.stdout)
             # The data is on stdout; the summary goes to stderr so a pipe gets clean data.

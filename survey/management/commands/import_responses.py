@@ -1,4 +1,5 @@
 """manage.py import_responses: answers in export_responses' long CSV format into a study (all or nothing)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,7 +28,9 @@ class Command(BaseCommand):
             with path.open(encoding="utf-8-sig", newline="") as stream:
                 result = services.import_csv(study, stream)
         except UnicodeDecodeError as exc:
-            raise CommandError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); nothing was imported") from None
+            raise CommandError(
+                f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); nothing was imported"
+            ) from None
         except services.ImportFailed as exc:
             n = len(exc.errors) + exc.more
             if n == 1:
@@ -38,7 +41,9 @@ class Command(BaseCommand):
                 self.stderr.write(f"{path}: ... and {exc.more} more bad rows")
             raise CommandError(f"{path}: {n} errors; nothing was imported") from None
         renamed = f" ({result.new_ids} given new ids: theirs were taken or not UUIDs)" if result.new_ids else ""
-        self.stdout.write(self.style.SUCCESS(
-            f"Imported {result.participants} participants ({result.finished} finished){renamed} and "
-            f"{result.answers} answers from {path} into study {study.slug}."
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Imported {result.participants} participants ({result.finished} finished){renamed} and "
+                f"{result.answers} answers from {path} into study {study.slug}."
+            )
+        )

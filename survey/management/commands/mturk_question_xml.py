@@ -17,7 +17,9 @@ class Command(BaseCommand):
         if opts["frame_height"] < 0:
             raise CommandError("--frame-height must be 0 or more")
         try:
-            xml = mturk.external_question_xml(cli.study_url(study, cli.base_url(opts["base_url"])), opts["frame_height"])
+            xml = mturk.external_question_xml(
+                cli.study_url(study, cli.base_url(opts["base_url"])), opts["frame_height"]
+            )
         except mturk.MTurkError as exc:
             raise CommandError(f"{exc} (set --base-url or SURVEY_PUBLIC_BASE_URL to the https address)") from None
         self.stdout.write(xml, ending="")

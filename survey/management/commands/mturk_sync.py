@@ -11,8 +11,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("study", help="slug of the study")
         parser.add_argument("--live", action="store_true", help="the live marketplace's HITs (default: sandbox)")
-        parser.add_argument("--reject-failed", action="store_true",
-                            help="reject assignments that failed the attention checks (default: only report them)")
+        parser.add_argument(
+            "--reject-failed",
+            action="store_true",
+            help="reject assignments that failed the attention checks (default: only report them)",
+        )
 
     def handle(self, *args, **opts):
         study = cli.get_study(opts["study"])
@@ -30,7 +33,9 @@ class Command(BaseCommand):
             self.stdout.write(f"Left {assignment_id}: {why}")
         for assignment_id in report.rejected:
             self.stdout.write(f"Rejected {assignment_id}")
-        self.stdout.write(self.style.SUCCESS(
-            f"Study {study.slug}: approved {len(report.approved)}, rejected {len(report.rejected)}, "
-            f"left {len(report.held)} submitted assignments for you to review."
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Study {study.slug}: approved {len(report.approved)}, rejected {len(report.rejected)}, "
+                f"left {len(report.held)} submitted assignments for you to review."
+            )
+        )

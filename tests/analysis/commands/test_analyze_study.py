@@ -1,10 +1,11 @@
 """manage.py analyze_study: prints the report, writes its files, refuses what it cannot analyse in one line."""
+
 from __future__ import annotations
 
 import csv
 import io
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -14,13 +15,18 @@ from survey.testing import make_explanation_set, make_study
 
 pytestmark = pytest.mark.django_db
 
-T0 = datetime(2024, 5, 1, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
 
 
 def plan(n_normlime: int, n_lime: int, n_smoothgrad: int, n_vargrad: int, checks_right: int) -> simulate.Plan:
     vote_list = (0,) * n_normlime + (1,) * n_lime + (2,) * n_smoothgrad + (3,) * n_vargrad
-    return simulate.Plan(careless=False, votes=vote_list, checks_right=(True,) * checks_right + (False,) * (5 - checks_right),
-                         wrong_picks=(1,) * 5, seconds=(4.0,) * 25)
+    return simulate.Plan(
+        careless=False,
+        votes=vote_list,
+        checks_right=(True,) * checks_right + (False,) * (5 - checks_right),
+        wrong_picks=(1,) * 5,
+        seconds=(4.0,) * 25,
+    )
 
 
 @pytest.fixture
@@ -50,7 +56,9 @@ def test_it_prints_the_report_and_writes_its_files_where_asked(answered, tmp_pat
     assert "  NormLIME         18   45.0%" in output and "(2 surveys x 20 questions = 40 votes)" in output
     assert "F(3, 4) = 24.4, p = " in output  # (.1375/3) / (.0075/4), see test_study
     assert "Friedman test: χ²(3) = 6.0" in output
-    assert output.rstrip().endswith(f"Wrote report.json, votes.csv, tukey.csv, shares.png, tukey.png to {tmp_path / 'out'}")
+    assert output.rstrip().endswith(
+        f"Wrote report.json, votes.csv, tukey.csv, shares.png, tukey.png to {tmp_path / 'out'}"
+    )
     doc = json.loads((tmp_path / "out" / "report.json").read_text())
     assert doc["parameters"]["seed"] == 5 and doc["parameters"]["n_boot"] == 200
     votes = list(csv.DictReader((tmp_path / "out" / "votes.csv").open()))

@@ -1,4 +1,5 @@
 """simulate_responses and simulate_study: synthetic participants who take the survey through its services."""
+
 from __future__ import annotations
 
 import io
@@ -44,7 +45,9 @@ def test_the_command_adds_participants_who_finish_through_the_services(study):
 def test_attentive_participants_vote_by_the_preference_and_pass_the_checks(study):
     result = simulate.simulate_study(study, 3, {"normlime": 1.0}, fail_rate=0, seed=0, slip_rate=0)
     assert (result.created, result.passed, result.careless) == (3, 3, 0)
-    assert set(Answer.objects.filter(participant__study=study).exclude(method="").values_list("method", flat=True)) == {"normlime"}
+    assert set(Answer.objects.filter(participant__study=study).exclude(method="").values_list("method", flat=True)) == {
+        "normlime"
+    }
     assert all(p.checks_passed == 5 for p in Participant.objects.filter(study=study))
 
 
@@ -90,14 +93,17 @@ def test_simulated_participants_start_in_the_order_created_and_finish_before_now
     assert 25 < a.duration_seconds < 60 * 60
 
 
-@pytest.mark.parametrize("text, message", [
-    ("normlime=0.5,lime=0.6", "shares sum to 1.1, not 1"),
-    ("normlime=1,shap=0", "unknown method 'shap'"),
-    ("normlime", "write method=share"),
-    ("normlime=a", "normlime='a' is not a number"),
-    ("normlime=0.5,normlime=0.5", "normlime is given twice"),
-    ("normlime=1.5,lime=-0.5", "must be non-negative"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("normlime=0.5,lime=0.6", "shares sum to 1.1, not 1"),
+        ("normlime=1,shap=0", "unknown method 'shap'"),
+        ("normlime", "write method=share"),
+        ("normlime=a", "normlime='a' is not a number"),
+        ("normlime=0.5,normlime=0.5", "normlime is given twice"),
+        ("normlime=1.5,lime=-0.5", "must be non-negative"),
+    ],
+)
 def test_a_bad_preference_is_refused_with_the_reason(text, message):
     with pytest.raises(simulate.SimulationError, match=message):
         simulate.parse_preference(text)
@@ -105,12 +111,15 @@ def test_a_bad_preference_is_refused_with_the_reason(text, message):
 
 def test_preferences_left_out_are_zero_and_rounding_is_forgiven():
     assert simulate.parse_preference("normlime=0.6, lime=0.399") == pytest.approx(
-        {"normlime": 0.6 / 0.999, "lime": 0.399 / 0.999, "smoothgrad": 0.0, "vargrad": 0.0})
+        {"normlime": 0.6 / 0.999, "lime": 0.399 / 0.999, "smoothgrad": 0.0, "vargrad": 0.0}
+    )
 
 
 def test_a_closed_study_is_refused_with_a_one_line_error(study):
     services.set_study_status(study, Study.Status.CLOSED)
-    with pytest.raises(CommandError, match=r"^study pilot: study pilot is closed \(simulated participants use the direct link\)$"):
+    with pytest.raises(
+        CommandError, match=r"^study pilot: study pilot is closed \(simulated participants use the direct link\)$"
+    ):
         call_command("simulate_responses", "pilot", "--participants", "1")
     assert Participant.objects.count() == 0
 
@@ -126,10 +135,12 @@ def test_bad_numbers_are_refused(study):
 
 def test_the_default_preference_keeps_the_papers_shares_and_gives_other_methods_its_smallest():
     assert simulate.default_preference(("normlime", "lime", "smoothgrad", "vargrad")) == pytest.approx(
-        simulate.PAPER_PREFERENCE)
+        simulate.PAPER_PREFERENCE
+    )
     # normlime 0.57, lime 0.26, ig gets SmoothGrad's 0.08: total 0.91
     assert simulate.default_preference(("normlime", "lime", "ig")) == pytest.approx(
-        {"normlime": 0.57 / 0.91, "lime": 0.26 / 0.91, "ig": 0.08 / 0.91})
+        {"normlime": 0.57 / 0.91, "lime": 0.26 / 0.91, "ig": 0.08 / 0.91}
+    )
     assert simulate.default_preference(("shap", "random")) == {"shap": 0.5, "random": 0.5}
 
 
@@ -137,8 +148,17 @@ def test_a_study_of_three_methods_is_simulated_over_its_own_methods():
     explanation_set = make_explanation_set("three", ("normlime", "lime", "smoothgrad"))
     study = make_study(explanation_set, slug="three", methods=("normlime", "lime", "smoothgrad"))
     out = io.StringIO()
-    call_command("simulate_responses", study.slug, "--participants", "4", "--fail-rate", "0",
-                 "--preference", "normlime=0.8,lime=0.2", stdout=out)
+    call_command(
+        "simulate_responses",
+        study.slug,
+        "--participants",
+        "4",
+        "--fail-rate",
+        "0",
+        "--preference",
+        "normlime=0.8,lime=0.2",
+        stdout=out,
+    )
     assert "preference normlime=0.80, lime=0.20, smoothgrad=0.00" in out.getvalue()
     data = load_study_arrays(study)
     assert data.methods == ("normlime", "lime", "smoothgrad") and data.choices.shape == (4, 30)

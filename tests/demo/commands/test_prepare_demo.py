@@ -1,4 +1,5 @@
 """manage.py prepare_demo: reuses what exists, tops up the demo study, prints the URLs."""
+
 import shutil
 import subprocess
 import sys
@@ -7,9 +8,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from kar import demo as kar_demo
 from explainers.methods import registry
 from explainers.models import ExplanationSet
+from kar import demo as kar_demo
 from survey.models import Participant, Study
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +33,9 @@ def started(monkeypatch):
         process.wait()
 
 
-def test_it_reuses_the_model_and_maps_and_builds_an_analysed_demo_study(tiny_model_path, tiny_mnist_dir, tmp_path, settings, capsys, started):
+def test_it_reuses_the_model_and_maps_and_builds_an_analysed_demo_study(
+    tiny_model_path, tiny_mnist_dir, tmp_path, settings, capsys, started
+):
     settings.DATA_DIR = tmp_path
     settings.DEBUG = True  # a local demo (pytest runs with DEBUG off)
     model = tmp_path / "model" / "mnist_cnn.pt"
@@ -40,8 +43,15 @@ def test_it_reuses_the_model_and_maps_and_builds_an_analysed_demo_study(tiny_mod
     shutil.copy(tiny_model_path, model)
     out = tmp_path / "explanations" / "default"
     call_command(
-        "generate_explanations", out=str(out), model=str(model), mnist_dir=str(tiny_mnist_dir),
-        per_class=2, num_samples=40, num_features=5, verbosity=0, option=["shap.patch=14"],  # 4 SHAP players: fast
+        "generate_explanations",
+        out=str(out),
+        model=str(model),
+        mnist_dir=str(tiny_mnist_dir),
+        per_class=2,
+        num_samples=40,
+        num_features=5,
+        verbosity=0,
+        option=["shap.patch=14"],  # 4 SHAP players: fast
     )
     ExplanationSet.objects.all().delete()  # a fresh database beside existing files
     mtime = (out / "maps.npz").stat().st_mtime

@@ -1,4 +1,5 @@
 """manage.py generate_explanations: files, database registration, resumption, bad input."""
+
 import json
 
 import numpy as np
@@ -97,8 +98,9 @@ def test_an_interrupted_run_resumes_and_gives_the_same_weights(tiny_model_path, 
     assert json.loads((tmp_path / "broken" / "manifest.json").read_text())["resumed_from"] == 14
 
 
-def test_lime_batches_on_a_dask_local_cluster_give_the_same_weights_as_one_process(tiny_model_path, tiny_mnist_dir, tmp_path,
-                                                                                   monkeypatch):
+def test_lime_batches_on_a_dask_local_cluster_give_the_same_weights_as_one_process(
+    tiny_model_path, tiny_mnist_dir, tmp_path, monkeypatch
+):
     import torch
 
     monkeypatch.setattr(generation, "CHUNK", 6)  # 20 explanations: 4 batches over 2 worker processes
@@ -124,7 +126,9 @@ def test_an_unreachable_scheduler_is_a_one_line_error(tiny_model_path, tiny_mnis
 def test_a_cache_from_other_parameters_is_not_reused(tiny_model_path, tiny_mnist_dir, tmp_path):
     out = tmp_path / "set-d"
     out.mkdir()
-    np.savez(out / generation.CACHE_NAME, W=np.ones((20, 784)), finished=np.ones(20, bool), fingerprint=np.array("other"))
+    np.savez(
+        out / generation.CACHE_NAME, W=np.ones((20, 784)), finished=np.ones(20, bool), fingerprint=np.array("other")
+    )
     run(out, tiny_model_path, tiny_mnist_dir)
     assert ((np.load(out / "local_weights.npz")["W"] != 0).sum(1) <= 5).all()
 
@@ -156,7 +160,9 @@ def test_a_set_that_a_study_was_built_from_is_not_replaced(tiny_model_path, tiny
     explanation_set = ExplanationSet.objects.get(name="used")
     create_study(explanation_set, name="Pilot", slug="pilot", seed=0)
     before = bytes(explanation_set.map_for("lime", 3).png)
-    with pytest.raises(CommandError, match="explanation set 'used' is used by study pilot; generate into another --name"):
+    with pytest.raises(
+        CommandError, match="explanation set 'used' is used by study pilot; generate into another --name"
+    ):
         run(tmp_path / "used", tiny_model_path, tiny_mnist_dir, seed=5)
     assert bytes(ExplanationSet.objects.get(name="used").map_for("lime", 3).png) == before
 
@@ -174,7 +180,9 @@ def test_the_manifest_records_the_precision_and_memory_format(tiny_model_path, t
     assert manifest["compute"] == {"precision": "fp32", "memory_format": "channels_last"}
 
 
-def test_bf16_is_refused_in_one_line_where_the_hardware_lacks_it(tiny_model_path, tiny_mnist_dir, tmp_path, monkeypatch):
+def test_bf16_is_refused_in_one_line_where_the_hardware_lacks_it(
+    tiny_model_path, tiny_mnist_dir, tmp_path, monkeypatch
+):
     from explainers import compute
 
     monkeypatch.setattr(compute, "bf16_supported", lambda device="cpu": False)

@@ -1,4 +1,5 @@
 """manage.py train_model"""
+
 import json
 
 import pytest
@@ -11,7 +12,9 @@ pytestmark = pytest.mark.slow  # trains networks or starts servers
 
 def test_it_saves_the_checkpoint_and_a_manifest_beside_it(tiny_mnist_dir, tmp_path, capsys):
     out = tmp_path / "m.pt"
-    call_command("train_model", out=str(out), epochs=1, mnist_dir=str(tiny_mnist_dir), seed=3, device="cpu", verbosity=0)
+    call_command(
+        "train_model", out=str(out), epochs=1, mnist_dir=str(tiny_mnist_dir), seed=3, device="cpu", verbosity=0
+    )
     manifest = json.loads((tmp_path / "m.pt.json").read_text())
     assert manifest["sha256"] == file_sha256(out)
     assert 0.0 <= manifest["test_accuracy"] <= 1.0
@@ -51,6 +54,13 @@ def test_bf16_is_refused_in_one_line_where_the_hardware_lacks_it(tiny_mnist_dir,
 
     monkeypatch.setattr(compute, "bf16_supported", lambda device="cpu": False)
     with pytest.raises(CommandError, match=r"^--precision bf16: this CPU has no native bfloat16[^\n]*$"):
-        call_command("train_model", out=str(tmp_path / "m.pt"), epochs=1, mnist_dir=str(tiny_mnist_dir),
-                     device="cpu", precision="bf16", verbosity=0)
+        call_command(
+            "train_model",
+            out=str(tmp_path / "m.pt"),
+            epochs=1,
+            mnist_dir=str(tiny_mnist_dir),
+            device="cpu",
+            precision="bf16",
+            verbosity=0,
+        )
     assert not (tmp_path / "m.pt").exists()

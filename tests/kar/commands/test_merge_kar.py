@@ -1,4 +1,5 @@
 """manage.py merge_kar: two folders of one grid in, the whole grid's folder, tables and verdicts out."""
+
 from __future__ import annotations
 
 from io import StringIO
@@ -20,8 +21,14 @@ INPUTS = {"model_sha256": "test", "data": "synthetic 8x8"}
 
 
 def spec(feature_set: str, thresholds=(50,)) -> KarSpec:
-    return KarSpec(feature_sets=(feature_set,), methods=("random",), thresholds=thresholds, runs=2,
-                   train=TrainConfig(epochs=1, batch_size=32, shift=0), ranking=TINY_RANKING)
+    return KarSpec(
+        feature_sets=(feature_set,),
+        methods=("random",),
+        thresholds=thresholds,
+        runs=2,
+        train=TrainConfig(epochs=1, batch_size=32, shift=0),
+        ranking=TINY_RANKING,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +58,14 @@ def test_it_merges_two_folders_and_prints_the_tables_and_the_claims(folders, tmp
 
 def test_a_folder_of_another_grid_is_one_line_and_writes_nothing(folders, space, explained, tmp_path):
     other = tmp_path / "other"
-    run_kar(spec("conv", thresholds=(25,)), {"conv": FeatureSpace("conv", "head", space.x_train, space.y_train, space.x_test, space.y_test)},
-            {"conv": explained}, other, inputs=INPUTS, progress=False)
+    run_kar(
+        spec("conv", thresholds=(25,)),
+        {"conv": FeatureSpace("conv", "head", space.x_train, space.y_train, space.x_test, space.y_test)},
+        {"conv": explained},
+        other,
+        inputs=INPUTS,
+        progress=False,
+    )
     with pytest.raises(CommandError) as error:
         merge(folders["pixels"], other, "--out", tmp_path / "whole")
     assert "only the feature sets may differ" in str(error.value) and "\n" not in str(error.value)

@@ -3,6 +3,7 @@
 Runs use the suite's tiny MNIST files (400 training, 100 test digits) and its
 two-epoch network, one epoch per cell and a handful of cells.
 """
+
 from __future__ import annotations
 
 import csv
@@ -16,15 +17,27 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from explainers.methods import registry
-from kar.core.spec import DEFAULT_THRESHOLDS
-from kar.management.commands.run_kar import spec_from_options
 from explainers.model import file_sha256
 from explainers.models import ExplanationSet
+from kar.core.spec import DEFAULT_THRESHOLDS
+from kar.management.commands.run_kar import spec_from_options
 
 pytestmark = pytest.mark.django_db
 
-FAST = ["--epochs", "1", "--per-class", "1", "--lime-samples", "100", "--noise-samples", "10", "--jobs", "1",
-        "--device", "cpu"]
+FAST = [
+    "--epochs",
+    "1",
+    "--per-class",
+    "1",
+    "--lime-samples",
+    "100",
+    "--noise-samples",
+    "10",
+    "--jobs",
+    "1",
+    "--device",
+    "cpu",
+]
 
 
 def run(*args, **kwargs) -> str:
@@ -37,7 +50,11 @@ def make_set(tmp_path: Path, name: str, model_sha: str, data: dict | None = None
     folder = tmp_path / name
     folder.mkdir()
     return ExplanationSet.objects.create(
-        name=name, directory=str(folder), model_sha256=model_sha, data_source="tiny", overview_png=b"",
+        name=name,
+        directory=str(folder),
+        model_sha256=model_sha,
+        data_source="tiny",
+        overview_png=b"",
         manifest={"model": {"sha256": model_sha}, **({"data": data} if data else {})},
     )
 
@@ -89,7 +106,9 @@ def test_a_file_that_is_not_a_checkpoint_is_refused(tmp_path):
 
 def test_an_unknown_explanation_set_is_refused(tiny_model_path, tmp_path):
     make_set(tmp_path, "known-set", file_sha256(tiny_model_path))
-    with pytest.raises(CommandError, match=r"--explanations missing-set: no ExplanationSet of that name \(known: known-set"):
+    with pytest.raises(
+        CommandError, match=r"--explanations missing-set: no ExplanationSet of that name \(known: known-set"
+    ):
         run("--model", tiny_model_path, "--explanations", "missing-set", "--out", tmp_path / "out")
 
 
@@ -100,16 +119,29 @@ def test_an_explanation_set_of_another_model_is_refused(tiny_model_path, tmp_pat
 
 
 def test_an_explanation_set_made_from_other_data_is_refused_in_one_line(tiny_mnist_dir, tiny_model_path, tmp_path):
-    make_set(tmp_path, "embedded-set", file_sha256(tiny_model_path), {"source": "embedded", "train": 4000, "test": 1000})
+    make_set(
+        tmp_path, "embedded-set", file_sha256(tiny_model_path), {"source": "embedded", "train": 4000, "test": 1000}
+    )
     with pytest.raises(CommandError, match=r"--explanations embedded-set: made from other data") as info:
-        run("--model", tiny_model_path, "--mnist-dir", tiny_mnist_dir, "--explanations", "embedded-set", "--out", tmp_path / "out")
+        run(
+            "--model",
+            tiny_model_path,
+            "--mnist-dir",
+            tiny_mnist_dir,
+            "--explanations",
+            "embedded-set",
+            "--out",
+            tmp_path / "out",
+        )
     assert "\n" not in str(info.value)
 
 
 def test_a_model_trained_on_other_data_is_refused_in_one_line(tiny_mnist_dir, tiny_model_path, tmp_path):
     model = tmp_path / "model.pt"
     model.write_bytes(tiny_model_path.read_bytes())
-    Path(f"{model}.json").write_text(json.dumps({"data": {"source": "embedded", "train": 4000, "test": 1000, "files": {}}}))
+    Path(f"{model}.json").write_text(
+        json.dumps({"data": {"source": "embedded", "train": 4000, "test": 1000, "files": {}}})
+    )
     with pytest.raises(CommandError, match=r"--model model.pt was trained on other data \(embedded"):
         run("--model", model, "--mnist-dir", tiny_mnist_dir, "--explanations", "none", "--out", tmp_path / "out")
 
@@ -137,20 +169,38 @@ def test_paper_gives_the_papers_grid_and_explicit_options_still_win():
 # --------------------------------------------------------------------------
 
 
-def test_a_run_writes_results_summary_figures_rankings_and_manifest_and_resumes(tiny_mnist_dir, tiny_model_path, tmp_path):
+def test_a_run_writes_results_summary_figures_rankings_and_manifest_and_resumes(
+    tiny_mnist_dir, tiny_model_path, tmp_path
+):
     make_set(tmp_path, "tiny-set", file_sha256(tiny_model_path), tiny_data(tiny_mnist_dir))
     out = tmp_path / "kar-run"
-    args = ["--model", tiny_model_path, "--mnist-dir", tiny_mnist_dir, "--out", out, "--explanations", "tiny-set",
-            "--methods", "random,normlime", "--thresholds", "50", *FAST]
+    args = [
+        "--model",
+        tiny_model_path,
+        "--mnist-dir",
+        tiny_mnist_dir,
+        "--out",
+        out,
+        "--explanations",
+        "tiny-set",
+        "--methods",
+        "random,normlime",
+        "--thresholds",
+        "50",
+        *FAST,
+    ]
     text = run(*args)
     assert "6 cells trained now, 0 reused" in text
     assert "KAR on input pixels (784)" in text and "KAR on conv features (1600)" in text
 
     rows = list(csv.DictReader(open(out / "results.csv")))
     assert [(r["feature_set"], r["method"], r["threshold"]) for r in rows] == [
-        ("pixels", "baseline", "0"), ("conv", "baseline", "0"),
-        ("pixels", "random", "50"), ("pixels", "normlime", "50"),
-        ("conv", "random", "50"), ("conv", "normlime", "50"),
+        ("pixels", "baseline", "0"),
+        ("conv", "baseline", "0"),
+        ("pixels", "random", "50"),
+        ("pixels", "normlime", "50"),
+        ("conv", "random", "50"),
+        ("conv", "normlime", "50"),
     ]
     assert all(r["mode"] == "kar" and 0 <= float(r["accuracy"]) <= 1 for r in rows)
     summary = list(csv.DictReader(open(out / "summary.csv")))
@@ -187,10 +237,23 @@ def test_a_run_writes_results_summary_figures_rankings_and_manifest_and_resumes(
         run(*[a if a != "50" else "50,90" for a in args])
 
 
-def test_auto_picks_this_models_newest_explanation_set_and_none_checks_against_none(tiny_mnist_dir, tiny_model_path, tmp_path):
+def test_auto_picks_this_models_newest_explanation_set_and_none_checks_against_none(
+    tiny_mnist_dir, tiny_model_path, tmp_path
+):
     make_set(tmp_path, "auto-set", file_sha256(tiny_model_path), tiny_data(tiny_mnist_dir))
-    common = ["--model", tiny_model_path, "--mnist-dir", tiny_mnist_dir, "--feature-sets", "pixels",
-              "--methods", "random", "--thresholds", "90", *FAST]
+    common = [
+        "--model",
+        tiny_model_path,
+        "--mnist-dir",
+        tiny_mnist_dir,
+        "--feature-sets",
+        "pixels",
+        "--methods",
+        "random",
+        "--thresholds",
+        "90",
+        *FAST,
+    ]
     run(*common, "--out", tmp_path / "auto")
     assert json.loads((tmp_path / "auto" / "manifest.json").read_text())["explanation_set"]["name"] == "auto-set"
     run(*common, "--out", tmp_path / "none", "--explanations", "none")
@@ -202,12 +265,24 @@ def test_auto_picks_this_models_newest_explanation_set_and_none_checks_against_n
 # --------------------------------------------------------------------------
 
 
-def test_bf16_is_refused_in_one_line_where_the_hardware_lacks_it(tiny_mnist_dir, tiny_model_path, tmp_path, monkeypatch):
+def test_bf16_is_refused_in_one_line_where_the_hardware_lacks_it(
+    tiny_mnist_dir, tiny_model_path, tmp_path, monkeypatch
+):
     from explainers import compute
 
     monkeypatch.setattr(compute, "bf16_supported", lambda device="cpu": False)
     with pytest.raises(CommandError, match=r"^--precision bf16: this CPU has no native bfloat16[^\n]*$"):
-        run("--out", tmp_path / "k", "--model", tiny_model_path, "--mnist-dir", tiny_mnist_dir, "--precision", "bf16", *FAST)
+        run(
+            "--out",
+            tmp_path / "k",
+            "--model",
+            tiny_model_path,
+            "--mnist-dir",
+            tiny_mnist_dir,
+            "--precision",
+            "bf16",
+            *FAST,
+        )
     assert not (tmp_path / "k").exists()  # refused before any work
 
 
@@ -227,12 +302,16 @@ def test_without_a_readable_database_auto_checks_no_explanation_set_and_says_so(
     monkeypatch.setattr(command, "_explanation_set", unmigrated)
     said = []
     assert command.resolve_explanations("auto", "d" * 64, warn=said.append) is None
-    assert said == ["no explanation set to check against: the database cannot be read (no such table: "
-                    "explainers_explanationset; run manage.py migrate); the model's data is still checked"]
+    assert said == [
+        "no explanation set to check against: the database cannot be read (no such table: "
+        "explainers_explanationset; run manage.py migrate); the model's data is still checked"
+    ]
     with pytest.raises(CommandError) as error:
         command.resolve_explanations("demo", "d" * 64)
-    assert str(error.value) == ("--explanations demo: the database cannot be read (no such table: "
-                                "explainers_explanationset); run manage.py migrate")
+    assert str(error.value) == (
+        "--explanations demo: the database cannot be read (no such table: "
+        "explainers_explanationset); run manage.py migrate"
+    )
 
 
 # --------------------------------------------------------------------------
@@ -255,8 +334,14 @@ def new_method(monkeypatch):
     module = types.ModuleType("new_saliency.methods")
     module.gradient_free_saliency = gradient_free_saliency
     monkeypatch.setitem(sys.modules, "new_saliency.methods", module)
-    method = registry.Method("magnitude", "Magnitude", "#000000", signed=False, source=registry.Source.PER_IMAGE,
-                             function="new_saliency.methods:gradient_free_saliency")
+    method = registry.Method(
+        "magnitude",
+        "Magnitude",
+        "#000000",
+        signed=False,
+        source=registry.Source.PER_IMAGE,
+        function="new_saliency.methods:gradient_free_saliency",
+    )
     monkeypatch.setattr(registry, "METHODS", (*registry.METHODS, method))
     return method
 
@@ -268,12 +353,32 @@ def test_a_new_per_image_method_without_a_kar_flag_leaves_the_default_grid_worki
     default = spec_from_options({})
     assert default.methods == registry.names(kar=True) and "magnitude" not in default.methods
     out = tmp_path / "default-grid"
-    text = run("--model", tiny_model_path, "--mnist-dir", tiny_mnist_dir, "--out", out, "--explanations", "none",
-               "--thresholds", "50", *FAST)
+    text = run(
+        "--model",
+        tiny_model_path,
+        "--mnist-dir",
+        tiny_mnist_dir,
+        "--out",
+        out,
+        "--explanations",
+        "none",
+        "--thresholds",
+        "50",
+        *FAST,
+    )
     cells = 2 + 2 * len(registry.names(kar=True))
     assert f"{cells} cells trained now, 0 reused" in text
     rows = list(csv.DictReader(open(out / "results.csv")))
     assert {r["method"] for r in rows} == {"baseline", *registry.names(kar=True)}
     with pytest.raises(CommandError, match="unknown name 'magnitude'"):
-        run("--model", tiny_model_path, "--mnist-dir", tiny_mnist_dir, "--out", tmp_path / "asked",
-            "--methods", "magnitude", *FAST)
+        run(
+            "--model",
+            tiny_model_path,
+            "--mnist-dir",
+            tiny_mnist_dir,
+            "--out",
+            tmp_path / "asked",
+            "--methods",
+            "magnitude",
+            *FAST,
+        )

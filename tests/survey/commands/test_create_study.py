@@ -1,4 +1,5 @@
 """create_study: a study from an explanation set, its participant URL printed."""
+
 import io
 import re
 
@@ -51,14 +52,17 @@ def test_the_attention_checks_come_from_real_mnist_digits_by_default(explanation
     assert image.description.startswith("typical handwritten")
 
 
-@pytest.mark.parametrize("args, problem", [
-    (["nope"], "no explanation set 'nope'"),
-    (["{set}", "--real-questions", "25"], "multiple of 20"),
-    (["{set}", "--attention-checks", "3"], "pass threshold 4"),
-    (["{set}", "--prolific-failed-code", "X"], "needs --prolific-code"),
-    (["{set}", "--base-url", "study.example.org"], "scheme and host"),
-    (["{set}", "--mnist-dir", "/no/such/dir"], "not a directory"),
-])
+@pytest.mark.parametrize(
+    "args, problem",
+    [
+        (["nope"], "no explanation set 'nope'"),
+        (["{set}", "--real-questions", "25"], "multiple of 20"),
+        (["{set}", "--attention-checks", "3"], "pass threshold 4"),
+        (["{set}", "--prolific-failed-code", "X"], "needs --prolific-code"),
+        (["{set}", "--base-url", "study.example.org"], "scheme and host"),
+        (["{set}", "--mnist-dir", "/no/such/dir"], "not a directory"),
+    ],
+)
 def test_bad_input_is_a_one_line_error(explanation_set, args, problem):
     args = [a.replace("{set}", explanation_set.name) for a in args]
     with pytest.raises(CommandError, match=problem):
@@ -96,12 +100,17 @@ def test_it_creates_a_study_of_the_methods_named_with_enough_questions_to_balanc
     assert "30 questions and 5 attention checks from three, comparing 3 methods (normlime, lime, vargrad)" in out
 
 
-@pytest.mark.parametrize("args, message", [
-    (("--methods", "normlime"), "1 methods (normlime): a study compares 2 to 6"),
-    (("--methods", "normlime,lime,smoothgrad"), "lacks the maps smoothgrad 0"),
-    (("--methods", "normlime,lime,vargrad", "--real-questions", "20"),
-     "20 real questions: with 3 methods use a multiple of 30"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--methods", "normlime"), "1 methods (normlime): a study compares 2 to 6"),
+        (("--methods", "normlime,lime,smoothgrad"), "lacks the maps smoothgrad 0"),
+        (
+            ("--methods", "normlime,lime,vargrad", "--real-questions", "20"),
+            "20 real questions: with 3 methods use a multiple of 30",
+        ),
+    ],
+)
 def test_it_refuses_methods_it_cannot_show_in_one_line(db, fake_digits, args, message):
     from survey.testing import make_explanation_set
 

@@ -1,4 +1,5 @@
 """export_responses (and survey.export): long format, one row per answer, safe for spreadsheets."""
+
 import csv
 import io
 import json
@@ -36,13 +37,21 @@ def test_the_csv_has_the_documented_columns_and_one_row_per_answer(study, finish
 def test_a_row_says_who_answered_what_was_shown_and_what_was_chosen(study, finished):
     rows = _csv(study)
     real = next(r for r in rows if r["kind"] == "real")
-    shown = dict(ShownOption.objects.filter(entry__participant=finished, entry__position=int(real["position"]))
-                 .values_list("position", "option__method"))
+    shown = dict(
+        ShownOption.objects.filter(entry__participant=finished, entry__position=int(real["position"])).values_list(
+            "position", "option__method"
+        )
+    )
     assert [real[f"method_at_{p}"] for p in range(1, 5)] == [shown[p] for p in range(1, 5)]
     assert real["chosen_position"] == "2" and real["chosen_method"] == shown[2]
     assert real["check_passed"] == "" and real["correct_position"] == ""
     assert (real["participant"], real["platform"], real["worker_id"], real["assignment_id"], real["hit_id"]) == (
-        str(finished.public_id), "mturk", "W1", "A1", "H1")
+        str(finished.public_id),
+        "mturk",
+        "W1",
+        "A1",
+        "H1",
+    )
     assert real["participant_passed"] == "true" and real["participant_checks_passed"] == "5"
     assert int(real["response_ms"]) >= 0 and real["shown_at"] <= real["answered_at"]
 
@@ -61,12 +70,16 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_escaped(study, finished):
     assert (row["worker_id"], row["hit_id"], row["assignment_id"]) == ("'=HYPERLINK(1)", "'+1", "'@SUM")
 
 
-@pytest.mark.parametrize("value, cell", [("-2", "'-2"), ("=1", "'=1"), ("\tx", "'\tx"), ("ok", "ok"), (None, ""), (True, "true"), (5, "5")])
+@pytest.mark.parametrize(
+    "value, cell", [("-2", "'-2"), ("=1", "'=1"), ("\tx", "'\tx"), ("ok", "ok"), (None, ""), (True, "true"), (5, "5")]
+)
 def test_a_cell_is_escaped_only_when_it_would_be_a_formula(value, cell):
     assert export.csv_cell(value) == cell
 
 
-@pytest.mark.parametrize("cell, value", [("'=1", "=1"), ("'-2", "-2"), ("'plain", "'plain"), ("x'=1", "x'=1"), ("", "")])
+@pytest.mark.parametrize(
+    "cell, value", [("'=1", "=1"), ("'-2", "-2"), ("'plain", "'plain"), ("x'=1", "x'=1"), ("", "")]
+)
 def test_reading_a_cell_drops_only_the_quote_the_export_adds(cell, value):
     assert export.read_cell(cell) == value
 

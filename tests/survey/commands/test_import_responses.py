@@ -3,6 +3,7 @@
 How the imported data then analyses (the paper's cohort, an exported study analysed twice) is in
 tests/analysis/test_study.py.
 """
+
 from __future__ import annotations
 
 import csv
@@ -13,8 +14,8 @@ from django.core.management import CommandError, call_command
 from django.db import IntegrityError
 
 from survey import export, services
-from survey.services import ImportFailed, import_csv
 from survey.models import Answer, Participant, SheetEntry, ShownOption
+from survey.services import ImportFailed, import_csv
 from survey.testing import answer_all, correct_position, long_csv, make_study
 
 pytestmark = pytest.mark.django_db
@@ -26,8 +27,12 @@ def target(explanation_set):
 
 
 def _counts(study) -> tuple[int, int, int, int]:
-    return (Participant.objects.filter(study=study).count(), SheetEntry.objects.filter(participant__study=study).count(),
-            ShownOption.objects.filter(entry__participant__study=study).count(), Answer.objects.filter(item__study=study).count())
+    return (
+        Participant.objects.filter(study=study).count(),
+        SheetEntry.objects.filter(participant__study=study).count(),
+        ShownOption.objects.filter(entry__participant__study=study).count(),
+        Answer.objects.filter(item__study=study).count(),
+    )
 
 
 # --- export, then import -------------------------------------------------------------------------
@@ -67,7 +72,9 @@ def test_export_then_import_into_a_fresh_study_gives_back_the_same_rows(source, 
     result = import_csv(target, io.StringIO(text))
     assert (result.participants, result.finished, result.answers) == (4, 3, 3 * 25 + 5)
     # Apart from the study and the (new) participant ids, exporting the copy gives the same rows.
-    strip = lambda t: [{k: v for k, v in r.items() if k not in ("study", "participant")} for r in csv.DictReader(io.StringIO(t))]
+    strip = lambda t: [
+        {k: v for k, v in r.items() if k not in ("study", "participant")} for r in csv.DictReader(io.StringIO(t))
+    ]
     assert strip(exported(target)) == strip(text)
 
 
@@ -76,7 +83,10 @@ def test_imported_participants_are_consistent_with_the_survey_models(source, tar
     for p in Participant.objects.filter(study=target):
         assert p.checks_passed == Answer.objects.filter(participant=p, correct=True).count() or not p.is_finished
         assert SheetEntry.objects.filter(participant=p).count() == Answer.objects.filter(participant=p).count()
-    assert ShownOption.objects.filter(entry__participant__study=target).count() == 4 * Answer.objects.filter(participant__study=target).count()
+    assert (
+        ShownOption.objects.filter(entry__participant__study=target).count()
+        == 4 * Answer.objects.filter(participant__study=target).count()
+    )
     finished = Participant.objects.filter(study=target, status="finished").order_by("started_at")
     assert [p.passed for p in finished] == [True, True, False]
 
@@ -97,7 +107,9 @@ def test_the_pass_rule_is_the_target_studys_whatever_the_file_says(explanation_s
 
 def test_a_file_exported_from_the_study_itself_is_refused(source):
     before = _counts(source)
-    with pytest.raises(ImportFailed, match=r"^line 2: participant [0-9a-f-]{36} is already in study source \(and 3 more"):
+    with pytest.raises(
+        ImportFailed, match=r"^line 2: participant [0-9a-f-]{36} is already in study source \(and 3 more"
+    ):
         import_csv(source, io.StringIO(exported(source)))
     assert _counts(source) == before
 
@@ -116,8 +128,16 @@ def test_ids_that_are_not_uuids_get_new_ones(target):
 
 
 def test_cells_escaped_against_spreadsheet_formulas_are_unescaped(target):
-    people = [{"votes": [0] * 20, "checks": [True] * 5, "platform": "mturk", "worker_id": "=HYPERLINK(1)",
-               "assignment_id": "-A1", "hit_id": "+H1"}]
+    people = [
+        {
+            "votes": [0] * 20,
+            "checks": [True] * 5,
+            "platform": "mturk",
+            "worker_id": "=HYPERLINK(1)",
+            "assignment_id": "-A1",
+            "hit_id": "+H1",
+        }
+    ]
     text = long_csv(target, people)
     assert "'=HYPERLINK(1)" in text
     import_csv(target, io.StringIO(text))
@@ -129,7 +149,9 @@ def test_a_file_with_only_the_required_columns_is_imported(target):
     text = long_csv(target, [{"votes": [1] * 20, "checks": [True] * 5}])
     rows = list(csv.DictReader(io.StringIO(text)))
     out = io.StringIO()
-    writer = csv.DictWriter(out, services.required_columns(target.n_options), extrasaction="ignore", lineterminator="\n")
+    writer = csv.DictWriter(
+        out, services.required_columns(target.n_options), extrasaction="ignore", lineterminator="\n"
+    )
     writer.writeheader()
     writer.writerows(rows)
     assert import_csv(target, io.StringIO(out.getvalue())).answers == 25
@@ -148,8 +170,10 @@ PLATFORMS = {
 
 @pytest.mark.parametrize("platform", PLATFORMS)
 def test_importing_a_file_again_is_refused_in_one_line_naming_the_first_repeated_id(target, platform):
-    people = [{"votes": [0] * 20, "checks": [True] * 5, **PLATFORMS[platform]},
-              {"votes": [1] * 20, "checks": [True] * 5, "id": "R_2"}]
+    people = [
+        {"votes": [0] * 20, "checks": [True] * 5, **PLATFORMS[platform]},
+        {"votes": [1] * 20, "checks": [True] * 5, "id": "R_2"},
+    ]
     text = long_csv(target, people)
     import_csv(target, io.StringIO(text))
     before = _counts(target)
@@ -167,7 +191,9 @@ def test_a_file_that_repeats_one_participant_among_new_ones_writes_nothing(targe
     import_csv(target, io.StringIO(long_csv(target, first)))
     before = _counts(target)
     both = [{"votes": [1] * 20, "checks": [True] * 5, "id": "R_1"}, *first]
-    with pytest.raises(ImportFailed, match=r"^line 27: participant R_2 is already in study copy: this file, or one with the same"):
+    with pytest.raises(
+        ImportFailed, match=r"^line 27: participant R_2 is already in study copy: this file, or one with the same"
+    ):
         import_csv(target, io.StringIO(long_csv(target, both)))
     assert _counts(target) == before
 
@@ -209,17 +235,22 @@ def corrupt(text: str, changes: dict[int, dict[str, str]]) -> str:
 
 
 def _first_real_line(text: str, after: int) -> int:
-    return next(i for i, r in enumerate(csv.DictReader(io.StringIO(text)), start=2) if r["kind"] == "real" and i > after)
+    return next(
+        i for i, r in enumerate(csv.DictReader(io.StringIO(text)), start=2) if r["kind"] == "real" and i > after
+    )
 
 
 def test_each_bad_row_is_reported_with_its_line_number_and_nothing_is_imported(text, target):
     real = _first_real_line(text, after=12)
-    bad = corrupt(text, {
-        3: {"chosen_position": "7"},
-        real: {"chosen_method": "shap"},
-        9: {"digit": "x"},
-        12: {"answered_at": "yesterday"},
-    })
+    bad = corrupt(
+        text,
+        {
+            3: {"chosen_position": "7"},
+            real: {"chosen_method": "shap"},
+            9: {"digit": "x"},
+            12: {"answered_at": "yesterday"},
+        },
+    )
     with pytest.raises(ImportFailed) as excinfo:
         import_csv(target, io.StringIO(bad))
     messages = {e.line: e.message for e in excinfo.value.errors}
@@ -240,7 +271,10 @@ def test_a_participant_whose_rows_disagree_is_refused_at_the_row_that_differs(te
     bad = corrupt(text, {4: {"platform": "prolific"}})
     with pytest.raises(ImportFailed) as excinfo:
         import_csv(target, io.StringIO(bad))
-    assert str(excinfo.value.errors[0]) == "line 4: platform 'prolific' differs from 'direct' on line 2 for the same participant"
+    assert (
+        str(excinfo.value.errors[0])
+        == "line 4: platform 'prolific' differs from 'direct' on line 2 for the same participant"
+    )
 
 
 def test_a_finished_participant_missing_an_answer_is_refused_and_nothing_is_imported(text, target):
@@ -260,11 +294,14 @@ def test_a_participant_with_the_wrong_stated_score_is_refused(text, target):
         import_csv(target, io.StringIO(bad))
 
 
-@pytest.mark.parametrize("ids, message", [
-    ({"platform": "mturk", "worker_id": "W1"}, "an MTurk participant needs worker_id, assignment_id and hit_id"),
-    ({"platform": "prolific"}, "a Prolific participant needs prolific_pid"),
-    ({"platform": "email"}, "platform 'email' is not one of mturk, prolific, direct"),
-])
+@pytest.mark.parametrize(
+    "ids, message",
+    [
+        ({"platform": "mturk", "worker_id": "W1"}, "an MTurk participant needs worker_id, assignment_id and hit_id"),
+        ({"platform": "prolific"}, "a Prolific participant needs prolific_pid"),
+        ({"platform": "email"}, "platform 'email' is not one of mturk, prolific, direct"),
+    ],
+)
 def test_a_participant_without_their_platforms_ids_is_refused_as_the_survey_refuses_them(target, ids, message):
     text = long_csv(target, [{"votes": [0] * 20, "checks": [True] * 5, "id": "R_1", **ids}])
     with pytest.raises(ImportFailed) as excinfo:
@@ -289,18 +326,36 @@ def test_a_missing_column_is_reported_on_line_1(target):
 
 def test_mturk_ids_already_in_the_database_are_refused(explanation_set, target):
     source = make_study(explanation_set, slug="source")
-    people = [{"votes": [0] * 20, "checks": [True] * 5, "platform": "mturk", "worker_id": "W1", "assignment_id": "A1",
-               "hit_id": "H1"}]
+    people = [
+        {
+            "votes": [0] * 20,
+            "checks": [True] * 5,
+            "platform": "mturk",
+            "worker_id": "W1",
+            "assignment_id": "A1",
+            "hit_id": "H1",
+        }
+    ]
     import_csv(source, io.StringIO(long_csv(source, people)))
     with pytest.raises(ImportFailed, match=r"assignment 'A1' is already a participant's"):
         import_csv(target, io.StringIO(long_csv(target, people)))
 
 
 def test_a_worker_who_took_part_here_is_refused(target):
-    services.start_participant(target, services.EntryParams(platform="mturk", worker_id="W1", assignment_id="A0",
-                                                           hit_id="H0"))
-    people = [{"votes": [0] * 20, "checks": [True] * 5, "id": "R_1", "platform": "mturk", "worker_id": "W1",
-               "assignment_id": "A1", "hit_id": "H1"}]
+    services.start_participant(
+        target, services.EntryParams(platform="mturk", worker_id="W1", assignment_id="A0", hit_id="H0")
+    )
+    people = [
+        {
+            "votes": [0] * 20,
+            "checks": [True] * 5,
+            "id": "R_1",
+            "platform": "mturk",
+            "worker_id": "W1",
+            "assignment_id": "A1",
+            "hit_id": "H1",
+        }
+    ]
     with pytest.raises(ImportFailed, match=r"^line 2: participant R_1: worker 'W1' already took part in study copy$"):
         import_csv(target, io.StringIO(long_csv(target, people)))
 
@@ -313,7 +368,9 @@ def test_the_command_imports_a_file_and_says_what_it_did(text, target, tmp_path)
     path.write_text(text, encoding="utf-8")
     out = io.StringIO()
     call_command("import_responses", str(path), "--study", "copy", stdout=out)
-    assert out.getvalue().strip() == f"Imported 5 participants (4 finished) and 105 answers from {path} into study copy."
+    assert (
+        out.getvalue().strip() == f"Imported 5 participants (4 finished) and 105 answers from {path} into study copy."
+    )
 
 
 def test_the_command_lists_bad_rows_on_stderr_and_imports_nothing(text, target, tmp_path):
@@ -334,8 +391,10 @@ def test_the_command_refuses_a_file_imported_before_in_one_line(target, tmp_path
     err = io.StringIO()
     with pytest.raises(CommandError) as excinfo:
         call_command("import_responses", str(path), "--study", "copy", stderr=err, stdout=io.StringIO())
-    assert str(excinfo.value) == (f"{path}: line 2: participant R_1 is already in study copy: this file, or one "
-                                  "with the same participant ids, was imported before; nothing was imported")
+    assert str(excinfo.value) == (
+        f"{path}: line 2: participant R_1 is already in study copy: this file, or one "
+        "with the same participant ids, was imported before; nothing was imported"
+    )
     assert err.getvalue() == ""
     assert Participant.objects.filter(study=target).count() == 1
 

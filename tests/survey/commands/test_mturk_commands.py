@@ -1,6 +1,7 @@
 """mturk_question_xml, mturk_create_hit and mturk_sync, with botocore's Stubber (no network)."""
+
 import io
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import boto3
 import pytest
@@ -20,8 +21,13 @@ BASE = "https://study.example.org"
 @pytest.fixture
 def stub(monkeypatch):
     """A stubbed MTurk client that every command gets; fails the test on any unexpected call."""
-    client = boto3.client("mturk", region_name="us-east-1", endpoint_url=mturk.ENDPOINTS[False],
-                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    client = boto3.client(
+        "mturk",
+        region_name="us-east-1",
+        endpoint_url=mturk.ENDPOINTS[False],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     stubber = Stubber(client)
     used = []
     monkeypatch.setattr(mturk, "make_client", lambda live=False: used.append(live) or client)
@@ -32,8 +38,14 @@ def stub(monkeypatch):
 
 
 def _hit(hit_id="HIT123", token="t"):
-    return {"HITId": hit_id, "HITTypeId": "TYPE1", "MaxAssignments": 100, "Reward": "2.00",
-            "RequesterAnnotation": token, "Expiration": datetime(2030, 1, 1, tzinfo=timezone.utc)}
+    return {
+        "HITId": hit_id,
+        "HITTypeId": "TYPE1",
+        "MaxAssignments": 100,
+        "Reward": "2.00",
+        "RequesterAnnotation": token,
+        "Expiration": datetime(2030, 1, 1, tzinfo=UTC),
+    }
 
 
 def _run(*args):
@@ -65,16 +77,47 @@ def test_the_question_xml_of_an_unknown_study_is_a_one_line_error(db):
 
 def test_creating_a_hit_sends_the_question_reward_and_qualifications_to_the_sandbox(study, stub):
     token = mturk.request_token(study, False, "1")
-    stub.add_response("create_hit", {"HIT": _hit(token=token)}, {
-        "MaxAssignments": 30, "AutoApprovalDelayInSeconds": 3 * 24 * 3600, "LifetimeInSeconds": 2 * 3600,
-        "AssignmentDurationInSeconds": 45 * 60, "Reward": "1.50", "Title": ANY, "Keywords": ANY, "Description": ANY,
-        "Question": mturk.external_question_xml(f"{BASE}/s/{study.slug}/"), "RequesterAnnotation": token,
-        "QualificationRequirements": [{"QualificationTypeId": mturk.QUAL_PERCENT_APPROVED, "Comparator": "GreaterThanOrEqualTo",
-                                       "IntegerValues": [95], "ActionsGuarded": "DiscoverPreviewAndAccept"}],
-        "UniqueRequestToken": token,
-    })
-    out = _run("mturk_create_hit", study.slug, "--base-url", BASE, "--reward", "1.50", "--assignments", "30",
-               "--lifetime-hours", "2", "--duration-minutes", "45", "--min-approval-rate", "95")
+    stub.add_response(
+        "create_hit",
+        {"HIT": _hit(token=token)},
+        {
+            "MaxAssignments": 30,
+            "AutoApprovalDelayInSeconds": 3 * 24 * 3600,
+            "LifetimeInSeconds": 2 * 3600,
+            "AssignmentDurationInSeconds": 45 * 60,
+            "Reward": "1.50",
+            "Title": ANY,
+            "Keywords": ANY,
+            "Description": ANY,
+            "Question": mturk.external_question_xml(f"{BASE}/s/{study.slug}/"),
+            "RequesterAnnotation": token,
+            "QualificationRequirements": [
+                {
+                    "QualificationTypeId": mturk.QUAL_PERCENT_APPROVED,
+                    "Comparator": "GreaterThanOrEqualTo",
+                    "IntegerValues": [95],
+                    "ActionsGuarded": "DiscoverPreviewAndAccept",
+                }
+            ],
+            "UniqueRequestToken": token,
+        },
+    )
+    out = _run(
+        "mturk_create_hit",
+        study.slug,
+        "--base-url",
+        BASE,
+        "--reward",
+        "1.50",
+        "--assignments",
+        "30",
+        "--lifetime-hours",
+        "2",
+        "--duration-minutes",
+        "45",
+        "--min-approval-rate",
+        "95",
+    )
     assert "Created HIT HIT123 in the sandbox" in out
     hit = MTurkHIT.objects.get()
     assert (hit.hit_id, hit.sandbox, hit.unique_request_token, hit.study_id) == ("HIT123", True, token, study.pk)
@@ -90,9 +133,12 @@ def test_a_retry_of_the_same_batch_creates_no_second_hit(study, stub):
 
 def test_a_hit_created_but_never_recorded_is_found_by_its_token(study, stub):
     token = mturk.request_token(study, False, "1")
-    stub.add_client_error("create_hit", "ServiceFault",
-                          "There is already a HIT which exists with the same UniqueRequestToken.")
-    stub.add_response("list_hits", {"HITs": [_hit("OTHER", "x"), _hit("HIT123", token)], "NumResults": 2}, {"MaxResults": 100})
+    stub.add_client_error(
+        "create_hit", "ServiceFault", "There is already a HIT which exists with the same UniqueRequestToken."
+    )
+    stub.add_response(
+        "list_hits", {"HITs": [_hit("OTHER", "x"), _hit("HIT123", token)], "NumResults": 2}, {"MaxResults": 100}
+    )
     out = _run("mturk_create_hit", study.slug, "--base-url", BASE)
     assert "HIT123" in out and MTurkHIT.objects.get().hit_id == "HIT123"
 
@@ -111,10 +157,13 @@ def test_mturk_refusing_the_hit_is_a_one_line_error(study, stub):
     assert not MTurkHIT.objects.exists()
 
 
-@pytest.mark.parametrize("args, problem", [
-    (["--reward", "free"], "not an amount"),
-    (["--base-url", "http://insecure.example"], "https"),
-])
+@pytest.mark.parametrize(
+    "args, problem",
+    [
+        (["--reward", "free"], "not an amount"),
+        (["--base-url", "http://insecure.example"], "https"),
+    ],
+)
 def test_bad_hit_options_are_one_line_errors(study, stub, args, problem):
     with pytest.raises(CommandError, match=problem):
         _run("mturk_create_hit", study.slug, "--base-url", BASE, *args)
@@ -130,8 +179,10 @@ def test_a_closed_study_gets_no_hit(study, stub):
 
 
 def _answer_xml(code):
-    return ("<QuestionFormAnswers><Answer><QuestionIdentifier>completion_code</QuestionIdentifier>"
-            f"<FreeText>{code}</FreeText></Answer></QuestionFormAnswers>")
+    return (
+        "<QuestionFormAnswers><Answer><QuestionIdentifier>completion_code</QuestionIdentifier>"
+        f"<FreeText>{code}</FreeText></Answer></QuestionFormAnswers>"
+    )
 
 
 def _worker(study, worker, checks_right):
@@ -151,19 +202,28 @@ def _worker(study, worker, checks_right):
 
 
 def _assignment(participant, code=None, worker=None):
-    return {"AssignmentId": participant.assignment_id, "WorkerId": worker or participant.worker_id, "HITId": "HIT123",
-            "AssignmentStatus": "Submitted", "Answer": _answer_xml(code or participant.completion_code)}
+    return {
+        "AssignmentId": participant.assignment_id,
+        "WorkerId": worker or participant.worker_id,
+        "HITId": "HIT123",
+        "AssignmentStatus": "Submitted",
+        "Answer": _answer_xml(code or participant.completion_code),
+    }
 
 
 @pytest.fixture
 def hit(study):
-    return MTurkHIT.objects.create(study=study, hit_id="HIT123", sandbox=True, unique_request_token="tok",
-                                   max_assignments=10, reward="2.00")
+    return MTurkHIT.objects.create(
+        study=study, hit_id="HIT123", sandbox=True, unique_request_token="tok", max_assignments=10, reward="2.00"
+    )
 
 
 def _list(stub, assignments):
-    stub.add_response("list_assignments_for_hit", {"Assignments": assignments, "NumResults": len(assignments)},
-                      {"HITId": "HIT123", "AssignmentStatuses": ["Submitted"], "MaxResults": 100})
+    stub.add_response(
+        "list_assignments_for_hit",
+        {"Assignments": assignments, "NumResults": len(assignments)},
+        {"HITId": "HIT123", "AssignmentStatuses": ["Submitted"], "MaxResults": 100},
+    )
 
 
 def test_sync_approves_those_who_passed_four_of_five_and_reports_the_rest(study, hit, stub):
@@ -193,10 +253,22 @@ def test_sync_leaves_unfinished_unknown_and_mismatched_assignments_alone(study, 
     answer_all(unfinished, stop_after=3)
     wrong_code = _worker(study, "CODE", 5)
     wrong_worker = _worker(study, "WHO", 5)
-    stranger = {"AssignmentId": "A-STRANGER", "WorkerId": "X", "HITId": "HIT123", "AssignmentStatus": "Submitted",
-                "Answer": _answer_xml("ZZZ")}
-    _list(stub, [_assignment(unfinished), _assignment(wrong_code, code="NOPE"),
-                 _assignment(wrong_worker, worker="SOMEONEELSE"), stranger])
+    stranger = {
+        "AssignmentId": "A-STRANGER",
+        "WorkerId": "X",
+        "HITId": "HIT123",
+        "AssignmentStatus": "Submitted",
+        "Answer": _answer_xml("ZZZ"),
+    }
+    _list(
+        stub,
+        [
+            _assignment(unfinished),
+            _assignment(wrong_code, code="NOPE"),
+            _assignment(wrong_worker, worker="SOMEONEELSE"),
+            stranger,
+        ],
+    )
     out = _run("mturk_sync", study.slug, "--reject-failed")
     assert "the survey was not finished" in out and "does not match" in out
     assert "differs from the participant's" in out and "no participation recorded" in out
@@ -205,11 +277,17 @@ def test_sync_leaves_unfinished_unknown_and_mismatched_assignments_alone(study, 
 
 def test_sync_follows_mturks_pages(study, hit, stub):
     first, second = _worker(study, "ONE", 5), _worker(study, "TWO", 5)
-    stub.add_response("list_assignments_for_hit", {"Assignments": [_assignment(first)], "NextToken": "p2", "NumResults": 1},
-                      {"HITId": "HIT123", "AssignmentStatuses": ["Submitted"], "MaxResults": 100})
+    stub.add_response(
+        "list_assignments_for_hit",
+        {"Assignments": [_assignment(first)], "NextToken": "p2", "NumResults": 1},
+        {"HITId": "HIT123", "AssignmentStatuses": ["Submitted"], "MaxResults": 100},
+    )
     stub.add_response("approve_assignment", {}, None)
-    stub.add_response("list_assignments_for_hit", {"Assignments": [_assignment(second)], "NumResults": 1},
-                      {"HITId": "HIT123", "AssignmentStatuses": ["Submitted"], "MaxResults": 100, "NextToken": "p2"})
+    stub.add_response(
+        "list_assignments_for_hit",
+        {"Assignments": [_assignment(second)], "NumResults": 1},
+        {"HITId": "HIT123", "AssignmentStatuses": ["Submitted"], "MaxResults": 100, "NextToken": "p2"},
+    )
     stub.add_response("approve_assignment", {}, None)
     assert "approved 2" in _run("mturk_sync", study.slug)
 

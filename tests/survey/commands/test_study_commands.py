@@ -1,4 +1,5 @@
 """set_study_status and replace_attention_check."""
+
 import io
 
 import pytest
@@ -40,8 +41,17 @@ def _pictures(tmp_path):
 def test_an_attention_check_is_replaced_from_picture_files(study, tmp_path):
     correct, *distractors = _pictures(tmp_path)
     out = io.StringIO()
-    call_command("replace_attention_check", study.slug, "22", "--digit", "6", "--correct", correct,
-                 *[arg for d in distractors for arg in ("--distractor", d)], stdout=out)
+    call_command(
+        "replace_attention_check",
+        study.slug,
+        "22",
+        "--digit",
+        "6",
+        "--correct",
+        correct,
+        *[arg for d in distractors for arg in ("--distractor", d)],
+        stdout=out,
+    )
     assert "now asks about the digit 6" in out.getvalue()
     assert Item.objects.get(study=study, number=22).digit == 6
 
@@ -50,11 +60,32 @@ def test_replacing_after_someone_started_is_a_one_line_error(study, tmp_path):
     services.start_participant(study, mturk_params())
     correct, *distractors = _pictures(tmp_path)
     with pytest.raises(CommandError, match="has participants"):
-        call_command("replace_attention_check", study.slug, "22", "--digit", "6", "--correct", correct,
-                     *[arg for d in distractors for arg in ("--distractor", d)])
+        call_command(
+            "replace_attention_check",
+            study.slug,
+            "22",
+            "--digit",
+            "6",
+            "--correct",
+            correct,
+            *[arg for d in distractors for arg in ("--distractor", d)],
+        )
 
 
 def test_a_missing_picture_file_is_a_one_line_error(study, tmp_path):
     with pytest.raises(CommandError, match="no such file"):
-        call_command("replace_attention_check", study.slug, "22", "--digit", "6", "--correct", str(tmp_path / "x.png"),
-                     "--distractor", "a", "--distractor", "b", "--distractor", "c")
+        call_command(
+            "replace_attention_check",
+            study.slug,
+            "22",
+            "--digit",
+            "6",
+            "--correct",
+            str(tmp_path / "x.png"),
+            "--distractor",
+            "a",
+            "--distractor",
+            "b",
+            "--distractor",
+            "c",
+        )

@@ -1,8 +1,8 @@
 """Fixtures of the survey.services tests (the study and its explanation set come from tests/survey/conftest.py)."""
+
 import pytest
 
 from survey.testing import make_explanation_set
-
 from tests.survey.services.common import SIX
 
 

@@ -1,6 +1,6 @@
 """survey.services.answers: recording answers with every rule, finishing, and the pass rule."""
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -9,7 +9,6 @@ from survey import services
 from survey.models import Answer, Item, Participant, SheetEntry, ShownOption
 from survey.services.answers import AnswerRule, answer_problems
 from survey.testing import answer_all, correct_position, make_study, mturk_params
-
 from tests.survey.services.common import SIX
 
 pytestmark = pytest.mark.django_db
@@ -183,11 +182,13 @@ def test_an_answer_to_a_real_question_is_a_vote_and_to_a_check_a_pass_or_fail():
 
 # --- answer_problems: the answer rules themselves, worked out by hand (no database) -----------------
 
-T0 = datetime(2024, 5, 1, 9, 0, tzinfo=dt_timezone.utc)
+T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
 # A question of a study of four methods: item 7 sits at position 3 of the sheet, shown at T0.
 LIVE = dict(n_options=4, position=3, item_id=7, sheet_item_id=7, shown_at=T0)
 # An answer given elsewhere: it says which of item 7's options (ids 70 to 73) were shown.
-IMPORTED = dict(LIVE, options=(72, 70, 73, 71), item_options={70, 71, 72, 73}, study="s1", answered_at=T0 + timedelta(seconds=4))
+IMPORTED = dict(
+    LIVE, options=(72, 70, 73, 71), item_options={70, 71, 72, 73}, study="s1", answered_at=T0 + timedelta(seconds=4)
+)
 
 
 def _rules(problems):
@@ -264,13 +265,28 @@ def test_the_options_an_answer_says_were_shown_must_be_the_items_k_options(optio
 
 
 def test_an_item_of_another_study_has_none_of_the_options_shown():
-    assert [p.rule for p in answer_problems(choice=1, **{**IMPORTED, "item_options": frozenset()})] == [AnswerRule.OPTIONS]
+    assert [p.rule for p in answer_problems(choice=1, **{**IMPORTED, "item_options": frozenset()})] == [
+        AnswerRule.OPTIONS
+    ]
 
 
 def test_every_broken_rule_is_listed_in_the_order_they_are_checked():
     problems = answer_problems(
-        n_options=4, position=3, item_id=7, choice=5, sheet_item_id=8, shown_at=None, first_open=1,
-        options=(1, 2), item_options={70, 71, 72, 73}, study="s1",
+        n_options=4,
+        position=3,
+        item_id=7,
+        choice=5,
+        sheet_item_id=8,
+        shown_at=None,
+        first_open=1,
+        options=(1, 2),
+        item_options={70, 71, 72, 73},
+        study="s1",
     )
-    assert [p.rule for p in problems] == [AnswerRule.OPTIONS, AnswerRule.CHOICE, AnswerRule.SHEET, AnswerRule.ORDER,
-                                          AnswerRule.SHOWN]
+    assert [p.rule for p in problems] == [
+        AnswerRule.OPTIONS,
+        AnswerRule.CHOICE,
+        AnswerRule.SHEET,
+        AnswerRule.ORDER,
+        AnswerRule.SHOWN,
+    ]

@@ -3,6 +3,7 @@
 The long CSV of export_responses (import_csv) is tested through its command in
 tests/survey/commands/test_import_responses.py.
 """
+
 import uuid
 from datetime import timedelta
 
@@ -12,20 +13,27 @@ from django.utils import timezone
 from survey import services
 from survey.models import Answer, Item, Participant, SheetEntry, ShownOption
 from survey.testing import make_study, mturk_params
-
 from tests.survey.services.common import DIRECT
 
 pytestmark = pytest.mark.django_db
 
 
-def imported(study, imported_id="R_1", params=DIRECT, answered=None, choice=1, **fields) -> services.ImportedParticipant:
+def imported(
+    study, imported_id="R_1", params=DIRECT, answered=None, choice=1, **fields
+) -> services.ImportedParticipant:
     """Someone who answered the items in number order, each with the option of slot 0 at position 1 and
     so on: choice 1 is a vote for study.methods[0] or a check's correct picture."""
     items = list(Item.objects.filter(study=study).order_by("number"))[:answered]
     t0 = timezone.now() - timedelta(hours=1)
     answers = tuple(
-        services.ImportedAnswer(position=k, item_id=item.pk, options=tuple(item.options.order_by("slot").values_list("pk", flat=True)),
-                                choice=choice, shown_at=t0 + timedelta(seconds=10 * k), answered_at=t0 + timedelta(seconds=10 * k + 3))
+        services.ImportedAnswer(
+            position=k,
+            item_id=item.pk,
+            options=tuple(item.options.order_by("slot").values_list("pk", flat=True)),
+            choice=choice,
+            shown_at=t0 + timedelta(seconds=10 * k),
+            answered_at=t0 + timedelta(seconds=10 * k + 3),
+        )
         for k, item in enumerate(items, start=1)
     )
     fields.setdefault("finished", len(answers) == study.n_questions)
@@ -35,7 +43,12 @@ def imported(study, imported_id="R_1", params=DIRECT, answered=None, choice=1, *
 def test_an_imported_participant_is_recorded_with_their_answers_and_scored(study):
     [participant] = services.import_participants(study, [imported(study)])
     participant.refresh_from_db()
-    assert (participant.imported_id, participant.status, participant.checks_passed, participant.passed) == ("R_1", "finished", 5, True)
+    assert (participant.imported_id, participant.status, participant.checks_passed, participant.passed) == (
+        "R_1",
+        "finished",
+        5,
+        True,
+    )
     answers = Answer.objects.filter(participant=participant)
     assert set(answers.exclude(method="").values_list("method", flat=True)) == {study.methods[0]}
     assert list(answers.filter(method="").values_list("correct", flat=True)) == [True] * 5
@@ -88,8 +101,19 @@ def test_every_broken_rule_of_an_import_is_listed_with_the_participant_and_nothi
     good = imported(study, "R_0")
     stranger = imported(study, "R_3", answered=1)
     stranger = services.ImportedParticipant(
-        "R_3", DIRECT, False, (services.ImportedAnswer(1, other_item.pk, stranger.answers[0].options, 1,
-                                                       stranger.answers[0].shown_at, stranger.answers[0].answered_at),),
+        "R_3",
+        DIRECT,
+        False,
+        (
+            services.ImportedAnswer(
+                1,
+                other_item.pk,
+                stranger.answers[0].options,
+                1,
+                stranger.answers[0].shown_at,
+                stranger.answers[0].answered_at,
+            ),
+        ),
     )
     people = [
         good,
@@ -103,7 +127,10 @@ def test_every_broken_rule_of_an_import_is_listed_with_the_participant_and_nothi
     assert problems == [
         (1, "participant R_1: marked finished but answered 24 of the study's 25 questions"),
         (3, "participant R_4: worker id 'W1' is also participant R_2's"),
-        (4, f"participant R_3: question 1: the options shown are not the 4 options of item {other_item.pk} of study s1"),
+        (
+            4,
+            f"participant R_3: question 1: the options shown are not the 4 options of item {other_item.pk} of study s1",
+        ),
         (5, "participant R_5: question 1: choice 5 is not between 1 and 4"),
         (5, "participant R_5: question 2: choice 5 is not between 1 and 4"),
     ]

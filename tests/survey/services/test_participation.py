@@ -1,4 +1,5 @@
 """survey.services.participation: who a participant is, starting (the sheet), and the questions shown."""
+
 from collections import Counter
 from datetime import timedelta
 
@@ -9,7 +10,6 @@ from survey import services
 from survey.models import Answer, Participant, SheetEntry, ShownOption, Study
 from survey.services import participation
 from survey.testing import answer_all, make_study, mturk_params
-
 from tests.survey.services.common import DIRECT, PROLIFIC, SIX
 
 pytestmark = pytest.mark.django_db
@@ -18,9 +18,9 @@ pytestmark = pytest.mark.django_db
 def _methods_at(participant):
     """{position on screen: Counter of methods} over the participant's real questions."""
     table = {p: Counter() for p in range(1, 5)}
-    for position, method in ShownOption.objects.filter(entry__participant=participant, entry__item__kind="real").values_list(
-        "position", "option__method"
-    ):
+    for position, method in ShownOption.objects.filter(
+        entry__participant=participant, entry__item__kind="real"
+    ).values_list("position", "option__method"):
         table[position][method] += 1
     return table
 
@@ -51,10 +51,18 @@ def test_each_participant_gets_their_own_random_order(study):
 
 def test_the_sheet_is_stored_not_recomputed(study):
     participant, _ = services.start_participant(study, mturk_params())
-    before = list(ShownOption.objects.filter(entry__participant=participant).values_list("entry__item_id", "position", "option_id"))
+    before = list(
+        ShownOption.objects.filter(entry__participant=participant).values_list(
+            "entry__item_id", "position", "option_id"
+        )
+    )
     Participant.objects.filter(pk=participant.pk).update(sheet_seed=participant.sheet_seed + 1)
     question = services.show_question(participant, 1)
-    after = list(ShownOption.objects.filter(entry__participant=participant).values_list("entry__item_id", "position", "option_id"))
+    after = list(
+        ShownOption.objects.filter(entry__participant=participant).values_list(
+            "entry__item_id", "position", "option_id"
+        )
+    )
     assert before == after
     assert question.item_id == SheetEntry.objects.get(participant=participant, position=1).item_id
 
@@ -127,11 +135,17 @@ def test_a_platform_the_study_does_not_accept_is_refused(study):
 # --- identities: the rules that starting and importing share --------------------------------------
 
 
-@pytest.mark.parametrize("params, message", [
-    (services.EntryParams(platform="mturk", worker_id="W1", assignment_id="A1"), "needs worker_id, assignment_id and hit_id"),
-    (services.EntryParams(platform="prolific"), "needs prolific_pid"),
-    (services.EntryParams(platform="email"), "platform 'email' is not one of mturk, prolific, direct"),
-])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        (
+            services.EntryParams(platform="mturk", worker_id="W1", assignment_id="A1"),
+            "needs worker_id, assignment_id and hit_id",
+        ),
+        (services.EntryParams(platform="prolific"), "needs prolific_pid"),
+        (services.EntryParams(platform="email"), "platform 'email' is not one of mturk, prolific, direct"),
+    ],
+)
 def test_a_platform_participant_needs_the_platforms_ids(study, params, message):
     Study.objects.filter(pk=study.pk).update(accept_prolific=True, prolific_completion_code="C0DE")
     study.refresh_from_db()
@@ -185,7 +199,10 @@ def test_every_one_of_k_methods_sits_in_every_position_equally_often(six_set, k)
     study = make_study(six_set, methods=SIX[:k])
     for n in range(3):
         participant, _ = services.start_participant(study, mturk_params(f"W{n}", f"A{n}"))
-        shown = Counter(ShownOption.objects.filter(entry__participant=participant, entry__item__kind="real")
-                        .values_list("position", "option__method"))
+        shown = Counter(
+            ShownOption.objects.filter(entry__participant=participant, entry__item__kind="real").values_list(
+                "position", "option__method"
+            )
+        )
         assert shown == {(p, m): study.n_real_questions // k for p in range(1, k + 1) for m in SIX[:k]}
         assert all(len(q) == k for q in [services.show_question(participant, p).option_keys for p in (1, 2, 3)])

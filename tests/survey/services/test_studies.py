@@ -1,5 +1,6 @@
 """survey.services.studies: building a study (its methods, counts, items and images), the demo study,
 a study's status, and replacing an attention check."""
+
 from collections import Counter
 
 import pytest
@@ -8,7 +9,6 @@ from explainers.models import ClassMap
 from survey import services
 from survey.models import Item, Study, StudyImage
 from survey.testing import fake_pictures, make_explanation_set, make_study, mturk_params
-
 from tests.survey.services.common import SIX
 
 pytestmark = pytest.mark.django_db
@@ -56,11 +56,14 @@ def test_a_study_needs_all_forty_maps(explanation_set):
     assert not Study.objects.exists()
 
 
-@pytest.mark.parametrize("counts, problem", [
-    ({"n_real_questions": 30}, "multiple of 20"),
-    ({"n_attention_checks": 11}, "0 to 10"),
-    ({"pass_threshold": 6}, "pass threshold"),
-])
+@pytest.mark.parametrize(
+    "counts, problem",
+    [
+        ({"n_real_questions": 30}, "multiple of 20"),
+        ({"n_attention_checks": 11}, "0 to 10"),
+        ({"pass_threshold": 6}, "pass threshold"),
+    ],
+)
 def test_impossible_question_counts_are_refused(explanation_set, counts, problem):
     with pytest.raises(services.BadStudyInput, match=problem):
         make_study(explanation_set, **counts)
@@ -73,7 +76,9 @@ def test_a_slug_is_used_once(study, explanation_set):
 
 def test_forty_real_questions_show_every_digit_four_times(explanation_set):
     study = make_study(explanation_set, slug="long", n_real_questions=40)
-    assert Counter(Item.objects.filter(study=study, kind="real").values_list("digit", flat=True)) == {d: 4 for d in range(10)}
+    assert Counter(Item.objects.filter(study=study, kind="real").values_list("digit", flat=True)) == {
+        d: 4 for d in range(10)
+    }
 
 
 def test_the_demo_study_is_created_once_and_open(explanation_set):
@@ -161,13 +166,16 @@ def test_a_study_of_k_methods_shows_one_map_per_method_in_its_order(six_set, met
     assert f"{study.n_questions} sets of {study.n_options_in_words} images" in study.consent_text
 
 
-@pytest.mark.parametrize("methods, message", [
-    (("normlime",), "1 methods (normlime): a study compares 2 to 6"),
-    (SIX + ("normlime",), "7 methods"),
-    (("normlime", "lime", "normlime"), "method(s) normlime named twice"),
-    (("normlime", "gradcam"), "unknown method(s) gradcam (known: "),
-    (("normlime", "ig"), "explanation set six lacks the maps ig 0, ig 1, ig 2, ig 3, ig 4 (and 5 more)"),
-])
+@pytest.mark.parametrize(
+    "methods, message",
+    [
+        (("normlime",), "1 methods (normlime): a study compares 2 to 6"),
+        (SIX + ("normlime",), "7 methods"),
+        (("normlime", "lime", "normlime"), "method(s) normlime named twice"),
+        (("normlime", "gradcam"), "unknown method(s) gradcam (known: "),
+        (("normlime", "ig"), "explanation set six lacks the maps ig 0, ig 1, ig 2, ig 3, ig 4 (and 5 more)"),
+    ],
+)
 def test_a_study_of_unusable_methods_is_refused_in_one_line(six_set, methods, message):
     with pytest.raises(services.BadStudyInput) as refused:
         make_study(six_set, methods=methods)
@@ -177,7 +185,9 @@ def test_a_study_of_unusable_methods_is_refused_in_one_line(six_set, methods, me
 
 @pytest.mark.parametrize("k, n_real, block", [(3, 20, 30), (6, 20, 30), (4, 30, 20), (2, 15, 10)])
 def test_a_number_of_questions_that_cannot_balance_k_methods_is_refused(six_set, k, n_real, block):
-    with pytest.raises(services.BadStudyInput, match=f"{n_real} real questions: with {k} methods use a multiple of {block}"):
+    with pytest.raises(
+        services.BadStudyInput, match=f"{n_real} real questions: with {k} methods use a multiple of {block}"
+    ):
         make_study(six_set, methods=SIX[:k], n_real_questions=n_real)
     assert not Study.objects.exists()
 

@@ -1,10 +1,10 @@
 """survey.services.summary: the monitor's numbers."""
+
 import pytest
 
 from survey import services
 from survey.models import Answer
 from survey.testing import answer_all, correct_position, make_study, mturk_params
-
 from tests.survey.services.common import SIX
 
 pytestmark = pytest.mark.django_db
