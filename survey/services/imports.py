@@ -31,14 +31,16 @@ What the file does not say, and how it is filled in:
 Every row is checked before anything is written; errors name the line (header = line 1) and
 say what is wrong. Nothing is written unless the whole file is valid (one transaction).
 """
+
 from __future__ import annotations
 
 import csv
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import IO, Sequence
+from typing import IO
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -84,9 +86,11 @@ def already_in_study(study: Study, ids: Sequence[str]) -> list[str]:
             uuids[text] = uuid.UUID(text)
         except ValueError:
             pass
-    found = Participant.objects.filter(study=study).filter(
-        Q(imported_id__in=list(ids)) | Q(public_id__in=list(uuids.values()))
-    ).values_list("imported_id", "public_id")
+    found = (
+        Participant.objects.filter(study=study)
+        .filter(Q(imported_id__in=list(ids)) | Q(public_id__in=list(uuids.values())))
+        .values_list("imported_id", "public_id")
+    )
     imported = {imported_id for imported_id, _ in found}
     public = {public_id for _, public_id in found}
     return [text for text in ids if text in imported or uuids.get(text) in public]
@@ -143,8 +147,11 @@ def check_imported_participants(study: Study, people: Sequence[ImportedParticipa
             continue
         if positions != list(range(1, len(positions) + 1)):
             missing = sorted(set(range(1, positions[-1] + 1)) - set(positions))
-            bad(f"answers must be the positions 1..n in the order shown; position(s) {missing[:5]} are missing"
-                if missing else "answers must be the positions 1..n in the order shown; a position appears twice")
+            bad(
+                f"answers must be the positions 1..n in the order shown; position(s) {missing[:5]} are missing"
+                if missing
+                else "answers must be the positions 1..n in the order shown; a position appears twice"
+            )
         if person.finished and len(positions) != study.n_questions:
             bad(f"marked finished but answered {len(positions)} of the study's {study.n_questions} questions")
         if not person.finished and len(positions) == study.n_questions:
@@ -154,10 +161,16 @@ def check_imported_participants(study: Study, people: Sequence[ImportedParticipa
             bad("answers an item twice")
         for answer in person.answers:
             refused = answer_problems(
-                n_options=k, position=answer.position, item_id=answer.item_id, choice=answer.choice,
+                n_options=k,
+                position=answer.position,
+                item_id=answer.item_id,
+                choice=answer.choice,
                 sheet_item_id=answer.item_id,  # the file is the sheet (its order is checked above)
-                shown_at=answer.shown_at, answered_at=answer.answered_at,
-                options=answer.options, item_options=item_options.get(answer.item_id, frozenset()), study=study.slug,
+                shown_at=answer.shown_at,
+                answered_at=answer.answered_at,
+                options=answer.options,
+                item_options=item_options.get(answer.item_id, frozenset()),
+                study=study.slug,
             )
             if refused:  # the first rule broken, as the survey would have refused it
                 bad(f"question {answer.position}: {refused[0].message}")
@@ -192,35 +205,52 @@ def import_participants(study: Study, people: Sequence[ImportedParticipant]) -> 
             checks = sum(f["correct"] is True for f in fields)
             keep_id = person.public_id is not None and person.public_id not in taken
             params = person.params
-            participants.append(Participant(
-                study=study, public_id=person.public_id if keep_id else uuid.uuid4(), imported_id=person.imported_id,
-                platform=params.platform, worker_id=params.worker_id, assignment_id=params.assignment_id,
-                hit_id=params.hit_id, turk_submit_to=params.turk_submit_to, prolific_pid=params.prolific_pid,
-                prolific_study_id=params.prolific_study_id, prolific_session_id=params.prolific_session_id,
-                sheet_seed=0, started_at=min(a.shown_at for a in ordered),
-                status=Participant.Status.FINISHED if person.finished else Participant.Status.STARTED,
-                finished_at=max(a.answered_at for a in ordered) if person.finished else None,
-                checks_passed=checks if person.finished else None,
-                passed=passes_checks(study, checks) if person.finished else None,
-            ))
+            participants.append(
+                Participant(
+                    study=study,
+                    public_id=person.public_id if keep_id else uuid.uuid4(),
+                    imported_id=person.imported_id,
+                    **params.fields(),
+                    sheet_seed=0,
+                    started_at=min(a.shown_at for a in ordered),
+                    status=Participant.Status.FINISHED if person.finished else Participant.Status.STARTED,
+                    finished_at=max(a.answered_at for a in ordered) if person.finished else None,
+                    checks_passed=checks if person.finished else None,
+                    passed=passes_checks(study, checks) if person.finished else None,
+                )
+            )
             plan += [(index, answer, f) for answer, f in zip(ordered, fields)]
         Participant.objects.bulk_create(participants)
         entries = SheetEntry.objects.bulk_create(
-            [SheetEntry(participant=participants[i], position=a.position, item_id=a.item_id, shown_at=a.shown_at)
-             for i, a, _ in plan],
+            [
+                SheetEntry(participant=participants[i], position=a.position, item_id=a.item_id, shown_at=a.shown_at)
+                for i, a, _ in plan
+            ],
             batch_size=2000,
         )
         shown = ShownOption.objects.bulk_create(
-            [ShownOption(entry=entry, position=p, option_id=option)
-             for entry, (_, a, _) in zip(entries, plan) for p, option in enumerate(a.options, start=1)],
+            [
+                ShownOption(entry=entry, position=p, option_id=option)
+                for entry, (_, a, _) in zip(entries, plan)
+                for p, option in enumerate(a.options, start=1)
+            ],
             batch_size=2000,
         )
         k = study.n_options  # every entry has k shown options, written in order above
         answers = Answer.objects.bulk_create(
-            [Answer(participant=participants[i], item_id=a.item_id, entry=entry,
-                    chosen=shown[n * k + a.choice - 1], position=a.choice, **f,
-                    shown_at=a.shown_at, answered_at=a.answered_at)
-             for n, (entry, (i, a, f)) in enumerate(zip(entries, plan))],
+            [
+                Answer(
+                    participant=participants[i],
+                    item_id=a.item_id,
+                    entry=entry,
+                    chosen=shown[n * k + a.choice - 1],
+                    position=a.choice,
+                    **f,
+                    shown_at=a.shown_at,
+                    answered_at=a.answered_at,
+                )
+                for n, (entry, (i, a, f)) in enumerate(zip(entries, plan))
+            ],
             batch_size=2000,
         )
     logger.info("imported %s participants (%s answers) into study %s", len(participants), len(answers), study.slug)
@@ -336,8 +366,10 @@ def _load_items(study: Study) -> dict[int, _ItemInfo]:
     items: dict[int, _ItemInfo] = {}
     for item in Item.objects.filter(study=study).order_by("number"):
         items[item.number] = _ItemInfo(item.pk, item.kind, item.digit)
-    options = ItemOption.objects.filter(item__study=study).order_by("item__number", "slot").values_list(
-        "pk", "item__number", "method", "is_correct"
+    options = (
+        ItemOption.objects.filter(item__study=study)
+        .order_by("item__number", "slot")
+        .values_list("pk", "item__number", "method", "is_correct")
     )
     for pk, number, method, is_correct in options:
         info = items[number]
@@ -352,7 +384,9 @@ def _load_items(study: Study) -> dict[int, _ItemInfo]:
 
 def _parse_row(row: dict[str, str], line: int, study: Study, items: dict[int, _ItemInfo], extra: list[str]) -> _Row:
     if row["participant_status"].strip() not in Participant.Status.values:
-        raise _Bad(f"participant_status {row['participant_status']!r} is not one of {', '.join(Participant.Status.values)}")
+        raise _Bad(
+            f"participant_status {row['participant_status']!r} is not one of {', '.join(Participant.Status.values)}"
+        )
     position = _int(row, "position", 1, study.n_questions)
     number = _int(row, "item_number", 1, 10_000)
     item = items.get(number)
@@ -363,13 +397,17 @@ def _parse_row(row: dict[str, str], line: int, study: Study, items: dict[int, _I
         raise _Bad(f"kind {kind!r} but item {number} of study {study.slug} is {item.kind!r}")
     digit = _int(row, "digit", 0, 9)
     if digit != item.digit:
-        raise _Bad(f"digit {digit} but item {number} of study {study.slug} asks about digit {item.digit}"
-                   " (was the study created with the same seed?)")
+        raise _Bad(
+            f"digit {digit} but item {number} of study {study.slug} asks about digit {item.digit}"
+            " (was the study created with the same seed?)"
+        )
     k = study.n_options
     filled = [c for c in extra if row[c].strip()]
     if filled:
-        raise _Bad(f"{filled[0]} is {row[filled[0]].strip()!r} but study {study.slug} shows {k} options "
-                   f"({', '.join(study.methods)})")
+        raise _Bad(
+            f"{filled[0]} is {row[filled[0]].strip()!r} but study {study.slug} shows {k} options "
+            f"({', '.join(study.methods)})"
+        )
     chosen = _int(row, "chosen_position", 1, k)
     at = [row[c].strip() for c in export.method_columns(k)]
     chosen_method = row["chosen_method"].strip()
@@ -391,8 +429,10 @@ def _parse_row(row: dict[str, str], line: int, study: Study, items: dict[int, _I
         if check_passed is None:
             raise _Bad("check_passed is empty for an attention check")
         if check_passed != (chosen == correct):
-            raise _Bad(f"check_passed is {str(check_passed).lower()} but chosen_position {chosen} "
-                       f"{'is' if chosen == correct else 'is not'} correct_position {correct}")
+            raise _Bad(
+                f"check_passed is {str(check_passed).lower()} but chosen_position {chosen} "
+                f"{'is' if chosen == correct else 'is not'} correct_position {correct}"
+            )
         others = iter(item.distractors)
         shown = tuple(item.correct if p == correct else next(others) for p in range(1, k + 1))
     shown_at = _time(row, "shown_at")
@@ -408,8 +448,13 @@ def _check_person(person: _Person, errors: list[RowError]) -> None:
     stated = person.fields["participant_checks_passed"]
     checks = sum(row.check_passed is True for row in person.rows)
     if person.fields["participant_status"] == Participant.Status.FINISHED and stated not in ("", str(checks)):
-        errors.append(RowError(person.line, f"participant {person.key}: participant_checks_passed is {stated} but "
-                                            f"{checks} of the attention checks in the file are correct"))
+        errors.append(
+            RowError(
+                person.line,
+                f"participant {person.key}: participant_checks_passed is {stated} but "
+                f"{checks} of the attention checks in the file are correct",
+            )
+        )
 
 
 def _read(
@@ -428,7 +473,9 @@ def _read(
     header = [h.strip().lstrip("\ufeff") for h in header]
     missing = [c for c in required_columns(study.n_options) if c not in header]
     if missing:
-        raise ImportFailed([RowError(1, f"missing column(s) {', '.join(missing)} (expected the columns of export_responses)")])
+        raise ImportFailed(
+            [RowError(1, f"missing column(s) {', '.join(missing)} (expected the columns of export_responses)")]
+        )
     duplicated = sorted({c for c in header if header.count(c) > 1})
     if duplicated:
         raise ImportFailed([RowError(1, f"column(s) {', '.join(duplicated)} appear more than once")])
@@ -458,13 +505,17 @@ def _read(
             else:
                 for column in export.PARTICIPANT_COLUMNS:
                     if fields_[column] != person.fields[column]:
-                        raise _Bad(f"{column} {fields_[column]!r} differs from {person.fields[column]!r} on line "
-                                   f"{person.line} for the same participant")
+                        raise _Bad(
+                            f"{column} {fields_[column]!r} differs from {person.fields[column]!r} on line "
+                            f"{person.line} for the same participant"
+                        )
             position = parsed.answer.position
             if position in person.positions:
                 raise _Bad(f"participant {key} already has position {position} on line {person.positions[position]}")
             if parsed.item_number in person.items:
-                raise _Bad(f"participant {key} already answered item {parsed.item_number} on line {person.items[parsed.item_number]}")
+                raise _Bad(
+                    f"participant {key} already answered item {parsed.item_number} on line {person.items[parsed.item_number]}"
+                )
         except _Bad as exc:
             broken.add(key)
             if len(errors) < MAX_ERRORS:
@@ -484,9 +535,20 @@ def _refuse_a_repeat(study: Study, first_lines: dict[str, int]) -> None:
     """One error, not one per participant, for a file (or part of one) imported before."""
     repeated = already_in_study(study, list(first_lines))
     if repeated:
-        others = f" (and {len(repeated) - 1} more of the file's {len(first_lines)} participants)" if len(repeated) > 1 else ""
-        raise ImportFailed([RowError(first_lines[repeated[0]], f"participant {repeated[0]} is already in study "
-                                                               f"{study.slug}{others}: this file, or one with the same participant ids, was imported before")])
+        others = (
+            f" (and {len(repeated) - 1} more of the file's {len(first_lines)} participants)"
+            if len(repeated) > 1
+            else ""
+        )
+        raise ImportFailed(
+            [
+                RowError(
+                    first_lines[repeated[0]],
+                    f"participant {repeated[0]} is already in study "
+                    f"{study.slug}{others}: this file, or one with the same participant ids, was imported before",
+                )
+            ]
+        )
 
 
 def import_csv(study: Study, stream: IO[str]) -> ImportResult:

@@ -1,10 +1,11 @@
 """Taking part: who a participant is on their platform, starting (with the sheet), and the questions shown."""
+
 from __future__ import annotations
 
 import logging
 import random
 import secrets
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
@@ -32,12 +33,18 @@ class EntryParams:
     prolific_study_id: str = ""
     prolific_session_id: str = ""
 
+    def fields(self) -> dict[str, str]:
+        """The Participant fields these give, by name (every field of the link is one)."""
+        return asdict(self)
+
 
 def check_identity(params: EntryParams) -> None:
     """The ids each platform needs to know who someone is; raises :class:`MissingIdentity`."""
     if params.platform not in Participant.Platform.values:
         raise MissingIdentity(f"platform {params.platform!r} is not one of {', '.join(Participant.Platform.values)}")
-    if params.platform == Participant.Platform.MTURK and not (params.worker_id and params.assignment_id and params.hit_id):
+    if params.platform == Participant.Platform.MTURK and not (
+        params.worker_id and params.assignment_id and params.hit_id
+    ):
         raise MissingIdentity("an MTurk participant needs worker_id, assignment_id and hit_id")
     if params.platform == Participant.Platform.PROLIFIC and not params.prolific_pid:
         raise MissingIdentity("a Prolific participant needs prolific_pid")
@@ -74,10 +81,14 @@ _PARTICIPANT_FIELDS = [f.attname for f in Participant._meta.concrete_fields]
 # The landing page and the consent look a person up on every start: compiled once per worker thread.
 _participant_by_identity = {
     field_name: PreparedQuery(
-        lambda study_id, platform, value, field_name=field_name: Participant.objects.filter(
-            study_id=study_id, platform=platform, **{field_name: value}
-        ).order_by().values_list(*_PARTICIPANT_FIELDS)[:1],
-        int, str, str,
+        lambda study_id, platform, value, field_name=field_name: (
+            Participant.objects.filter(study_id=study_id, platform=platform, **{field_name: value})
+            .order_by()
+            .values_list(*_PARTICIPANT_FIELDS)[:1]
+        ),
+        int,
+        str,
+        str,
     )
     for _, field_name in _PERSON_ID.values()
 }
@@ -103,11 +114,14 @@ def check_new_identity(study: Study, params: EntryParams) -> None:
     if earlier is not None:
         what, field_name = _PERSON_ID[params.platform]
         raise AlreadyTookPart(f"{what} {getattr(params, field_name)!r} already took part in study {study.slug}")
-    if params.platform == Participant.Platform.MTURK and Participant.objects.filter(
-        platform=params.platform, assignment_id=params.assignment_id
-    ).exists():
-        raise AssignmentTaken(f"assignment {params.assignment_id!r} is already a participant's "
-                              "(MTurk assignments are unique across studies)")
+    if (
+        params.platform == Participant.Platform.MTURK
+        and Participant.objects.filter(platform=params.platform, assignment_id=params.assignment_id).exists()
+    ):
+        raise AssignmentTaken(
+            f"assignment {params.assignment_id!r} is already a participant's "
+            "(MTurk assignments are unique across studies)"
+        )
 
 
 def check_can_start(study: Study, params: EntryParams) -> None:
@@ -142,14 +156,7 @@ def start_participant(
         with transaction.atomic():
             participant = Participant.objects.create(
                 study=study,
-                platform=params.platform,
-                worker_id=params.worker_id,
-                assignment_id=params.assignment_id,
-                hit_id=params.hit_id,
-                turk_submit_to=params.turk_submit_to,
-                prolific_pid=params.prolific_pid,
-                prolific_study_id=params.prolific_study_id,
-                prolific_session_id=params.prolific_session_id,
+                **params.fields(),
                 user_agent=user_agent[:400],
                 sheet_seed=secrets.randbits(63),
                 started_at=now,
@@ -158,8 +165,11 @@ def start_participant(
     except IntegrityError:
         existing = Participant.objects.filter(**identity).first() if identity else None
         if existing is None:
-            logger.warning("start refused: assignment %s of worker %s is another participant's",
-                           params.assignment_id, params.worker_id)
+            logger.warning(
+                "start refused: assignment %s of worker %s is another participant's",
+                params.assignment_id,
+                params.worker_id,
+            )
             raise AssignmentTaken(f"assignment {params.assignment_id} is already in use") from None
         return _resume(existing, params), False
     logger.info("participant %s started study %s (%s)", participant.public_id, study.slug, params.platform)
@@ -168,8 +178,12 @@ def start_participant(
 
 def _resume(participant: Participant, params: EntryParams) -> Participant:
     if participant.is_finished:
-        logger.info("participant %s (%s) tried to take study %s again", participant.public_id,
-                    participant.external_id, participant.study.slug)
+        logger.info(
+            "participant %s (%s) tried to take study %s again",
+            participant.public_id,
+            participant.external_id,
+            participant.study.slug,
+        )
         raise AlreadyTookPart("you have already completed this study; it can be taken only once")
     if params.platform == Participant.Platform.MTURK and participant.assignment_id != params.assignment_id:
         # The worker returned the earlier assignment and accepted a new one: their answers
@@ -181,8 +195,12 @@ def _resume(participant: Participant, params: EntryParams) -> Participant:
                 )
         except IntegrityError:
             raise AssignmentTaken(f"assignment {params.assignment_id} is already in use") from None
-        logger.info("participant %s moved from assignment %s to %s", participant.public_id,
-                    participant.assignment_id, params.assignment_id)
+        logger.info(
+            "participant %s moved from assignment %s to %s",
+            participant.public_id,
+            participant.assignment_id,
+            params.assignment_id,
+        )
         participant.refresh_from_db()
     return participant
 
@@ -207,8 +225,11 @@ def build_sheet(participant: Participant) -> None:
     checks = [item_id for item_id, kind, _ in items if kind == Item.Kind.ATTENTION]
     plan = sheets.plan_sheet(real, checks, study.n_options, random.Random(participant.sheet_seed))
     option_ids = {(item_id, slot): option_id for option_id, item_id, slot in _study_options(study.pk)}
-    _insert_sheet(participant.pk, [(p.position, p.item_id) for p in plan],
-                  [(p.position, index + 1, option_ids[(p.item_id, slot)]) for p in plan for index, slot in enumerate(p.slots)])
+    _insert_sheet(
+        participant.pk,
+        [(p.position, p.item_id) for p in plan],
+        [(p.position, index + 1, option_ids[(p.item_id, slot)]) for p in plan for index, slot in enumerate(p.slots)],
+    )
 
 
 def _insert_sheet(participant_id: int, entries: list[tuple[int, int]], shown: list[tuple[int, int, int]]) -> None:
@@ -250,8 +271,11 @@ def _insert_sheet(participant_id: int, entries: list[tuple[int, int]], shown: li
 
 
 _next_position = PreparedQuery(
-    lambda participant_id: SheetEntry.objects.filter(participant_id=participant_id, answer__isnull=True)
-    .order_by("position").values_list("position")[:1],
+    lambda participant_id: (
+        SheetEntry.objects.filter(participant_id=participant_id, answer__isnull=True)
+        .order_by("position")
+        .values_list("position")[:1]
+    ),
     int,
 )
 
@@ -273,27 +297,42 @@ class Question:
     option_keys: tuple[str, ...]  # picture keys of the options at positions 1..k (unique per option)
 
 
-_QUESTION_COLUMNS = ("entry_id", "entry__position", "entry__shown_at", "entry__item_id", "entry__item__digit",
-                     "entry__item__kind", "option__key")
+_QUESTION_COLUMNS = (
+    "entry_id",
+    "entry__position",
+    "entry__shown_at",
+    "entry__item_id",
+    "entry__item__digit",
+    "entry__item__kind",
+    "option__key",
+)
 # The hot queries of a participant's question pages, compiled once per worker thread (survey.prepared).
 _question_at = PreparedQuery(
-    lambda participant_id, position: ShownOption.objects.filter(
-        entry__participant_id=participant_id, entry__position=position
-    ).order_by("position").values_list(*_QUESTION_COLUMNS),
-    int, int,
+    lambda participant_id, position: (
+        ShownOption.objects.filter(entry__participant_id=participant_id, entry__position=position)
+        .order_by("position")
+        .values_list(*_QUESTION_COLUMNS)
+    ),
+    int,
+    int,
 )
-_first_open_position = SheetEntry.objects.filter(
-    participant_id=OuterRef("entry__participant_id"), answer__isnull=True
-).order_by("position").values("position")[:1]
+_first_open_position = (
+    SheetEntry.objects.filter(participant_id=OuterRef("entry__participant_id"), answer__isnull=True)
+    .order_by("position")
+    .values("position")[:1]
+)
 _current_question = PreparedQuery(
-    lambda participant_id: ShownOption.objects.filter(
-        entry__participant_id=participant_id, entry__position=Subquery(_first_open_position)
-    ).order_by("position").values_list(*_QUESTION_COLUMNS),
+    lambda participant_id: (
+        ShownOption.objects.filter(entry__participant_id=participant_id, entry__position=Subquery(_first_open_position))
+        .order_by("position")
+        .values_list(*_QUESTION_COLUMNS)
+    ),
     int,
 )
 _mark_shown = PreparedQuery(  # conditional: a refresh, or two tabs, keep the first time shown
     lambda entry_id, now: update_query(SheetEntry.objects.filter(pk=entry_id, shown_at__isnull=True), shown_at=now),
-    int, datetime,
+    int,
+    datetime,
 )
 
 
