@@ -70,7 +70,8 @@ class Method:
     paper_votes: int | None = None  # votes in the paper's study (one of its four survey methods)
     kar: bool = False  # KAR ranks features with it (a new method opts in once it works on KAR's spaces)
     kar_function: str = ""  # "module:function" KAR calls instead of ``function`` (with ``kar_options``)
-    kar_options: Mapping[str, Any] = field(default_factory=dict)  # keyword values of ``kar_function``
+    #: keyword values of ``kar_function``; ``batch_size`` here is a floor on KAR's rows per pass
+    kar_options: Mapping[str, Any] = field(default_factory=dict)
     #: an attribution computed on z = x / unit is (1 / unit) ** unit_power per unit of x: 1 for a
     #: gradient or a LIME weight, 2 for a squared gradient or a variance of gradients (KAR's noise methods)
     unit_power: int = 1
@@ -168,7 +169,7 @@ METHODS: tuple[Method, ...] = (
         # KAR: every feature a player (784 pixels or 1,600 conv features), budget 2d + 2048
         kar=True,
         kar_function="shap:kernel_shap",
-        kar_options={"num_samples": None},
+        kar_options={"num_samples": None, "batch_size": 1000},  # forward passes only: larger batches
         description="mean |Kernel SHAP| over 2x2-pixel patches, background = training mean, "
         "budget 2d + 2048 coalitions (so the least squares are determined)",
     ),

@@ -43,7 +43,7 @@ def test_resolve_imports_a_methods_function_by_its_module_and_name():
 
 def test_kar_calls_a_methods_kar_function_where_it_has_one_else_its_own():
     shap, ig = registry.get("shap"), registry.get("ig")
-    assert shap.kar_call == ("shap:kernel_shap", {"num_samples": None})
+    assert shap.kar_call == ("shap:kernel_shap", {"num_samples": None, "batch_size": 1000})
     assert ig.kar_call == (ig.function, ig.options)
 
 

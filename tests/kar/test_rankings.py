@@ -169,7 +169,23 @@ def test_smoothgrad_and_vargrad_share_one_noise_tunnel_in_kar(space, explained, 
     assert calls == ["noisy_gradients:noise_tunnel"]
 
 
-def test_kernel_shap_in_kar_has_every_feature_a_player_and_shaps_budget(space, explained):
+def test_kernel_shap_in_kar_has_every_feature_a_player_and_shaps_budget(space, explained, monkeypatch):
+    calls = []
+    real = registry.resolve
+
+    def recording(function):
+        found = real(function)
+        return lambda *args, **kwargs: calls.append(kwargs["batch_size"]) or found(*args, **kwargs)
+
+    monkeypatch.setattr(registry, "resolve", recording)
     _, sources = compute_rankings({"pixels": space}, {"pixels": explained}, ["shap"], config=TINY_RANKING, seed=0)
     assert sources["pixels/shap"]["function"] == "shap:kernel_shap"
     assert sources["pixels/shap"]["num_samples"] == 2 * 64 + 2048
+    assert calls == [1000] and "batch_size" not in sources["pixels/shap"]  # its floor over the config's 500
+
+
+def test_kar_makes_every_data_input_that_generation_makes():
+    from explainers.generation import DATA_INPUTS
+    from kar.core.rankings import SPACE_INPUTS
+
+    assert set(SPACE_INPUTS) == set(DATA_INPUTS)
