@@ -22,7 +22,9 @@ from django.urls import reverse
 from explainers.methods import registry
 from explainers.models import MethodName
 
+from . import texts
 from .rules import DEFAULT_ATTENTION_CHECKS, DEFAULT_PASS_THRESHOLD, MAX_ATTENTION_CHECKS
+from .texts import in_words
 
 # A study compares 2 to 6 methods: each real question shows one map per method (its k options).
 MIN_OPTIONS = 2
@@ -34,12 +36,6 @@ DIGITS = 10
 MAX_QUESTIONS = 200
 MAX_REAL_QUESTIONS = MAX_QUESTIONS - MAX_ATTENTION_CHECKS  # room for the most attention checks a study may have
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: codes are typed by hand
-NUMBER_WORDS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
-
-
-def in_words(n: int) -> str:
-    """A small number as participants read it ("four"); digits beyond six."""
-    return NUMBER_WORDS.get(n, str(n))
 
 
 CONSENT_TEMPLATE = (
@@ -114,7 +110,21 @@ class Study(models.Model):
         default=DEFAULT_PASS_THRESHOLD, help_text="Attention checks a participant must pass for their answers to count."
     )
     seed = models.BigIntegerField(default=0, help_text="Seed that built the attention checks.")
-    consent_text = models.TextField(default=DEFAULT_CONSENT)
+    # What participants read (survey.texts: escaped, with placeholders; the paper's wording by default).
+    consent_text = models.TextField(default=DEFAULT_CONSENT, validators=[texts.check])
+    researcher = models.CharField(
+        max_length=200, blank=True, help_text="Who runs the study (shown on the consent page)."
+    )
+    institution = models.CharField(max_length=200, blank=True)
+    contact_email = models.EmailField(blank=True, help_text="Shown on the consent page and on every error page.")
+    payment = models.CharField(max_length=100, blank=True, help_text="What a participant is paid, e.g. '£1.50'.")
+    duration_minutes = models.PositiveSmallIntegerField(
+        default=10, validators=[MinValueValidator(1)], help_text="Expected minutes (the consent page's {minutes})."
+    )
+    instructions_text = models.TextField(default=texts.DEFAULT_INSTRUCTIONS, validators=[texts.check])
+    question_prompt = models.TextField(default=texts.DEFAULT_PROMPT, validators=[texts.check])
+    completion_message = models.TextField(default=texts.DEFAULT_COMPLETION, validators=[texts.check])
+    error_contact = models.TextField(default=texts.DEFAULT_ERROR_CONTACT, validators=[texts.check])
     # Platforms: which ways in are accepted, and what each is given at the end.
     accept_mturk = models.BooleanField(default=True)
     accept_prolific = models.BooleanField(default=False)
@@ -167,6 +177,18 @@ class Study(models.Model):
     @property
     def n_options_in_words(self) -> str:
         return in_words(self.n_options)
+
+    def text_values(self, label: object | None = None) -> dict[str, object]:
+        """The values of the texts' placeholders (``survey.texts``); ``label`` is a question's class."""
+        values: dict[str, object] = {
+            "options": self.n_options_in_words,
+            "others": in_words(DIGITS - 1),
+            "questions": self.n_questions,
+            "minutes": self.duration_minutes,
+        }
+        if label is not None:
+            values["label"] = label
+        return values
 
     @property
     def is_open(self) -> bool:
@@ -300,6 +322,14 @@ class ParticipantPlatform(models.TextChoices):
     DIRECT = "direct", "Direct link"
 
 
+class ParticipantKind(models.TextChoices):
+    """Who a participant is: only ``real`` ones count in the analysis unless it is told otherwise."""
+
+    REAL = "real", "Real participant"
+    PILOT = "pilot", "Pilot (a researcher's preview)"
+    SIMULATED = "simulated", "Simulated"
+
+
 class ParticipantStatus(models.TextChoices):
     STARTED = "started", "Started"
     FINISHED = "finished", "Finished"
@@ -308,6 +338,7 @@ class ParticipantStatus(models.TextChoices):
 class Participant(models.Model):
     Platform = ParticipantPlatform
     Status = ParticipantStatus
+    Kind = ParticipantKind
 
     class Review(models.TextChoices):
         PENDING = "pending", "Not reviewed"
@@ -317,6 +348,7 @@ class Participant(models.Model):
     study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="participants")
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     platform = models.CharField(max_length=10, choices=Platform.choices)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.REAL)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.STARTED)
     # Amazon Mechanical Turk
     worker_id = models.CharField(max_length=64, blank=True)
@@ -371,6 +403,7 @@ class Participant(models.Model):
                 condition=Q(platform__in=ParticipantPlatform.values), name="participant_known_platform"
             ),
             models.CheckConstraint(condition=Q(status__in=ParticipantStatus.values), name="participant_known_status"),
+            models.CheckConstraint(condition=Q(kind__in=ParticipantKind.values), name="participant_known_kind"),
             models.CheckConstraint(
                 condition=~Q(platform=ParticipantPlatform.MTURK)
                 | (~Q(worker_id="") & ~Q(assignment_id="") & ~Q(hit_id="")),

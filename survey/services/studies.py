@@ -25,6 +25,7 @@ from ..models import (
     Study,
     StudyImage,
     default_consent,
+    estimated_minutes,
 )
 from ..rules import DEFAULT_ATTENTION_CHECKS, DEFAULT_PASS_THRESHOLD, MAX_ATTENTION_CHECKS, MIN_ATTENTION_CHECKS
 from .errors import BadStudyInput, StudyLocked
@@ -141,6 +142,7 @@ def create_study(
         (m.method, m.digit): m for m in ClassMap.objects.filter(explanation_set=explanation_set, method__in=methods)
     }
     platform_settings.setdefault("consent_text", default_consent(n_real_questions + n_attention_checks, len(methods)))
+    platform_settings.setdefault("duration_minutes", estimated_minutes(n_real_questions + n_attention_checks))
     if pictures is None:
         from .. import attention
 
