@@ -111,7 +111,7 @@ class Study(models.Model):
     )
     seed = models.BigIntegerField(default=0, help_text="Seed that built the attention checks.")
     # What participants read (survey.texts: escaped, with placeholders; the paper's wording by default).
-    consent_text = models.TextField(default=DEFAULT_CONSENT, validators=[texts.check])
+    consent_text = models.TextField(default=DEFAULT_CONSENT, validators=[texts.validate])
     researcher = models.CharField(
         max_length=200, blank=True, help_text="Who runs the study (shown on the consent page)."
     )
@@ -121,10 +121,10 @@ class Study(models.Model):
     duration_minutes = models.PositiveSmallIntegerField(
         default=10, validators=[MinValueValidator(1)], help_text="Expected minutes (the consent page's {minutes})."
     )
-    instructions_text = models.TextField(default=texts.DEFAULT_INSTRUCTIONS, validators=[texts.check])
-    question_prompt = models.TextField(default=texts.DEFAULT_PROMPT, validators=[texts.check])
-    completion_message = models.TextField(default=texts.DEFAULT_COMPLETION, validators=[texts.check])
-    error_contact = models.TextField(default=texts.DEFAULT_ERROR_CONTACT, validators=[texts.check])
+    instructions_text = models.TextField(default=texts.DEFAULT_INSTRUCTIONS, validators=[texts.validate])
+    question_prompt = models.TextField(default=texts.DEFAULT_PROMPT, validators=[texts.validate])
+    completion_message = models.TextField(default=texts.DEFAULT_COMPLETION, validators=[texts.validate])
+    error_contact = models.TextField(default=texts.DEFAULT_ERROR_CONTACT, validators=[texts.validate])
     # Platforms: which ways in are accepted, and what each is given at the end.
     accept_mturk = models.BooleanField(default=True)
     accept_prolific = models.BooleanField(default=False)

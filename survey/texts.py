@@ -96,6 +96,16 @@ def check(text: str) -> str:
     return text
 
 
+def validate(text: str) -> None:
+    """:func:`check` as a Django validator (the models' text fields use it)."""
+    from django.core.exceptions import ValidationError
+
+    try:
+        check(text)
+    except TextError as exc:
+        raise ValidationError(str(exc)) from None
+
+
 def fill(text: str, values: Mapping[str, object], highlight: frozenset[str] = frozenset({"label"})) -> SafeString:
     """``text`` escaped, with its placeholders replaced by (escaped) ``values``; ``highlight`` ones in <mark>.
 

@@ -81,8 +81,10 @@ from .participation import (
 from .studies import (
     DEMO_SLUG,
     MIN_DEFAULT_REAL_QUESTIONS,
+    TEXT_FIELDS,
     check_method_names,
     check_methods,
+    check_texts,
     create_demo_study,
     create_study,
     default_real_questions,
@@ -90,6 +92,7 @@ from .studies import (
     real_question_block,
     replace_attention_check,
     set_study_status,
+    update_texts,
 )
 from .summary import StudySummary, study_summary
 
@@ -113,6 +116,9 @@ __all__ = [
     # studies
     "DEMO_SLUG",
     "MIN_DEFAULT_REAL_QUESTIONS",
+    "TEXT_FIELDS",
+    "check_texts",
+    "update_texts",
     "check_method_names",
     "check_methods",
     "create_demo_study",

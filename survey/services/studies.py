@@ -97,6 +97,58 @@ def check_methods(explanation_set: ExplanationSet, methods: Sequence[str]) -> tu
     return methods
 
 
+#: A study's participant texts and the details its consent page shows (the fields of ``survey.texts``'s
+#: rendering). A study file, the create and texts pages and ``create_study`` all take these names.
+TEXT_FIELDS = (
+    "researcher",
+    "institution",
+    "contact_email",
+    "payment",
+    "duration_minutes",
+    "consent_text",
+    "instructions_text",
+    "question_prompt",
+    "completion_message",
+    "error_contact",
+)
+
+
+def check_texts(values: dict) -> dict:
+    """``values`` (some of :data:`TEXT_FIELDS`) cleaned by the model's own fields and validators, or
+    :class:`BadStudyInput` naming the first wrong field in one line."""
+    from django.core.exceptions import ValidationError
+
+    cleaned = {}
+    for name, value in values.items():
+        if name not in TEXT_FIELDS:
+            raise BadStudyInput(f"{name}: not a study text (known: {', '.join(TEXT_FIELDS)})")
+        field = Study._meta.get_field(name)
+        try:
+            cleaned[name] = field.clean(value, None)
+        except ValidationError as exc:
+            raise BadStudyInput(f"{name}: {' '.join(exc.messages)}") from None
+    return cleaned
+
+
+def update_texts(study: Study, **values) -> Study:
+    """Change ``study``'s texts (see :func:`check_texts`); refused once a real participant has started,
+    since what they agreed to and read is part of the record (pilots and simulations do not count)."""
+    from ..models import Participant
+
+    cleaned = check_texts(values)
+    with transaction.atomic():
+        locked = Study.objects.select_for_update().get(pk=study.pk)
+        if locked.participants.filter(kind=Participant.Kind.REAL).exists():
+            raise StudyLocked(
+                f"study {study.slug} has real participants; its texts are what they read (create a new study to change them)"
+            )
+        for name, value in cleaned.items():
+            setattr(locked, name, value)
+        locked.save(update_fields=[*cleaned, "updated_at"])
+    logger.info("study %s: texts changed (%s)", study.slug, ", ".join(cleaned) or "none")
+    return locked
+
+
 def create_study(
     explanation_set: ExplanationSet,
     name: str,
@@ -138,6 +190,7 @@ def create_study(
         raise BadStudyInput(f"pass threshold {pass_threshold}: use 0 to {n_attention_checks}")
     if Study.objects.filter(slug=slug).exists():
         raise BadStudyInput(f"a study with slug {slug!r} already exists")
+    platform_settings.update(check_texts({k: v for k, v in platform_settings.items() if k in TEXT_FIELDS}))
     maps = {
         (m.method, m.digit): m for m in ClassMap.objects.filter(explanation_set=explanation_set, method__in=methods)
     }

@@ -205,3 +205,32 @@ def test_replacing_an_attention_check_of_k_methods_takes_k_minus_1_distractors(s
         services.replace_attention_check(study, number, 7, _png(255), [_png(9)] * 3)
     item = services.replace_attention_check(study, number, 7, _png(255), [_png(9)] * (k - 1))
     assert [o.is_correct for o in item.options.order_by("slot")] == [True] + [False] * (k - 1)
+
+
+@pytest.mark.django_db
+def test_check_texts_names_the_field_that_is_wrong():
+    with pytest.raises(services.BadStudyInput, match=r"^contact_email: Enter a valid email address\.$"):
+        services.check_texts({"contact_email": "not an address"})
+    with pytest.raises(services.BadStudyInput, match=r"^question_prompt: unknown placeholder \{digit\}"):
+        services.check_texts({"question_prompt": "the number {digit}"})
+    with pytest.raises(services.BadStudyInput, match=r"^colour: not a study text"):
+        services.check_texts({"colour": "red"})
+
+
+def test_a_study_gets_its_texts_checked_and_its_duration_from_its_length(explanation_set):
+    study = make_study(explanation_set, slug="texts", researcher="Dr A. Lovelace", contact_email="ada@example.org")
+    assert (study.researcher, study.contact_email, study.duration_minutes) == ("Dr A. Lovelace", "ada@example.org", 10)
+    with pytest.raises(services.BadStudyInput, match="^payment: "):
+        make_study(explanation_set, slug="bad", payment="x" * 101)
+    assert not Study.objects.filter(slug="bad").exists()
+
+
+def test_texts_can_change_until_a_real_participant_starts(study):
+    services.update_texts(study, researcher="Dr B", question_prompt="Which shows {label} best?")
+    study.refresh_from_db()
+    assert (study.researcher, study.question_prompt) == ("Dr B", "Which shows {label} best?")
+    services.start_participant(study, mturk_params())
+    with pytest.raises(services.StudyLocked, match="real participants"):
+        services.update_texts(study, researcher="Dr C")
+    study.refresh_from_db()
+    assert study.researcher == "Dr B"
