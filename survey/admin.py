@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.db import transaction
 from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -174,6 +175,7 @@ class ParticipantAdmin(ReadOnlyAdmin):
     list_display = (
         "public_id",
         "study",
+        "kind",
         "platform",
         "external_id",
         "status",
@@ -183,9 +185,28 @@ class ParticipantAdmin(ReadOnlyAdmin):
         "started_at",
         "finished_at",
     )
-    list_filter = ("status", "platform", "passed", "review_status", "study")
+    list_filter = ("kind", "status", "platform", "passed", "review_status", "study")
     search_fields = ("public_id", "worker_id", "assignment_id", "hit_id", "prolific_pid", "completion_code")
     date_hierarchy = "started_at"
+    actions = ("delete_not_counted",)
+
+    @admin.action(description="Delete the selected pilot / simulated participants with their answers")
+    def delete_not_counted(self, request: HttpRequest, queryset):
+        """The one way to delete in this admin: never a real participant (a selection with one deletes nothing)."""
+        real = queryset.filter(kind=Participant.Kind.REAL).count()
+        if real:
+            self.message_user(
+                request, f"Nothing deleted: {real} of the selected are real participants.", level=messages.ERROR
+            )
+            return
+        deleted = 0
+        with transaction.atomic():
+            for study in Study.objects.filter(participants__in=queryset).distinct():
+                selected = queryset.filter(study=study)
+                kinds = set(selected.values_list("kind", flat=True))
+                counts = services.delete_participants(study, kinds, only=set(selected.values_list("pk", flat=True)))
+                deleted += sum(counts.values())
+        self.message_user(request, f"Deleted {deleted} participants.")
 
 
 @admin.register(Answer)

@@ -26,9 +26,11 @@ IDENTITY_COLUMNS: tuple[str, ...] = (
     "prolific_study_id",
     "prolific_session_id",
 )
+KIND_COLUMN = "participant_kind"  # real, pilot or simulated (Participant.Kind); only real ones count
 # Columns that describe the participant, not the answer: equal on all of a participant's rows.
 PARTICIPANT_COLUMNS: tuple[str, ...] = (
     "platform",
+    KIND_COLUMN,
     *IDENTITY_COLUMNS,
     "participant_status",
     "participant_checks_passed",
@@ -94,6 +96,7 @@ def rows(study: Study) -> Iterator[dict[str, Any]]:
             "study": study.slug,
             "participant": str(p.public_id),
             "platform": p.platform,
+            KIND_COLUMN: p.kind,
             **{column: getattr(p, column) for column in IDENTITY_COLUMNS},
             "participant_status": p.status,
             "participant_checks_passed": p.checks_passed,

@@ -7,7 +7,7 @@ from django.core.validators import RegexValidator
 
 from .models import MAX_OPTIONS, Participant
 from .platforms import mturk
-from .services import EntryParams
+from .services import EntryParams, deletable_kinds
 
 # MTurk and Prolific ids are letters and digits; anything else is a damaged or forged link.
 _id = RegexValidator(r"^[A-Za-z0-9_-]{1,64}$", "is not a valid id")
@@ -119,3 +119,14 @@ class AttentionCheckForm(forms.Form):
     @staticmethod
     def distractor_names(n_distractors: int) -> list[str]:
         return [f"distractor_{i}" for i in range(1, n_distractors + 1)]
+
+
+class DeleteParticipantsForm(forms.Form):
+    """The monitor's deletion of pilot or simulated participants: which kinds, and whether it is confirmed."""
+
+    kinds = forms.MultipleChoiceField(
+        choices=[(kind, Participant.Kind(kind).label) for kind in deletable_kinds()],
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"invalid_choice": "%(value)s participants cannot be deleted (only pilot and simulated ones)."},
+    )
+    confirm = forms.BooleanField(required=False)

@@ -113,7 +113,7 @@ def long_csv(study: Study, people: list[dict], seed: int = 0) -> str:
 
     Each person is a dict with ``votes`` (index into ``study.methods`` per real item, in item
     order), ``checks`` (right or not, per check in item order) and optionally ``answered`` (fewer
-    than all: unfinished), ``id``, ``platform`` and the platform's ids (``export.IDENTITY_COLUMNS``).
+    than all: unfinished), ``id``, ``platform``, ``kind`` and the platform's ids (``export.IDENTITY_COLUMNS``).
     """
     methods, n_options = list(study.methods), study.n_options
     header = export.columns(n_options)
@@ -137,6 +137,7 @@ def long_csv(study: Study, people: list[dict], seed: int = 0) -> str:
                 study="elsewhere",
                 participant=person.get("id", f"00000000-0000-4000-8000-{k:012d}"),
                 platform=person.get("platform", Participant.Platform.DIRECT),
+                participant_kind=person.get("kind", Participant.Kind.REAL),
                 participant_status=Participant.Status.FINISHED if finished else Participant.Status.STARTED,
                 participant_checks_passed=passed if finished else None,
                 participant_passed=services.passes_checks(study, passed) if finished else None,

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import research_views, views
+from . import participant_admin_views, research_views, views
 
 app_name = "survey"
 urlpatterns = [
@@ -15,4 +15,15 @@ urlpatterns = [
     path("research/studies/", research_views.study_list, name="study_list"),
     path("research/studies/<slug:slug>/", research_views.monitor, name="monitor"),
     path("research/studies/<slug:slug>/responses.<str:fmt>", research_views.download, name="download"),
+    path("research/studies/<slug:slug>/pilot/", participant_admin_views.pilot, name="study_pilot"),
+    path(
+        "research/studies/<slug:slug>/delete-participants/",
+        participant_admin_views.delete_participants,
+        name="delete_participants",
+    ),
+    path(
+        "research/studies/<slug:slug>/prolific-<str:which>.txt",
+        participant_admin_views.prolific_ids,
+        name="prolific_ids",
+    ),
 ]

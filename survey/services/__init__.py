@@ -17,7 +17,9 @@ The package is split by domain; every public name is re-exported here, so caller
   both call it), recording answers, finishing and the pass rule, a participant's review.
 * ``imports``: participants who took the study elsewhere, checked by the survey's rules and
   written all or nothing, and the reading of their long CSV (:func:`import_csv`).
-* ``summary``: the monitor's numbers of a study.
+* ``kinds``: participants by kind: deleting pilots and simulated ones (never real ones), the
+  Prolific ids of real participants who passed or failed the checks.
+* ``summary``: the monitor's numbers of a study (real participants; pilots and simulated apart).
 
 Participants' pages import this package: nothing here imports NumPy, Pillow or matplotlib at
 import time (``survey.attention`` is imported inside the functions that build studies).
@@ -40,6 +42,7 @@ from .errors import (
     AlreadyTookPart,
     AssignmentTaken,
     BadStudyInput,
+    DeletionRefused,
     ImportFailed,
     ImportRefused,
     InvalidChoice,
@@ -65,6 +68,7 @@ from .imports import (
     import_participants,
     required_columns,
 )
+from .kinds import check_deletable, deletable_kinds, delete_participants, prolific_ids
 from .participation import (
     EntryParams,
     Question,
@@ -77,6 +81,7 @@ from .participation import (
     next_position,
     show_question,
     start_participant,
+    start_pilot,
 )
 from .studies import (
     DEMO_SLUG,
@@ -101,6 +106,7 @@ __all__ = [
     "AlreadyTookPart",
     "AssignmentTaken",
     "BadStudyInput",
+    "DeletionRefused",
     "ImportFailed",
     "ImportRefused",
     "InvalidChoice",
@@ -140,6 +146,7 @@ __all__ = [
     "next_position",
     "show_question",
     "start_participant",
+    "start_pilot",
     # answers
     "AnswerProblem",
     "AnswerResult",
@@ -161,6 +168,11 @@ __all__ = [
     "import_csv",
     "import_participants",
     "required_columns",
+    # kinds
+    "check_deletable",
+    "deletable_kinds",
+    "delete_participants",
+    "prolific_ids",
     # summary
     "StudySummary",
     "study_summary",

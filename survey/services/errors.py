@@ -66,6 +66,11 @@ class BadStudyInput(SurveyError):
     title = "The study cannot be built"
 
 
+class DeletionRefused(SurveyError):
+    status = 400
+    title = "These participants cannot be deleted"
+
+
 class MissingIdentity(SurveyError):
     status = 400
     title = "The link does not say who you are"

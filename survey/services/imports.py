@@ -75,6 +75,7 @@ class ImportedParticipant:
     finished: bool
     answers: tuple[ImportedAnswer, ...]
     public_id: uuid.UUID | None = None  # kept when no participant has it yet
+    kind: str = Participant.Kind.REAL  # a pilot or simulated participant keeps their kind
 
 
 def already_in_study(study: Study, ids: Sequence[str]) -> list[str]:
@@ -210,6 +211,7 @@ def import_participants(study: Study, people: Sequence[ImportedParticipant]) -> 
                     study=study,
                     public_id=person.public_id if keep_id else uuid.uuid4(),
                     imported_id=person.imported_id,
+                    kind=person.kind,
                     **params.fields(),
                     sheet_seed=0,
                     started_at=min(a.shown_at for a in ordered),
@@ -259,8 +261,10 @@ def import_participants(study: Study, people: Sequence[ImportedParticipant]) -> 
 
 # --- the long CSV of export_responses ---------------------------------------------------------
 
-# Columns a file may leave out: platform ids (a direct link has none) and what is recomputed.
-OPTIONAL_COLUMNS: tuple[str, ...] = (*export.IDENTITY_COLUMNS, *export.DERIVED_COLUMNS)
+# Columns a file may leave out: platform ids (a direct link has none), the kind (absent or
+# empty: real, as files written before kinds existed) and what is recomputed.
+KIND_COLUMN = export.KIND_COLUMN
+OPTIONAL_COLUMNS: tuple[str, ...] = (*export.IDENTITY_COLUMNS, KIND_COLUMN, *export.DERIVED_COLUMNS)
 MAX_ERRORS = 50
 
 
@@ -359,6 +363,7 @@ class _Person:
             finished=f["participant_status"] == Participant.Status.FINISHED,
             answers=tuple(row.answer for row in self.rows),
             public_id=public_id,
+            kind=f[KIND_COLUMN] or Participant.Kind.REAL,
         )
 
 
@@ -387,6 +392,8 @@ def _parse_row(row: dict[str, str], line: int, study: Study, items: dict[int, _I
         raise _Bad(
             f"participant_status {row['participant_status']!r} is not one of {', '.join(Participant.Status.values)}"
         )
+    if row[KIND_COLUMN].strip() not in ("", *Participant.Kind.values):
+        raise _Bad(f"{KIND_COLUMN} {row[KIND_COLUMN]!r} is not one of {', '.join(Participant.Kind.values)}")
     position = _int(row, "position", 1, study.n_questions)
     number = _int(row, "item_number", 1, 10_000)
     item = items.get(number)

@@ -176,6 +176,34 @@ def start_participant(
     return participant, True
 
 
+# A researcher may preview a study before opening it and while it runs, not once it is closed.
+PILOT_STATUSES = (Study.Status.DRAFT, Study.Status.OPEN)
+
+
+def start_pilot(study: Study, user_agent: str = "", now: datetime | None = None) -> Participant:
+    """A pilot participant of ``study`` (a researcher's preview), created with their sheet.
+
+    A direct-link participant of kind ``pilot``: no platform id is needed and the study need not
+    accept direct links, nor be open (a draft can be tried before it opens; a closed study is
+    refused with :class:`StudyNotOpen`). The pilot then takes the participant pages like anyone;
+    only real participants count.
+    """
+    if study.status not in PILOT_STATUSES:
+        raise StudyNotOpen(f"study {study.slug} is {study.status}: a pilot is possible while it is draft or open")
+    with transaction.atomic():
+        participant = Participant.objects.create(
+            study=study,
+            platform=Participant.Platform.DIRECT,
+            kind=Participant.Kind.PILOT,
+            user_agent=user_agent[:400],
+            sheet_seed=secrets.randbits(63),
+            started_at=now or timezone.now(),
+        )
+        build_sheet(participant)
+    logger.info("pilot participant %s started study %s", participant.public_id, study.slug)
+    return participant
+
+
 def _resume(participant: Participant, params: EntryParams) -> Participant:
     if participant.is_finished:
         logger.info(

@@ -1,4 +1,8 @@
-"""The monitor's numbers: participants, votes and time of a study."""
+"""The monitor's numbers: participants, votes and time of a study.
+
+They count real participants only; pilots and simulated participants are counted apart
+(``not_counted``), so the researcher sees they exist and that they do not count.
+"""
 
 from __future__ import annotations
 
@@ -20,10 +24,12 @@ class StudySummary:
     votes_passing: dict[str, int]  # votes of finished participants who passed the checks
     median_minutes: float | None
     by_platform: dict[str, int] = field(default_factory=dict)
+    not_counted: dict[str, int] = field(default_factory=dict)  # participants of every other kind, by kind
 
 
 def study_summary(study: Study) -> StudySummary:
-    participants = Participant.objects.filter(study=study)
+    everyone = Participant.objects.filter(study=study)
+    participants = everyone.filter(kind=Participant.Kind.REAL)
     counts = participants.aggregate(
         started=Count("id"),
         finished=Count("id", filter=Q(status=Participant.Status.FINISHED)),
@@ -31,7 +37,8 @@ def study_summary(study: Study) -> StudySummary:
     )
     votes = dict.fromkeys(study.methods, 0)
     votes_passing = dict.fromkeys(study.methods, 0)
-    real = Answer.objects.filter(participant__study=study).exclude(method="")
+    answers = Answer.objects.filter(participant__study=study, participant__kind=Participant.Kind.REAL)
+    real = answers.exclude(method="")
     for method, n in real.values_list("method").annotate(n=Count("id")):
         votes[method] = n
     for method, n in real.filter(participant__passed=True).values_list("method").annotate(n=Count("id")):
@@ -43,13 +50,16 @@ def study_summary(study: Study) -> StudySummary:
         )
     ]
     by_platform = dict(participants.values_list("platform").annotate(n=Count("id")))
+    by_kind = dict(everyone.exclude(kind=Participant.Kind.REAL).values_list("kind").annotate(n=Count("id")))
+    not_counted = {kind: by_kind.get(kind, 0) for kind in Participant.Kind.values if kind != Participant.Kind.REAL}
     return StudySummary(
         started=counts["started"],
         finished=counts["finished"],
         passing=counts["passing"],
-        answers=Answer.objects.filter(participant__study=study).count(),
+        answers=answers.count(),
         votes=votes,
         votes_passing=votes_passing,
         median_minutes=statistics.median(durations) if durations else None,
         by_platform=by_platform,
+        not_counted=not_counted,
     )
