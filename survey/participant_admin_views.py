@@ -31,7 +31,10 @@ def pilot(request: HttpRequest, slug: str) -> HttpResponse:
         participant = services.start_pilot(study, request.headers.get("User-Agent", ""))
     except services.SurveyError as exc:
         return render(
-            request, "survey/research/refused.html", {"study": study, "title": exc.title, "message": exc.message}, 409
+            request,
+            "survey/research/refused.html",
+            {"study": study, "title": exc.title, "message": exc.message},
+            status=exc.status,
         )
     return SeeOther(reverse("survey:home", args=[study.slug, make_token(participant.public_id)]))
 
