@@ -134,3 +134,15 @@ def test_an_export_reads_and_never_writes(study, finished):
     before = Answer.objects.count()
     _csv(study)
     assert Answer.objects.count() == before
+
+
+def test_the_participant_kind_sits_next_to_the_platform_in_csv_and_json(study, finished):
+    pilot = services.start_pilot(study)
+    answer_all(pilot, stop_after=1)
+    rows = _csv(study)
+    header = list(rows[0])
+    assert header[header.index("platform") + 1] == "participant_kind"
+    assert [r["participant_kind"] for r in rows] == ["real"] * 25 + ["pilot"]
+    out = io.StringIO()
+    call_command("export_responses", study.slug, "--format", "json", stdout=out, stderr=io.StringIO())
+    assert [r["participant_kind"] for r in json.loads(out.getvalue())["rows"]][-2:] == ["real", "pilot"]

@@ -404,3 +404,38 @@ def test_the_command_refuses_a_missing_file_or_study(target, tmp_path):
         call_command("import_responses", str(tmp_path / "none.csv"), "--study", "copy")
     with pytest.raises(CommandError, match="no study with slug 'nope'"):
         call_command("import_responses", str(tmp_path / "none.csv"), "--study", "nope")
+
+
+# --- participant kinds ---------------------------------------------------------------------------
+
+
+def test_imported_pilot_and_simulated_participants_keep_their_kind(target):
+    text = long_csv(
+        target,
+        [
+            {"votes": [0] * 20, "checks": [True] * 5, "kind": "pilot"},
+            {"votes": [1] * 20, "checks": [True] * 5, "kind": "simulated"},
+            {"votes": [2] * 20, "checks": [True] * 5},
+        ],
+    )
+    import_csv(target, io.StringIO(text))
+    kinds = list(Participant.objects.filter(study=target).order_by("started_at").values_list("kind", flat=True))
+    assert kinds == ["pilot", "simulated", "real"]
+
+
+def test_a_file_without_the_kind_column_imports_real_participants(target):
+    rows = list(csv.DictReader(io.StringIO(long_csv(target, [{"votes": [0] * 20, "checks": [True] * 5}]))))
+    out = io.StringIO()
+    writer = csv.DictWriter(out, [c for c in rows[0] if c != "participant_kind"], extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    import_csv(target, io.StringIO(out.getvalue()))
+    assert list(Participant.objects.filter(study=target).values_list("kind", flat=True)) == ["real"]
+
+
+def test_an_unknown_kind_is_an_error_naming_the_line_and_the_value(target):
+    text = long_csv(target, [{"votes": [0] * 20, "checks": [True] * 5, "kind": "robot"}])
+    with pytest.raises(ImportFailed) as failed:
+        import_csv(target, io.StringIO(text))
+    assert str(failed.value.errors[0]) == "line 2: participant_kind 'robot' is not one of real, pilot, simulated"
+    assert not Participant.objects.filter(study=target).exists()
