@@ -5,9 +5,9 @@ from __future__ import annotations
 from django import forms
 from django.core.validators import RegexValidator
 
-from .models import MAX_OPTIONS, Participant
+from .models import MAX_OPTIONS, Participant, Study
 from .platforms import mturk
-from .services import EntryParams
+from .services import TEXT_FIELDS, EntryParams
 
 # MTurk and Prolific ids are letters and digits; anything else is a damaged or forged link.
 _id = RegexValidator(r"^[A-Za-z0-9_-]{1,64}$", "is not a valid id")
@@ -119,3 +119,11 @@ class AttentionCheckForm(forms.Form):
     @staticmethod
     def distractor_names(n_distractors: int) -> list[str]:
         return [f"distractor_{i}" for i in range(1, n_distractors + 1)]
+
+
+class StudyTextsForm(forms.ModelForm):
+    """What participants read (``survey.services.TEXT_FIELDS``), checked by the model's own fields and validators."""
+
+    class Meta:
+        model = Study
+        fields = TEXT_FIELDS

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import research_views, views
+from . import research_views, text_views, views
 
 app_name = "survey"
 urlpatterns = [
@@ -15,4 +15,5 @@ urlpatterns = [
     path("research/studies/", research_views.study_list, name="study_list"),
     path("research/studies/<slug:slug>/", research_views.monitor, name="monitor"),
     path("research/studies/<slug:slug>/responses.<str:fmt>", research_views.download, name="download"),
+    path("research/studies/<slug:slug>/texts/", text_views.study_texts, name="study_texts"),
 ]
