@@ -119,7 +119,11 @@ def test_the_default_consent_page_shows_the_consent_and_only_the_details_that_ar
 
 def test_the_consent_page_shows_the_researcher_institution_contact_and_payment_once_set(client, study):
     services.update_texts(
-        study, researcher="Dr Ada Lovelace", institution="University of X", contact_email="ada@example.org", payment="£1.50"
+        study,
+        researcher="Dr Ada Lovelace",
+        institution="University of X",
+        contact_email="ada@example.org",
+        payment="£1.50",
     )
     html = client.get(reverse("survey:landing", args=[study.slug])).content.decode()
     details = words(section(html, '<dl class="meta study-details">', "</dl>"))
