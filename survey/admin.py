@@ -56,7 +56,8 @@ class StudyAdmin(admin.ModelAdmin):
         "updated_at",
     )
     fieldsets = (
-        (None, {"fields": ("name", "slug", "status", "explanation_set", "consent_text")}),
+        (None, {"fields": ("name", "slug", "status", "explanation_set")}),
+        ("Participant texts", {"fields": services.TEXT_FIELDS}),
         ("Questions", {"fields": ("methods", "n_real_questions", "n_attention_checks", "pass_threshold", "seed")}),
         (
             "Platforms",
@@ -80,6 +81,8 @@ class StudyAdmin(admin.ModelAdmin):
         fields = list(super().get_readonly_fields(request, obj))
         if obj is not None and obj.participants.exists():
             fields.append("pass_threshold")  # the analysis of earlier participants depends on it
+        if obj is not None and obj.participants.filter(kind=Participant.Kind.REAL).exists():
+            fields.extend(services.TEXT_FIELDS)  # what real participants read (services.update_texts refuses too)
         return fields
 
     @admin.display(description="questions")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from django import forms
 from django.core.validators import RegexValidator
 
-from .models import MAX_OPTIONS, Participant
+from .models import MAX_OPTIONS, Participant, Study
 from .platforms import mturk
-from .services import EntryParams, deletable_kinds
+from .services import TEXT_FIELDS, EntryParams, deletable_kinds
 
 # MTurk and Prolific ids are letters and digits; anything else is a damaged or forged link.
 _id = RegexValidator(r"^[A-Za-z0-9_-]{1,64}$", "is not a valid id")
@@ -130,3 +130,11 @@ class DeleteParticipantsForm(forms.Form):
         error_messages={"invalid_choice": "%(value)s participants cannot be deleted (only pilot and simulated ones)."},
     )
     confirm = forms.BooleanField(required=False)
+
+
+class StudyTextsForm(forms.ModelForm):
+    """What participants read (``survey.services.TEXT_FIELDS``), checked by the model's own fields and validators."""
+
+    class Meta:
+        model = Study
+        fields = TEXT_FIELDS

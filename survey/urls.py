@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import participant_admin_views, research_views, views
+from . import participant_admin_views, research_views, text_views, views
 
 app_name = "survey"
 urlpatterns = [
@@ -26,4 +26,5 @@ urlpatterns = [
         participant_admin_views.prolific_ids,
         name="prolific_ids",
     ),
+    path("research/studies/<slug:slug>/texts/", text_views.study_texts, name="study_texts"),
 ]

@@ -109,3 +109,15 @@ def test_an_attention_check_of_a_two_method_study_is_replaced_with_one_distracto
     )
     assert response.status_code == 302
     assert [o.is_correct for o in Item.objects.get(pk=item.pk).options.order_by("slot")] == [True, False]
+
+
+def test_the_study_admin_shows_the_texts_in_their_own_fieldset(admin_client, study):
+    html = admin_client.get(reverse("admin:survey_study_change", args=[study.pk])).content.decode()
+    fieldset = html[html.index("Participant texts") : html.index("Questions", html.index("Participant texts"))]
+    for name in services.TEXT_FIELDS:
+        assert f'name="{name}"' in fieldset
+
+
+def test_the_study_admin_shows_the_texts_read_only_once_a_real_participant_started(admin_client, answered):
+    html = admin_client.get(reverse("admin:survey_study_change", args=[answered.pk])).content.decode()
+    assert 'name="consent_text"' not in html and 'name="question_prompt"' not in html

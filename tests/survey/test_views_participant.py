@@ -81,7 +81,7 @@ def test_an_mturk_worker_completes_the_survey_and_gets_the_submit_form(client, s
     instructions = client.get(home)
     assert (
         b"distinguishing this particular number" in instructions.content
-        and b'<mark class="digit">4</mark>' in instructions.content
+        and b"with the image of the number 4, the red pixels" in instructions.content
     )
     finish = complete(client, home, participant, pick=passing)
     html = finish.content.decode()
