@@ -70,7 +70,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--scheduler",
             default=None,
-            help="a Dask scheduler (tcp://HOST:8786) whose workers compute the LIME batches (see README)",
+            help="a Dask scheduler (tcp://HOST:8786) whose workers compute the LIME batches (see docs/kar.md)",
         )
         cli.add_common_options(parser)
         cli.add_precision_option(parser)

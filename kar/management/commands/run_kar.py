@@ -91,7 +91,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--scheduler",
             default=None,
-            help="a Dask scheduler (tcp://HOST:8786) whose workers train the cells instead (see README)",
+            help="a Dask scheduler (tcp://HOST:8786) whose workers train the cells instead (see docs/kar.md)",
         )
         cli.add_precision_option(parser)
         parser.add_argument(
