@@ -102,7 +102,8 @@ def kinds_lines(report: StudyReport, hint: str = INCLUDE_HINT) -> list[str]:
     else:
         lines = [f"Counted: {', '.join(kinds)} participants (kept: {kinds_text(report.kept_by_kind())})."]
     if report.data.left_out:
-        lines.append(f"Left out: {kinds_text(report.data.left_out)} participants ({hint}).")
+        noun = "participant" if sum(report.data.left_out.values()) == 1 else "participants"
+        lines.append(f"Left out: {kinds_text(report.data.left_out)} {noun} ({hint}).")
     return lines
 
 
