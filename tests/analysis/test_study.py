@@ -219,7 +219,9 @@ def test_the_kinds_that_count_are_real_and_those_included_in_the_models_order():
 def test_an_unknown_kind_is_refused_in_one_line_naming_it():
     with pytest.raises(UnknownKind) as caught:
         parse_kinds("pilot,robot")
-    assert str(caught.value) == "unknown participant kind 'robot' (use pilot, simulated; real participants always count)"
+    assert (
+        str(caught.value) == "unknown participant kind 'robot' (use pilot, simulated; real participants always count)"
+    )
 
 
 def _arrays(correct, choices, statuses=None) -> StudyArrays:

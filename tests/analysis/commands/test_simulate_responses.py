@@ -83,7 +83,9 @@ def test_topping_up_gives_the_same_votes_as_creating_all_at_once(explanation_set
     simulate.simulate_study(study, 1, seed=5, fail_rate=0)
     simulate.simulate_study(study, 2, seed=5, fail_rate=0)
     simulate.simulate_study(other, 2, seed=5, fail_rate=0)
-    np.testing.assert_array_equal(load_study_arrays(study, SIMULATED).choices, load_study_arrays(other, SIMULATED).choices)
+    np.testing.assert_array_equal(
+        load_study_arrays(study, SIMULATED).choices, load_study_arrays(other, SIMULATED).choices
+    )
 
 
 def test_simulated_participants_start_in_the_order_created_and_finish_before_now(study):
