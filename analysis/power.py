@@ -326,8 +326,8 @@ def power_analysis(
     )
 
 
-def format_power(result: PowerResult) -> str:
-    """The curve and the answer, as the command prints them."""
+def format_power(result: PowerResult, questions_reason: str = "") -> str:
+    """The curve and the answer, as the command prints them (``questions_reason``: why that many questions)."""
     what = {
         "friedman": "the Friedman test (all methods equally preferred?)",
         "anova": "the paper's one-way ANOVA on shares",
@@ -341,7 +341,9 @@ def format_power(result: PowerResult) -> str:
     )
     lines = [
         f"Power of {what} at α = {result.alpha:g}",
-        f"  shares {shares}; {result.n_questions} votes per participant; {conc};",
+        f"  shares {shares}; {result.n_questions} votes per participant"
+        + (f" ({questions_reason})" if questions_reason else "")
+        + f"; {conc};",
         f"  {result.simulations} simulated studies per n (seed {result.seed}); n counts kept participants.",
         f"  {'n':>5}  {'power':>6}  {'± MC s.e.':>9}",
     ]

@@ -24,7 +24,7 @@ from explainers.methods import registry
 from survey.models import in_words
 
 from . import stats
-from .study import StudyReport
+from .study import ALWAYS_COUNTED, StudyReport, kinds_text
 
 REPORT_JSON = "report.json"
 VOTES_CSV = "votes.csv"
@@ -88,6 +88,25 @@ def vote_rows(report: StudyReport) -> list[dict[str, Any]]:
     return out
 
 
+INCLUDE_HINT = "use --include to count them"
+
+
+def kinds_lines(report: StudyReport, hint: str = INCLUDE_HINT) -> list[str]:
+    """Which kinds of participant were counted, how many of each were kept, and how many were left out.
+
+    ``hint`` tells how to count those left out (the command's flag; the page's checkboxes).
+    """
+    kinds = report.data.kinds
+    if kinds == (ALWAYS_COUNTED,):
+        lines = [f"Counted: {ALWAYS_COUNTED} participants only."]
+    else:
+        lines = [f"Counted: {', '.join(kinds)} participants (kept: {kinds_text(report.kept_by_kind())})."]
+    if report.data.left_out:
+        noun = "participant" if sum(report.data.left_out.values()) == 1 else "participants"
+        lines.append(f"Left out: {kinds_text(report.data.left_out)} {noun} ({hint}).")
+    return lines
+
+
 def text_report(report: StudyReport) -> str:
     """The report as the command prints it (and the page shows in ``<pre>``)."""
     a, d = report.analysis, report.data
@@ -103,8 +122,8 @@ def text_report(report: StudyReport) -> str:
     )
     for reason, n in report.exclusion_summary():
         add(f"  {n:5d}  {reason}")
-    if report.n_simulated_kept:
-        add(f"  Note: {report.n_simulated_kept} of the kept participants are simulated (manage.py simulate_responses).")
+    for line in kinds_lines(report):
+        add(f"  {line}")
     add("")
     n_q = int(a.tally.answered.max()) if a.n_kept else 0
     per = f"{a.n_kept} surveys x {n_q} questions = " if (a.tally.answered == n_q).all() else ""
@@ -231,6 +250,7 @@ def report_dict(report: StudyReport) -> dict[str, Any]:
         },
         "parameters": {
             "min_checks": report.min_checks,
+            "include": list(report.data.kinds),
             "n_boot": report.n_boot,
             "seed": report.seed,
             "alpha": report.alpha,
@@ -240,7 +260,9 @@ def report_dict(report: StudyReport) -> dict[str, Any]:
             "finished": report.n_finished,
             "kept": report.n_kept,
             "excluded": len(report.exclusions),
-            "simulated_kept": report.n_simulated_kept,
+            "kinds_included": list(report.data.kinds),
+            "kept_by_kind": report.kept_by_kind(),
+            "left_out": dict(report.data.left_out),
             "exclusion_summary": {reason: n for reason, n in report.exclusion_summary()},
             "kept_ids": [d.participants[i].public_id for i in report.kept],
             "exclusions": [{"participant": e.participant, "reason": e.reason} for e in report.exclusions],
@@ -261,8 +283,8 @@ def write_report_json(report: StudyReport, out: IO[str]) -> None:
 VOTES_COLUMNS = (
     "participant",
     "platform",
+    "participant_kind",
     "status",
-    "simulated",
     "checks_correct",
     "checks_answered",
     "kept",
@@ -283,8 +305,8 @@ def votes_rows(report: StudyReport) -> list[dict[str, Any]]:
         row: dict[str, Any] = {
             "participant": p.public_id,
             "platform": p.platform,
+            "participant_kind": p.kind,
             "status": p.status,
-            "simulated": p.simulated,
             "checks_correct": int((d.correct[i] == 1.0).sum()),
             "checks_answered": int(answered_checks[i].sum()),
             "kept": i in kept,

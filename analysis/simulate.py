@@ -1,6 +1,7 @@
 """Synthetic participants for pilot runs and the demo, driven through the survey's own services.
 
-Each simulated participant enters through the direct link (``start_participant``), is shown
+Each simulated participant enters through the direct link (``start_participant``, as a
+participant of kind ``simulated``: the analysis counts them only when told to), is shown
 each question (``current_question``), answers it (``record_answer``, which finishes the
 participation after the last answer) -- exactly the path a browser takes, so the sheet,
 constraints and scoring are the survey's own. The simulated person "looks at" the images on
@@ -47,8 +48,6 @@ from explainers.methods import registry
 from explainers.methods.registry import paper_preference
 from survey import services
 from survey.models import Item, ItemOption, Participant, ShownOption, Study
-
-from .study import SIMULATED_USER_AGENT
 
 logger = logging.getLogger(__name__)
 
@@ -247,8 +246,8 @@ def simulate_participant(study: Study, plan: Plan, start: datetime, layout=None)
         participant, _ = services.start_participant(
             study,
             services.EntryParams(platform=Participant.Platform.DIRECT),
-            user_agent=SIMULATED_USER_AGENT,
             now=start,
+            kind=Participant.Kind.SIMULATED,
         )
         now = start
         for seconds in plan.seconds:
@@ -267,7 +266,7 @@ def simulate_participant(study: Study, plan: Plan, start: datetime, layout=None)
 
 
 def simulated_participants(study: Study):
-    return Participant.objects.filter(study=study, user_agent=SIMULATED_USER_AGENT)
+    return Participant.objects.filter(study=study, kind=Participant.Kind.SIMULATED)
 
 
 def simulate_study(

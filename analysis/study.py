@@ -2,9 +2,11 @@
 
 Two steps, so that everything after the database can be tested on hand-written arrays:
 
-* :func:`load_study_arrays` (three queries) turns a study into a :class:`StudyArrays`: one row per
-  participant (ordered by start), the attention checks' outcomes (``correct``) and the method
-  each real question was answered with (``choices``), columns in item-number order.
+* :func:`load_study_arrays` (four queries) turns a study into a :class:`StudyArrays`: one row per
+  participant of the included kinds (ordered by start), the attention checks' outcomes
+  (``correct``) and the method each real question was answered with (``choices``), columns in
+  item-number order. Only ``real`` participants count unless other kinds (``pilot``,
+  ``simulated``) are included; how many of each kind were left out is kept to be reported.
 * :func:`build_report` (plain NumPy) applies the paper's rules and runs every analysis:
   only *finished* participants count ("completed surveys"), then the attention filter keeps
   those with at least ``min_checks`` checks right. Everyone else is listed with the reason.
@@ -15,23 +17,58 @@ Two steps, so that everything after the database can be tested on hand-written a
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
 
 from explainers.methods import registry
+from survey.models import ParticipantKind
 
 from . import stats
 
 DEFAULT_N_BOOT = 10_000
-#: Marks participants created by :mod:`analysis.simulate` (stored as their user agent).
-SIMULATED_USER_AGENT = "simulated participant (analysis.simulate)"
 DID_NOT_FINISH = "did not finish the survey"
+#: Every kind of participant, in the model's order; real ones always count.
+KINDS: tuple[str, ...] = tuple(ParticipantKind.values)
+ALWAYS_COUNTED = ParticipantKind.REAL.value
+#: The kinds that count only when included (``--include``, the page's checkboxes).
+OPTIONAL_KINDS: tuple[str, ...] = tuple(k for k in KINDS if k != ALWAYS_COUNTED)
 
 
 class NothingToAnalyse(ValueError):
     """The study has no data the analysis can use yet (the message says why, in one line)."""
+
+
+class UnknownKind(ValueError):
+    """A kind of participant that does not exist (one line, naming it)."""
+
+
+def included_kinds(include: Iterable[str] | None = None) -> tuple[str, ...]:
+    """The kinds that count: ``real`` and those of ``include``, in :data:`KINDS` order.
+
+    ``include`` names kinds (``pilot``, ``simulated``; ``real`` is allowed and changes nothing).
+    An unknown name raises :class:`UnknownKind` naming it.
+    """
+    names = {str(k).strip().lower() for k in include or () if str(k).strip()}
+    unknown = sorted(names - set(KINDS))
+    if unknown:
+        raise UnknownKind(
+            f"unknown participant kind{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
+            f"(use {', '.join(OPTIONAL_KINDS)}; {ALWAYS_COUNTED} participants always count)"
+        )
+    return tuple(k for k in KINDS if k == ALWAYS_COUNTED or k in names)
+
+
+def parse_kinds(text: str | None) -> tuple[str, ...]:
+    """``"pilot,simulated"`` -> the kinds that count (see :func:`included_kinds`)."""
+    return included_kinds((text or "").split(","))
+
+
+def kinds_text(counts: dict[str, int]) -> str:
+    """``{"pilot": 3, "simulated": 40}`` -> ``"3 pilot, 40 simulated"`` (in :data:`KINDS` order)."""
+    return ", ".join(f"{counts[k]} {k}" for k in KINDS if k in counts)
 
 
 @dataclass(frozen=True)
@@ -41,7 +78,7 @@ class ParticipantInfo:
     platform: str
     status: str  # "started" or "finished"
     answered: int  # questions answered, real and checks
-    simulated: bool = False
+    kind: str = ALWAYS_COUNTED  # a ParticipantKind value
 
     @property
     def finished(self) -> bool:
@@ -68,6 +105,10 @@ class StudyArrays:
     correct: np.ndarray
     choices: np.ndarray
     methods: tuple[str, ...] = field(default_factory=lambda: registry.names(paper=True))
+    #: the kinds of participant loaded (``real`` and any included), in :data:`KINDS` order
+    kinds: tuple[str, ...] = (ALWAYS_COUNTED,)
+    #: participants of the study left out by kind (kinds not included that have any)
+    left_out: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         n = len(self.participants)
@@ -85,9 +126,17 @@ class StudyArrays:
         return np.array([p.finished for p in self.participants], dtype=bool)
 
 
-def load_study_arrays(study) -> StudyArrays:
-    """Read a study's participants and answers (three queries, whatever the study's size)."""
+def load_study_arrays(study, include: Iterable[str] | None = None) -> StudyArrays:
+    """Read a study's participants and answers (four queries, whatever the study's size).
+
+    Only ``real`` participants and those of the kinds in ``include`` are read; the others are
+    only counted (``StudyArrays.left_out``). An unknown kind raises :class:`UnknownKind`.
+    """
+    from django.db.models import Count
+
     from survey.models import Answer, Item, Participant  # the ORM only here: the rest is plain arrays
+
+    kinds = included_kinds(include)
 
     items = list(Item.objects.filter(study=study).order_by("number").values_list("id", "number", "kind"))
     real_items = tuple(number for _, number, kind in items if kind == Item.Kind.REAL)
@@ -95,9 +144,16 @@ def load_study_arrays(study) -> StudyArrays:
     real_col = {number: j for j, number in enumerate(real_items)}
     check_col = {number: j for j, number in enumerate(check_items)}
     rows = list(
-        Participant.objects.filter(study=study)
+        Participant.objects.filter(study=study, kind__in=kinds)
         .order_by("started_at", "pk")
-        .values_list("pk", "public_id", "platform", "status", "user_agent")
+        .values_list("pk", "public_id", "platform", "status", "kind")
+    )
+    left_out = dict(
+        Participant.objects.filter(study=study)
+        .exclude(kind__in=kinds)
+        .values("kind")
+        .annotate(n=Count("pk"))
+        .values_list("kind", "n")
     )
     row_of = {pk: i for i, (pk, *_rest) in enumerate(rows)}
     n = len(rows)
@@ -106,7 +162,7 @@ def load_study_arrays(study) -> StudyArrays:
     answered = np.zeros(n, dtype=int)
     methods = tuple(study.methods)  # the study's own methods, in its slot order: the columns of every array
     method_index = {m: i for i, m in enumerate(methods)}
-    answers = Answer.objects.filter(participant__study=study).values_list(
+    answers = Answer.objects.filter(participant__study=study, participant__kind__in=kinds).values_list(
         "participant_id", "item__number", "method", "correct"
     )
     for participant_id, number, method, is_correct in answers.iterator(chunk_size=5000):
@@ -125,9 +181,9 @@ def load_study_arrays(study) -> StudyArrays:
             platform=platform,
             status=status,
             answered=int(answered[i]),
-            simulated=user_agent == SIMULATED_USER_AGENT,
+            kind=kind,
         )
-        for i, (pk, public_id, platform, status, user_agent) in enumerate(rows)
+        for i, (pk, public_id, platform, status, kind) in enumerate(rows)
     )
     return StudyArrays(
         slug=study.slug,
@@ -141,6 +197,8 @@ def load_study_arrays(study) -> StudyArrays:
         correct=correct,
         choices=choices,
         methods=methods,
+        kinds=kinds,
+        left_out={k: left_out[k] for k in KINDS if left_out.get(k)},
     )
 
 
@@ -194,9 +252,10 @@ class StudyReport:
     def n_votes(self) -> int:
         return int(self.analysis.tally.totals.sum())
 
-    @property
-    def n_simulated_kept(self) -> int:
-        return sum(self.data.participants[i].simulated for i in self.kept)
+    def kept_by_kind(self) -> dict[str, int]:
+        """How many kept participants of each included kind (every included kind, 0 too)."""
+        counts = Counter(self.data.participants[i].kind for i in self.kept)
+        return {k: counts.get(k, 0) for k in self.data.kinds}
 
     def exclusion_summary(self) -> list[tuple[str, int]]:
         """(reason, how many), unfinished first, then by number of checks passed."""
@@ -230,8 +289,10 @@ def build_report(
         for p in data.participants
         if not p.finished
     ]
+    # Those left out are named in the reason: "nothing to analyse" with 40 simulated finishers misleads otherwise.
+    left_out = f"; left out: {kinds_text(data.left_out)}" if data.left_out else ""
     if finished.size == 0:
-        raise NothingToAnalyse(f"no finished participants yet ({len(data.participants)} started)")
+        raise NothingToAnalyse(f"no finished participants yet ({len(data.participants)} started{left_out})")
     try:
         analysis = stats.analyze(
             data.correct[finished],
@@ -243,7 +304,9 @@ def build_report(
             methods=data.methods,
         )
     except ValueError as exc:
-        raise NothingToAnalyse(f"{exc} ({finished.size} finished, {len(data.participants)} started)") from None
+        raise NothingToAnalyse(
+            f"{exc} ({finished.size} finished, {len(data.participants)} started{left_out})"
+        ) from None
     for row, reason in analysis.filter.excluded_reasons.items():
         exclusions.append(Exclusion(data.participants[int(finished[row])].public_id, reason, reason))
     order = {p.public_id: i for i, p in enumerate(data.participants)}
@@ -261,7 +324,16 @@ def build_report(
 
 
 def analyze_study(
-    study, min_checks: int | None = None, *, n_boot: int = DEFAULT_N_BOOT, seed: int | None = 0, alpha: float = 0.05
+    study,
+    min_checks: int | None = None,
+    *,
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int | None = 0,
+    alpha: float = 0.05,
+    include: Iterable[str] | None = None,
 ) -> StudyReport:
-    """Load ``study`` from the database and analyse it (see :func:`build_report`)."""
-    return build_report(load_study_arrays(study), min_checks, n_boot=n_boot, seed=seed, alpha=alpha)
+    """Load ``study`` from the database and analyse it (see :func:`build_report`).
+
+    Only ``real`` participants count, and those of the kinds in ``include`` (see :func:`load_study_arrays`).
+    """
+    return build_report(load_study_arrays(study, include), min_checks, n_boot=n_boot, seed=seed, alpha=alpha)

@@ -1,8 +1,9 @@
 """Researcher page of a study's analysis (staff only): the report of ``analyze_study``, live.
 
 Computed on request from the database, so it is current as responses arrive. The figures and
-downloads are rendered on request too. One computation serves the page, its two figures and
-its downloads: the report is cached under a fingerprint of the study's answers (count, last
+downloads are rendered on request too. Only real participants count unless pilot or simulated
+ones are ticked (GET ``include``, like ``analyze_study --include``); the figures and downloads
+carry the same choice. One computation serves the page, its two figures and its downloads: the report is cached under a fingerprint of the study's answers (count, last
 id and time, finished participants), so a new answer, participant or import is seen on the
 next request. The bootstrap uses :data:`PAGE_N_BOOT` resamples here (the command's default is
 10,000) to keep the page quick; the page says so.
@@ -31,7 +32,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from explainers import published
-from survey.models import Answer, Participant, Study
+from survey.models import Answer, Participant, ParticipantKind, Study
 
 if TYPE_CHECKING:
     from . import study as study_analysis
@@ -53,6 +54,11 @@ def downloads() -> dict[str, tuple[str, Callable]]:
     }
 
 
+#: The kinds a researcher may tick (real ones always count: analysis.study.included_kinds); the model's order.
+INCLUDE_CHOICES = [(k, label) for k, label in ParticipantKind.choices if k != ParticipantKind.REAL]
+INCLUDE_HINT = "tick them above the report to count them"
+
+
 class ReportOptions(forms.Form):
     min_checks = forms.IntegerField(
         required=False,
@@ -61,14 +67,26 @@ class ReportOptions(forms.Form):
         label="Attention checks needed",
         help_text="Participants who got fewer checks right are excluded (empty: the study's threshold).",
     )
+    include = forms.MultipleChoiceField(
+        required=False,
+        choices=INCLUDE_CHOICES,
+        widget=forms.CheckboxSelectMultiple,
+        label="Also count",
+        help_text="Real participants always count; pilot and simulated ones only when ticked.",
+    )
 
 
-def _options(request: HttpRequest, study: Study) -> tuple[ReportOptions, int]:
+def _options(request: HttpRequest, study: Study) -> tuple[ReportOptions, int, tuple[str, ...]]:
+    """The form, the attention threshold and the kinds of participant that count (real, and those ticked)."""
+    from . import study as study_analysis
+
     form = ReportOptions(request.GET or None)
-    min_checks = study.pass_threshold
-    if form.is_bound and form.is_valid() and form.cleaned_data["min_checks"] is not None:
-        min_checks = form.cleaned_data["min_checks"]
-    return form, min_checks
+    min_checks, include = study.pass_threshold, ()
+    if form.is_bound and form.is_valid():
+        if form.cleaned_data["min_checks"] is not None:
+            min_checks = form.cleaned_data["min_checks"]
+        include = form.cleaned_data["include"]
+    return form, min_checks, study_analysis.included_kinds(include)
 
 
 def _fingerprint(study: Study) -> tuple:
@@ -92,25 +110,36 @@ def _fingerprint(study: Study) -> tuple:
     )
 
 
-def page_report(study: Study, min_checks: int) -> tuple[study_analysis.StudyReport | None, str | None]:
-    """(report, None), or (None, why there is nothing to analyse yet); cached per data state."""
+def page_report(
+    study: Study, min_checks: int, kinds: tuple[str, ...] | None = None
+) -> tuple[study_analysis.StudyReport | None, str | None]:
+    """(report, None), or (None, why there is nothing to analyse yet); cached per data state and choice of kinds."""
     from . import study as study_analysis
 
-    state = repr((_fingerprint(study), min_checks, PAGE_N_BOOT, PAGE_SEED)).encode()
+    kinds = study_analysis.included_kinds(kinds)
+    state = repr((_fingerprint(study), min_checks, kinds, PAGE_N_BOOT, PAGE_SEED)).encode()
     key = "analysis-study-report:" + hashlib.sha256(state).hexdigest()
     cached = cache.get(key)
     if cached is not None:
         return cached
     try:
-        result = (study_analysis.analyze_study(study, min_checks, n_boot=PAGE_N_BOOT, seed=PAGE_SEED), None)
+        result = (
+            study_analysis.analyze_study(study, min_checks, n_boot=PAGE_N_BOOT, seed=PAGE_SEED, include=kinds),
+            None,
+        )
     except study_analysis.NothingToAnalyse as exc:
         result = (None, str(exc))
     cache.set(key, result, CACHE_SECONDS)
     return result
 
 
-def _query(min_checks: int, study: Study) -> str:
-    return "?" + urlencode({"min_checks": min_checks}) if min_checks != study.pass_threshold else ""
+def _query(min_checks: int, study: Study, kinds: tuple[str, ...] = ()) -> str:
+    """The page's choices as a query string, for its figures and downloads (empty for the defaults)."""
+    params: list[tuple[str, object]] = []
+    if min_checks != study.pass_threshold:
+        params.append(("min_checks", min_checks))
+    params.extend(("include", k) for k, _ in INCLUDE_CHOICES if k in kinds)
+    return "?" + urlencode(params) if params else ""
 
 
 @require_safe
@@ -120,13 +149,15 @@ def report(request: HttpRequest, slug: str) -> HttpResponse:
     from . import study as study_analysis
 
     study = get_object_or_404(Study.objects.select_related("explanation_set"), slug=slug)
-    form, min_checks = _options(request, study)
-    result, problem = page_report(study, min_checks)
-    query = _query(min_checks, study)
+    form, min_checks, kinds = _options(request, study)
+    result, problem = page_report(study, min_checks, kinds)
+    query = _query(min_checks, study, kinds)
     context = {
         "study": study,
         "form": form,
         "min_checks": min_checks,
+        "kinds": kinds,
+        "include_choices": [(k, label, k in kinds) for k, label in INCLUDE_CHOICES],
         "report": result,
         "problem": problem,
         "n_boot": PAGE_N_BOOT,
@@ -140,6 +171,7 @@ def report(request: HttpRequest, slug: str) -> HttpResponse:
         context.update(
             {
                 "text": reports.text_report(result),
+                "kinds_lines": reports.kinds_lines(result, INCLUDE_HINT),
                 "votes": reports.vote_rows(result),
                 "anova": a.anova,
                 "anova_lm": a.anova_lm,
@@ -162,8 +194,8 @@ def report(request: HttpRequest, slug: str) -> HttpResponse:
 
 def _report_or_404(request: HttpRequest, slug: str) -> study_analysis.StudyReport:
     study = get_object_or_404(Study, slug=slug)
-    _, min_checks = _options(request, study)
-    result, problem = page_report(study, min_checks)
+    _, min_checks, kinds = _options(request, study)
+    result, problem = page_report(study, min_checks, kinds)
     if result is None:
         raise Http404(f"Nothing to analyse yet: {problem}")
     return result

@@ -137,9 +137,15 @@ def check_can_start(study: Study, params: EntryParams) -> None:
 
 
 def start_participant(
-    study: Study, params: EntryParams, user_agent: str = "", now: datetime | None = None
+    study: Study,
+    params: EntryParams,
+    user_agent: str = "",
+    now: datetime | None = None,
+    kind: str = Participant.Kind.REAL,
 ) -> tuple[Participant, bool]:
     """The participant for ``params``, created with their sheet if new; (participant, created).
+
+    ``kind`` is the new participant's (``simulated`` for :mod:`analysis.simulate`; real by default).
 
     A returning worker resumes their own participation (on MTurk, under the new assignment
     if they came back through another one); one who finished is refused. Two simultaneous
@@ -157,6 +163,7 @@ def start_participant(
             participant = Participant.objects.create(
                 study=study,
                 **params.fields(),
+                kind=kind,
                 user_agent=user_agent[:400],
                 sheet_seed=secrets.randbits(63),
                 started_at=now,

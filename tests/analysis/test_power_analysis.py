@@ -138,3 +138,39 @@ def test_the_command_plans_a_study_of_the_methods_given():
         call_command("power_analysis", "--methods", "normlime")
     with pytest.raises(CommandError, match="unknown method 'smoothgrad' \\(use normlime, lime\\)"):
         call_command("power_analysis", "--methods", "normlime,lime", "--preference", "normlime=0.5,smoothgrad=0.5")
+
+
+def _first_lines(*args: str) -> str:
+    out = io.StringIO()
+    call_command("power_analysis", "--simulations", "20", "--max-participants", "4", *args, stdout=out)
+    return "\n".join(out.getvalue().splitlines()[:2])
+
+
+def test_the_questions_default_to_the_study_designs_real_questions_for_the_methods_given_and_say_why():
+    # lcm(10, 3) = 30 is already at least 20; lcm(10, 4) = 20; lcm(10, 5) = 10, so 20
+    assert (
+        "; 30 votes per participant (a study of 3 methods by default: the smallest multiple of lcm(10, 3) = 30 "
+        "that is at least 20);" in _first_lines("--methods", "normlime,lime,ig")
+    )
+    assert "; 20 votes per participant (a study of 4 methods by default: the smallest multiple of lcm(10, 4) = 20" in (
+        _first_lines()
+    )
+    assert "; 20 votes per participant (a study of 5 methods by default: the smallest multiple of lcm(10, 5) = 10" in (
+        _first_lines("--methods", "normlime,lime,ig,smoothgrad,vargrad")
+    )
+
+
+def test_questions_given_on_the_command_line_win_and_are_said_to_be_given():
+    assert "; 40 votes per participant (set by --questions);" in _first_lines(
+        "--methods", "normlime,lime,ig", "--questions", "40"
+    )
+
+
+def test_the_help_says_how_the_questions_default_is_chosen(capsys):
+    with pytest.raises(SystemExit):
+        call_command("power_analysis", "--help")
+    text = " ".join(capsys.readouterr().out.split())
+    assert (
+        "the smallest multiple of lcm(10, number of methods) that is at least 20; 30 for three methods, 20 for four"
+        in text
+    )

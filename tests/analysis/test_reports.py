@@ -29,7 +29,8 @@ def votes(a: int, b: int, c: int, d: int) -> list[int]:
     return [NORMLIME] * a + [LIME] * b + [SMOOTHGRAD] * c + [VARGRAD] * d
 
 
-def hand_data() -> StudyArrays:
+def hand_data(**kinds) -> StudyArrays:
+    """Five participants: p1 simulated, the others real; ``kinds`` as in :class:`StudyArrays` (real and simulated)."""
     statuses = ["finished"] * 4 + ["started"]
     people = tuple(
         ParticipantInfo(
@@ -38,7 +39,7 @@ def hand_data() -> StudyArrays:
             platform="direct",
             status=s,
             answered=25 if s == "finished" else 2,
-            simulated=i == 0,
+            kind="simulated" if i == 0 else "real",
         )
         for i, s in enumerate(statuses)
     )
@@ -58,6 +59,7 @@ def hand_data() -> StudyArrays:
         check_items=tuple(range(21, 26)),
         correct=correct,
         choices=choices,
+        **({"kinds": ("real", "simulated"), "left_out": {"pilot": 3}} | kinds),
     )
 
 
@@ -70,7 +72,26 @@ def test_the_text_names_kept_and_excluded_surveys_with_reasons(report):
     text = reports.text_report(report)
     assert "Surveys: 5 started, 4 finished. Kept 3 that passed at least 4 of 5 attention checks; excluded 2:" in text
     assert "      1  did not finish the survey\n      1  passed 2 of 5 attention checks (needs 4)\n" in text
-    assert "Note: 1 of the kept participants are simulated" in text
+    assert (
+        "  Counted: real, simulated participants (kept: 2 real, 1 simulated).\n"
+        "  Left out: 3 pilot participants (use --include to count them).\n"
+    ) in text
+
+
+def test_the_text_of_real_participants_only_says_so_and_names_those_left_out_by_kind():
+    report = build_report(hand_data(kinds=("real",), left_out={"pilot": 3, "simulated": 40}), n_boot=50)
+    text = reports.text_report(report)
+    assert "  Counted: real participants only.\n" in text
+    assert "  Left out: 3 pilot, 40 simulated participants (use --include to count them).\n" in text
+    assert reports.kinds_lines(report, "tick them") == [
+        "Counted: real participants only.",
+        "Left out: 3 pilot, 40 simulated participants (tick them).",
+    ]
+
+
+def test_nothing_left_out_gives_no_left_out_line():
+    report = build_report(hand_data(left_out={}), n_boot=50)
+    assert reports.kinds_lines(report) == ["Counted: real, simulated participants (kept: 2 real, 1 simulated)."]
 
 
 def test_the_text_gives_votes_shares_and_the_papers_numbers(report):
@@ -110,6 +131,8 @@ def test_votes_csv_has_every_participant_with_counts_shares_and_reason(report):
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert [r["participant"] for r in rows] == ["p1", "p2", "p3", "p4", "p5"]
     assert [r["kept"] for r in rows] == ["true", "true", "true", "false", "false"]
+    assert [r["participant_kind"] for r in rows] == ["simulated", "real", "real", "real", "real"]
+    assert list(rows[0])[:4] == ["participant", "platform", "participant_kind", "status"]
     p1 = rows[0]
     assert (p1["votes_normlime"], p1["votes_lime"], p1["votes_smoothgrad"], p1["votes_vargrad"]) == (
         "10",
@@ -142,7 +165,16 @@ def test_report_json_is_strict_json_with_the_parameters_and_every_result(report)
     reports.write_report_json(report, out)
     doc = json.loads(out.getvalue())
     assert doc["kind"] == "normlime-study-analysis"
-    assert doc["parameters"] == {"min_checks": 4, "n_boot": 500, "seed": 3, "alpha": 0.05}
+    assert doc["parameters"] == {
+        "min_checks": 4,
+        "include": ["real", "simulated"],
+        "n_boot": 500,
+        "seed": 3,
+        "alpha": 0.05,
+    }
+    assert doc["participants"]["kinds_included"] == ["real", "simulated"]
+    assert doc["participants"]["kept_by_kind"] == {"real": 2, "simulated": 1}
+    assert doc["participants"]["left_out"] == {"pilot": 3}
     assert doc["participants"]["kept_ids"] == ["p1", "p2", "p3"]
     assert doc["participants"]["exclusion_summary"] == {
         "did not finish the survey": 1,

@@ -21,9 +21,12 @@ from analysis.study import (
     NothingToAnalyse,
     ParticipantInfo,
     StudyArrays,
+    UnknownKind,
     analyze_study,
     build_report,
+    included_kinds,
     load_study_arrays,
+    parse_kinds,
 )
 from explainers.models import ExplanationSet
 from survey import export
@@ -52,6 +55,11 @@ def plan(vote_list, checks_right, answered: int = 25) -> simulate.Plan:
     )
 
 
+def as_real(study) -> None:
+    """The simulated participants of ``study`` stand in for real people (only real ones count by default)."""
+    Participant.objects.filter(study=study).update(kind=Participant.Kind.REAL)
+
+
 def build_tiny_study(slug: str = "tiny"):
     """P1 5/5 checks, votes 10/5/3/2; P2 4/5 (misses the first check), 8/6/4/2; P3 2/5, all LIME; P4 stops after 3."""
     study = make_study(make_explanation_set(), slug=slug)
@@ -62,9 +70,11 @@ def build_tiny_study(slug: str = "tiny"):
         plan(votes(0, 20, 0, 0), [True, True, False, False, False]),
         plan(votes(20, 0, 0, 0), [True] * 5, answered=3),
     ]
-    return study, [
+    made = [
         simulate.simulate_participant(study, p, T0 + timedelta(minutes=10 * i), layout) for i, p in enumerate(people)
     ]
+    as_real(study)
+    return study, made
 
 
 class TestATinyStudyAnsweredThroughTheServices(TestCase):
@@ -132,10 +142,41 @@ class TestATinyStudyAnsweredThroughTheServices(TestCase):
         report = build_report(self.data, 2, n_boot=50)
         assert report.n_kept == 3 and report.analysis.tally.totals.tolist() == [18, 31, 7, 4]
 
-    def test_simulated_participants_are_flagged(self):
-        assert all(p.simulated for p in self.data.participants)
-        Participant.objects.filter(study=self.study).update(user_agent="Mozilla/5.0")
-        assert not any(p.simulated for p in load_study_arrays(self.study).participants)
+    def test_every_participant_is_real_and_none_is_left_out(self):
+        assert [p.kind for p in self.data.participants] == ["real"] * 4
+        assert (self.data.kinds, self.data.left_out) == (("real",), {})
+        assert self.report.kept_by_kind() == {"real": 2}
+
+    def _make_p1_pilot_and_p2_simulated(self):
+        Participant.objects.filter(pk=self.people[0].pk).update(kind=Participant.Kind.PILOT)
+        Participant.objects.filter(pk=self.people[1].pk).update(kind=Participant.Kind.SIMULATED)
+
+    def test_only_real_participants_are_read_unless_other_kinds_are_included(self):
+        self._make_p1_pilot_and_p2_simulated()
+        ids = [str(p.public_id) for p in self.people]
+        real = load_study_arrays(self.study)
+        assert [p.public_id for p in real.participants] == ids[2:]
+        assert (real.kinds, real.left_out) == (("real",), {"pilot": 1, "simulated": 1})
+        assert real.choices.shape == (2, 20) and real.correct.shape == (2, 5)
+        np.testing.assert_array_equal(real.choices[0], votes(0, 20, 0, 0))  # P3's votes, not P1's
+        with_pilot = load_study_arrays(self.study, ["pilot"])
+        assert [p.public_id for p in with_pilot.participants] == [ids[0], *ids[2:]]
+        assert (with_pilot.kinds, with_pilot.left_out) == (("real", "pilot"), {"simulated": 1})
+        everyone = load_study_arrays(self.study, ["simulated", "pilot"])
+        assert [p.kind for p in everyone.participants] == ["pilot", "simulated", "real", "real"]
+        assert (everyone.kinds, everyone.left_out) == (("real", "pilot", "simulated"), {})
+
+    def test_the_report_of_included_kinds_counts_its_kept_participants_by_kind(self):
+        self._make_p1_pilot_and_p2_simulated()
+        report = analyze_study(self.study, n_boot=50, include=["pilot", "simulated"])
+        assert report.n_kept == 2 and report.kept_by_kind() == {"real": 0, "pilot": 1, "simulated": 1}
+        np.testing.assert_array_equal(report.analysis.tally.totals, [18, 11, 7, 4])
+
+    def test_nothing_to_analyse_says_which_kinds_were_left_out(self):
+        self._make_p1_pilot_and_p2_simulated()
+        # P3 fails the checks and P4 did not finish: without P1 and P2 nobody is kept.
+        with pytest.raises(NothingToAnalyse, match=r"\(1 finished, 2 started; left out: 1 pilot, 1 simulated\)$"):
+            analyze_study(self.study, n_boot=50)
 
     def test_an_impossible_min_checks_is_refused_in_one_line(self):
         with pytest.raises(NothingToAnalyse, match=r"--min-checks 6: use 0 to 5"):
@@ -149,7 +190,14 @@ def study():
 
 def test_a_study_without_finished_participants_has_nothing_to_analyse(study):
     simulate.simulate_participant(study, plan(votes(20, 0, 0, 0), [True] * 5, answered=4), T0)
-    with pytest.raises(NothingToAnalyse, match=r"no finished participants yet \(1 started\)"):
+    as_real(study)
+    with pytest.raises(NothingToAnalyse, match=r"no finished participants yet \(1 started\)$"):
+        analyze_study(study)
+
+
+def test_a_study_of_simulated_participants_only_has_nothing_to_analyse_and_says_they_were_left_out(study):
+    simulate.simulate_participant(study, plan(votes(20, 0, 0, 0), [True] * 5), T0)
+    with pytest.raises(NothingToAnalyse, match=r"no finished participants yet \(0 started; left out: 1 simulated\)$"):
         analyze_study(study)
 
 
@@ -157,8 +205,23 @@ def test_a_study_with_one_kept_participant_has_nothing_to_analyse(study):
     layout = simulate.study_layout(study)
     simulate.simulate_participant(study, plan(votes(20, 0, 0, 0), [True] * 5), T0, layout)
     simulate.simulate_participant(study, plan(votes(20, 0, 0, 0), [False] * 5), T0 + timedelta(hours=1), layout)
+    as_real(study)
     with pytest.raises(NothingToAnalyse, match=r"only 1 of 2 participants passed"):
         analyze_study(study)
+
+
+def test_the_kinds_that_count_are_real_and_those_included_in_the_models_order():
+    assert parse_kinds("") == parse_kinds(None) == parse_kinds("real") == ("real",)
+    assert parse_kinds(" Simulated , pilot,") == ("real", "pilot", "simulated")
+    assert included_kinds(["simulated"]) == ("real", "simulated")
+
+
+def test_an_unknown_kind_is_refused_in_one_line_naming_it():
+    with pytest.raises(UnknownKind) as caught:
+        parse_kinds("pilot,robot")
+    assert (
+        str(caught.value) == "unknown participant kind 'robot' (use pilot, simulated; real participants always count)"
+    )
 
 
 def _arrays(correct, choices, statuses=None) -> StudyArrays:

@@ -14,6 +14,7 @@ from django.test import TestCase
 from django.urls import reverse
 
 from analysis import simulate, study_views
+from survey.models import Participant
 from survey.testing import make_explanation_set, make_study
 
 pytestmark = pytest.mark.django_db
@@ -73,6 +74,7 @@ class TestTheReportOfAnAnsweredStudy(TestCase):
         layout = simulate.study_layout(cls.study)
         for i, p in enumerate([plan(10, 5, 3, 2, 5), plan(8, 6, 4, 2, 4), plan(0, 20, 0, 0, 3)]):
             simulate.simulate_participant(cls.study, p, T0 + timedelta(minutes=i), layout)
+        Participant.objects.filter(study=cls.study).update(kind=Participant.Kind.REAL)  # stand-ins for real people
         cls.admin = User.objects.create_superuser("admin", "admin@example.org", "x")
 
     def setUp(self):
@@ -117,9 +119,49 @@ class TestTheReportOfAnAnsweredStudy(TestCase):
 
     def test_the_page_is_current_as_responses_arrive(self):
         assert "<strong>Kept 2</strong>" in self.get(url("report")).content.decode()
-        simulate.simulate_participant(self.study, plan(20, 0, 0, 0, 5), T0 + timedelta(hours=1))
+        late = simulate.simulate_participant(self.study, plan(20, 0, 0, 0, 5), T0 + timedelta(hours=1))
+        Participant.objects.filter(pk=late.pk).update(kind=Participant.Kind.REAL)
         html = self.get(url("report")).content.decode()
         assert "<strong>Kept 3</strong>" in html and '<td class="num">38</td>' in html
+
+    def add_simulated(self):
+        """A simulated participant who passes and votes VarGrad 20 times."""
+        simulate.simulate_participant(self.study, plan(0, 0, 0, 20, 5), T0 + timedelta(hours=2))
+
+    def test_only_real_participants_count_unless_ticked_and_the_page_says_who_was_left_out(self):
+        self.add_simulated()
+        html = self.get(url("report")).content.decode()
+        assert "<strong>Kept 2</strong>" in html
+        assert (
+            '<p id="kinds">Counted: real participants only. '
+            "Left out: 1 simulated participant (tick them above the report to count them).</p>"
+        ) in html
+        assert '<input type="checkbox" name="include" value="simulated"> simulated' in html
+        assert '<input type="checkbox" name="include" value="pilot"> pilot' in html
+
+    def test_ticked_kinds_count_and_carry_to_the_figures_and_downloads(self):
+        self.add_simulated()
+        html = self.get(url("report") + "?include=simulated").content.decode()
+        assert "<strong>Kept 3</strong>" in html
+        assert '<p id="kinds">Counted: real, simulated participants (kept: 2 real, 1 simulated).</p>' in html
+        assert '<input type="checkbox" name="include" value="simulated" checked> simulated' in html
+        assert 'src="/research/studies/s1/report/shares.png?include=simulated"' in html
+        assert 'href="/research/studies/s1/report/files/votes.csv?include=simulated"' in html
+        votes = list(
+            csv.DictReader(io.StringIO(self.get(url("download", "votes.csv") + "?include=simulated").content.decode()))
+        )
+        assert [r["participant_kind"] for r in votes] == ["real", "real", "real", "simulated"]
+        real_only = list(csv.DictReader(io.StringIO(self.get(url("download", "votes.csv")).content.decode())))
+        assert [r["participant_kind"] for r in real_only] == ["real"] * 3
+        doc = json.loads(self.get(url("download", "report.json") + "?include=simulated&min_checks=3").content)
+        assert doc["parameters"]["include"] == ["real", "simulated"] and doc["participants"]["kept"] == 4
+        assert self.get(url("figure", "shares") + "?include=simulated").status_code == 200
+
+    def test_an_unknown_kind_is_shown_as_a_form_error_and_only_real_participants_count(self):
+        self.add_simulated()
+        html = self.get(url("report") + "?include=robot").content.decode()
+        assert "Select a valid choice. robot is not one of the available choices." in html
+        assert "<strong>Kept 2</strong>" in html
 
     def test_min_checks_can_be_changed_on_the_page_and_carries_to_the_figures(self):
         html = self.get(url("report") + "?min_checks=3").content.decode()

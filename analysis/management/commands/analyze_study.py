@@ -49,17 +49,33 @@ class Command(BaseCommand):
         parser.add_argument(
             "--alpha", type=float, default=0.05, help="family-wise α of Tukey and Holm (default %(default)s)"
         )
+        parser.add_argument(
+            "--include",
+            default="",
+            help="other kinds of participant to count, comma-separated: "
+            f"{','.join(study_analysis.OPTIONAL_KINDS)} (default: only {study_analysis.ALWAYS_COUNTED} participants "
+            "count; the report says how many of each kind were left out)",
+        )
 
     def handle(self, *args, **opts):
         study = cli.get_study(opts["study"])
         if not 0 < opts["alpha"] < 1:
             raise CommandError(f"--alpha {opts['alpha']}: use a number between 0 and 1")
+        try:
+            include = study_analysis.parse_kinds(opts["include"])
+        except study_analysis.UnknownKind as exc:
+            raise CommandError(f"--include {opts['include']}: {exc}") from None
         out = Path(opts["out"]) if opts["out"] else default_out(study.slug)
         if out.exists() and not out.is_dir():
             raise CommandError(f"--out {out}: is a file, not a folder")
         try:
             report = study_analysis.analyze_study(
-                study, opts["min_checks"], n_boot=opts["n_boot"], seed=opts["seed"], alpha=opts["alpha"]
+                study,
+                opts["min_checks"],
+                n_boot=opts["n_boot"],
+                seed=opts["seed"],
+                alpha=opts["alpha"],
+                include=include,
             )
         except study_analysis.NothingToAnalyse as exc:
             raise CommandError(f"study {study.slug}: nothing to analyse: {exc}") from None

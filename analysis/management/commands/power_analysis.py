@@ -6,7 +6,14 @@ from django.core.management.base import BaseCommand, CommandError
 
 from analysis import power, simulate
 from survey.models import paper_methods
-from survey.services import BadStudyInput, check_method_names, parse_methods
+from survey.services import (
+    MIN_DEFAULT_REAL_QUESTIONS,
+    BadStudyInput,
+    check_method_names,
+    default_real_questions,
+    parse_methods,
+    real_question_block,
+)
 
 
 class Command(BaseCommand):
@@ -46,7 +53,13 @@ class Command(BaseCommand):
             "--simulations", type=int, default=500, help="simulated studies per n (default %(default)s)"
         )
         parser.add_argument(
-            "--questions", type=int, default=20, help="real questions per participant (default %(default)s)"
+            "--questions",
+            type=int,
+            default=None,
+            help="real questions per participant (default: what a study of these methods has unless told "
+            f"otherwise: the smallest multiple of lcm(10, number of methods) that is at least "
+            f"{MIN_DEFAULT_REAL_QUESTIONS}; {default_real_questions(3)} for three methods, "
+            f"{default_real_questions(4)} for four)",
         )
         parser.add_argument(
             "--concentration",
@@ -77,6 +90,15 @@ class Command(BaseCommand):
             pair = tuple(m.strip().lower() for m in opts["pair"].split(","))
             if len(pair) != 2:
                 raise CommandError(f"--pair {opts['pair']!r}: name two methods, e.g. normlime,lime")
+        if opts["questions"] is None:
+            k = len(methods)
+            questions = default_real_questions(k)
+            why = (
+                f"a study of {k} methods by default: the smallest multiple of lcm(10, {k}) = "
+                f"{real_question_block(k)} that is at least {MIN_DEFAULT_REAL_QUESTIONS}"
+            )
+        else:
+            questions, why = opts["questions"], "set by --questions"
         if not opts["concentration"] > 0:
             raise CommandError(f"--concentration {opts['concentration']}: use a positive number or inf")
         try:
@@ -89,9 +111,9 @@ class Command(BaseCommand):
                 simulations=opts["simulations"],
                 seed=opts["seed"],
                 concentration=opts["concentration"],
-                n_questions=opts["questions"],
+                n_questions=questions,
                 pair=pair,
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from None
-        self.stdout.write(power.format_power(result), ending="")
+        self.stdout.write(power.format_power(result, questions_reason=why), ending="")

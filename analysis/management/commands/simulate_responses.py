@@ -13,7 +13,8 @@ class Command(BaseCommand):
     help = (
         "Add synthetic participants to an open study, through the same service functions a browser uses: attentive "
         "ones pass the attention checks and vote by --preference, careless ones (--fail-rate) answer at random. "
-        "They are marked as simulated (user agent) and count in the analysis like anyone else."
+        "They are participants of kind simulated: analyze_study and the report page count them only when told to "
+        "(--include simulated)."
     )
 
     def add_arguments(self, parser):

@@ -27,7 +27,8 @@ class Command(BaseCommand):
             (f"Explanation maps ({len(registry.names())} methods x 10 digits)", explanation_set.get_absolute_url()),
             ("Take the demo survey (participant)", study.get_absolute_url()),
             ("Study monitor (researcher)", study.get_monitor_url()),
-            ("Analysis report (researcher)", reverse("analysis:report", args=[study.slug])),
+            # The demo's participants are all simulated: only real ones count unless the report is told.
+            ("Analysis report (researcher)", reverse("analysis:report", args=[study.slug]) + "?include=simulated"),
             ("KAR results, small demo run (researcher)", reverse("kar:index")),
             ("Admin", reverse("admin:index")),
         ]

@@ -10,12 +10,14 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from analysis import simulate
-from analysis.study import SIMULATED_USER_AGENT, load_study_arrays
+from analysis.study import load_study_arrays
 from survey import services
 from survey.models import Answer, Participant, SheetEntry, Study
 from survey.testing import make_explanation_set, make_study
 
 pytestmark = pytest.mark.django_db
+
+SIMULATED = [Participant.Kind.SIMULATED]  # the analysis reads simulated participants only when told to
 
 
 @pytest.fixture
@@ -32,7 +34,7 @@ def test_the_command_adds_participants_who_finish_through_the_services(study):
     out = io.StringIO()
     call_command("simulate_responses", "pilot", "--participants", "4", "--fail-rate", "0.25", "--seed", "3", stdout=out)
     people = Participant.objects.filter(study=study)
-    assert people.count() == 4 and all(p.is_finished and p.user_agent == SIMULATED_USER_AGENT for p in people)
+    assert people.count() == 4 and all(p.is_finished and p.kind == Participant.Kind.SIMULATED for p in people)
     assert Answer.objects.filter(participant__study=study).count() == 4 * 25
     assert SheetEntry.objects.filter(participant__study=study, shown_at__isnull=True).count() == 0  # all were shown
     passed = people.filter(passed=True).count()
@@ -62,7 +64,7 @@ def test_the_same_seed_gives_the_same_votes_whatever_order_the_sheets_show(expla
     other = make_study(explanation_set, slug="pilot2")
     simulate.simulate_study(study, 3, fail_rate=0, seed=11)
     simulate.simulate_study(other, 3, fail_rate=0, seed=11)
-    one, two = load_study_arrays(study), load_study_arrays(other)
+    one, two = load_study_arrays(study, SIMULATED), load_study_arrays(other, SIMULATED)
     np.testing.assert_array_equal(one.choices, two.choices)
     np.testing.assert_array_equal(one.correct, two.correct)
 
@@ -81,7 +83,9 @@ def test_topping_up_gives_the_same_votes_as_creating_all_at_once(explanation_set
     simulate.simulate_study(study, 1, seed=5, fail_rate=0)
     simulate.simulate_study(study, 2, seed=5, fail_rate=0)
     simulate.simulate_study(other, 2, seed=5, fail_rate=0)
-    np.testing.assert_array_equal(load_study_arrays(study).choices, load_study_arrays(other).choices)
+    np.testing.assert_array_equal(
+        load_study_arrays(study, SIMULATED).choices, load_study_arrays(other, SIMULATED).choices
+    )
 
 
 def test_simulated_participants_start_in_the_order_created_and_finish_before_now(study):
@@ -160,8 +164,24 @@ def test_a_study_of_three_methods_is_simulated_over_its_own_methods():
         stdout=out,
     )
     assert "preference normlime=0.80, lime=0.20, smoothgrad=0.00" in out.getvalue()
-    data = load_study_arrays(study)
+    data = load_study_arrays(study, SIMULATED)
     assert data.methods == ("normlime", "lime", "smoothgrad") and data.choices.shape == (4, 30)
     assert set(np.unique(data.choices)) <= {0, 1}  # nobody voted for a method with share 0
     with pytest.raises(CommandError, match="unknown method 'vargrad'"):
         call_command("simulate_responses", study.slug, "--participants", "1", "--preference", "vargrad=1")
+
+
+def test_simulated_participants_are_of_kind_simulated_and_left_out_of_the_analysis_unless_included(study):
+    simulate.simulate_study(study, 2, seed=0, fail_rate=0)
+    assert list(Participant.objects.filter(study=study).values_list("kind", flat=True)) == ["simulated"] * 2
+    default = load_study_arrays(study)
+    assert (len(default.participants), default.kinds, default.left_out) == (0, ("real",), {"simulated": 2})
+    included = load_study_arrays(study, SIMULATED)
+    assert [p.kind for p in included.participants] == ["simulated"] * 2 and included.left_out == {}
+
+
+def test_topping_up_counts_only_simulated_participants_not_real_ones(study):
+    services.start_participant(study, services.EntryParams(platform=Participant.Platform.DIRECT))
+    result = simulate.simulate_study(study, 2, seed=0)
+    assert (result.existing, result.created) == (0, 2)
+    assert Participant.objects.filter(study=study, kind=Participant.Kind.REAL).count() == 1
