@@ -34,12 +34,16 @@ HEADER = (
 
 
 def project_commands() -> dict[str, list[str]]:
-    """App label -> its command names (sorted), for the apps that live in this checkout."""
+    """App label -> its command names (sorted), for the apps that live in this checkout.
+
+    An app is ours when its package is a top-level folder of the checkout: Django's and third
+    parties' apps live in the virtualenv, which may itself sit inside the checkout (``.venv``).
+    """
     base = Path(settings.BASE_DIR).resolve()
     ours = {
         config.name: config.label
         for config in apps.get_app_configs()
-        if Path(config.path).resolve().is_relative_to(base)
+        if Path(config.path).resolve() == base / config.name.split(".")[0]
     }
     grouped: dict[str, list[str]] = {}
     for name, app in get_commands().items():
