@@ -62,8 +62,15 @@ class StudyLocked(SurveyError):
 
 
 class BadStudyInput(SurveyError):
+    """``field``: the argument of :func:`~survey.services.create_study` that is wrong, when one is (a
+    study file and the create page name it in their own words)."""
+
     status = 400
     title = "The study cannot be built"
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
 
 
 class DeletionRefused(SurveyError):

@@ -70,14 +70,17 @@ def check_method_names(methods: Sequence[str]) -> tuple[str, ...]:
     methods = tuple(methods)
     if not MIN_OPTIONS <= len(methods) <= MAX_OPTIONS:
         raise BadStudyInput(
-            f"{len(methods)} methods ({', '.join(methods) or 'none'}): a study compares {MIN_OPTIONS} to {MAX_OPTIONS}"
+            f"{len(methods)} methods ({', '.join(methods) or 'none'}): a study compares {MIN_OPTIONS} to {MAX_OPTIONS}",
+            "methods",
         )
     repeated = sorted({m for m in methods if methods.count(m) > 1})
     if repeated:
-        raise BadStudyInput(f"method(s) {', '.join(repeated)} named twice: give each method once")
+        raise BadStudyInput(f"method(s) {', '.join(repeated)} named twice: give each method once", "methods")
     unknown = [m for m in methods if m not in MethodName.values]
     if unknown:
-        raise BadStudyInput(f"unknown method(s) {', '.join(unknown)} (known: {', '.join(MethodName.values)})")
+        raise BadStudyInput(
+            f"unknown method(s) {', '.join(unknown)} (known: {', '.join(MethodName.values)})", "methods"
+        )
     return methods
 
 
@@ -92,7 +95,8 @@ def check_methods(explanation_set: ExplanationSet, methods: Sequence[str]) -> tu
     if missing:
         raise BadStudyInput(
             f"explanation set {explanation_set.name} lacks the maps {', '.join(missing[:5])}"
-            + (f" (and {len(missing) - 5} more)" if len(missing) > 5 else "")
+            + (f" (and {len(missing) - 5} more)" if len(missing) > 5 else ""),
+            "methods",
         )
     return methods
 
@@ -121,13 +125,24 @@ def check_texts(values: dict) -> dict:
     cleaned = {}
     for name, value in values.items():
         if name not in TEXT_FIELDS:
-            raise BadStudyInput(f"{name}: not a study text (known: {', '.join(TEXT_FIELDS)})")
+            raise BadStudyInput(f"{name}: not a study text (known: {', '.join(TEXT_FIELDS)})", name)
         field = Study._meta.get_field(name)
         try:
             cleaned[name] = field.clean(value, None)
         except ValidationError as exc:
-            raise BadStudyInput(f"{name}: {' '.join(exc.messages)}") from None
+            raise BadStudyInput(f"{name}: {' '.join(exc.messages)}", name) from None
     return cleaned
+
+
+def check_name_and_slug(name: str, slug: str) -> None:
+    """A study's title and URL name as the model's fields accept them, or :class:`BadStudyInput` naming the field."""
+    from django.core.exceptions import ValidationError
+
+    for field, value in (("name", name), ("slug", slug)):
+        try:
+            Study._meta.get_field(field).clean(value, None)
+        except ValidationError as exc:
+            raise BadStudyInput(f"{field} {value!r}: {' '.join(exc.messages)}", field) from None
 
 
 def update_texts(study: Study, **values) -> Study:
@@ -180,16 +195,21 @@ def create_study(
         raise BadStudyInput(
             f"{n_real_questions} real questions: with {len(methods)} methods use a multiple of "
             f"{block} (every digit and every method in every position equally often), "
-            f"at most {MAX_REAL_QUESTIONS}"
+            f"at most {MAX_REAL_QUESTIONS}",
+            "n_real_questions",
         )
     if not MIN_ATTENTION_CHECKS <= n_attention_checks <= MAX_ATTENTION_CHECKS:
         raise BadStudyInput(
-            f"{n_attention_checks} attention checks: use {MIN_ATTENTION_CHECKS} to {MAX_ATTENTION_CHECKS}"
+            f"{n_attention_checks} attention checks: use {MIN_ATTENTION_CHECKS} to {MAX_ATTENTION_CHECKS}",
+            "n_attention_checks",
         )
     if not 0 <= pass_threshold <= n_attention_checks:
-        raise BadStudyInput(f"pass threshold {pass_threshold}: use 0 to {n_attention_checks}")
+        raise BadStudyInput(f"pass threshold {pass_threshold}: use 0 to {n_attention_checks}", "pass_threshold")
+    check_name_and_slug(name, slug)
+    if status not in Study.Status.values:
+        raise BadStudyInput(f"unknown status {status!r} (use {', '.join(Study.Status.values)})", "status")
     if Study.objects.filter(slug=slug).exists():
-        raise BadStudyInput(f"a study with slug {slug!r} already exists")
+        raise BadStudyInput(f"a study with slug {slug!r} already exists", "slug")
     platform_settings.update(check_texts({k: v for k, v in platform_settings.items() if k in TEXT_FIELDS}))
     maps = {
         (m.method, m.digit): m for m in ClassMap.objects.filter(explanation_set=explanation_set, method__in=methods)

@@ -118,3 +118,73 @@ def test_it_refuses_methods_it_cannot_show_in_one_line(db, fake_digits, args, me
     with pytest.raises(CommandError, match=re.escape(message)):
         _run(explanation_set.name, *args)
     assert not Study.objects.exists()
+
+
+STUDY_FILE = """
+explanation_set = "{set}"
+name = "My study"
+slug = "my-study"
+methods = ["normlime", "lime"]
+real_questions = 10
+seed = 77
+status = "draft"
+
+[platforms]
+mturk = false
+prolific_code = "C1A2"
+
+[texts]
+researcher = "Dr Ada Lovelace"
+contact_email = "ada@example.org"
+question_prompt = "Which picture shows a {label}?"
+"""
+
+
+def _study_file(tmp_path, explanation_set, text=STUDY_FILE):
+    path = tmp_path / "study.toml"
+    path.write_text(text.replace("{set}", explanation_set.name), encoding="utf-8")
+    return path
+
+
+def test_a_study_file_creates_the_study_it_describes(explanation_set, fake_digits, tmp_path):
+    out = _run("--config", str(_study_file(tmp_path, explanation_set)))
+    study = Study.objects.get(slug="my-study")
+    assert (study.name, study.methods, study.n_real_questions, study.seed) == ("My study", ["normlime", "lime"], 10, 77)
+    assert study.status == "draft" and not study.accept_mturk and study.accept_direct
+    assert (study.accept_prolific, study.prolific_completion_code) == (True, "C1A2")
+    assert (study.researcher, study.contact_email) == ("Dr Ada Lovelace", "ada@example.org")
+    assert study.question_prompt == "Which picture shows a {label}?"
+    assert "Created study my-study (draft)" in out
+
+
+def test_flags_on_the_command_line_win_over_the_study_file(explanation_set, fake_digits, tmp_path):
+    _run("--config", str(_study_file(tmp_path, explanation_set)), "--slug", "other", "--seed", "5")
+    study = Study.objects.get()
+    assert (study.slug, study.seed, study.name) == ("other", 5, "My study")
+
+
+def test_a_wrong_value_in_a_study_file_names_the_file_and_the_key_and_writes_nothing(
+    explanation_set, fake_digits, tmp_path
+):
+    path = _study_file(tmp_path, explanation_set, STUDY_FILE.replace("real_questions = 10", "real_questions = 15"))
+    with pytest.raises(CommandError) as caught:
+        _run("--config", str(path))
+    assert str(caught.value).startswith(
+        f"{path}: real_questions: 15 real questions: with 2 methods use a multiple of 10"
+    )
+    assert not Study.objects.exists()
+
+
+def test_a_misspelt_key_in_a_study_file_is_refused_before_anything_is_built(explanation_set, tmp_path):
+    path = _study_file(tmp_path, explanation_set, STUDY_FILE.replace("researcher =", "reseacher ="))
+    with pytest.raises(CommandError, match=r"study.toml: texts.reseacher: unknown key \(known here: researcher,"):
+        _run("--config", str(path))
+    assert not Study.objects.exists()
+
+
+def test_a_study_file_without_an_explanation_set_needs_one_on_the_command_line(explanation_set, fake_digits, tmp_path):
+    path = _study_file(tmp_path, explanation_set, STUDY_FILE.replace('explanation_set = "{set}"', ""))
+    with pytest.raises(CommandError, match="name the explanation set"):
+        _run("--config", str(path))
+    _run(explanation_set.name, "--config", str(path))
+    assert Study.objects.get().explanation_set == explanation_set
