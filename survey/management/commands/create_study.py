@@ -18,9 +18,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("explanation_set", help="name of the explanation set (see /explanations/)")
         parser.add_argument("--slug", help="URL name of the study (default: the explanation set's name)")
-        parser.add_argument(
-            "--name", help="title shown to participants (default: 'Which picture explains the digit best?')"
-        )
+        parser.add_argument("--name", help=f"title shown to participants (default: {services.DEFAULT_STUDY_NAME!r})")
         parser.add_argument(
             "--methods",
             default=",".join(registry.names(paper=True)),
@@ -65,14 +63,12 @@ class Command(BaseCommand):
                 or "none; run generate_explanations"
             )
             raise CommandError(f"no explanation set {opts['explanation_set']!r} (known: {known})")
-        if opts["prolific_failed_code"] and not opts["prolific_code"]:
-            raise CommandError("--prolific-failed-code needs --prolific-code")
         base = cli.base_url(opts["base_url"])
         slug = opts["slug"] or explanation_set.name
         try:
             study = services.create_study(
                 explanation_set,
-                name=opts["name"] or "Which picture explains the digit best?",
+                name=opts["name"] or services.DEFAULT_STUDY_NAME,
                 slug=slug,
                 methods=services.parse_methods(opts["methods"]),
                 n_real_questions=opts["real_questions"],
