@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DEMO_SLUG = "demo"
+#: Slugs the research pages' own URLs use (``research/studies/new/``): a study so named would lose its monitor.
+RESERVED_SLUGS = ("new",)
 #: The title participants see unless the researcher gives one.
 DEFAULT_STUDY_NAME = "Which picture explains the digit best?"
 #: Real questions a study has unless told otherwise: at least this many (the paper's 20).
@@ -199,6 +201,8 @@ def create_study(
         raise BadStudyInput(f"pass threshold {pass_threshold}: use 0 to {n_attention_checks}")
     if platform_settings.get("prolific_failed_code") and not platform_settings.get("prolific_completion_code"):
         raise BadStudyInput("a Prolific failed code needs a Prolific completion code")
+    if slug in RESERVED_SLUGS:
+        raise BadStudyInput(f"slug {slug!r} is the name of a research page; choose another")
     if Study.objects.filter(slug=slug).exists():
         raise BadStudyInput(f"a study with slug {slug!r} already exists")
     platform_settings.update(check_texts({k: v for k, v in platform_settings.items() if k in TEXT_FIELDS}))

@@ -63,9 +63,10 @@ def test_a_study_needs_all_forty_maps(explanation_set):
         ({"n_attention_checks": 11}, "0 to 10"),
         ({"pass_threshold": 6}, "pass threshold"),
         ({"prolific_failed_code": "F41L"}, "a Prolific failed code needs a Prolific completion code"),
+        ({"slug": "new"}, "slug 'new' is the name of a research page"),
     ],
 )
-def test_impossible_question_counts_and_platforms_are_refused(explanation_set, counts, problem):
+def test_impossible_question_counts_platforms_and_slugs_are_refused(explanation_set, counts, problem):
     with pytest.raises(services.BadStudyInput, match=problem):
         make_study(explanation_set, **counts)
 
