@@ -15,13 +15,14 @@ from explainers.methods import registry
 from . import export, services
 from .models import Study
 from .platforms import prolific
+from .study_views import status_buttons
 
 
 @require_safe
 @staff_member_required
 def study_list(request: HttpRequest) -> HttpResponse:
     studies = Study.objects.select_related("explanation_set")
-    return render(request, "survey/research/study_list.html", {"studies": studies})
+    return render(request, "survey/research/study_list.html", {"studies": studies, "statuses": status_buttons()})
 
 
 @require_safe
@@ -47,6 +48,7 @@ def monitor(request: HttpRequest, slug: str) -> HttpResponse:
         "prolific_url": prolific.study_url_template(participant_url),
         "hits": study.hits.all(),
         "now": timezone.now(),
+        "statuses": status_buttons(),
     }
     return render(request, "survey/research/monitor.html", context)
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import participant_admin_views, research_views, text_views, views
+from . import participant_admin_views, research_views, study_views, text_views, views
 
 app_name = "survey"
 urlpatterns = [
@@ -13,7 +13,10 @@ urlpatterns = [
     path("s/<slug:slug>/p/<str:token>/finish/", views.finish, name="finish"),
     # Researchers (staff login)
     path("research/studies/", research_views.study_list, name="study_list"),
+    # Before the monitor: "new" would otherwise be read as a study's slug.
+    path("research/studies/new/", study_views.study_create, name="study_create"),
     path("research/studies/<slug:slug>/", research_views.monitor, name="monitor"),
+    path("research/studies/<slug:slug>/status/", study_views.study_status, name="study_status"),
     path("research/studies/<slug:slug>/responses.<str:fmt>", research_views.download, name="download"),
     path("research/studies/<slug:slug>/pilot/", participant_admin_views.pilot, name="study_pilot"),
     path(

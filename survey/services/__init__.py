@@ -84,6 +84,7 @@ from .participation import (
     start_pilot,
 )
 from .studies import (
+    DEFAULT_STUDY_NAME,
     DEMO_SLUG,
     MIN_DEFAULT_REAL_QUESTIONS,
     TEXT_FIELDS,
@@ -98,6 +99,7 @@ from .studies import (
     replace_attention_check,
     set_study_status,
     update_texts,
+    valid_real_questions,
 )
 from .summary import StudySummary, study_summary
 
@@ -120,6 +122,7 @@ __all__ = [
     "StudyNotOpen",
     "SurveyError",
     # studies
+    "DEFAULT_STUDY_NAME",
     "DEMO_SLUG",
     "MIN_DEFAULT_REAL_QUESTIONS",
     "TEXT_FIELDS",
@@ -134,6 +137,7 @@ __all__ = [
     "real_question_block",
     "replace_attention_check",
     "set_study_status",
+    "valid_real_questions",
     # participation
     "EntryParams",
     "Question",

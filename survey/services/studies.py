@@ -39,6 +39,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DEMO_SLUG = "demo"
+#: Slugs the research pages' own URLs use (``research/studies/new/``): a study so named would lose its monitor.
+RESERVED_SLUGS = ("new",)
+#: The title participants see unless the researcher gives one.
+DEFAULT_STUDY_NAME = "Which picture explains the digit best?"
 #: Real questions a study has unless told otherwise: at least this many (the paper's 20).
 MIN_DEFAULT_REAL_QUESTIONS = 20
 
@@ -58,6 +62,13 @@ def default_real_questions(n_methods: int) -> int:
     """The smallest valid number of real questions that is at least 20 (20 for the paper's four)."""
     block = real_question_block(n_methods)
     return block * math.ceil(MIN_DEFAULT_REAL_QUESTIONS / block)
+
+
+def valid_real_questions(n_methods: int) -> range:
+    """Every number of real questions a study of ``n_methods`` methods may have: the multiples of
+    :func:`real_question_block` up to ``MAX_REAL_QUESTIONS``."""
+    block = real_question_block(n_methods)
+    return range(block, MAX_REAL_QUESTIONS + 1, block)
 
 
 def parse_methods(text: str) -> tuple[str, ...]:
@@ -191,7 +202,7 @@ def create_study(
     block = real_question_block(len(methods))
     if n_real_questions is None:
         n_real_questions = default_real_questions(len(methods))
-    if n_real_questions < block or n_real_questions % block or n_real_questions > MAX_REAL_QUESTIONS:
+    if n_real_questions not in valid_real_questions(len(methods)):
         raise BadStudyInput(
             f"{n_real_questions} real questions: with {len(methods)} methods use a multiple of "
             f"{block} (every digit and every method in every position equally often), "
@@ -208,6 +219,10 @@ def create_study(
     check_name_and_slug(name, slug)
     if status not in Study.Status.values:
         raise BadStudyInput(f"unknown status {status!r} (use {', '.join(Study.Status.values)})", "status")
+    if platform_settings.get("prolific_failed_code") and not platform_settings.get("prolific_completion_code"):
+        raise BadStudyInput("a Prolific failed code needs a Prolific completion code", "prolific_failed_code")
+    if slug in RESERVED_SLUGS:
+        raise BadStudyInput(f"slug {slug!r} is the name of a research page; choose another", "slug")
     if Study.objects.filter(slug=slug).exists():
         raise BadStudyInput(f"a study with slug {slug!r} already exists", "slug")
     platform_settings.update(check_texts({k: v for k, v in platform_settings.items() if k in TEXT_FIELDS}))
@@ -322,6 +337,8 @@ def create_demo_study(explanation_set: ExplanationSet, pictures: tuple[np.ndarra
 
 
 def set_study_status(study: Study, status: str) -> Study:
+    """Make ``study`` a draft, open or closed (only an open study takes participants); an unknown
+    status is :class:`BadStudyInput`."""
     if status not in Study.Status.values:
         raise BadStudyInput(f"unknown status {status!r} (use {', '.join(Study.Status.values)})")
     Study.objects.filter(pk=study.pk).update(status=status, updated_at=timezone.now())

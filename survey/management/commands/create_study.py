@@ -7,8 +7,6 @@ from survey import cli, services, study_file
 from survey.models import Study
 from survey.rules import DEFAULT_ATTENTION_CHECKS, DEFAULT_PASS_THRESHOLD, MAX_ATTENTION_CHECKS, MIN_ATTENTION_CHECKS
 
-DEFAULT_NAME = "Which picture explains the digit best?"
-
 
 class Command(BaseCommand):
     help = (
@@ -29,7 +27,7 @@ class Command(BaseCommand):
             help="a study file (TOML: the settings below and the participant texts; see docs/tutorial-own-study.md)",
         )
         parser.add_argument("--slug", help="URL name of the study (default: the explanation set's name)")
-        parser.add_argument("--name", help=f"title shown to participants (default: {DEFAULT_NAME!r})")
+        parser.add_argument("--name", help=f"title shown to participants (default: {services.DEFAULT_STUDY_NAME!r})")
         parser.add_argument(
             "--methods",
             help="the 2 to 6 methods compared, comma-separated registry names "
@@ -78,18 +76,12 @@ class Command(BaseCommand):
             )
             raise CommandError(f"no explanation set {set_name!r} (known: {known})")
         arguments = {
-            "name": DEFAULT_NAME,
+            "name": services.DEFAULT_STUDY_NAME,
             "slug": explanation_set.name,
             "status": Study.Status.OPEN,
             **spec.arguments,
             **_flag_arguments(opts),
         }
-        if arguments.get("prolific_failed_code") and not arguments.get("prolific_completion_code"):
-            raise CommandError(
-                "--prolific-failed-code needs --prolific-code "
-                f"(in a study file: {study_file.key_for('prolific_failed_code')} needs "
-                f"{study_file.key_for('prolific_completion_code')})"
-            )
         base = cli.base_url(opts["base_url"])
         try:
             study = services.create_study(explanation_set, **arguments)

@@ -58,7 +58,7 @@ def test_the_attention_checks_come_from_real_mnist_digits_by_default(explanation
         (["nope"], "no explanation set 'nope'"),
         (["{set}", "--real-questions", "25"], "multiple of 20"),
         (["{set}", "--attention-checks", "3"], "pass threshold 4"),
-        (["{set}", "--prolific-failed-code", "X"], "needs --prolific-code"),
+        (["{set}", "--prolific-failed-code", "X"], "a Prolific failed code needs a Prolific completion code"),
         (["{set}", "--base-url", "study.example.org"], "scheme and host"),
         (["{set}", "--mnist-dir", "/no/such/dir"], "not a directory"),
     ],

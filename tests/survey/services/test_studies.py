@@ -62,9 +62,11 @@ def test_a_study_needs_all_forty_maps(explanation_set):
         ({"n_real_questions": 30}, "multiple of 20"),
         ({"n_attention_checks": 11}, "0 to 10"),
         ({"pass_threshold": 6}, "pass threshold"),
+        ({"prolific_failed_code": "F41L"}, "a Prolific failed code needs a Prolific completion code"),
+        ({"slug": "new"}, "slug 'new' is the name of a research page"),
     ],
 )
-def test_impossible_question_counts_are_refused(explanation_set, counts, problem):
+def test_impossible_question_counts_platforms_and_slugs_are_refused(explanation_set, counts, problem):
     with pytest.raises(services.BadStudyInput, match=problem):
         make_study(explanation_set, **counts)
 
@@ -143,6 +145,8 @@ def test_replacing_needs_an_attention_check_and_three_readable_distractors(study
 def test_the_number_of_real_questions_is_a_multiple_of_lcm_10_k_and_defaults_to_the_smallest_from_20():
     assert {k: services.real_question_block(k) for k in range(2, 7)} == {2: 10, 3: 30, 4: 20, 5: 10, 6: 30}
     assert {k: services.default_real_questions(k) for k in range(2, 7)} == {2: 20, 3: 30, 4: 20, 5: 20, 6: 30}
+    assert list(services.valid_real_questions(4)) == list(range(20, 181, 20))  # 180: 200 questions less 10 checks
+    assert services.valid_real_questions(3)[-1] == 180 and services.valid_real_questions(5)[-1] == 190
 
 
 def test_a_study_of_the_papers_four_is_built_as_before(study):
