@@ -154,7 +154,7 @@ def import_set(path: str | Path, name: str | None = None) -> ExplanationSet:
         name = _free_name(name if name is not None else index["name"], from_bundle=name is None)
         maps = _read_maps(path, zf)
         manifest = _read_manifest(path, zf)
-        target = cli.default_explanations_dir().parent / name
+        target = cli.default_explanations_dir().parent / name  # beside the default set, as generation puts them
         if target.exists() and (not target.is_dir() or any(target.iterdir())):
             raise BundleError(f"{target}: exists and is not empty; import with --name NEW")
         _unpack(path, zf, index["members"], target)
@@ -190,10 +190,11 @@ def _check_archive(path: Path, zf: zipfile.ZipFile) -> dict:
         index = None
     if not isinstance(index, dict) or index.get("format") != FORMAT:
         raise BundleError(f"{path}: not an explanation-set bundle ({INDEX} is not of {FORMAT})")
-    if index.get("version") not in KNOWN_VERSIONS:
+    version = index.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version not in KNOWN_VERSIONS:
         known = ", ".join(str(v) for v in sorted(KNOWN_VERSIONS))
         raise BundleError(
-            f"{path}: bundle version {index.get('version')!r} is unknown here (known: {known}); "
+            f"{path}: bundle version {version!r} is unknown here (known: {known}); "
             "import it with the code that wrote it"
         )
     members = index.get("members")

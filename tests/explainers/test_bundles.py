@@ -218,6 +218,8 @@ def test_a_zip_that_is_not_a_bundle_is_refused(tmp_path, db, refused):
 def test_a_bundle_of_an_unknown_version_is_refused(any_bundle, tmp_path, refused):
     later = rebundle(any_bundle, tmp_path / "v2.zip", index={"version": 2})
     assert "bundle version 2 is unknown here (known: 1)" in refused(later, name="new")
+    odd = rebundle(any_bundle, tmp_path / "odd.zip", index={"version": [1]})
+    assert "bundle version [1] is unknown here (known: 1)" in refused(odd, name="new")
 
 
 @pytest.mark.parametrize("member", ["../evil.py", "/etc/evil", "png/../../evil", "a\\..\\evil", "C:evil"])
