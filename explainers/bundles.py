@@ -40,7 +40,7 @@ from .files import atomic_write
 from .generation import displayed_maps, write_manifest
 from .methods import registry
 from .models import ExplanationSet
-from .services import register_explanation_set
+from .services import SET_NAME, register_explanation_set
 
 #: What ``bundle.json`` says a bundle is; both sides read these two constants.
 FORMAT = "normlime-explanation-set"
@@ -254,10 +254,7 @@ def _read(path: Path, zf: zipfile.ZipFile, member: str) -> bytes:
 
 
 def _free_name(name: str, from_bundle: bool) -> str:
-    # The rule lives with the command that names sets first; imported here, on use (it loads torch).
-    from .management.commands.generate_explanations import NAME
-
-    if not NAME.match(name):
+    if not SET_NAME.match(name):
         where = "the bundle's name" if from_bundle else "--name"
         raise BundleError(f"{where} {name!r}: use letters, digits, '-' and '_' only")
     if ExplanationSet.objects.filter(name=name).exists():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,9 @@ from django.db import transaction
 from . import render
 from .generation import displayed_maps, overview_rows
 from .models import ClassMap, ExplanationSet
+
+#: What an explanation set may be called (it is a folder name and a URL part).
+SET_NAME = re.compile(r"^[-a-zA-Z0-9_]+$")
 
 
 class SetInUse(Exception):

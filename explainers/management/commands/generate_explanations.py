@@ -1,5 +1,4 @@
 import json
-import re
 import time
 from pathlib import Path
 
@@ -12,9 +11,7 @@ from explainers.executor import ExecutorError, default_executor
 from explainers.generation import GenerationConfig, generate, method_options, write_manifest
 from explainers.methods import registry
 from explainers.model import CheckpointError, file_sha256, load_checkpoint
-from explainers.services import SetInUse, check_replaceable, register_explanation_set
-
-NAME = re.compile(r"^[-a-zA-Z0-9_]+$")
+from explainers.services import SET_NAME, SetInUse, check_replaceable, register_explanation_set
 
 
 class Command(BaseCommand):
@@ -82,7 +79,7 @@ class Command(BaseCommand):
         if out.exists() and not out.is_dir():
             raise CommandError(f"--out {out}: exists and is not a folder")
         name = opts["name"] or out.resolve().name
-        if not NAME.match(name):
+        if not SET_NAME.match(name):
             raise CommandError(f"--name {name!r}: use letters, digits, '-' and '_' only")
         try:
             check_replaceable(name)
