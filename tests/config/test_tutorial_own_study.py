@@ -6,8 +6,8 @@ its ``study.toml``. The tutorial's commands are run unchanged except for these, 
 reader can see everything the test alters:
 
 * ``SHRINK``: fewer epochs and smaller maps, so that training stays out of the suite's time;
-* ``SERVER_ENV``: the server's database and data folder are files of the test, not PostgreSQL at
-  /srv (the commands are the same);
+* ``SERVER_ENV``: the server's database, data folder and static files are files of the test, not
+  PostgreSQL and folders under /srv (the commands are the same);
 * when the tutorial opens the study, the test serves the server's database with gunicorn on
   loopback (production settings: DEBUG off, the TLS proxy's header) and takes it as Prolific
   participants would, three who answer the attention checks right and one who does not.
@@ -84,6 +84,8 @@ def _server_env(command: str, server: Path) -> str:
         return f"export DATABASE_URL=sqlite:///{server / 'db.sqlite3'}"
     if command.startswith("export NORMLIME_DATA_DIR="):
         return f"export NORMLIME_DATA_DIR={server}"
+    if command.startswith("export DJANGO_STATIC_ROOT="):
+        return f"export DJANGO_STATIC_ROOT={server / 'static'}"
     return command
 
 
