@@ -8,7 +8,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import CommandError
 
-from .data import MnistData, MnistDataError, load_mnist
+from . import data
+from .data import DataError, ImageData
 
 
 def default_model_path() -> Path:
@@ -24,17 +25,36 @@ def add_common_options(parser, seed: int = 0) -> None:
     parser.add_argument(
         "--device", default="auto", help="cpu, cuda, cuda:N, or auto (a GPU when there is one; default)"
     )
+    add_data_options(parser)
+
+
+def add_data_options(parser) -> None:
+    """``--data``, ``--resize`` and the older ``--mnist-dir``: the options of every command that reads images."""
+    parser.add_argument(
+        "--data",
+        default=None,
+        metavar="mnist|mnist:DIR|imagefolder:DIR",
+        help="the images: mnist (the embedded 5k MNIST subset; default), mnist:DIR (the official MNIST files in DIR) "
+        "or imagefolder:DIR (one folder of PNG/JPEG images per class, optional train/ and test/)",
+    )
+    parser.add_argument(
+        "--resize", default=None, metavar="H,W", help="bring an image folder's images to H x W pixels (default: keep)"
+    )
     parser.add_argument(
         "--mnist-dir",
         default=None,
-        help="folder with the official MNIST IDX files (plain or .gz) or mnist.npz; default: the embedded 5k subset",
+        help="folder with the official MNIST IDX files (plain or .gz) or mnist.npz; the same as --data mnist:DIR",
     )
 
 
-def load_data(mnist_dir: str | None) -> MnistData:
+def load_data(opts: dict | str | None) -> ImageData:
+    """The data set the command's options (see :func:`add_data_options`) name; a ``str`` or None is
+    an MNIST folder, as ``--mnist-dir`` alone. A user's mistake is one line."""
+    if not isinstance(opts, dict):
+        opts = {"mnist_dir": opts}
     try:
-        return load_mnist(mnist_dir)
-    except MnistDataError as exc:
+        return data.load_data(opts.get("data"), opts.get("mnist_dir"), data.parse_resize(opts.get("resize")))
+    except DataError as exc:
         raise CommandError(str(exc)) from None
 
 

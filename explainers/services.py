@@ -9,6 +9,7 @@ import numpy as np
 from django.db import transaction
 
 from . import render
+from .data import layout_of
 from .generation import displayed_maps, overview_rows
 from .models import ClassMap, ExplanationSet
 
@@ -44,6 +45,7 @@ def register_explanation_set(
             "parameters": manifest.get("parameters", {}),
             "manifest": manifest,
             "overview_png": render.overview_png(shown, overview_rows(shown)),
+            "layout": layout_of(manifest.get("data")),
         },
     )
     explanation_set.maps.all().delete()
@@ -56,6 +58,6 @@ def register_explanation_set(
             png=render.map_png(shown[method][digit]),
         )
         for method in shown
-        for digit in range(10)
+        for digit in range(len(shown[method]))
     )
     return explanation_set

@@ -46,6 +46,15 @@ def tiny_model_path(tiny_mnist_dir, tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def shapes_dir(tmp_path_factory) -> Path:
+    """The example image folder: three named RGB classes (circle, square, triangle) at 32 x 32,
+    12 images each, drawn by explainers.example_images (read-only: copy it to change it)."""
+    from explainers.example_images import write_example_folder
+
+    return write_example_folder(tmp_path_factory.mktemp("shapes"), per_class=12)
+
+
 @pytest.fixture
 def staff_user(db, django_user_model):
     """A researcher: a staff member, who may open the research pages."""

@@ -133,3 +133,70 @@ def test_sample_per_class_draws_the_asked_number_of_each_class_repeatably():
     assert (np.bincount(labels[a], minlength=10) == 3).all()
     np.testing.assert_array_equal(a, sample_per_class(labels, 3, seed=0))
     assert len(sample_per_class(labels, 50, seed=0)) == 70  # a short class gives all it has
+
+
+def test_an_image_data_set_knows_its_classes_shape_and_features():
+    from explainers.data import ImageData
+
+    x = np.zeros((4, 2 * 3 * 5), dtype=np.float32)
+    data = ImageData(
+        x, np.zeros(4, dtype=np.int64), x, np.zeros(4, dtype=np.int64), "t", classes=["a", "b"], shape=(2, 3, 5)
+    )
+    assert (data.n_classes, data.channels, data.height, data.width, data.n_features) == (2, 2, 3, 5, 30)
+    assert data.images(x).shape == (4, 2, 3, 5)
+    assert data.describe()["classes"] == ["a", "b"] and data.describe()["shape"] == [2, 3, 5]
+    with pytest.raises(ValueError, match=r"expected \(n, 30\)"):
+        ImageData(x[:, :7], np.zeros(4), x, np.zeros(4), "t", shape=(2, 3, 5))
+
+
+def test_mnist_is_the_default_layout_of_a_set_that_records_none():
+    from explainers.data import layout_of
+
+    assert layout_of(None) == {
+        "classes": [str(d) for d in range(10)],
+        "shape": [1, 28, 28],
+        "value_range": [0.0, 1.0],
+        "noun": "digit",
+    }
+    assert layout_of({"classes": ["a", "b"], "shape": [3, 4, 4], "noun": "class"})["classes"] == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    "spec, problem",
+    [
+        ("cifar", "use mnist, mnist:DIR or imagefolder:DIR"),
+        ("imagefolder:", "use mnist, mnist:DIR or imagefolder:DIR"),
+        ("imagefolder:/no/such/dir", "not a directory"),
+        ("mnist:/no/such/dir", "not a directory"),
+    ],
+)
+def test_a_wrong_data_option_is_one_line(spec, problem):
+    from explainers.data import DataError, load_data
+
+    with pytest.raises(DataError, match=problem):
+        load_data(spec)
+
+
+def test_the_mnist_data_options_are_the_embedded_subset_and_the_official_files(tiny_mnist_dir):
+    from explainers.data import DataError, load_data
+
+    assert load_data(f"mnist:{tiny_mnist_dir}").y_train.shape == (400,)
+    with pytest.raises(DataError, match="not both"):
+        load_data(f"mnist:{tiny_mnist_dir}", mnist_dir=tiny_mnist_dir)
+    with pytest.raises(DataError, match="resize applies to image folders"):
+        load_data("mnist", resize=(32, 32))
+
+
+@pytest.mark.parametrize("text, expected", [(None, None), ("32,32", (32, 32)), ("24x16", (24, 16))])
+def test_resize_reads_height_and_width(text, expected):
+    from explainers.data import parse_resize
+
+    assert parse_resize(text) == expected
+
+
+@pytest.mark.parametrize("text", ["32", "a,b", "0,4", "1,2,3"])
+def test_a_wrong_resize_is_one_line(text):
+    from explainers.data import DataError, parse_resize
+
+    with pytest.raises(DataError, match="--resize"):
+        parse_resize(text)

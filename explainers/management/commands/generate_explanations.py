@@ -92,7 +92,7 @@ class Command(BaseCommand):
             model = load_checkpoint(model_path, device)
         except CheckpointError as exc:
             raise CommandError(str(exc)) from None
-        data = cli.load_data(opts["mnist_dir"])
+        data = cli.load_data(opts)
         config = GenerationConfig(
             per_class=opts["per_class"],
             num_samples=opts["num_samples"],

@@ -28,7 +28,7 @@ class Command(BaseCommand):
             raise CommandError(f"--out {out}: is a directory (expected a file path such as {out / 'mnist_cnn.pt'})")
         device = cli.device(opts["device"])
         compute = cli.compute(opts["precision"], device)
-        data = cli.load_data(opts["mnist_dir"])
+        data = cli.load_data(opts)
         config = TrainConfig(epochs=opts["epochs"])
         start = time.perf_counter()
         model = new_model(opts["seed"])

@@ -134,7 +134,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         model_sha = file_sha256(model_path)
         explanations = resolve_explanations(opts["explanations"], model_sha, warn=lambda m: self.stderr.write(m))
-        data = cli.load_data(opts["mnist_dir"])
+        data = cli.load_data(opts)
         data_check = check_data(data.describe(), model_path, explanations)
 
         quiet = opts["verbosity"] == 0
