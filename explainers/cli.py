@@ -108,3 +108,24 @@ def versions() -> dict[str, str]:
         "scikit-learn": sklearn.__version__,
         "django": django.get_version(),
     }
+
+
+def add_model_class_option(parser) -> None:
+    parser.add_argument(
+        "--model-class",
+        default=None,
+        metavar="module:Class",
+        help="the model is a state_dict of this class (built with no arguments); without it --model is one of our "
+        "checkpoints or a TorchScript file",
+    )
+
+
+def load_model(path: Path, device, data: ImageData, model_class: str | None = None):
+    """The model at ``path`` checked against ``data``'s image shape and classes; a mismatch is one line."""
+    from .model import CheckpointError
+    from .model import load_model as load
+
+    try:
+        return load(path, device, data.shape, data.classes, model_class)
+    except CheckpointError as exc:
+        raise CommandError(str(exc)) from None

@@ -91,3 +91,88 @@ def test_accuracy_counts_correct_predictions():
     predicted = model(torch.tensor(x)).argmax(1).numpy()
     assert accuracy(model, x, predicted) == 1.0
     assert accuracy(model, x, (predicted + 1) % 10) == 0.0
+
+
+class _Tiny(torch.nn.Module):
+    """A researcher's own network for 3 x 12 x 12 images of two classes."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(3 * 12 * 12, 2)
+
+    def forward(self, x):
+        return self.linear(x.reshape(len(x), -1))
+
+
+def test_the_cnn_is_built_for_any_image_shape_and_number_of_classes():
+    from explainers.model import ImageCNN, conv_features
+
+    # 32 x 32 -> conv 30 -> pool 15 -> conv 13 -> pool 6: 64 x 6 x 6 features.
+    assert conv_features((3, 32, 32)) == 64 * 6 * 6 and conv_features((1, 28, 28)) == 1600
+    model = ImageCNN(shape=(3, 32, 32), n_classes=3)
+    assert model.features[0].in_channels == 3 and model.head[0].in_features == 2304
+    assert model.head[-1].out_features == 3
+    assert model(torch.zeros(2, 3 * 32 * 32)).shape == (2, 3)
+    with pytest.raises(ValueError, match="too small"):
+        ImageCNN(shape=(1, 8, 8))
+
+
+def test_the_mnist_network_is_built_as_before_from_its_seed():
+    # The default is MNIST's: the same layers, in the same order, so a seed gives the same weights
+    # (the committed checkpoint's keys and the KAR results rely on it).
+    a, b = new_model(3), new_model(3, shape=(1, 28, 28), n_classes=10)
+    assert list(a.state_dict()) == list(b.state_dict())
+    assert all(torch.equal(a.state_dict()[k], b.state_dict()[k]) for k in a.state_dict())
+
+
+def test_shifting_an_rgb_image_moves_every_channel_alike():
+    x = torch.zeros(1, 2 * 4 * 4)
+    img = x.view(1, 2, 4, 4)
+    img[0, 0, 1, 1], img[0, 1, 1, 1] = 1.0, 2.0
+    gen = torch.Generator().manual_seed(0)
+    out = shift_images(x, 1, gen, shape=(2, 4, 4)).view(1, 2, 4, 4)
+    (r0, c0), (r1, c1) = (torch.nonzero(out[0, ch]).tolist()[0] for ch in (0, 1))
+    assert (r0, c0) == (r1, c1) and out[0, 0, r0, c0] == 1.0 and out[0, 1, r1, c1] == 2.0
+    assert abs(r0 - 1) <= 1 and abs(c0 - 1) <= 1
+
+
+def test_a_checkpoint_records_its_shape_and_classes_and_is_checked_against_the_data(tmp_path):
+    from explainers.model import CheckpointError, load_model
+
+    path = tmp_path / "rgb.pt"
+    save_checkpoint(new_model(0, shape=(3, 16, 16), n_classes=3), path, ["cat", "dog", "emu"])
+    model = load_model(path, "cpu", (3, 16, 16), ["cat", "dog", "emu"])
+    assert model(torch.zeros(1, 768)).shape == (1, 3)
+    with pytest.raises(CheckpointError, match="made for images of 3 x 16 x 16, but the data set's are 1 x 28 x 28"):
+        load_model(path, "cpu", (1, 28, 28), [str(d) for d in range(10)])
+    with pytest.raises(CheckpointError, match="made for the classes cat, dog, emu, but the data set's are a, b, c"):
+        load_model(path, "cpu", (3, 16, 16), ["a", "b", "c"])
+
+
+def test_a_torchscript_model_is_loaded_and_checked(tmp_path):
+    from explainers.model import CheckpointError, load_model
+
+    path = tmp_path / "own.pt"
+    torch.jit.save(torch.jit.script(_Tiny()), str(path))
+    assert load_model(path, "cpu", (3, 12, 12), ["a", "b"])(torch.zeros(1, 432)).shape == (1, 2)
+    with pytest.raises(
+        CheckpointError, match="gives outputs of shape \\(2,\\) per image, but the data set has 3 classes"
+    ):
+        load_model(path, "cpu", (3, 12, 12), ["a", "b", "c"])
+    with pytest.raises(CheckpointError, match="does not take images of 1 x 28 x 28"):
+        load_model(path, "cpu", (1, 28, 28), ["a", "b"])
+
+
+def test_a_state_dict_is_loaded_into_the_class_named(tmp_path):
+    from explainers.model import CheckpointError, load_model
+
+    path = tmp_path / "state.pt"
+    torch.save(_Tiny().state_dict(), path)
+    model = load_model(path, "cpu", (3, 12, 12), ["a", "b"], model_class=f"{__name__}:_Tiny")
+    assert isinstance(model, _Tiny)
+    with pytest.raises(CheckpointError, match="write module:Class"):
+        load_model(path, "cpu", (3, 12, 12), ["a", "b"], model_class="_Tiny")
+    with pytest.raises(CheckpointError, match="cannot be imported"):
+        load_model(path, "cpu", (3, 12, 12), ["a", "b"], model_class="no.such.module:Net")
+    with pytest.raises(CheckpointError, match="not a state_dict of"):
+        load_model(path, "cpu", (3, 12, 12), ["a", "b"], model_class="torch.nn:Identity")

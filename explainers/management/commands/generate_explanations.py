@@ -10,7 +10,7 @@ from explainers import compute as compute_settings
 from explainers.executor import ExecutorError, default_executor
 from explainers.generation import GenerationConfig, generate, method_options, write_manifest
 from explainers.methods import registry
-from explainers.model import CheckpointError, file_sha256, load_checkpoint
+from explainers.model import file_sha256
 from explainers.services import SET_NAME, SetInUse, check_replaceable, register_explanation_set
 
 
@@ -24,7 +24,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         d = GenerationConfig()
         parser.add_argument("--out", default=None, help=f"output folder (default {cli.default_explanations_dir()})")
-        parser.add_argument("--model", default=None, help=f"checkpoint (default {cli.default_model_path()})")
+        parser.add_argument(
+            "--model", default=None, help=f"checkpoint or TorchScript file (default {cli.default_model_path()})"
+        )
+        cli.add_model_class_option(parser)
         parser.add_argument("--name", default=None, help="name of the set in the database (default: the folder's name)")
         parser.add_argument(
             "--per-class", type=int, default=d.per_class, help="local explanations per digit (default %(default)s)"
@@ -88,11 +91,8 @@ class Command(BaseCommand):
         model_path = Path(opts["model"]) if opts["model"] else cli.default_model_path()
         device = cli.device(opts["device"])
         compute = cli.compute(opts["precision"], device)
-        try:
-            model = load_checkpoint(model_path, device)
-        except CheckpointError as exc:
-            raise CommandError(str(exc)) from None
         data = cli.load_data(opts)
+        model = cli.load_model(model_path, device, data, opts["model_class"])
         config = GenerationConfig(
             per_class=opts["per_class"],
             num_samples=opts["num_samples"],

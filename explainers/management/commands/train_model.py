@@ -1,4 +1,3 @@
-import json
 import time
 from pathlib import Path
 
@@ -7,11 +6,15 @@ from tqdm import tqdm
 
 from explainers import cli
 from explainers import compute as compute_settings
-from explainers.model import TrainConfig, accuracy, new_model, save_checkpoint, train
+from explainers.files import atomic_write_json
+from explainers.model import TrainConfig, accuracy, architecture, new_model, save_checkpoint, train
 
 
 class Command(BaseCommand):
-    help = "Train the paper's MNIST CNN and save the checkpoint with a JSON manifest beside it."
+    help = (
+        "Train the paper's CNN (for MNIST, or built for --data's image shape and classes) and save the checkpoint "
+        "with a JSON manifest beside it."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--out", default=None, help=f"checkpoint path (default {cli.default_model_path()})")
@@ -31,7 +34,10 @@ class Command(BaseCommand):
         data = cli.load_data(opts)
         config = TrainConfig(epochs=opts["epochs"])
         start = time.perf_counter()
-        model = new_model(opts["seed"])
+        try:
+            model = new_model(opts["seed"], shape=data.shape, n_classes=data.n_classes)
+        except ValueError as exc:  # images too small for two conv blocks
+            raise CommandError(f"--data: {exc}") from None
         with tqdm(total=config.epochs, desc="training", unit="epoch", disable=opts["verbosity"] == 0) as bar:
 
             def progress(epoch, loss):
@@ -50,11 +56,11 @@ class Command(BaseCommand):
                 )
                 test_accuracy = accuracy(model, data.x_test, data.y_test)
         seconds = time.perf_counter() - start
-        checksum = save_checkpoint(model.cpu(), out)  # the state dict loads into either memory format
+        checksum = save_checkpoint(model.cpu(), out, data.classes)  # the state dict loads into either memory format
         manifest = {
             "checkpoint": str(out),
             "sha256": checksum,
-            "architecture": "MnistCNN: 2 x (conv 3x3 + ReLU + max-pool 2) -> 128 -> 128 -> 10, dropout 0.4",
+            "architecture": architecture(model),
             "data": data.describe(),
             "test_accuracy": test_accuracy,
             "seed": opts["seed"],
@@ -71,10 +77,10 @@ class Command(BaseCommand):
             "seconds": round(seconds, 2),
         }
         manifest_path = Path(f"{out}.json")
-        manifest_path.write_text(json.dumps(manifest, indent=2))
+        atomic_write_json(manifest_path, manifest)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Trained for {config.epochs} epochs in {seconds:.0f} s: test accuracy {test_accuracy:.2%} "
-                f"on {len(data.y_test)} held-out digits. Saved {out} and {manifest_path.name}."
+                f"on {len(data.y_test)} held-out images. Saved {out} and {manifest_path.name}."
             )
         )
