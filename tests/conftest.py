@@ -1,5 +1,6 @@
 """Fixtures shared across the suite: small MNIST files and a tiny trained network."""
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -77,3 +78,29 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """A headless Chromium, one per test module (see tests/browser.py)."""
+    from tests.browser import CHROME_FLAGS, CHROMEDRIVER, CHROMIUM
+
+    missing = [
+        path for path in (CHROMIUM, CHROMEDRIVER) if not Path(path).exists() and not shutil.which(Path(path).name)
+    ]
+    if missing:
+        pytest.fail(
+            f"{' and '.join(missing)} not found: install Debian's chromium and chromium-driver "
+            "(apt-get install -y chromium chromium-driver); the project's set-up does this"
+        )
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in CHROME_FLAGS:
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()

@@ -9,32 +9,17 @@ set-up) drives it. A missing browser is a failure, not a skip: the project insta
 from __future__ import annotations
 
 import re
-import shutil
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import parse_qs, urlencode
 
 import pytest
 
 from survey.models import Answer, Participant
 from survey.testing import correct_position, make_explanation_set, make_study
+from tests.browser import wait as _wait
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-CHROME_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--window-size=1280,1000",
-)
 
 
 class FakeMTurk:
@@ -81,29 +66,6 @@ class FakeMTurk:
         self.server.server_close()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    missing = [
-        path for path in (CHROMIUM, CHROMEDRIVER) if not Path(path).exists() and not shutil.which(Path(path).name)
-    ]
-    if missing:
-        pytest.fail(
-            f"{' and '.join(missing)} not found: install Debian's chromium and chromium-driver "
-            "(apt-get install -y chromium chromium-driver); the project's set-up does this"
-        )
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in CHROME_FLAGS:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
-
-
 @pytest.fixture
 def fake_mturk(settings):
     fake = FakeMTurk()
@@ -112,14 +74,6 @@ def fake_mturk(settings):
     settings.SURVEY_MTURK_SUBMIT_ORIGINS = [fake.origin]
     yield fake
     fake.close()
-
-
-def _wait(driver, condition, timeout=15):
-    from selenium.common.exceptions import WebDriverException
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    # While the frame navigates, chromedriver may briefly fail to find nodes: poll through that.
-    return WebDriverWait(driver, timeout, ignored_exceptions=(WebDriverException,)).until(condition)
 
 
 HEADING = "var h = document.querySelector('.progress-text'); return h ? h.textContent.trim() : 'no question';"
