@@ -91,6 +91,13 @@ class Result:
         )
 
 
+def shifts(model: torch.nn.Module, space: FeatureSpace, config: TrainConfig) -> bool:
+    """Whether :func:`explainers.model.train` shifts ``space``'s rows for ``model``: they are images of
+    the model's own ``shape`` (the pixel space's CNN), and ``config`` asks for shifts."""
+    shape = getattr(model, "shape", None)
+    return bool(config.shift) and shape is not None and space.dim == int(np.prod(shape))
+
+
 def train_cell(
     space: FeatureSpace,
     keep: np.ndarray | None,
@@ -109,9 +116,9 @@ def train_cell(
     mask = None if keep is None or bool(np.all(keep)) else FeatureMask(keep, space.means, device)
     model = space.build_model(seed)
     x_train, transform = space.x_train, mask
-    if mask is not None and not (config.shift and space.dim == 784):
-        # No augmentation touches these rows (train() shifts 784-wide images only), so blanking
-        # the whole set once gives the very same batches as blanking each one, for less work.
+    if mask is not None and not shifts(model, space, config):
+        # No augmentation touches these rows, so blanking the whole set once gives the very same
+        # batches as blanking each one, for less work.
         x_train, transform = FeatureMask(keep, space.means)(space.x_train), None
     train(model, x_train, space.y_train, config=config, seed=seed, device=device, transform=transform)
     x_test = space.x_test if mask is None else mask(space.x_test.to(device))

@@ -1,10 +1,11 @@
 """Rankings: one global importance vector per feature set and method, all from the same images.
 
 Comparable by construction (issue 11): within a feature space every method
-explains the same ``per_class`` training images of each class, chosen by true
-label, with the true label as the target; the global importance is the mean
-absolute per-image attribution (for NormLIME and LIME, the paper's aggregate
-of the local LIME weights, in absolute value).
+explains the same ``per_class`` training images of each of the data set's
+classes (the space's ``n_classes``), chosen by true label, with the true label
+as the target; the global importance is the mean absolute per-image
+attribution (for NormLIME and LIME, the paper's aggregate of the local LIME
+weights, in absolute value).
 
 The rankers derive from the method registry: KAR ranks with the methods that
 opt in (``registry.names(kar=True)``); a method's
@@ -13,8 +14,8 @@ opt in (``registry.names(kar=True)``); a method's
 ``options``) what is called, through ``registry.resolve``. KAR changes two
 things, both for the feature spaces' sake:
 
-- Kernel SHAP runs per feature (784 or 1,600 players, not the gallery's 2x2
-  patches) with shap's budget of 2d + 2,048 coalitions, so its least squares are
+- Kernel SHAP runs per feature (every feature a player: 784 pixels or 1,600
+  conv features for MNIST, not the gallery's 2x2 patches) with shap's budget of 2d + 2,048 coalitions, so its least squares are
   determined; an underdetermined budget is an error, never a silent fallback.
 - Noise is in each feature's own units. In pixel space the unit is the pixel
   range (1), as SmoothGrad defines sigma; in conv space it is each feature's
@@ -94,7 +95,7 @@ class _RankingContext:
     ):
         self.space, self.model, self.config, self.seed = space, model, config, seed
         self.progress = progress
-        self.idx = sample_per_class(space.y_train.numpy(), config.per_class, seed)
+        self.idx = sample_per_class(space.y_train.numpy(), config.per_class, seed, space.n_classes)
         self.device = next((p.device for p in model.parameters()), torch.device("cpu"))
         unit = space.noise_unit.to(torch.float64)
         # A feature constant over the training rows (a dead ReLU) gets a vanishing unit: no noise there.

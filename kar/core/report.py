@@ -24,8 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from explainers import published
+from explainers.data import MNIST_CLASSES, MNIST_SHAPE, layout_of
 from explainers.files import atomic_write
 from explainers.methods import registry
+from explainers.model import CONV_FEATURES
 
 from .cells import BASELINE, Result
 from .errors import KarError
@@ -51,7 +53,27 @@ def label(name: str) -> str:
     return BASELINE_LABEL if name == BASELINE else registry.label(name)
 
 
-FEATURE_SET_TITLES = {"pixels": "input pixels (784)", "conv": "conv features (1600)"}
+def feature_set_title(feature_set: str, described: dict | None = None) -> str:
+    """A feature set named for people with its real count, from the manifest's ``feature_spaces`` entry
+    (``features`` and ``shape``): "input pixels (784)" and "conv features (1600)" for MNIST (also for
+    manifests that record no sizes), "input pixel values (3072: 3 channels x 32 x 32)" for RGB images."""
+    described = described or {}
+    if feature_set == "pixels":
+        shape = described.get("shape") or MNIST_SHAPE
+        features = int(described.get("features", np.prod(shape)))
+        if shape[0] == 1:
+            return f"input pixels ({features})"
+        return f"input pixel values ({features}: {shape[0]} channels x {shape[1]} x {shape[2]})"
+    if feature_set == "conv":
+        return f"conv features ({int(described.get('features', CONV_FEATURES))})"
+    return feature_set
+
+
+def compares_with_paper(manifest: dict) -> bool:
+    """Whether the run's data has MNIST's classes and image shape, so the paper's numbers and claims apply
+    (a manifest that records no data is MNIST's)."""
+    layout = layout_of(manifest.get("data"))
+    return tuple(layout["shape"]) == MNIST_SHAPE and tuple(layout["classes"]) == MNIST_CLASSES
 
 
 @dataclass(frozen=True)
@@ -285,13 +307,17 @@ class GainTable:
         dict
     ]  # {"method", "label", "cells": [SummaryRow | None], "entries": [{"summary", "paper"}]} per threshold
     baseline: SummaryRow | None
+    features: str = ""  # the feature set named with its count (feature_set_title)
 
     @property
     def title(self) -> str:
-        return f"{self.mode.upper()} on {FEATURE_SET_TITLES.get(self.feature_set, self.feature_set)}"
+        return f"{self.mode.upper()} on {self.features or feature_set_title(self.feature_set)}"
 
 
-def gain_tables(rows: list[SummaryRow]) -> list[GainTable]:
+def gain_tables(rows: list[SummaryRow], spaces: dict | None = None, paper: bool = True) -> list[GainTable]:
+    """One table per (feature set, mode); ``spaces`` is the manifest's ``feature_spaces`` (the features'
+    counts), ``paper`` whether the paper's numbers stand beside the gains (MNIST runs)."""
+    spaces = spaces or {}
     tables = []
     for fs, mode in dict.fromkeys((s.feature_set, s.mode) for s in rows):
         mine = [s for s in rows if s.feature_set == fs and s.mode == mode]
@@ -301,18 +327,18 @@ def gain_tables(rows: list[SummaryRow]) -> list[GainTable]:
         table_rows = []
         for m in methods:
             cells = [lookup.get((m, t)) for t in thresholds]
-            paper = [published.KAR.get((fs, m, t)) if mode == "kar" else None for t in thresholds]
-            entries = [{"summary": c, "paper": p} for c, p in zip(cells, paper)]
+            paper_gains = [published.KAR.get((fs, m, t)) if mode == "kar" and paper else None for t in thresholds]
+            entries = [{"summary": c, "paper": p} for c, p in zip(cells, paper_gains)]
             table_rows.append({"method": m, "label": label(m), "cells": cells, "entries": entries})
         baseline = next((s for s in mine if s.method == BASELINE), None)
-        tables.append(GainTable(fs, mode, thresholds, table_rows, baseline))
+        tables.append(GainTable(fs, mode, thresholds, table_rows, baseline, feature_set_title(fs, spaces.get(fs))))
     return tables
 
 
-def text_tables(rows: list[SummaryRow]) -> str:
-    """The gain tables as plain text (the command prints them)."""
+def text_tables(rows: list[SummaryRow], spaces: dict | None = None) -> str:
+    """The gain tables as plain text (the command prints them); ``spaces`` as for :func:`gain_tables`."""
     out = []
-    for t in gain_tables(rows):
+    for t in gain_tables(rows, spaces):
         base = f"retrained baseline accuracy {t.baseline.accuracy_text}" if t.baseline else "no baseline yet"
         out.append(f"{t.title}: error gain in percentage points vs the {base}")
         width = max(12, *(len(c.gain_text) + 2 for r in t.rows for c in r["cells"] if c))
@@ -323,10 +349,10 @@ def text_tables(rows: list[SummaryRow]) -> str:
     return "\n".join(out).rstrip()
 
 
-def markdown_tables(rows: list[SummaryRow]) -> str:
+def markdown_tables(rows: list[SummaryRow], spaces: dict | None = None) -> str:
     """The gain tables as Markdown (``report.md``; the README quotes it): mean ± 95 % interval half-width."""
     out = []
-    for t in gain_tables(rows):
+    for t in gain_tables(rows, spaces):
         runs = max((c.runs for r in t.rows for c in r["cells"] if c), default=0)
         base = (
             f"retrained baseline accuracy {t.baseline.accuracy_text} (mean ± sd)" if t.baseline else "no baseline yet"
@@ -344,8 +370,17 @@ def markdown_tables(rows: list[SummaryRow]) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-def plot_gains(rows: list[SummaryRow], feature_set: str, path: str | Path, *, n_test: int | None = None) -> Path | None:
-    """Fig. 5 (pixels, symmetric log axis) or Fig. 6 (conv, linear): gain against % removed."""
+def plot_gains(
+    rows: list[SummaryRow],
+    feature_set: str,
+    path: str | Path,
+    *,
+    n_test: int | None = None,
+    described: dict | None = None,
+) -> Path | None:
+    """Fig. 5 (pixels, symmetric log axis) or Fig. 6 (conv, linear): gain against % removed.
+
+    ``described`` is the feature set's manifest entry (its count, for the title)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -387,7 +422,7 @@ def plot_gains(rows: list[SummaryRow], feature_set: str, path: str | Path, *, n_
     ax.set_xlabel("features removed (%)" + (" — least important first" if mode == "kar" else " — most important first"))
     ax.set_ylabel("error gain (percentage points)")
     number = "5" if feature_set == "pixels" else "6"
-    ax.set_title(f"Fig. {number}-style {mode.upper()}: {FEATURE_SET_TITLES.get(feature_set, feature_set)}", fontsize=10)
+    ax.set_title(f"Fig. {number}-style {mode.upper()}: {feature_set_title(feature_set, described)}", fontsize=10)
     ax.set_xticks(sorted({s.threshold for s in mine}))
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=8, ncol=2)
@@ -407,8 +442,18 @@ class Report:
     summary: list[SummaryRow]
 
     @property
+    def spaces(self) -> dict:
+        """The manifest's ``feature_spaces``: each feature set's count, shape and sizes."""
+        return self.manifest.get("feature_spaces", {})
+
+    @property
+    def compares_with_paper(self) -> bool:
+        """MNIST's classes and shape: the paper's numbers and claims apply (:func:`compares_with_paper`)."""
+        return compares_with_paper(self.manifest)
+
+    @property
     def tables(self) -> list[GainTable]:
-        return gain_tables(self.summary)
+        return gain_tables(self.summary, self.spaces, self.compares_with_paper)
 
     @property
     def expected(self) -> int:
@@ -444,13 +489,14 @@ class Report:
 
     @cached_property
     def verdicts(self) -> list:
-        """The paper's claims judged on these results (:mod:`kar.core.verdict`); none for a ROAR run.
+        """The paper's claims judged on these results (:mod:`kar.core.verdict`); none for a ROAR run or for
+        another data set than MNIST (the claims are about MNIST).
 
         Computed once per report: the writer, the command and the page each read it more than once.
         """
         from .verdict import verdicts
 
-        return verdicts(self.results, label) if self.mode == "kar" else []
+        return verdicts(self.results, label) if self.mode == "kar" and self.compares_with_paper else []
 
     @property
     def label(self) -> str:
@@ -460,7 +506,7 @@ class Report:
 
 def console_text(report: Report) -> str:
     """What the commands print at the end: the tables, then the verdicts on the paper's claims (KAR runs)."""
-    text = text_tables(report.summary)
+    text = text_tables(report.summary, report.spaces)
     if report.verdicts:
         from .verdict import verdicts_text
 
@@ -484,8 +530,8 @@ def write_report(out_dir: str | Path) -> Report:
     out = report.out_dir
     atomic_write(out / SUMMARY, summary_csv(report.summary))
     atomic_write(out / COMPARISONS, comparisons_csv(paired_comparisons(report.results)))
-    text = markdown_tables(report.summary)
-    if report.mode == "kar":
+    text = markdown_tables(report.summary, report.spaces)
+    if report.mode == "kar" and report.compares_with_paper:
         from .verdict import verdicts_text
 
         write_json_atomic(out / VERDICTS, [v.as_dict() for v in report.verdicts])
@@ -493,9 +539,9 @@ def write_report(out_dir: str | Path) -> Report:
     else:
         (out / VERDICTS).unlink(missing_ok=True)
     atomic_write(out / REPORT_MD, text)
-    n_test = report.manifest.get("feature_spaces", {}).get("pixels", {}).get("test")
+    n_test = report.spaces.get("pixels", {}).get("test")
     for fs, name in FIGURES.items():
-        if plot_gains(report.summary, fs, out / name, n_test=n_test) is None:
+        if plot_gains(report.summary, fs, out / name, n_test=n_test, described=report.spaces.get(fs)) is None:
             (out / name).unlink(missing_ok=True)
     return report
 

@@ -67,3 +67,19 @@ def test_the_cnn_retrains_on_masked_pixels_and_conv_features_are_its_second_bloc
     conv = conv_space(Data, new_model(0).eval())
     assert conv.dim == 1600 and conv.architecture == "head"
     assert len(conv.x_test) == 20 and (conv.x_train >= 0).all()  # ReLU'd, max-pooled activations
+
+
+def test_colour_images_are_shifted_while_retraining_the_cnn_and_conv_features_are_not():
+    from explainers.model import new_model
+    from kar.core.cells import shifts
+    from tests.kar.tiny import RGB_SHAPE, rgb_data
+
+    data = rgb_data()
+    pixels, conv = pixel_space(data), conv_space(data, new_model(0, shape=RGB_SHAPE, n_classes=3).eval())
+    config = TrainConfig(epochs=1, batch_size=8)
+    assert shifts(pixels.build_model(0), pixels, config)
+    assert not shifts(pixels.build_model(0), pixels, TrainConfig(epochs=1, shift=0))
+    assert not shifts(conv.build_model(0), conv, config)
+    for space in (pixels, conv):
+        keep = keep_mask(np.random.default_rng(0).random(space.dim), 50)
+        assert 0.0 <= train_cell(space, keep, 0, config) <= 1.0

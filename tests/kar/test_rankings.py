@@ -189,3 +189,26 @@ def test_kar_makes_every_data_input_that_generation_makes():
     from kar.core.rankings import SPACE_INPUTS
 
     assert set(SPACE_INPUTS) == set(DATA_INPUTS)
+
+
+def test_every_method_ranks_the_pixel_values_and_conv_features_of_colour_images_from_each_of_their_classes(caplog):
+    from explainers.model import new_model, probabilities
+    from kar.core.spaces import conv_space, explained_models, pixel_space
+    from tests.kar.tiny import RGB_SHAPE, rgb_data
+
+    data = rgb_data()
+    checkpoint = new_model(0, shape=RGB_SHAPE, n_classes=3).eval()
+    spaces = {"pixels": pixel_space(data), "conv": conv_space(data, checkpoint)}
+    models = explained_models(checkpoint)
+    assert set(models) == {"pixels", "conv"} and isinstance(models["conv"].model, torch.nn.Sequential)
+    config = RankingConfig(**{**TINY_RANKING.__dict__, "per_class": 1})
+    rankings, sources = compute_rankings(spaces, models, METHODS, config=config, seed=0)
+    for name, d in (("pixels", 576), ("conv", 128)):
+        for method in METHODS:
+            scores = rankings[f"{name}/{method}"]
+            assert scores.shape == (d,) and np.isfinite(scores).all() and (scores >= 0).all(), (name, method)
+            if registry.get(method).source is not Source.RANDOM:  # one image of each of the 3 classes
+                assert sources[f"{name}/{method}"]["images"] == 3, (name, method)
+    assert "has only" not in caplog.text  # images are drawn from the data's 3 classes, not MNIST's 10
+    assert models["pixels"](spaces["pixels"].x_test).shape == (12, 3)
+    assert probabilities(checkpoint.head)(spaces["conv"].x_test).shape == (12, 3)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import warnings
 
 import numpy as np
@@ -80,3 +81,54 @@ def test_the_markdown_tables_give_mean_and_interval_per_method_and_threshold():
     assert "| method | 50 % |\n|---|---|\n" in text
     assert f"| Random | +1.10 ± {half:.2f} |" in text
     assert "retrained baseline accuracy 90.00 ± 0.00 % (mean ± sd)" in text
+
+
+def test_feature_sets_are_named_with_their_real_counts_and_mnists_when_the_manifest_records_none():
+    from kar.core.report import feature_set_title
+
+    assert feature_set_title("pixels") == "input pixels (784)"
+    assert feature_set_title("conv") == "conv features (1600)"
+    assert feature_set_title("pixels", {"features": 784, "shape": [1, 28, 28]}) == "input pixels (784)"
+    rgb = {"features": 3072, "shape": [3, 32, 32]}
+    assert feature_set_title("pixels", rgb) == "input pixel values (3072: 3 channels x 32 x 32)"
+    assert feature_set_title("conv", {"features": 2304, "shape": [64, 6, 6]}) == "conv features (2304)"
+
+
+def write_run(out, data: dict | None) -> None:
+    """A finished run folder of results(): its manifest records ``data`` (None: a manifest from before data sets)."""
+    from kar.core.cells import RESULT_FIELDS
+    from kar.core.store import MANIFEST_KIND
+
+    out.mkdir()
+    manifest = {
+        "kind": MANIFEST_KIND,
+        "parameters": {"mode": "kar"},
+        "expected_cells": 9,
+        "feature_spaces": {"pixels": {"features": 3072, "shape": [3, 32, 32], "test": 6}},
+        **({"data": data} if data is not None else {}),
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    with open(out / "results.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(RESULT_FIELDS)
+        w.writerows(r.csv_row() for r in results())
+
+
+def test_a_run_on_another_data_set_is_reported_with_its_counts_and_without_the_papers_mnist_numbers(tmp_path):
+    from kar.core.report import write_report
+
+    write_run(tmp_path / "shapes", {"classes": ["circle", "square", "triangle"], "shape": [3, 32, 32]})
+    report = write_report(tmp_path / "shapes")
+    assert not report.compares_with_paper and report.verdicts == []
+    assert report.tables[0].title == "KAR on input pixel values (3072: 3 channels x 32 x 32)"
+    assert all(e["paper"] is None for row in report.tables[0].rows for e in row["entries"])
+    text = (tmp_path / "shapes" / "report.md").read_text()
+    assert "**KAR on input pixel values (3072: 3 channels x 32 x 32)**" in text and "paper's claims" not in text
+    assert not (tmp_path / "shapes" / "verdicts.json").exists()
+
+    write_run(tmp_path / "mnist", None)  # MNIST: the paper's numbers stand beside the gains, its claims are judged
+    report = write_report(tmp_path / "mnist")
+    assert report.compares_with_paper and len(report.verdicts) == 3
+    normlime = next(row for row in report.tables[0].rows if row["method"] == "normlime")
+    assert normlime["entries"][0]["paper"][0] == 0.0
+    assert (tmp_path / "mnist" / "verdicts.json").exists()

@@ -36,3 +36,25 @@ TINY_RANKING = RankingConfig(
     ig_steps=16,
     batch_size=500,
 )
+
+
+RGB_SHAPE = (3, 12, 16)  # a small colour image set of another size than MNIST's
+RGB_CLASSES = ("red", "green", "blue")
+
+
+def rgb_data(n_train: int = 24, n_test: int = 12, seed: int = 0):
+    """An :class:`explainers.data.ImageData` of 3 x 12 x 16 images in three classes, random values."""
+    from explainers.data import ImageData
+
+    rng = np.random.default_rng(seed)
+    d = int(np.prod(RGB_SHAPE))
+    return ImageData(
+        rng.random((n_train, d)).astype(np.float32),
+        np.arange(n_train) % len(RGB_CLASSES),
+        rng.random((n_test, d)).astype(np.float32),
+        np.arange(n_test) % len(RGB_CLASSES),
+        source="rgb test images",
+        classes=RGB_CLASSES,
+        shape=RGB_SHAPE,
+        noun="class",
+    )

@@ -13,12 +13,12 @@ from django.core.management.base import BaseCommand, CommandError
 from explainers import cli
 from explainers.compute import DEFAULT_PRECISION
 from explainers.methods import registry
-from explainers.model import CheckpointError, file_sha256, load_checkpoint
+from explainers.model import file_sha256
 from kar.core import report as kar_report
 from kar.core.errors import KarError
 from kar.core.masking import MODES
 from kar.core.runner import run_kar
-from kar.core.spaces import FEATURE_SETS, conv_space, explained_models, pixel_space
+from kar.core.spaces import FEATURE_SETS, conv_space, explained_models, has_conv_features, pixel_space
 from kar.core.spec import DEFAULT_SETTINGS as DEFAULTS
 from kar.core.spec import PAPER_SETTINGS, KarSpec, data_fingerprint
 from kar.core.store import COMPARISONS, MANIFEST, RANKINGS, REPORT_MD, RESULTS, SUMMARY, VERDICTS
@@ -32,7 +32,14 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--model", default=None, help=f"checkpoint to explain (default {cli.default_model_path()})")
+        parser.add_argument(
+            "--model",
+            default=None,
+            help=f"the model to explain (default {cli.default_model_path()}): our checkpoint for --data's images, "
+            "a TorchScript file, or a state_dict with --model-class (pixels only: conv features need our CNN). "
+            "Cells always retrain the paper's CNN built for the data set's image shape and classes",
+        )
+        cli.add_model_class_option(parser)
         parser.add_argument(
             "--explanations",
             default="auto",
@@ -128,13 +135,15 @@ class Command(BaseCommand):
             raise CommandError(f"--out {out}: exists and is not a folder")
 
         model_path = Path(opts["model"]) if opts["model"] else cli.default_model_path()
-        try:
-            checkpoint = load_checkpoint(model_path, device)
-        except CheckpointError as exc:
-            raise CommandError(str(exc)) from None
+        data = cli.load_data(opts)
+        checkpoint = cli.load_model(model_path, device, data, opts.get("model_class"))
+        if "conv" in feature_sets and not has_conv_features(checkpoint):
+            raise CommandError(
+                f"--feature-sets conv: --model {model_path.name} is not the paper's CNN (no features block and "
+                "head to take conv features from, as train_model's checkpoints have); use --feature-sets pixels"
+            )
         model_sha = file_sha256(model_path)
         explanations = resolve_explanations(opts["explanations"], model_sha, warn=lambda m: self.stderr.write(m))
-        data = cli.load_data(opts)
         data_check = check_data(data.describe(), model_path, explanations)
 
         quiet = opts["verbosity"] == 0
@@ -336,7 +345,7 @@ def check_data(described: dict, model_path: Path, explanations: dict | None) -> 
     elif data_fingerprint(model_data) != mine:
         raise CommandError(
             f"--model {model_path.name} was trained on other data ({model_data.get('source', '?')}, fingerprint "
-            f"{data_fingerprint(model_data)}) than this run's ({described.get('source', '?')}, {mine}); pass --mnist-dir to match"
+            f"{data_fingerprint(model_data)}) than this run's ({described.get('source', '?')}, {mine}); pass the model's --data (or --mnist-dir) to match"
         )
     else:
         check["model"] = "same data"
@@ -345,7 +354,7 @@ def check_data(described: dict, model_path: Path, explanations: dict | None) -> 
         if theirs is not None and theirs != mine:
             raise CommandError(
                 f"--explanations {explanations['name']}: made from other data (fingerprint {theirs}) than this run's "
-                f"({mine}); pass --mnist-dir to match or --explanations none"
+                f"({mine}); pass the set's --data (or --mnist-dir) to match or --explanations none"
             )
         check["explanation_set"] = "same data" if theirs else "not checked: the set records no data"
     return check

@@ -382,3 +382,93 @@ def test_a_new_per_image_method_without_a_kar_flag_leaves_the_default_grid_worki
             "magnitude",
             *FAST,
         )
+
+
+# --------------------------------------------------------------------------
+# Another data set: the example image folder (3 RGB classes, 32 x 32)
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def shapes_model(shapes_dir, tmp_path) -> tuple[str, Path]:
+    """(--data, an untrained checkpoint of the paper's CNN for the folder's 3 x 32 x 32 images and 3 classes)."""
+    from explainers.data import load_data
+    from explainers.model import new_model, save_checkpoint
+
+    data = f"imagefolder:{shapes_dir}"
+    classes = load_data(data).classes
+    path = tmp_path / "shapes.pt"
+    save_checkpoint(new_model(0, shape=(3, 32, 32), n_classes=len(classes)), path, classes)
+    return data, path
+
+
+def test_a_run_on_an_image_folder_ranks_its_pixel_values_and_conv_features_and_names_their_counts(
+    shapes_model, tmp_path
+):
+    data, model = shapes_model
+    out = tmp_path / "shapes-run"
+    text = run(
+        "--model", model, "--data", data, "--out", out, "--explanations", "none",
+        "--methods", "random,ig", "--thresholds", "50", *FAST,
+    )  # fmt: skip
+    assert "6 cells trained now, 0 reused" in text
+    assert "KAR on input pixel values (3072: 3 channels x 32 x 32)" in text and "KAR on conv features (2304)" in text
+    assert "The paper's claims" not in text  # the paper's claims are about MNIST
+
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    assert [(r["feature_set"], r["method"], r["threshold"]) for r in rows] == [
+        ("pixels", "baseline", "0"),
+        ("conv", "baseline", "0"),
+        ("pixels", "random", "50"),
+        ("pixels", "ig", "50"),
+        ("conv", "random", "50"),
+        ("conv", "ig", "50"),
+    ]
+    assert all(0 <= float(r["accuracy"]) <= 1 for r in rows)
+    with np.load(out / "rankings.npz") as rankings:
+        assert rankings["pixels/ig"].shape == (3072,) and rankings["conv/ig"].shape == (2304,)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["feature_spaces"]["pixels"]["shape"] == [3, 32, 32]
+    assert manifest["feature_spaces"]["conv"]["features"] == 2304
+    assert manifest["rankings"]["pixels/ig"]["images"] == 3  # one image of each of the 3 classes
+    assert manifest["data"]["classes"] == ["circle", "square", "triangle"]
+    report = (out / "report.md").read_text()
+    assert "**KAR on input pixel values (3072: 3 channels x 32 x 32)**" in report
+    assert "**KAR on conv features (2304)**" in report
+    assert not (out / "verdicts.json").exists()
+
+
+def test_a_checkpoint_made_for_other_images_is_refused_in_one_line(shapes_dir, tmp_path):
+    from explainers.model import new_model, save_checkpoint
+
+    save_checkpoint(new_model(0), tmp_path / "mnist.pt")
+    with pytest.raises(CommandError, match=r"made for images of 1 x 28 x 28, but the data set's are 3 x 32 x 32"):
+        run("--model", tmp_path / "mnist.pt", "--data", f"imagefolder:{shapes_dir}", "--out", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def scripted(path: Path) -> Path:
+    """A researcher's own model for the shapes, as a TorchScript file: no conv block, no head."""
+    import torch
+
+    torch.jit.save(torch.jit.script(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3072, 3))), str(path))
+    return path
+
+
+def test_conv_features_are_refused_in_one_line_for_a_model_that_is_not_our_cnn(shapes_dir, tmp_path):
+    model = scripted(tmp_path / "own.pt")
+    with pytest.raises(CommandError, match=r"--feature-sets conv: --model own.pt is not the paper's CNN") as info:
+        run("--model", model, "--data", f"imagefolder:{shapes_dir}", "--out", tmp_path / "out", *FAST)
+    assert "\n" not in str(info.value) and not (tmp_path / "out").exists()
+
+
+def test_a_researchers_own_model_is_explained_on_pixels_and_the_papers_cnn_retrained(shapes_dir, tmp_path):
+    model = scripted(tmp_path / "own.pt")
+    out = tmp_path / "own-run"
+    text = run(
+        "--model", model, "--data", f"imagefolder:{shapes_dir}", "--feature-sets", "pixels", "--out", out,
+        "--explanations", "none", "--methods", "random,smoothgrad", "--thresholds", "90", *FAST,
+    )  # fmt: skip
+    assert "3 cells trained now" in text
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    assert [(r["method"], r["threshold"]) for r in rows] == [("baseline", "0"), ("random", "90"), ("smoothgrad", "90")]
