@@ -167,6 +167,7 @@ def long_csv(study: Study, people: list[dict], seed: int = 0) -> str:
                 item_number=number,
                 kind=kind,
                 digit=digit,
+                class_name=study.class_name(digit),
                 shown_at=start + timedelta(seconds=10 * position),
                 answered_at=start + timedelta(seconds=10 * position + 4),
                 response_ms=4000,
