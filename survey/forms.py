@@ -13,6 +13,7 @@ from .platforms import mturk
 from .rules import DEFAULT_ATTENTION_CHECKS, DEFAULT_PASS_THRESHOLD, MAX_ATTENTION_CHECKS, MIN_ATTENTION_CHECKS
 from .services import (
     DEFAULT_STUDY_NAME,
+    MNIST_N_CLASSES,
     TEXT_FIELDS,
     EntryParams,
     default_real_questions,
@@ -162,7 +163,7 @@ def real_questions_help() -> str:
         return f"{k} methods: {shown}, … {numbers[-1]} (blank: {default_real_questions(k)})"
 
     return (
-        f"A multiple of lcm(10, k) for k methods, at most {MAX_REAL_QUESTIONS}: every digit and every method in "
+        f"A multiple of lcm({MNIST_N_CLASSES}, k) for k methods, at most {MAX_REAL_QUESTIONS}: every digit and every method in "
         "every position equally often. " + "; ".join(allowed(k) for k in range(MIN_OPTIONS, MAX_OPTIONS + 1)) + ". "
         "For a data set of other classes: a multiple of lcm(classes, k), of lcm(classes, 2k) for odd k and an odd "
         "number of classes."

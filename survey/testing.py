@@ -45,8 +45,9 @@ def fake_pictures(shape: tuple[int, int, int] = MNIST_SHAPE, n_classes: int = le
     typical = np.zeros((n_classes, channels, height, width), dtype=np.float32)
     for digit in range(n_classes):
         row = 4 + 2 * digit if shape == MNIST_SHAPE else round(digit * (height - 2) / max(1, n_classes - 1))
-        typical[digit, :, row : row + 2, width * 6 // 28 : width * 22 // 28] = 1.0
-        typical[digit, :, height * 6 // 28 : height * 22 // 28, width * 12 // 28 : width * 15 // 28] = 0.5
+        h, w = (height / MNIST_SHAPE[1], width / MNIST_SHAPE[2])  # MNIST's pixels in this image's
+        typical[digit, :, row : row + 2, int(6 * w) : int(22 * w)] = 1.0
+        typical[digit, :, int(6 * h) : int(22 * h), int(12 * w) : int(15 * w)] = 0.5
         if channels > 1:
             typical[digit, digit % channels] *= 0.2  # a colour of its own
     typical = typical.reshape(n_classes, -1)

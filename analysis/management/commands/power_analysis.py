@@ -59,7 +59,7 @@ class Command(BaseCommand):
             type=int,
             default=None,
             help="real questions per participant (default: what a study of these methods has unless told "
-            f"otherwise: the smallest multiple of lcm(10, number of methods) that is at least "
+            f"otherwise: the smallest multiple of lcm({MNIST_N_CLASSES}, number of methods) that is at least "
             f"{MIN_DEFAULT_REAL_QUESTIONS}; {default_real_questions(3)} for three methods, "
             f"{default_real_questions(4)} for four)",
         )
