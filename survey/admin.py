@@ -10,7 +10,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from . import services
+from . import services, texts
 from .forms import AttentionCheckForm
 from .models import Answer, Item, MTurkHIT, Participant, Study
 from .pictures import picture
@@ -168,6 +168,8 @@ class ItemAdmin(ReadOnlyAdmin):
             "form": form,
             "item": item,
             "n_distractors": n_distractors,
+            "noun": item.study.noun,
+            "nouns": texts.plural(item.study.noun),
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "survey/admin/replace_check.html", context)

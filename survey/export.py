@@ -36,6 +36,7 @@ PARTICIPANT_COLUMNS: tuple[str, ...] = (
     "participant_checks_passed",
     "participant_passed",
 )
+CLASS_NAME = "class_name"  # the name of the class ``digit`` (MNIST's: the digit again); files of before lack it
 METHOD_AT = "method_at_{}"  # the method shown at on-screen position p (real questions)
 
 
@@ -48,7 +49,8 @@ def answer_columns(n_options: int) -> tuple[str, ...]:
         "position",  # 1-based place of the item in this participant's order
         "item_number",
         "kind",
-        "digit",
+        "digit",  # the class asked about, by its label (MNIST's digit)
+        CLASS_NAME,
         *method_columns(n_options),
         "correct_position",
         "chosen_position",
@@ -105,6 +107,7 @@ def rows(study: Study) -> Iterator[dict[str, Any]]:
             "item_number": item.number,
             "kind": item.kind,
             "digit": item.digit,
+            CLASS_NAME: study.class_name(item.digit),
             **{METHOD_AT.format(pos): (options.get(pos, ("", False))[0] or None) for pos in positions},
             "correct_position": correct_position,
             "chosen_position": answer.position,

@@ -13,6 +13,7 @@ from .platforms import mturk
 from .rules import DEFAULT_ATTENTION_CHECKS, DEFAULT_PASS_THRESHOLD, MAX_ATTENTION_CHECKS, MIN_ATTENTION_CHECKS
 from .services import (
     DEFAULT_STUDY_NAME,
+    MNIST_N_CLASSES,
     TEXT_FIELDS,
     EntryParams,
     default_real_questions,
@@ -119,8 +120,10 @@ class AnswerForm(forms.Form):
 class AttentionCheckForm(forms.Form):
     """A researcher's replacement of one attention check (admin): the correct picture and k - 1 distractors."""
 
-    digit = forms.IntegerField(min_value=0, max_value=9, help_text="The digit asked about.")
-    correct = forms.FileField(help_text="A picture that plainly shows the digit (any image; drawn at 28x28).")
+    digit = forms.IntegerField(min_value=0, help_text="The class asked about, by its label (MNIST's digit).")
+    correct = forms.FileField(
+        help_text="A picture that plainly shows the class (any image; drawn at the study's image size)."
+    )
 
     def __init__(self, *args, n_distractors: int = 3, **kwargs):
         super().__init__(*args, **kwargs)
@@ -160,8 +163,10 @@ def real_questions_help() -> str:
         return f"{k} methods: {shown}, … {numbers[-1]} (blank: {default_real_questions(k)})"
 
     return (
-        f"A multiple of lcm(10, k) for k methods, at most {MAX_REAL_QUESTIONS}: every digit and every method in "
-        "every position equally often. " + "; ".join(allowed(k) for k in range(MIN_OPTIONS, MAX_OPTIONS + 1)) + "."
+        f"A multiple of lcm({MNIST_N_CLASSES}, k) for k methods, at most {MAX_REAL_QUESTIONS}: every digit and every method in "
+        "every position equally often. " + "; ".join(allowed(k) for k in range(MIN_OPTIONS, MAX_OPTIONS + 1)) + ". "
+        "For a data set of other classes: a multiple of lcm(classes, k), of lcm(classes, 2k) for odd k and an odd "
+        "number of classes."
     )
 
 

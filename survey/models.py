@@ -15,12 +15,10 @@ import uuid
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
-from django.db.models.functions import Mod
-from django.db.models.lookups import Exact
 from django.urls import reverse
 
 from explainers.methods import registry
-from explainers.models import MethodName
+from explainers.models import MethodName, mnist_layout
 
 from . import texts
 from .rules import DEFAULT_ATTENTION_CHECKS, DEFAULT_PASS_THRESHOLD, MAX_ATTENTION_CHECKS
@@ -29,10 +27,8 @@ from .texts import in_words
 # A study compares 2 to 6 methods: each real question shows one map per method (its k options).
 MIN_OPTIONS = 2
 MAX_OPTIONS = 6
-# Every digit equally often: the number of real questions is a multiple of 10 (the database's
-# check); the service also asks for every method equally often in every position, a multiple of
-# lcm(10, k) (see ``services.studies.real_question_block``).
-DIGITS = 10
+# Every class equally often and every method equally often in every position: the number of real
+# questions is a multiple of lcm(classes, rows of the Latin square) (``services.studies.real_question_block``).
 MAX_QUESTIONS = 200
 MAX_REAL_QUESTIONS = MAX_QUESTIONS - MAX_ATTENTION_CHECKS  # room for the most attention checks a study may have
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: codes are typed by hand
@@ -100,8 +96,13 @@ class Study(models.Model):
     )
     n_real_questions = models.PositiveSmallIntegerField(
         default=20,
-        help_text="A multiple of lcm(10, number of methods): every digit equally often, every method in every "
-        "position equally often.",
+        help_text="A multiple of lcm(number of classes, number of methods) (20 for MNIST and four methods): every "
+        "class equally often, every method in every position equally often.",
+    )
+    layout = models.JSONField(
+        default=mnist_layout,
+        help_text="The explanation set's layout when the study was made (classes in label order, image shape, "
+        "noun): what participants were told the classes are called.",
     )
     n_attention_checks = models.PositiveSmallIntegerField(
         default=DEFAULT_ATTENTION_CHECKS, validators=[MaxValueValidator(MAX_ATTENTION_CHECKS)]
@@ -142,12 +143,9 @@ class Study(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(status__in=StudyStatus.values), name="study_known_status"),
             models.CheckConstraint(
-                condition=Q(n_real_questions__gte=DIGITS, n_real_questions__lte=MAX_REAL_QUESTIONS),
+                # At least one question per method (the rule's block is a multiple of k >= MIN_OPTIONS).
+                condition=Q(n_real_questions__gte=MIN_OPTIONS, n_real_questions__lte=MAX_REAL_QUESTIONS),
                 name="study_real_questions_in_range",
-            ),
-            models.CheckConstraint(
-                condition=Exact(Mod(F("n_real_questions"), DIGITS), 0),
-                name="study_real_questions_multiple_of_10",
             ),
             models.CheckConstraint(
                 condition=Q(n_attention_checks__lte=MAX_ATTENTION_CHECKS),
@@ -178,16 +176,40 @@ class Study(models.Model):
     def n_options_in_words(self) -> str:
         return in_words(self.n_options)
 
-    def text_values(self, label: object | None = None) -> dict[str, object]:
-        """The values of the texts' placeholders (``survey.texts``); ``label`` is a question's class."""
+    # The study's copy of its explanation set's layout (``ExplanationSet.layout``): participants'
+    # pages read it from the study's own row, with no query of the set.
+    @property
+    def classes(self) -> list[str]:
+        return list(self.layout["classes"])
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.layout["classes"])
+
+    @property
+    def noun(self) -> str:
+        return self.layout["noun"]
+
+    @property
+    def label_noun(self) -> str:
+        """How a question introduces its class ("the number 2" for MNIST, see ``texts.label_noun``)."""
+        return texts.label_noun(self.noun)
+
+    def class_name(self, digit: int) -> str:
+        """The name of class ``digit`` (Item.digit, ClassMap.digit): MNIST's are "0" to "9"."""
+        return self.layout["classes"][digit]
+
+    def text_values(self, label: int | None = None) -> dict[str, object]:
+        """The values of the texts' placeholders (``survey.texts``); ``label`` is a question's class
+        (its number: ``{label}`` reads its name)."""
         values: dict[str, object] = {
             "options": self.n_options_in_words,
-            "others": in_words(DIGITS - 1),
+            "others": in_words(self.n_classes - 1),
             "questions": self.n_questions,
             "minutes": self.duration_minutes,
         }
         if label is not None:
-            values["label"] = label
+            values["label"] = self.class_name(int(label))
         return values
 
     @property
@@ -217,7 +239,7 @@ class StudyImage(models.Model):
     role = models.CharField(max_length=10, choices=Role.choices)
     method = models.CharField(max_length=20, choices=MethodName.choices, blank=True)
     digit = models.PositiveSmallIntegerField(
-        null=True, blank=True, validators=[MaxValueValidator(9)], help_text="Digit shown (unknown for uploads)."
+        null=True, blank=True, help_text="Class shown (its label; MNIST's digit; unknown for uploads)."
     )
     description = models.CharField(max_length=200, blank=True)
     class_map = models.ForeignKey(
@@ -233,9 +255,6 @@ class StudyImage(models.Model):
     class Meta:
         ordering = ["study", "role", "digit", "method"]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(digit__isnull=True) | Q(digit__lte=9), name="image_digit_between_0_and_9"
-            ),
             models.CheckConstraint(
                 condition=~Q(role=ImageRole.MAP) | Q(digit__isnull=False), name="image_maps_have_a_digit"
             ),
@@ -263,7 +282,7 @@ class Item(models.Model):
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="items")
     number = models.PositiveSmallIntegerField(help_text="1-based, fixed order within the study (not the order shown).")
     kind = models.CharField(max_length=10, choices=Kind.choices)
-    digit = models.PositiveSmallIntegerField(validators=[MaxValueValidator(9)])
+    digit = models.PositiveSmallIntegerField(help_text="The class asked about (its label; MNIST's digit).")
 
     class Meta:
         ordering = ["study", "number"]
@@ -271,7 +290,6 @@ class Item(models.Model):
             models.UniqueConstraint(fields=["study", "number"], name="item_number_unique_in_study"),
             models.CheckConstraint(condition=Q(number__gte=1, number__lte=MAX_QUESTIONS), name="item_number_in_range"),
             models.CheckConstraint(condition=Q(kind__in=ItemKind.values), name="item_known_kind"),
-            models.CheckConstraint(condition=Q(digit__lte=9), name="item_digit_between_0_and_9"),
         ]
 
     def __str__(self) -> str:

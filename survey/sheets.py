@@ -43,6 +43,11 @@ def williams_square(n: int) -> list[list[int]]:
     return rows
 
 
+def square_rows(n: int) -> int:
+    """Rows of :func:`williams_square` of order ``n``: a study's real questions are a multiple of it."""
+    return n if n % 2 == 0 else 2 * n
+
+
 def deal_rows(digits: Sequence[int], n_methods: int, rng: random.Random, max_tries: int = 10_000) -> list[list[int]]:
     """Give each real question a row of method indices, every row equally often.
 

@@ -47,12 +47,13 @@ KEYS: tuple[Key, ...] = (
     Key("name", str, "name", help="the title participants see"),
     Key("slug", str, "slug", help="the study's URL name"),
     Key("methods", list, "methods", help="2 to 6 registry names"),
-    Key("real_questions", int, "n_real_questions", help="a multiple of lcm(10, number of methods)"),
+    Key("real_questions", int, "n_real_questions", help="a multiple of lcm(classes, number of methods)"),
     Key("attention_checks", int, "n_attention_checks"),
     Key("pass_threshold", int, "pass_threshold", help="attention checks a participant must pass to count"),
     Key("seed", int, "seed", help="draws the attention checks (random when absent)"),
     Key("status", str, "status", help=" or ".join(Study.Status.values)),
     Key("mnist_dir", str, "mnist_dir", help="official MNIST files for the attention checks' pictures"),
+    Key("data", str, "data", help="the set's data set for the pictures: mnist:DIR or imagefolder:DIR"),
     Key("mturk", bool, "accept_mturk", PLATFORMS),
     Key("direct", bool, "accept_direct", PLATFORMS),
     Key("prolific_code", str, "prolific_completion_code", PLATFORMS, "accepts Prolific participants"),
@@ -158,11 +159,15 @@ def message(exc: BadStudyInput) -> str:
 # --- writing ---------------------------------------------------------------------------------------
 
 
+#: Arguments that say where pictures came from, not what the study is: a study does not keep them.
+_NOT_KEPT = ("mnist_dir", "data")
+
+
 def arguments_of(study: Study) -> dict:
     """The :func:`create_study` arguments that build ``study`` again (its seed and every text included)."""
     # Every argument a key fills is also the name of the study's field that keeps it.
     arguments = {
-        key.argument: getattr(study, key.argument) for key in KEYS if key.argument and key.argument != "mnist_dir"
+        key.argument: getattr(study, key.argument) for key in KEYS if key.argument and key.argument not in _NOT_KEPT
     }
     arguments["methods"] = tuple(study.methods)
     if not study.accept_prolific:

@@ -10,56 +10,79 @@ import csv
 import io
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from functools import cache, lru_cache
+from functools import cache, lru_cache, partial
 
 import numpy as np
 
 from explainers import render
+from explainers.data import CLASS_NOUN, MNIST_CLASSES, MNIST_SHAPE, layout_of
 from explainers.methods import registry
 from explainers.models import ClassMap, ExplanationSet
 
-from . import export, services
+from . import attention, export, services
 from .models import Item, Participant, ShownOption, Study
 
 MTURK_SANDBOX = "https://workersandbox.mturk.com"
 
 
 @cache
-def _method_maps(method: str) -> dict[int, tuple[bytes, bytes]]:
-    """Random maps of one method's ten digits (seeded by the name: the same maps whatever set they are in)."""
+def _method_maps(method: str, n_classes: int, map_shape: tuple[int, int]) -> dict[int, tuple[bytes, bytes]]:
+    """Random maps of one method's classes (seeded by the name: the same maps whatever set they are in)."""
     rng = np.random.default_rng(list(method.encode()))
     out = {}
-    for digit in range(10):
-        values = rng.random(784, dtype=np.float32)
-        out[digit] = (values.tobytes(), render.map_png(values))
+    for digit in range(n_classes):
+        values = rng.random(map_shape[0] * map_shape[1], dtype=np.float32)
+        png = render.map_png(values) if map_shape == MNIST_SHAPE[1:] else attention.class_png(values, (1, *map_shape))
+        out[digit] = (values.tobytes(), png)
     return out
 
 
-@lru_cache(maxsize=1)
-def fake_pictures() -> tuple[np.ndarray, np.ndarray]:
-    """Stand-ins for typical and mean MNIST digits: a bright bar at a digit-specific row."""
-    typical = np.zeros((10, 784), dtype=np.float32)
-    for digit in range(10):
-        img = np.zeros((28, 28), dtype=np.float32)
-        img[4 + 2 * digit : 6 + 2 * digit, 6:22] = 1.0
-        img[6:22, 12:15] = 0.5
-        typical[digit] = img.ravel()
+@lru_cache(maxsize=4)
+def fake_pictures(shape: tuple[int, int, int] = MNIST_SHAPE, n_classes: int = len(MNIST_CLASSES)):
+    """Stand-ins for typical and mean images of each class (MNIST's digits by default): a bright bar at a
+    class-specific row (a class-specific colour for colour images) across a dimmer stroke."""
+    channels, height, width = shape
+    typical = np.zeros((n_classes, channels, height, width), dtype=np.float32)
+    for digit in range(n_classes):
+        row = 4 + 2 * digit if shape == MNIST_SHAPE else round(digit * (height - 2) / max(1, n_classes - 1))
+        h, w = (height / MNIST_SHAPE[1], width / MNIST_SHAPE[2])  # MNIST's pixels in this image's
+        typical[digit, :, row : row + 2, int(6 * w) : int(22 * w)] = 1.0
+        typical[digit, :, int(6 * h) : int(22 * h), int(12 * w) : int(15 * w)] = 0.5
+        if channels > 1:
+            typical[digit, digit % channels] *= 0.2  # a colour of its own
+    typical = typical.reshape(n_classes, -1)
     return typical, typical * 0.8
 
 
-def make_explanation_set(name: str = "test-set", methods: Sequence[str] | None = None) -> ExplanationSet:
-    """An explanation set with random non-negative maps of ``methods`` (default: the paper's four)."""
+#: A data set other than MNIST's, for tests: three named RGB classes of 12 x 16 pixels.
+OTHER_CLASSES = ("cat", "dog", "owl")
+OTHER_SHAPE = (3, 12, 16)
+
+
+def make_explanation_set(
+    name: str = "test-set",
+    methods: Sequence[str] | None = None,
+    classes: Sequence[str] | None = None,
+    shape: Sequence[int] | None = None,
+) -> ExplanationSet:
+    """An explanation set with random non-negative maps of ``methods`` (default: the paper's four), of
+    ``classes`` (names in label order) of images of ``shape`` (C, H, W): MNIST's unless given."""
+    layout = layout_of(None)
+    if classes is not None or shape is not None:
+        layout.update(classes=list(classes or MNIST_CLASSES), shape=list(shape or MNIST_SHAPE), noun=CLASS_NOUN)
     explanation_set = ExplanationSet.objects.create(
         name=name,
         directory="/nonexistent",
         model_sha256="0" * 64,
         data_source="random maps (testing)",
         overview_png=b"",
+        layout=layout,
     )
+    maps_of = partial(_method_maps, n_classes=len(layout["classes"]), map_shape=tuple(layout["shape"][1:]))
     ClassMap.objects.bulk_create(
         ClassMap(explanation_set=explanation_set, method=method, digit=digit, values=values, png=png)
         for method in (registry.names(paper=True) if methods is None else methods)
-        for digit, (values, png) in _method_maps(method).items()
+        for digit, (values, png) in maps_of(method).items()
     )
     return explanation_set
 
@@ -67,7 +90,7 @@ def make_explanation_set(name: str = "test-set", methods: Sequence[str] | None =
 def make_study(explanation_set: ExplanationSet, slug: str = "s1", **kwargs) -> Study:
     kwargs.setdefault("status", Study.Status.OPEN)
     kwargs.setdefault("seed", 1)
-    kwargs.setdefault("pictures", fake_pictures())
+    kwargs.setdefault("pictures", fake_pictures(tuple(explanation_set.layout["shape"]), explanation_set.n_classes))
     return services.create_study(explanation_set, name=f"Study {slug}", slug=slug, **kwargs)
 
 
@@ -145,6 +168,7 @@ def long_csv(study: Study, people: list[dict], seed: int = 0) -> str:
                 item_number=number,
                 kind=kind,
                 digit=digit,
+                class_name=study.class_name(digit),
                 shown_at=start + timedelta(seconds=10 * position),
                 answered_at=start + timedelta(seconds=10 * position + 4),
                 response_ms=4000,

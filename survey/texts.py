@@ -8,7 +8,7 @@ is kept.
 
 Placeholders (written ``{name}``; ``{{`` and ``}}`` give literal braces):
 
-``{label}``      the class the question is about, highlighted (e.g. the digit 2)
+``{label}``      the class the question is about, by name, highlighted (e.g. the digit 2, or cat)
 ``{options}``    images per question, in words ("four")
 ``{others}``     how many other classes there are, in words ("nine")
 ``{questions}``  questions in the study, attention checks included (25)
@@ -72,6 +72,55 @@ DEFAULT_INSTRUCTIONS = (
     "yellow in the description above each set of {options} images. This number is always the same as the "
     "“Label” above each image in each set."
 )
+#: What MNIST's classes are called (``explainers.data.MNIST_NOUN``): its studies read the paper's words above.
+PAPER_NOUN = "digit"
+
+
+def plural(noun: str) -> str:
+    """``"class"`` -> ``"classes"``, ``"digit"`` -> ``"digits"`` (English's regular plural)."""
+    return noun + ("es" if noun.endswith(("s", "x", "z", "ch", "sh")) else "s")
+
+
+def label_noun(noun: str) -> str:
+    """How a question's class is introduced: the paper says "the number 2" of a digit; other sets say their noun."""
+    return "number" if noun == PAPER_NOUN else noun
+
+
+def _literal(text: str) -> str:
+    """``text`` as literal characters of a study text (braces doubled, see :func:`check`)."""
+    return text.replace("{", "{{").replace("}", "}}")
+
+
+def default_texts(noun: str, example: str) -> dict[str, str]:
+    """The default question prompt and instructions of a study whose classes are called ``noun``.
+
+    The one rule for every data set: MNIST's (``noun`` "digit") are the paper's words
+    (:data:`DEFAULT_PROMPT`, :data:`DEFAULT_INSTRUCTIONS`); any other set reads the same sentences
+    with its noun ("distinguish {label} from the other {others} classes"), ``example`` being the
+    name of the class the instructions' picture shows.
+    """
+    if noun == PAPER_NOUN:
+        return {"question_prompt": DEFAULT_PROMPT, "instructions_text": DEFAULT_INSTRUCTIONS}
+    one, many, example = _literal(noun), _literal(plural(noun)), _literal(example)
+    prompt = (
+        "From the following set of {options} images, please select the image that best highlights the pixels "
+        f"that distinguish {{label}} from the other {{others}} {many}."
+    )
+    instructions = (
+        "For each set of images, please select the image that best highlights the pixels that are most important "
+        f"in distinguishing this particular {one} from the other {{others}} {many}.\n\n"
+        f"For example, in the image of {example}, the pixels inside of the blue oval might be considered more "
+        f"important than other pixels in the image because they look different in images of most of the other "
+        f"{{others}} {many} but alike in other images of {example}. Therefore, a model that produces an image that "
+        f"highlights these circled pixels might be considered better at explaining {example} than others that "
+        "don't.\n\n"
+        f"Pay close attention to the {one} that each model is trying to represent. This {one} is highlighted in "
+        "yellow in the description above each set of {options} images. It is always the same as the “Label” "
+        "above each image in each set."
+    )
+    return {"question_prompt": prompt, "instructions_text": instructions}
+
+
 DEFAULT_COMPLETION = "Thank you for taking part. You have answered all {questions} questions."
 DEFAULT_ERROR_CONTACT = "If you think this is a mistake, please contact the researchers."
 

@@ -264,7 +264,12 @@ def import_participants(study: Study, people: Sequence[ImportedParticipant]) -> 
 # Columns a file may leave out: platform ids (a direct link has none), the kind (absent or
 # empty: real, as files written before kinds existed) and what is recomputed.
 KIND_COLUMN = export.KIND_COLUMN
-OPTIONAL_COLUMNS: tuple[str, ...] = (*export.IDENTITY_COLUMNS, KIND_COLUMN, *export.DERIVED_COLUMNS)
+OPTIONAL_COLUMNS: tuple[str, ...] = (
+    *export.IDENTITY_COLUMNS,
+    KIND_COLUMN,
+    *export.DERIVED_COLUMNS,
+    export.CLASS_NAME,  # MNIST's exports of before have none
+)
 MAX_ERRORS = 50
 
 
@@ -402,11 +407,16 @@ def _parse_row(row: dict[str, str], line: int, study: Study, items: dict[int, _I
     kind = row["kind"].strip()
     if kind != item.kind:
         raise _Bad(f"kind {kind!r} but item {number} of study {study.slug} is {item.kind!r}")
-    digit = _int(row, "digit", 0, 9)
+    digit = _int(row, "digit", 0, study.n_classes - 1)
     if digit != item.digit:
         raise _Bad(
             f"digit {digit} but item {number} of study {study.slug} asks about digit {item.digit}"
             " (was the study created with the same seed?)"
+        )
+    name = row[export.CLASS_NAME].strip()
+    if name and name != study.class_name(digit):
+        raise _Bad(
+            f"{export.CLASS_NAME} {name!r} but class {digit} of study {study.slug} is {study.class_name(digit)!r}"
         )
     k = study.n_options
     filled = [c for c in extra if row[c].strip()]

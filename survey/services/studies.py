@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 from django.utils import timezone
 
+from explainers.data import MNIST_CLASSES
 from explainers.methods import registry
 from explainers.models import ClassMap, ExplanationSet, MethodName
 
+from .. import texts
 from ..models import (
-    DIGITS,
     MAX_OPTIONS,
     MAX_REAL_QUESTIONS,
     MIN_OPTIONS,
@@ -28,10 +29,13 @@ from ..models import (
     estimated_minutes,
 )
 from ..rules import DEFAULT_ATTENTION_CHECKS, DEFAULT_PASS_THRESHOLD, MAX_ATTENTION_CHECKS, MIN_ATTENTION_CHECKS
+from ..sheets import square_rows
 from .errors import BadStudyInput, StudyLocked
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from explainers.data import ImageData
 
 # survey.attention (NumPy, Pillow, matplotlib) is imported inside the functions that build studies:
 # participants' pages import this package and must stay light (a fresh worker answers at once).
@@ -47,27 +51,40 @@ DEFAULT_STUDY_NAME = "Which picture explains the digit best?"
 MIN_DEFAULT_REAL_QUESTIONS = 20
 
 
-def real_question_block(n_methods: int) -> int:
-    """The number of real questions must be a multiple of this: lcm(10, k).
+#: MNIST's number of classes: the rules' default, so that a study of MNIST reads as before.
+MNIST_N_CLASSES = len(MNIST_CLASSES)
 
-    Every digit equally often needs a multiple of 10; every method in every position equally
-    often needs a multiple of k (the rows of a Latin square of order k, dealt equally often).
-    The Williams square :func:`survey.sheets.deal_rows` uses has k rows for even k and 2k for
-    odd k, and 2k divides lcm(10, k) for odd k too (10 is even), so one rule covers both.
+
+def real_question_block(n_methods: int, n_classes: int = MNIST_N_CLASSES) -> int:
+    """The number of real questions must be a multiple of this: lcm(n_classes, rows of the Latin square).
+
+    Every class equally often needs a multiple of ``n_classes``; every method in every position
+    equally often needs a multiple of the rows of the Williams square :func:`survey.sheets.deal_rows`
+    deals equally often: k rows for even k, 2k for odd k (:func:`survey.sheets.square_rows`). With an
+    even number of classes (MNIST's ten) this is lcm(n_classes, k); three classes and three methods
+    need 6, not 3.
     """
-    return math.lcm(DIGITS, n_methods)
+    return math.lcm(n_classes, square_rows(n_methods))
 
 
-def default_real_questions(n_methods: int) -> int:
-    """The smallest valid number of real questions that is at least 20 (20 for the paper's four)."""
-    block = real_question_block(n_methods)
+def block_rule_text(n_methods: int, n_classes: int = MNIST_N_CLASSES) -> str:
+    """:func:`real_question_block` as a formula for messages: "lcm(10, 4)", or "lcm(3, 2 x 3)" where
+    the odd square's doubled rows matter."""
+    if math.lcm(n_classes, n_methods) == real_question_block(n_methods, n_classes):
+        return f"lcm({n_classes}, {n_methods})"
+    return f"lcm({n_classes}, 2 x {n_methods})"
+
+
+def default_real_questions(n_methods: int, n_classes: int = MNIST_N_CLASSES) -> int:
+    """The smallest valid number of real questions that is at least 20 (20 for MNIST and the paper's four)."""
+    block = real_question_block(n_methods, n_classes)
     return block * math.ceil(MIN_DEFAULT_REAL_QUESTIONS / block)
 
 
-def valid_real_questions(n_methods: int) -> range:
-    """Every number of real questions a study of ``n_methods`` methods may have: the multiples of
-    :func:`real_question_block` up to ``MAX_REAL_QUESTIONS``."""
-    block = real_question_block(n_methods)
+def valid_real_questions(n_methods: int, n_classes: int = MNIST_N_CLASSES) -> range:
+    """Every number of real questions a study of ``n_methods`` methods of ``n_classes`` classes may have:
+    the multiples of :func:`real_question_block` up to ``MAX_REAL_QUESTIONS``."""
+    block = real_question_block(n_methods, n_classes)
     return range(block, MAX_REAL_QUESTIONS + 1, block)
 
 
@@ -97,12 +114,17 @@ def check_method_names(methods: Sequence[str]) -> tuple[str, ...]:
 
 def check_methods(explanation_set: ExplanationSet, methods: Sequence[str]) -> tuple[str, ...]:
     """``methods`` as a study's methods, or :class:`BadStudyInput` saying in one line what is wrong
-    (see :func:`check_method_names`; the explanation set must also hold their maps of every digit)."""
+    (see :func:`check_method_names`; the explanation set must also hold their maps of every class)."""
     methods = check_method_names(methods)
     have = set(
         ClassMap.objects.filter(explanation_set=explanation_set, method__in=methods).values_list("method", "digit")
     )
-    missing = [f"{method} {digit}" for method in methods for digit in range(DIGITS) if (method, digit) not in have]
+    missing = [
+        f"{method} {digit}"
+        for method in methods
+        for digit in range(explanation_set.n_classes)
+        if (method, digit) not in have
+    ]
     if missing:
         raise BadStudyInput(
             f"explanation set {explanation_set.name} lacks the maps {', '.join(missing[:5])}"
@@ -187,6 +209,7 @@ def create_study(
     status: str = Study.Status.DRAFT,
     seed: int | None = None,
     pictures: tuple[np.ndarray, np.ndarray] | None = None,
+    data: ImageData | str | None = None,
     mnist_dir: str | None = None,
     **platform_settings,
 ) -> Study:
@@ -194,18 +217,24 @@ def create_study(
 
     ``methods``: the 2 to 6 methods compared, in the order of the canonical slots (default: the
     paper's four); ``n_real_questions`` defaults to :func:`default_real_questions` (20 for four).
-    ``pictures`` is (typical, mean) digit images, 10 x 784 each; by default they come from the
-    MNIST training data (the embedded subset unless ``mnist_dir``). The consent text, unless
-    given, says how many questions and images there are.
+    ``pictures`` is (typical, mean) images of each class (n_classes x C*H*W each, see
+    :func:`survey.attention.class_pictures`) for the attention checks and the instructions' example;
+    by default they come from ``data``, the data set the explanation set was made from (an
+    ``ImageData`` or a ``--data`` value; its classes and shape must be the set's), and for a set of
+    MNIST from the MNIST training data (the embedded subset unless ``mnist_dir``). The consent text,
+    unless given, says how many questions and images there are; the prompt and instructions, unless
+    given, name the set's classes by its noun (``texts.default_texts``).
     """
     methods = check_methods(explanation_set, registry.names(paper=True) if methods is None else methods)
-    block = real_question_block(len(methods))
+    n_classes, noun = explanation_set.n_classes, explanation_set.noun
+    block = real_question_block(len(methods), n_classes)
     if n_real_questions is None:
-        n_real_questions = default_real_questions(len(methods))
-    if n_real_questions not in valid_real_questions(len(methods)):
+        n_real_questions = default_real_questions(len(methods), n_classes)
+    if n_real_questions not in valid_real_questions(len(methods), n_classes):
+        of_classes = "" if noun == texts.PAPER_NOUN else f" and {n_classes} {texts.plural(noun)}"
         raise BadStudyInput(
-            f"{n_real_questions} real questions: with {len(methods)} methods use a multiple of "
-            f"{block} (every digit and every method in every position equally often), "
+            f"{n_real_questions} real questions: with {len(methods)} methods{of_classes} use a multiple of "
+            f"{block} (every {noun} and every method in every position equally often), "
             f"at most {MAX_REAL_QUESTIONS}",
             "n_real_questions",
         )
@@ -231,10 +260,12 @@ def create_study(
     }
     platform_settings.setdefault("consent_text", default_consent(n_real_questions + n_attention_checks, len(methods)))
     platform_settings.setdefault("duration_minutes", estimated_minutes(n_real_questions + n_attention_checks))
-    if pictures is None:
-        from .. import attention
+    from .. import attention
 
-        pictures = attention.digit_pictures(mnist_dir)
+    example = attention.example_class(n_classes)
+    for field, text in texts.default_texts(noun, explanation_set.classes[example]).items():
+        platform_settings.setdefault(field, text)
+    pictures = _pictures(explanation_set, pictures, data, mnist_dir)
     seed = secrets.randbits(31) if seed is None else seed
     with transaction.atomic():
         study = Study.objects.create(
@@ -242,6 +273,7 @@ def create_study(
             name=name,
             slug=slug,
             methods=list(methods),
+            layout=explanation_set.layout,
             n_real_questions=n_real_questions,
             n_attention_checks=n_attention_checks,
             pass_threshold=pass_threshold,
@@ -252,6 +284,56 @@ def create_study(
         _build_items(study, maps, pictures, random.Random(seed))
     logger.info("created study %s of %s from explanation set %s", study.slug, ", ".join(methods), explanation_set.name)
     return study
+
+
+def _pictures(
+    explanation_set: ExplanationSet,
+    pictures: tuple[np.ndarray, np.ndarray] | None,
+    data: ImageData | str | None,
+    mnist_dir: str | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The (typical, mean) class pictures of :func:`create_study`, checked against the set's layout."""
+    from explainers.data import MNIST_SHAPE, layout_of, load_data
+
+    from .. import attention
+
+    layout = explanation_set.layout
+    if pictures is None and data is None:
+        if layout_of(None)["classes"] != layout["classes"] or tuple(layout["shape"]) != MNIST_SHAPE:
+            raise BadStudyInput(
+                f"explanation set {explanation_set.name} is of {explanation_set.n_classes} "
+                f"{texts.plural(explanation_set.noun)} ({', '.join(explanation_set.classes[:5])}...), not MNIST: "
+                "give its data set (--data) for the attention checks' pictures",
+                "data",
+            )
+        return attention.digit_pictures(mnist_dir)
+    if pictures is None:
+        if isinstance(data, str):
+            data = load_data(data, mnist_dir)  # DataError: the caller's one line
+        theirs = {"classes": list(data.classes), "shape": list(data.shape)}
+        ours = {"classes": list(layout["classes"]), "shape": list(layout["shape"])}
+        for key in ("classes", "shape"):
+            if theirs[key] != ours[key]:
+                raise BadStudyInput(
+                    f"data set {data.source}: its {key} {_short(theirs[key])} are not explanation set "
+                    f"{explanation_set.name}'s {_short(ours[key])}",
+                    "data",
+                )
+        return attention.class_pictures(data)
+    typical, means = pictures
+    expected = (explanation_set.n_classes, math.prod(layout["shape"]))
+    if typical.shape != expected or means.shape != expected:
+        raise BadStudyInput(
+            f"pictures of shape {typical.shape} and {means.shape}: explanation set {explanation_set.name} needs "
+            f"{expected[0]} x {expected[1]} (a picture per class)",
+            "data",
+        )
+    return typical, means
+
+
+def _short(values: list) -> str:
+    shown = ", ".join(str(v) for v in values[:5])
+    return f"[{shown}{', ...' if len(values) > 5 else ''}]"
 
 
 def _build_items(study: Study, maps: dict, pictures: tuple[np.ndarray, np.ndarray], rng: random.Random) -> None:
@@ -270,8 +352,10 @@ def _build_items(study: Study, maps: dict, pictures: tuple[np.ndarray, np.ndarra
         )
         for key, cm in maps.items()
     }
-    repeats = study.n_real_questions // DIGITS
-    checks = attention.plan_checks(study.n_attention_checks, rng, study.n_options)
+    repeats = study.n_real_questions // study.n_classes
+    checks = attention.plan_checks(study.n_attention_checks, rng, study.n_options, study.n_classes)
+    shape = tuple(study.layout["shape"])
+    size = attention.png_size(bytes(next(iter(maps.values())).png)) if maps else None
     planned = [
         (number, Item.Kind.REAL, (number - 1) // repeats, None) for number in range(1, study.n_real_questions + 1)
     ]
@@ -290,8 +374,10 @@ def _build_items(study: Study, maps: dict, pictures: tuple[np.ndarray, np.ndarra
                 study=study,
                 role=StudyImage.Role.CHECK,
                 digit=digit,
-                png=attention.digit_png(typical[digit]),
-                description=f"typical handwritten {digit}",
+                png=attention.class_png(typical[digit], shape, size),
+                description=f"typical handwritten {digit}"
+                if study.noun == texts.PAPER_NOUN
+                else f"typical {study.class_name(digit)}",
             )
         return check_images[digit]
 
@@ -312,8 +398,8 @@ def _build_items(study: Study, maps: dict, pictures: tuple[np.ndarray, np.ndarra
     StudyImage.objects.create(
         study=study,
         role=StudyImage.Role.EXAMPLE,
-        digit=attention.EXAMPLE_DIGIT,
-        png=attention.example_png(typical, means),
+        digit=attention.example_class(study.n_classes),
+        png=attention.example_png(typical, means, attention.example_class(study.n_classes), shape, size),
         description="instructions example (Fig. 3)",
     )
 
@@ -352,18 +438,25 @@ def replace_attention_check(
 ) -> Item:
     """Replace attention check ``number``: a question about ``digit`` with the given pictures.
 
-    Pictures are any image files (PNG, JPEG...), drawn at 28x28 in the maps' colours, so all
+    Pictures are any image files (PNG, JPEG...), brought to the study's image size and drawn as
+    its check pictures are (a grey image in the maps' colours, a colour image as itself), so all
     the options look alike except for what they show; a study of k methods needs k - 1
     distractors. Refused once anyone has started.
     """
     if len(distractor_pictures) != study.n_options - 1:
         raise BadStudyInput(f"give {study.n_options - 1} distractor pictures, not {len(distractor_pictures)}")
-    if not 0 <= digit <= 9:
-        raise BadStudyInput(f"digit {digit}: use 0 to 9")
+    if not 0 <= digit < study.n_classes:
+        raise BadStudyInput(f"{study.noun} {digit}: use 0 to {study.n_classes - 1}")
     from .. import attention
 
+    shape = tuple(study.layout["shape"])
+    first_map = study.images.filter(role=StudyImage.Role.MAP).first()
+    size = attention.png_size(bytes(first_map.png)) if first_map else None
     try:
-        pngs = [attention.digit_png(attention.picture_values(data)) for data in (correct_picture, *distractor_pictures)]
+        pngs = [
+            attention.class_png(attention.picture_values(data, shape), shape, size)
+            for data in (correct_picture, *distractor_pictures)
+        ]
     except ValueError as exc:
         raise BadStudyInput(f"picture: {exc}") from None
     with transaction.atomic():

@@ -27,6 +27,12 @@ def study_text(study, field: str, label=None) -> SafeString:
 
 
 @register.simple_tag
+def class_name(study, digit) -> str:
+    """The name of the class a question is about (``Study.class_name``: MNIST's digit itself)."""
+    return study.class_name(int(digit))
+
+
+@register.simple_tag
 def study_paragraphs(study, field: str, label=None) -> SafeString:
     """A text as paragraphs (blank lines between them), escaped and filled."""
     return texts.paragraphs(getattr(study, field), study.text_values(label))

@@ -160,6 +160,20 @@ def test_the_questions_default_to_the_study_designs_real_questions_for_the_metho
     )
 
 
+def test_a_study_of_another_number_of_classes_defaults_to_its_own_block():
+    # Three classes and three methods: the odd Williams square has 6 rows, lcm(3, 6) = 6, so 24 >= 20.
+    assert (
+        "; 24 votes per participant (a study of 3 methods and 3 classes by default: the smallest multiple of "
+        "lcm(3, 2 x 3) = 6 that is at least 20);" in _first_lines("--methods", "normlime,lime,ig", "--classes", "3")
+    )
+    assert "lcm(3, 4) = 12 that is at least 20" in _first_lines("--classes", "3")
+
+
+def test_fewer_than_two_classes_are_refused_in_one_line():
+    with pytest.raises(CommandError, match="--classes 1: a study needs at least 2 classes"):
+        _first_lines("--classes", "1")
+
+
 def test_questions_given_on_the_command_line_win_and_are_said_to_be_given():
     assert "; 40 votes per participant (set by --questions);" in _first_lines(
         "--methods", "normlime,lime,ig", "--questions", "40"

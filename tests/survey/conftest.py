@@ -31,7 +31,10 @@ def migrate_to(transactional_db):
     def to(targets):
         executor = MigrationExecutor(connection)  # a fresh loader: it reads what is applied now
         executor.migrate(targets)
-        return executor.loader.project_state(targets).apps
+        # The state of everything applied now, not only the targets' ancestors: another app's later
+        # migrations (explainers' layout column) stay applied, and its models must have their columns.
+        applied = MigrationExecutor(connection).loader.applied_migrations
+        return executor.loader.project_state(tuple(applied)).apps
 
     yield to
     executor = MigrationExecutor(connection)

@@ -92,11 +92,12 @@ def test_an_unknown_platform_is_refused(study):
         _participant(study, platform="email")
 
 
-def test_a_study_needs_a_multiple_of_10_real_questions(study):
-    """Every digit equally often; lcm(10, k) for the methods' positions is the service's rule."""
+@pytest.mark.parametrize("n_real", [1, 191])
+def test_a_study_keeps_its_real_questions_between_two_and_190(study, n_real):
+    """The multiple (lcm(classes, k), see services.real_question_block) is the service's rule: it depends on the set."""
     with pytest.raises(IntegrityError), transaction.atomic():
-        Study.objects.filter(pk=study.pk).update(n_real_questions=25)
-    Study.objects.filter(pk=study.pk).update(n_real_questions=30)
+        Study.objects.filter(pk=study.pk).update(n_real_questions=n_real)
+    Study.objects.filter(pk=study.pk).update(n_real_questions=25)  # not a multiple of 10: fine for other sets
 
 
 def test_the_pass_threshold_cannot_exceed_the_number_of_checks(study):

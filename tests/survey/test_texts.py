@@ -48,3 +48,29 @@ def test_the_default_prompt_is_the_papers_wording_once_filled_in():
 
 def test_in_words_spells_small_numbers_and_writes_digits_beyond_ten():
     assert (texts.in_words(4), texts.in_words(9), texts.in_words(11)) == ("four", "nine", "11")
+
+
+def test_mnists_default_texts_are_the_papers_words():
+    assert texts.default_texts("digit", "4") == {
+        "question_prompt": texts.DEFAULT_PROMPT,
+        "instructions_text": texts.DEFAULT_INSTRUCTIONS,
+    }
+
+
+def test_another_sets_prompt_names_the_class_and_the_other_classes_by_the_sets_noun():
+    made = texts.default_texts("class", "owl")
+    filled = texts.fill(made["question_prompt"], {"options": "four", "others": "two", "label": "cat"})
+    assert filled.endswith('distinguish <mark class="digit">cat</mark> from the other two classes.')
+    instructions = texts.fill(made["instructions_text"], {"options": "four", "others": "two"})
+    assert "in the image of owl" in instructions and "number" not in instructions
+
+
+def test_a_class_name_with_braces_is_shown_as_typed_not_read_as_a_placeholder():
+    made = texts.default_texts("class", "{odd}")
+    assert texts.check(made["instructions_text"])
+    assert "in the image of {odd}" in texts.fill(made["instructions_text"], {"others": "two"})
+
+
+@pytest.mark.parametrize("noun, plural", [("class", "classes"), ("digit", "digits"), ("box", "boxes")])
+def test_a_noun_has_its_regular_plural(noun, plural):
+    assert texts.plural(noun) == plural

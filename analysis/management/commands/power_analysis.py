@@ -8,7 +8,9 @@ from analysis import power, simulate
 from survey.models import paper_methods
 from survey.services import (
     MIN_DEFAULT_REAL_QUESTIONS,
+    MNIST_N_CLASSES,
     BadStudyInput,
+    block_rule_text,
     check_method_names,
     default_real_questions,
     parse_methods,
@@ -57,9 +59,15 @@ class Command(BaseCommand):
             type=int,
             default=None,
             help="real questions per participant (default: what a study of these methods has unless told "
-            f"otherwise: the smallest multiple of lcm(10, number of methods) that is at least "
+            f"otherwise: the smallest multiple of lcm({MNIST_N_CLASSES}, number of methods) that is at least "
             f"{MIN_DEFAULT_REAL_QUESTIONS}; {default_real_questions(3)} for three methods, "
             f"{default_real_questions(4)} for four)",
+        )
+        parser.add_argument(
+            "--classes",
+            type=int,
+            default=MNIST_N_CLASSES,
+            help="classes of the study's data set, for the default --questions (default %(default)s, MNIST's)",
         )
         parser.add_argument(
             "--concentration",
@@ -90,12 +98,17 @@ class Command(BaseCommand):
             pair = tuple(m.strip().lower() for m in opts["pair"].split(","))
             if len(pair) != 2:
                 raise CommandError(f"--pair {opts['pair']!r}: name two methods, e.g. normlime,lime")
+        n_classes = opts["classes"]
+        if n_classes < 2:
+            raise CommandError(f"--classes {n_classes}: a study needs at least 2 classes")
         if opts["questions"] is None:
             k = len(methods)
-            questions = default_real_questions(k)
+            questions = default_real_questions(k, n_classes)
+            of_classes = "" if n_classes == MNIST_N_CLASSES else f" and {n_classes} classes"
             why = (
-                f"a study of {k} methods by default: the smallest multiple of lcm(10, {k}) = "
-                f"{real_question_block(k)} that is at least {MIN_DEFAULT_REAL_QUESTIONS}"
+                f"a study of {k} methods{of_classes} by default: the smallest multiple of "
+                f"{block_rule_text(k, n_classes)} = {real_question_block(k, n_classes)} that is at least "
+                f"{MIN_DEFAULT_REAL_QUESTIONS}"
             )
         else:
             questions, why = opts["questions"], "set by --questions"

@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from explainers import cli as explainers_cli
 from explainers.data import MnistDataError
 from explainers.methods import registry
 from explainers.models import ExplanationSet
@@ -36,8 +37,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--real-questions",
             type=int,
-            help="a multiple of lcm(10, number of methods): 20 for four methods, 30 for three or six, 10 for two "
-            "or five (default: the smallest such number that is at least 20)",
+            help="a multiple of lcm(number of classes, number of methods), for MNIST's ten: 20 for four methods, 30 "
+            "for three or six, 10 for two or five (default: the smallest such number that is at least 20)",
         )
         parser.add_argument(
             "--attention-checks",
@@ -46,9 +47,9 @@ class Command(BaseCommand):
         )
         parser.add_argument("--pass-threshold", type=int, help=f"checks to pass (default {DEFAULT_PASS_THRESHOLD})")
         parser.add_argument("--seed", type=int, help="seed of the attention checks (default: random)")
-        parser.add_argument(
-            "--mnist-dir", help="official MNIST files for the attention checks (default: embedded subset)"
-        )
+        # The images the attention checks and the instructions' example are drawn from: the set's own data set
+        # (its classes and shape must be the set's); for a set of MNIST, the embedded subset by default.
+        explainers_cli.add_data_options(parser)
         parser.add_argument(
             "--draft", action="store_true", help="leave the study closed to participants (default: open)"
         )
@@ -82,6 +83,9 @@ class Command(BaseCommand):
             **spec.arguments,
             **_flag_arguments(opts),
         }
+        if opts["data"] is not None or opts["resize"] is not None:
+            arguments.pop("mnist_dir", None)
+            arguments["data"] = explainers_cli.load_data(opts)
         base = cli.base_url(opts["base_url"])
         try:
             study = services.create_study(explanation_set, **arguments)
@@ -90,7 +94,7 @@ class Command(BaseCommand):
             raise CommandError(where + (study_file.message(exc) if where else exc.message)) from None
         except services.SurveyError as exc:
             raise CommandError(exc.message) from None
-        except MnistDataError as exc:  # the MNIST files the attention checks come from
+        except MnistDataError as exc:  # the data set the attention checks come from
             raise CommandError(str(exc)) from None
         self.stdout.write(
             self.style.SUCCESS(

@@ -18,8 +18,10 @@ class Command(BaseCommand):
             type=int,
             help="item number of the check (the checks follow the real questions: 21-25 for 20 of them)",
         )
-        parser.add_argument("--digit", type=int, required=True, help="the digit asked about (0-9)")
-        parser.add_argument("--correct", required=True, help="picture that plainly shows the digit (any image file)")
+        parser.add_argument(
+            "--digit", type=int, required=True, help="the class asked about, by its label (for MNIST the digit, 0-9)"
+        )
+        parser.add_argument("--correct", required=True, help="picture that plainly shows the class (any image file)")
         parser.add_argument(
             "--distractor",
             action="append",
@@ -41,6 +43,7 @@ class Command(BaseCommand):
             raise CommandError(exc.message) from None
         self.stdout.write(
             self.style.SUCCESS(
-                f"Replaced attention check {item.number} of study {study.slug}: it now asks about the digit {item.digit}."
+                f"Replaced attention check {item.number} of study {study.slug}: it now asks about the "
+                f"{study.noun} {study.class_name(item.digit)}."
             )
         )

@@ -439,3 +439,14 @@ def test_an_unknown_kind_is_an_error_naming_the_line_and_the_value(target):
         import_csv(target, io.StringIO(text))
     assert str(failed.value.errors[0]) == "line 2: participant_kind 'robot' is not one of real, pilot, simulated"
     assert not Participant.objects.filter(study=target).exists()
+
+
+def test_an_mnist_export_of_before_without_a_class_name_column_still_imports(target):
+    text = long_csv(target, [{"votes": [0] * 20, "checks": [True] * 5}])
+    rows = list(csv.reader(io.StringIO(text)))
+    drop = rows[0].index(export.CLASS_NAME)
+    old = io.StringIO()
+    csv.writer(old, lineterminator="\n").writerows([row[:drop] + row[drop + 1 :] for row in rows])
+    assert export.CLASS_NAME in text.splitlines()[0] and export.CLASS_NAME not in old.getvalue().splitlines()[0]
+    import_csv(target, io.StringIO(old.getvalue()))
+    assert Participant.objects.filter(study=target, status="finished").count() == 1

@@ -238,3 +238,68 @@ def test_texts_can_change_until_a_real_participant_starts(study):
         services.update_texts(study, researcher="Dr C")
     study.refresh_from_db()
     assert study.researcher == "Dr B"
+
+
+# --- a study of another data set (three named RGB classes of 12 x 16) ------------------------------
+
+
+@pytest.fixture
+def rgb_set(db):
+    from survey.testing import OTHER_CLASSES, OTHER_SHAPE
+
+    return make_explanation_set("rgb", classes=OTHER_CLASSES, shape=OTHER_SHAPE)
+
+
+@pytest.mark.parametrize(
+    "k, n_classes, block",
+    [(4, 10, 20), (3, 10, 30), (5, 10, 10), (4, 3, 12), (3, 3, 6), (2, 3, 6), (5, 2, 10), (6, 7, 42)],
+)
+def test_the_real_questions_are_a_multiple_of_lcm_of_the_classes_and_the_latin_squares_rows(k, n_classes, block):
+    # Rows of the Williams square: k for even k, 2k for odd k; lcm(3, 6) = 6, not lcm(3, 3) = 3.
+    assert services.real_question_block(k, n_classes) == block
+
+
+def test_a_study_of_three_classes_asks_about_each_equally_often_and_names_its_checks_by_class(rgb_set):
+    study = make_study(rgb_set)
+    assert (study.n_real_questions, study.classes, study.noun) == (24, ["cat", "dog", "owl"], "class")
+    real = Item.objects.filter(study=study, kind="real")
+    assert Counter(real.values_list("digit", flat=True)) == {0: 8, 1: 8, 2: 8}
+    checks = Item.objects.filter(study=study, kind="attention")
+    # five checks of three classes: each asked about once, then two of them again
+    assert sorted(Counter(checks.values_list("digit", flat=True)).values()) == [1, 2, 2]
+    example = StudyImage.objects.get(study=study, role="example")
+    assert example.digit == 2 and "owl" in study.instructions_text
+    assert study.question_prompt.endswith("distinguish {label} from the other {others} classes.")
+    assert study.text_values(1)["label"] == "dog" and study.text_values()["others"] == "two"
+
+
+def test_a_number_of_real_questions_that_does_not_fit_three_classes_is_refused_naming_the_block(rgb_set):
+    with pytest.raises(
+        services.BadStudyInput, match="20 real questions: with 4 methods and 3 classes use a multiple of 12"
+    ):
+        make_study(rgb_set, n_real_questions=20)
+
+
+def test_pictures_of_another_shape_than_the_sets_are_refused_in_one_line(rgb_set):
+    with pytest.raises(services.BadStudyInput, match=r"pictures of shape \(10, 784\).*needs 3 x 576"):
+        make_study(rgb_set, pictures=fake_pictures())
+    assert not Study.objects.exists()
+
+
+def test_an_attention_check_of_another_set_is_replaced_with_pictures_of_its_size_and_a_class_in_range(rgb_set):
+    import io
+
+    from PIL import Image
+
+    from survey import attention
+
+    study = make_study(rgb_set, status=Study.Status.DRAFT)
+    check = Item.objects.filter(study=study, kind="attention").first()
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), color=(0, 200, 0)).save(buf, format="PNG")
+    with pytest.raises(services.BadStudyInput, match="class 3: use 0 to 2"):
+        services.replace_attention_check(study, check.number, 3, buf.getvalue(), [buf.getvalue()] * 3)
+    item = services.replace_attention_check(study, check.number, 2, buf.getvalue(), [buf.getvalue()] * 3)
+    png = bytes(item.options.get(is_correct=True).image.png)
+    assert attention.png_size(png) == attention.png_size(bytes(rgb_set.maps.first().png)) == (288, 216)
+    assert Image.open(io.BytesIO(png)).convert("RGB").getpixel((10, 10)) == (0, 200, 0)
