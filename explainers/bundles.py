@@ -36,6 +36,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from . import cli
+from .data import layout_of
 from .files import atomic_write
 from .generation import displayed_maps, write_manifest
 from .methods import registry
@@ -55,8 +56,6 @@ REQUIRED = (MAPS, MANIFEST, OVERVIEW)
 #: Unpacked size above which a file is refused (a set of every method is a few MB; this stops a zip bomb).
 MAX_UNPACKED = 1 << 30
 MAX_INDEX = 1 << 20
-#: The shape of one method's class maps: a map per digit (ClassMap.digit 0-9) of 784 pixel scores.
-MAP_SHAPE = (10, 784)
 #: Names in maps.npz beside a method's displayed array: a method's name, optionally with one of these.
 MAP_SUFFIXES = ("_signed", "_global")
 _CHUNK = 1 << 20
@@ -152,8 +151,8 @@ def import_set(path: str | Path, name: str | None = None) -> ExplanationSet:
     with zf:
         index = _check_archive(path, zf)
         name = _free_name(name if name is not None else index["name"], from_bundle=name is None)
-        maps = _read_maps(path, zf)
         manifest = _read_manifest(path, zf)
+        maps = _read_maps(path, zf, map_shape(manifest))
         target = cli.default_explanations_dir().parent / name  # beside the default set, as generation puts them
         if target.exists() and (not target.is_dir() or any(target.iterdir())):
             raise BundleError(f"{target}: exists and is not empty; import with --name NEW")
@@ -262,8 +261,16 @@ def _free_name(name: str, from_bundle: bool) -> str:
     return name
 
 
-def _read_maps(path: Path, zf: zipfile.ZipFile) -> dict[str, np.ndarray]:
-    """maps.npz's arrays, once each is an array of a registered method with the displayed maps' shape."""
+def map_shape(manifest: dict) -> tuple[int, int]:
+    """The shape of one method's class maps in a set of this manifest: n_classes x (H*W), from the layout
+    its ``data`` records (MNIST's, 10 x 784, when it records none)."""
+    layout = layout_of(manifest.get("data"))
+    _, height, width = layout["shape"]
+    return len(layout["classes"]), int(height) * int(width)
+
+
+def _read_maps(path: Path, zf: zipfile.ZipFile, shape: tuple[int, int]) -> dict[str, np.ndarray]:
+    """maps.npz's arrays, once each is an array of a registered method with the displayed maps' ``shape``."""
     try:
         with np.load(io.BytesIO(_read(path, zf, MAPS)), allow_pickle=False) as arrays:
             maps = {key: arrays[key] for key in arrays.files}
@@ -280,10 +287,10 @@ def _read_maps(path: Path, zf: zipfile.ZipFile) -> dict[str, np.ndarray]:
     if not shown:
         raise BundleError(f"{path}: {MAPS}: holds no displayed map of a registered method")
     for method, values in shown.items():
-        if values.shape != MAP_SHAPE or not np.isfinite(values).all():
+        if values.shape != shape or not np.isfinite(values).all():
             raise BundleError(
                 f"{path}: {MAPS}: {method}'s maps are {'x'.join(map(str, values.shape))}, "
-                f"not {'x'.join(map(str, MAP_SHAPE))} finite numbers"
+                f"not {'x'.join(map(str, shape))} finite numbers"
             )
     return maps
 
@@ -295,6 +302,17 @@ def _read_manifest(path: Path, zf: zipfile.ZipFile) -> dict:
             raise TypeError
     except (ValueError, KeyError, TypeError):
         raise BundleError(f"{path}: {MANIFEST}: not a set's manifest (needs model.sha256 and data.source)") from None
+    layout = layout_of(manifest["data"])
+    classes, shape = layout.get("classes"), layout.get("shape")
+    if not (
+        isinstance(classes, list)
+        and classes
+        and all(isinstance(c, str) for c in classes)
+        and isinstance(shape, list)
+        and len(shape) == 3
+        and all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape)
+    ):
+        raise BundleError(f"{path}: {MANIFEST}: data's classes and shape [C, H, W] are not a data set's layout")
     return manifest
 
 

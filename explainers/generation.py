@@ -1,5 +1,9 @@
 """Generate an explanation set: local LIME weights, class-level maps of every method, pictures.
 
+Any image data set (:class:`explainers.data.ImageData`): ``maps.npz`` holds each method's
+n_classes x (H*W) class maps, one channel (each method's registry ``channels`` rule reduces a
+colour attribution); ``local_weights.npz`` keeps LIME's weights of every C*H*W value.
+
 Plain NumPy/PyTorch and files (no Django): ``explainers.services`` registers the
 result in the database. Local weights are cached as they are computed, so an
 interrupted run continues where it stopped.
@@ -19,10 +23,11 @@ from typing import Any
 import numpy as np
 
 from . import compute, render
-from .data import MnistData, sample_per_class
+from .data import ImageData, sample_per_class
 from .executor import Executor, InProcess
 from .files import atomic_savez, atomic_write, atomic_write_json
 from .methods import class_mean_maps, lime_local, random_importance, registry
+from .methods.channels import to_pixels
 from .methods.lime import DEFAULT_FEATURES, DEFAULT_SAMPLES, DEFAULT_SIGMA
 from .methods.registry import Method, Source
 from .model import predict, probabilities
@@ -33,19 +38,19 @@ CACHE_NAME = "local_weights.partial.npz"
 CHUNK = 20  # local explanations between two saves of the cache
 
 #: Data-derived arguments a registry entry may ask for by name (``Method.inputs``).
-DATA_INPUTS: dict[str, Callable[[MnistData], np.ndarray]] = {
+DATA_INPUTS: dict[str, Callable[[ImageData], np.ndarray]] = {
     "train_mean": lambda data: data.x_train.mean(0),
-    "black": lambda data: np.zeros(data.x_train.shape[1]),
+    "black": lambda data: np.zeros(data.n_features),
 }
 
 
 @dataclass(frozen=True)
 class GenerationConfig:
-    per_class: int = 100  # local explanations per digit (by the model's prediction)
+    per_class: int = 100  # local explanations per class (by the model's prediction)
     num_samples: int = DEFAULT_SAMPLES  # LIME perturbations per explanation
     num_features: int = DEFAULT_FEATURES  # K
     sigma: float = DEFAULT_SIGMA  # LIME sampling noise, pixel units
-    kernel_width: float | None = None  # default 0.75 * sqrt(784) * sigma
+    kernel_width: float | None = None  # default 0.75 * sqrt(d) * sigma, d = values per image (C*H*W)
     images_per_class: int = 10  # images per class for the per-image methods (paper, SmoothGrad: 10)
     batch_size: int = compute.FORWARD_BATCH  # rows per forward pass
     seed: int = 0
@@ -64,7 +69,7 @@ class GenerationResult:
 def generate(
     model,
     model_sha256: str,
-    data: MnistData,
+    data: ImageData,
     out_dir: str | Path,
     config: GenerationConfig,
     *,
@@ -89,7 +94,7 @@ def generate(
     timings: dict[str, float] = {}
     start = time.perf_counter()
     predicted = predict(model, data.x_train)
-    indices = sample_per_class(predicted, config.per_class, config.seed)
+    indices = sample_per_class(predicted, config.per_class, config.seed, data.n_classes)
     labels = predicted[indices]
 
     t0 = time.perf_counter()
@@ -99,7 +104,7 @@ def generate(
     timings["lime_local"] = time.perf_counter() - t0
 
     # The same training images, by true label, for every per-image method (the paper's SmoothGrad rule).
-    grad_idx = sample_per_class(data.y_train, config.images_per_class, config.seed + 1)
+    grad_idx = sample_per_class(data.y_train, config.images_per_class, config.seed + 1, data.n_classes)
     grad_labels = data.y_train[grad_idx]
     maps, described = _class_maps(f, data, W, labels, grad_idx, grad_labels, config, timings, image_progress)
     shown = displayed_maps(maps)
@@ -110,10 +115,12 @@ def generate(
     atomic_savez(out / "maps.npz", compressed=True, **maps)
     png_dir = out / "png"
     png_dir.mkdir(exist_ok=True)
+    map_shape = data.shape[1:]
     for method in names:
-        for digit in range(10):
-            atomic_write(png_dir / f"{method}_{digit}.png", render.map_png(shown[method][digit]))
-    atomic_write(out / "overview.png", render.overview_png(shown, overview_rows(names)))
+        for digit in range(data.n_classes):
+            atomic_write(png_dir / f"{method}_{digit}.png", render.map_png(shown[method][digit], shape=map_shape))
+    overview = render.overview_png(shown, overview_rows(names), classes=data.classes, shape=map_shape)
+    atomic_write(out / "overview.png", overview)
     timings["files"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - start
 
@@ -126,8 +133,8 @@ def generate(
         "explained": {
             "split": "train",
             "local_explanations": int(len(indices)),
-            "per_class_by_prediction": np.bincount(labels, minlength=10).tolist(),
-            "gradient_images_per_class": np.bincount(grad_labels, minlength=10).tolist(),
+            "per_class_by_prediction": np.bincount(labels, minlength=data.n_classes).tolist(),
+            "gradient_images_per_class": np.bincount(grad_labels, minlength=data.n_classes).tolist(),
         },
         "lime_executor": {"kind": type(executor).__name__, "workers": executor.workers},
         "resumed_from": resumed,
@@ -153,7 +160,12 @@ def method_options(method: Method, config: GenerationConfig) -> dict[str, Any]:
 
 
 def _class_maps(f, data, W, labels, grad_idx, grad_labels, config, timings, progress):
-    """maps.npz's arrays of every registered method, and what the manifest says of each."""
+    """maps.npz's arrays of every registered method, and what the manifest says of each.
+
+    Each method's attributions become one channel by its registry rule first: LIME's local
+    weights before they are aggregated, a per-image method's maps before the class mean.
+    """
+    n_classes = data.n_classes
     maps: dict[str, np.ndarray] = {}
     described: dict[str, dict] = {}
     calls: dict[str, Any] = {}  # per-image results, shared by methods with the same call
@@ -163,10 +175,13 @@ def _class_maps(f, data, W, labels, grad_idx, grad_labels, config, timings, prog
         t0 = time.perf_counter()
         if method.source is Source.LIME_WEIGHTS:
             aggregate = registry.resolve(method)
-            maps[method.name] = aggregate(W, labels, **options)
+            pixel_W = to_pixels(W, data.shape, method.channels)
+            maps[method.name] = aggregate(pixel_W, labels, num_classes=n_classes, **options)
             if method.signed:
-                maps[f"{method.name}_signed"] = aggregate(W, labels, signed=True, **options)
-            maps[f"{method.name}_global"] = aggregate(W, **options)
+                maps[f"{method.name}_signed"] = aggregate(
+                    pixel_W, labels, signed=True, num_classes=n_classes, **options
+                )
+            maps[f"{method.name}_global"] = aggregate(pixel_W, **options)
             timing = method.name
         elif method.source is Source.PER_IMAGE:
             key = registry.call_key(method.function, options, method.inputs)
@@ -178,14 +193,15 @@ def _class_maps(f, data, W, labels, grad_idx, grad_labels, config, timings, prog
                 calls[key] = _attribute(method, options, f, data, grad_idx, grad_labels, config, timing, progress)
             result = calls[key]
             values = getattr(result, method.output) if method.output else result
+            values = to_pixels(values, data.shape, method.channels)
             values = np.abs(values) if method.reduce == "mean_abs" else values
-            class_map = class_mean_maps(values, grad_labels)
+            class_map = class_mean_maps(values, grad_labels, n_classes)
             maps[method.name] = np.abs(class_map) if method.signed else class_map
             if method.signed:
                 maps[f"{method.name}_signed"] = class_map
         else:
-            d = data.x_train.shape[1]
-            maps[method.name] = random_importance(10 * d, config.seed).reshape(10, d)
+            pixels = data.height * data.width
+            maps[method.name] = random_importance(n_classes * pixels, config.seed).reshape(n_classes, pixels)
             timing = method.name
         timings[timing] = timings.get(timing, 0.0) + time.perf_counter() - t0
         described[method.name] = {
@@ -197,6 +213,8 @@ def _class_maps(f, data, W, labels, grad_idx, grad_labels, config, timings, prog
             "inputs": dict(method.inputs),
             "signed": method.signed,
         }
+        if data.channels > 1:  # how its colour attributions became one channel
+            described[method.name]["channels"] = method.channel_rule
     return maps, described
 
 
@@ -215,6 +233,8 @@ def _attribute(method: Method, options, f, data, grad_idx, grad_labels, config, 
         if source not in DATA_INPUTS:
             raise ValueError(f"{method.name}: unknown input {source!r} (known: {', '.join(DATA_INPUTS)})")
         inputs[keyword] = DATA_INPUTS[source](data)
+    if method.image_shape:
+        inputs["shape"] = data.shape
     return registry.resolve(method)(
         f,
         data.x_train[grad_idx],

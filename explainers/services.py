@@ -33,9 +33,22 @@ def check_replaceable(name: str) -> None:
 def register_explanation_set(
     name: str, directory: str | Path, maps: dict[str, np.ndarray], manifest: dict
 ) -> ExplanationSet:
-    """Create or replace the set ``name`` and the class maps of each method in ``maps`` (all or nothing)."""
+    """Create or replace the set ``name`` and the class maps of each method in ``maps`` (all or nothing).
+
+    The manifest's ``data`` gives the layout (MNIST's when it has none): each method's displayed
+    maps must be n_classes x (H*W), one per class, drawn with the class names.
+    """
     check_replaceable(name)
     shown = displayed_maps(maps)
+    layout = layout_of(manifest.get("data"))
+    classes, map_shape = layout["classes"], tuple(layout["shape"][1:])
+    expected = (len(classes), map_shape[0] * map_shape[1])
+    for method, values in shown.items():
+        if values.shape != expected:
+            raise ValueError(
+                f"{method}'s maps are {'x'.join(map(str, values.shape))}, but the set's layout needs "
+                f"{'x'.join(map(str, expected))} ({len(classes)} classes of {map_shape[0]} x {map_shape[1]} pixels)"
+            )
     explanation_set, _ = ExplanationSet.objects.update_or_create(
         name=name,
         defaults={
@@ -44,8 +57,8 @@ def register_explanation_set(
             "data_source": manifest["data"]["source"][:300],
             "parameters": manifest.get("parameters", {}),
             "manifest": manifest,
-            "overview_png": render.overview_png(shown, overview_rows(shown)),
-            "layout": layout_of(manifest.get("data")),
+            "overview_png": render.overview_png(shown, overview_rows(shown), classes=classes, shape=map_shape),
+            "layout": layout,
         },
     )
     explanation_set.maps.all().delete()
@@ -55,7 +68,7 @@ def register_explanation_set(
             method=method,
             digit=digit,
             values=shown[method][digit].astype(np.float32).tobytes(),
-            png=render.map_png(shown[method][digit]),
+            png=render.map_png(shown[method][digit], shape=map_shape),
         )
         for method in shown
         for digit in range(len(shown[method]))

@@ -26,13 +26,28 @@ def set_list(request):
 @require_safe
 @staff_member_required
 def set_detail(request, name: str):
+    from .render import picture_size  # matplotlib: imported where the gallery needs it, not on every page
+
     explanation_set = get_object_or_404(ExplanationSet, name=name)
     maps = {(m.method, m.digit): m for m in explanation_set.maps.only("id", "method", "digit", "explanation_set")}
+    classes = explanation_set.classes
     rows = [
-        {"method": method, "label": method.label, "maps": [maps.get((method.value, d)) for d in range(10)]}
+        {
+            "method": method,
+            "label": method.label,
+            "maps": [(class_name, maps.get((method.value, d))) for d, class_name in enumerate(classes)],
+        }
         for method in MethodName  # every registered method
     ]
-    context = {"set": explanation_set, "rows": rows, "digits": range(10)}
+    width, height = picture_size(explanation_set.map_shape)
+    context = {
+        "set": explanation_set,
+        "rows": rows,
+        "classes": classes,
+        "noun": explanation_set.noun,
+        "width": width,
+        "height": height,
+    }
     return render(request, "explainers/set_detail.html", context)
 
 
@@ -55,7 +70,7 @@ def overview_png(request, name: str):
 def map_png(request, name: str, method: str, digit: int):
     class_map = ClassMap.objects.filter(explanation_set__name=name, method=method, digit=digit).only("png").first()
     if class_map is None:
-        raise Http404(f"No {method} map of digit {digit} in set {name}")
+        raise Http404(f"No {method} map of class {digit} in set {name}")
     return _png(class_map.png)
 
 

@@ -29,6 +29,7 @@ _LAZY = {
     "random_importance": "random_baseline",
     "kernel_shap": "shap",
     "patch_shap": "shap",
+    "to_pixels": "channels",
 }
 
 

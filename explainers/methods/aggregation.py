@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-NUM_CLASSES = 10
+from ..data import MNIST_CLASSES
+
+NUM_CLASSES = len(MNIST_CLASSES)  # the default: any other data set passes its own number of classes
 
 
 def normlime(W, labels=None, *, signed: bool = False, num_classes: int = NUM_CLASSES) -> np.ndarray:

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..data import MNIST_CLASSES
 from ._common import BACKWARD_BATCH, Progress, instance_generator, prepare, target_gradient
 
 GROUP = 16  # images whose samples are held in memory together
@@ -77,7 +78,7 @@ def vargrad(model: nn.Module, X, targets=None, **kwargs) -> np.ndarray:
     return noise_tunnel(model, X, targets, **kwargs).vargrad
 
 
-def class_mean_maps(maps: np.ndarray, labels, num_classes: int = 10) -> np.ndarray:
+def class_mean_maps(maps: np.ndarray, labels, num_classes: int = len(MNIST_CLASSES)) -> np.ndarray:
     """Average the per-image maps of each class: (num_classes, d); a class with no image stays 0."""
     maps = np.asarray(maps, dtype=np.float64)
     labels = np.asarray(labels)

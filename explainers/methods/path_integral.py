@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..data import MNIST_CLASSES, MNIST_PIXELS
 from ._common import BACKWARD_BATCH, Progress, check_positive, prepare, target_gradient
 from .noisy_gradients import class_mean_maps
 
@@ -55,8 +56,8 @@ def quadrature(steps: int, rule: str = DEFAULT_RULE) -> tuple[np.ndarray, np.nda
 def baseline_image(name: str, x_train=None) -> np.ndarray:
     """The named baseline as one flat image: ``black`` (all zeros) or ``mean`` (the training images' mean).
 
-    ``x_train`` ((n, d) or (n, 28, 28)) is needed for ``mean`` and gives the size for ``black``
-    (default 784, the MNIST image).
+    ``x_train`` ((n, d) or (n, C, H, W)) is needed for ``mean`` and gives the size for ``black``
+    (default an MNIST image's).
     """
     if name not in BASELINES:
         raise ValueError(f"unknown baseline {name!r} (choose one of {', '.join(BASELINES)}, or pass an image)")
@@ -64,7 +65,7 @@ def baseline_image(name: str, x_train=None) -> np.ndarray:
         if x_train is None or len(x_train) == 0:
             raise ValueError("the 'mean' baseline needs the training images (x_train)")
         return np.asarray(x_train, dtype=np.float64).reshape(len(x_train), -1).mean(0)
-    d = 784 if x_train is None else int(np.prod(np.shape(x_train)[1:]))
+    d = MNIST_PIXELS if x_train is None else int(np.prod(np.shape(x_train)[1:]))
     return np.zeros(d)
 
 
@@ -114,7 +115,9 @@ def integrated_gradients(
     return (total * delta.to(torch.float64)).cpu().numpy()
 
 
-def integrated_gradients_class_maps(model: nn.Module, X, labels, num_classes: int = 10, **kwargs) -> np.ndarray:
+def integrated_gradients_class_maps(
+    model: nn.Module, X, labels, num_classes: int = len(MNIST_CLASSES), **kwargs
+) -> np.ndarray:
     """Class maps (num_classes, d): the mean signed IG of each class's images, each explained for its label.
 
     ``X`` and ``labels`` are the images the gradient methods share (the caller picks them, as for

@@ -17,7 +17,12 @@ How a class-level map is made (:class:`Source`):
   names the attribute to read when the function returns several maps at once
   (the noise tunnel): methods with the same function, options and inputs share
   one call.
-- ``RANDOM``: uniform random scores per class (a sanity check, no model).
+- ``RANDOM``: uniform random scores per class and pixel (a sanity check, no model).
+
+Maps are one channel, H x W. Of a colour image (C > 1 channels) each method reduces its
+C x H x W attribution to H x W by the rule of its literature (:class:`Channels`, applied by
+:func:`explainers.methods.channels.to_pixels`; ``channel_rule`` says why, with the source);
+of a one-channel image (MNIST) every rule leaves the values as they are.
 
 The function is named by ``"module:function"`` inside ``explainers.methods`` (or
 a dotted module) so this module stays importable without torch (participant
@@ -49,6 +54,15 @@ from types import MappingProxyType
 from typing import Any
 
 
+class Channels(enum.Enum):
+    """How a method's C x H x W attribution becomes a one-channel H x W map."""
+
+    SUM = "the sum over a pixel's channels"
+    MAX = "the maximum over a pixel's channels"
+    SHARED = "every channel of a pixel holds the same value (one player covers them all): that value"
+    NONE = "drawn per pixel: there are no channels to reduce"
+
+
 class Source(enum.Enum):
     LIME_WEIGHTS = "local LIME weights, aggregated per predicted class"
     PER_IMAGE = "per-image attributions of a few training images per class, averaged"
@@ -75,6 +89,10 @@ class Method:
     #: an attribution computed on z = x / unit is (1 / unit) ** unit_power per unit of x: 1 for a
     #: gradient or a LIME weight, 2 for a squared gradient or a variance of gradients (KAR's noise methods)
     unit_power: int = 1
+    #: PER_IMAGE: generation passes the image shape (C, H, W) as ``shape=`` (SHAP's patches need it)
+    image_shape: bool = False
+    channels: Channels = Channels.SUM  # the rule that makes a colour attribution one channel
+    channel_rule: str = ""  # the rule in a sentence, with its source in the literature (every entry below has one)
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -105,6 +123,15 @@ class Method:
 
 _NOISE = {"num_samples": 100, "sigma": 0.3}  # the paper's SmoothGrad settings, shared by VarGrad
 
+_LIME_CHANNELS = (
+    "the sum of the local LIME weights of a pixel's channels, before aggregating: what LIME's linear "
+    "surrogate (Ribeiro et al. 2016) says a change of the whole pixel does"
+)
+_GRADIENT_CHANNELS = (
+    "the maximum over a pixel's channels of each image's map, before averaging: Simonyan, Vedaldi and "
+    "Zisserman (2014, Sec. 3.1) take max over channels of |gradient| for a colour image's saliency map"
+)
+
 METHODS: tuple[Method, ...] = (
     Method(
         "normlime",
@@ -115,6 +142,8 @@ METHODS: tuple[Method, ...] = (
         function="aggregation:normlime",
         paper_votes=939,
         kar=True,
+        channels=Channels.SUM,
+        channel_rule=_LIME_CHANNELS,
         description="NormLIME (paper Eq. 9): normalised local LIME weights averaged over a class's explanations",
     ),
     Method(
@@ -126,6 +155,8 @@ METHODS: tuple[Method, ...] = (
         function="aggregation:lime_sp",
         paper_votes=438,
         kar=True,
+        channels=Channels.SUM,
+        channel_rule=_LIME_CHANNELS,
         description="SP-LIME column norm (paper Eq. 6) of a class's local LIME weights",
     ),
     Method(
@@ -140,6 +171,8 @@ METHODS: tuple[Method, ...] = (
         paper_votes=132,
         kar=True,
         unit_power=2,
+        channels=Channels.MAX,
+        channel_rule=_GRADIENT_CHANNELS,
         description="SmoothGrad-squared: mean squared gradient over noisy copies of each image",
     ),
     Method(
@@ -154,6 +187,8 @@ METHODS: tuple[Method, ...] = (
         paper_votes=151,
         kar=True,
         unit_power=2,
+        channels=Channels.MAX,
+        channel_rule=_GRADIENT_CHANNELS,
         description="VarGrad: variance of |gradient| over noisy copies of each image",
     ),
     Method(
@@ -166,10 +201,14 @@ METHODS: tuple[Method, ...] = (
         reduce="mean_abs",
         options={"patch": 2, "num_samples": None},
         inputs={"background": "train_mean"},
-        # KAR: every feature a player (784 pixels or 1,600 conv features), budget 2d + 2048
+        # KAR: every feature a player (each pixel or conv feature), budget 2d + 2048
         kar=True,
         kar_function="shap:kernel_shap",
         kar_options={"num_samples": None, "batch_size": 1000},  # forward passes only: larger batches
+        image_shape=True,
+        channels=Channels.SHARED,
+        channel_rule="a patch covers every channel of its pixels (one player of Kernel SHAP), so the channels "
+        "hold the patch's value: that value",
         description="mean |Kernel SHAP| over 2x2-pixel patches, background = training mean, "
         "budget 2d + 2048 coalitions (so the least squares are determined)",
     ),
@@ -182,6 +221,9 @@ METHODS: tuple[Method, ...] = (
         function="path_integral:integrated_gradients",
         options={"steps": 64, "baseline": "black"},
         kar=True,
+        channels=Channels.SUM,
+        channel_rule="the sum over a pixel's channels, which keeps completeness (a map still sums to "
+        "f(x) - f(baseline), Sundararajan et al. 2017), as Captum's visualize_image_attr combines channels",
         description="Integrated Gradients from a black image, 64 Gauss-Legendre steps, mean over a class's "
         "images (the same ones SmoothGrad² uses)",
     ),
@@ -192,6 +234,8 @@ METHODS: tuple[Method, ...] = (
         signed=False,
         source=Source.RANDOM,
         kar=True,
+        channels=Channels.NONE,
+        channel_rule="scores are drawn per pixel of the H x W map: there are no channels",
         description="uniform random scores (a sanity check)",
     ),
 )

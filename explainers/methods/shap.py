@@ -14,7 +14,8 @@ d - 1 free values: a budget below that is refused with an error naming the
 budget needed (shap's own rule, 2d + 2048), never solved by a silent
 minimum-norm fallback. ``feature_mask`` groups features (Captum's convention:
 every feature of a group gets the group's value), e.g. the 2x2-pixel patches of
-:func:`patch_mask` that bring 784 pixels down to 196 players.
+:func:`patch_mask` that bring MNIST's 28 x 28 pixels down to 14 x 14 players; a patch
+covers every channel of a colour image's pixels.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import torch
 from torch import nn
 
 from .. import compute
+from ..data import MNIST_SHAPE
 from ._common import FORWARD_BATCH, Progress, check_positive, instance_generator, prepare
 
 logger = logging.getLogger(__name__)
@@ -50,12 +52,19 @@ def recommended_samples(d: int) -> int:
     return 2 * d + EXTRA_SAMPLES
 
 
-def patch_mask(patch: int, side: int = 28) -> np.ndarray:
-    """(side*side,) group ids of square ``patch`` x ``patch`` patches, row-major (side must divide)."""
-    if patch <= 0 or side % patch:
-        raise ValueError(f"patch {patch} must be a positive divisor of {side}")
-    rows, cols = np.divmod(np.arange(side * side), side)
-    return (rows // patch) * (side // patch) + cols // patch
+def patch_mask(patch: int, shape=MNIST_SHAPE) -> np.ndarray:
+    """(C*H*W,) group ids of square ``patch`` x ``patch`` patches of images of ``shape`` (C, H, W).
+
+    Patches are numbered row-major; a patch covers every channel of its pixels (channel-major
+    rows, so the C blocks of H*W ids repeat). ``patch`` must divide both H and W. A 2-tuple
+    ``shape`` is (H, W), one channel.
+    """
+    channels, height, width = (1, *shape) if len(shape) == 2 else shape
+    if patch <= 0 or height % patch or width % patch:
+        where = f"{height}" if height == width else f"both {height} and {width}"
+        raise ValueError(f"patch {patch} must be a positive divisor of {where} (the image's height and width)")
+    rows, cols = np.divmod(np.arange(height * width), width)
+    return np.tile((rows // patch) * (width // patch) + cols // patch, channels)
 
 
 def kernel_shap(
@@ -124,12 +133,14 @@ def patch_shap(
     patch: int = 2,
     num_samples: int | None = None,
     background,
+    shape=MNIST_SHAPE,
     batch_size: int = FORWARD_BATCH,
     seed: int = 0,
     instance_ids=None,
     progress: Progress = None,
 ) -> np.ndarray:
-    """Kernel SHAP of 28x28 images over ``patch`` x ``patch`` patches, (n, 784); budget 2d + 2048 by default."""
+    """Kernel SHAP of images of ``shape`` (C, H, W) over ``patch`` x ``patch`` patches, each covering every
+    channel, (n, C*H*W); budget 2g + 2048 for the g patches by default."""
     return kernel_shap(
         model,
         X,
@@ -140,7 +151,7 @@ def patch_shap(
         seed=seed,
         instance_ids=instance_ids,
         progress=progress,
-        feature_mask=patch_mask(patch),
+        feature_mask=patch_mask(patch, shape),
     )
 
 

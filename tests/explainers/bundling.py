@@ -14,32 +14,43 @@ from explainers.methods import registry
 from explainers.models import ExplanationSet
 from explainers.services import register_explanation_set
 
+#: The layout of a small colour data set: three named classes of 3 x 12 x 16 images.
+COLOUR_LAYOUT = {
+    "classes": ["circle", "square", "triangle"],
+    "shape": [3, 12, 16],
+    "value_range": [0.0, 1.0],
+    "noun": "class",
+}
 
-def raw_maps(seed: int = 0) -> dict[str, np.ndarray]:
+
+def raw_maps(seed: int = 0, n_classes: int = 10, pixels: int = 784) -> dict[str, np.ndarray]:
     """maps.npz's arrays of the paper's four methods as generate_explanations writes them (signed ones too)."""
     rng = np.random.default_rng(seed)
     maps = {}
     for name in registry.names(paper=True):
         if registry.get(name).signed:
-            signed = rng.normal(size=(10, 784))
+            signed = rng.normal(size=(n_classes, pixels))
             maps[name], maps[f"{name}_signed"] = np.abs(signed), signed
-            maps[f"{name}_global"] = np.abs(rng.normal(size=784))
+            maps[f"{name}_global"] = np.abs(rng.normal(size=pixels))
         else:
-            maps[name] = rng.random((10, 784))
+            maps[name] = rng.random((n_classes, pixels))
     return maps
 
 
-def write_set(root: Path, name: str = "paper", seed: int = 0) -> ExplanationSet:
-    """A set folder under ``root`` (maps.npz, local_weights.npz, PNGs, overview, manifest), registered."""
+def write_set(root: Path, name: str = "paper", seed: int = 0, layout: dict | None = None) -> ExplanationSet:
+    """A set folder under ``root`` (maps.npz, local_weights.npz, PNGs, overview, manifest), registered;
+    of MNIST, or of the data set whose ``layout`` is given (e.g. :data:`COLOUR_LAYOUT`)."""
     folder = root / name
     (folder / "png").mkdir(parents=True)
-    maps = raw_maps(seed)
+    _, height, width = layout["shape"] if layout else (1, 28, 28)
+    n_classes = len(layout["classes"]) if layout else 10
+    maps = raw_maps(seed, n_classes, height * width)
     np.savez_compressed(folder / "maps.npz", **maps)
-    np.savez_compressed(folder / "local_weights.npz", W=np.zeros((20, 784)), labels=np.zeros(20, dtype=int))
+    np.savez_compressed(folder / "local_weights.npz", W=np.zeros((20, height * width)), labels=np.zeros(20, dtype=int))
     manifest = {
         "name": name,
         "model": {"sha256": "ab" * 32, "path": "/laptop/model/mnist_cnn.pt"},
-        "data": {"source": "embedded 5k MNIST subset"},
+        "data": {"source": "embedded 5k MNIST subset", **(layout or {})},
         "parameters": {"per_class": 2, "seed": seed},
         "explained": {"local_explanations": 20},
         "seconds": {"total": 1.0},

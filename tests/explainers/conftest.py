@@ -28,10 +28,10 @@ def rendered_once(monkeypatch):
     """Each picture of the same maps drawn once per session (render is deterministic), where pictures do not matter."""
 
     def once(function):
-        def drawn(*args):
-            key = pickle.dumps((function.__name__, args))
+        def drawn(*args, **kwargs):
+            key = pickle.dumps((function.__name__, args, sorted(kwargs.items())))
             if key not in _RENDERED:
-                _RENDERED[key] = function(*args)
+                _RENDERED[key] = function(*args, **kwargs)
             return _RENDERED[key]
 
         return drawn

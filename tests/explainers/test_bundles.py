@@ -325,3 +325,33 @@ def test_a_member_that_appears_twice_is_refused(any_bundle, tmp_path, refused):
     with pytest.warns(UserWarning, match="Duplicate name"), zipfile.ZipFile(twice, "a") as zf:
         zf.writestr("maps.npz", npz(smoothgrad=np.zeros((10, 784))))
     assert refused(twice, name="new") == f"{twice}: member maps.npz appears more than once; refused"
+
+
+def test_a_colour_set_travels_with_its_classes_and_map_shape(data_dir, settings, tmp_path):
+    from tests.explainers.bundling import COLOUR_LAYOUT, write_set
+
+    shapes = write_set(data_dir / "explanations", "shapes", layout=COLOUR_LAYOUT)
+    maps = class_maps(shapes)
+    export_set(shapes, tmp_path / "shapes.zip")
+    shapes.delete()
+    settings.DATA_DIR = tmp_path / "server"
+    imported = import_set(tmp_path / "shapes.zip")
+    assert imported.classes == ["circle", "square", "triangle"] and imported.map_shape == (12, 16)
+    assert class_maps(imported) == maps and len(maps) == 3 * len(PAPER)
+    assert imported.map_for("lime", 2).array().shape == (12, 16)
+
+
+def test_maps_that_do_not_fit_the_manifests_layout_are_refused(data_dir, tmp_path, refused):
+    from tests.explainers.bundling import COLOUR_LAYOUT, write_set
+
+    shapes = write_set(data_dir / "explanations", "shapes", layout=COLOUR_LAYOUT)
+    export_set(shapes, tmp_path / "shapes.zip")
+    bad = rebundle(tmp_path / "shapes.zip", tmp_path / "bad.zip", {"maps.npz": npz(smoothgrad=np.zeros((10, 784)))})
+    assert refused(bad, name="new") == f"{bad}: maps.npz: smoothgrad's maps are 10x784, not 3x192 finite numbers"
+    manifest = {"model": {"sha256": "a"}, "data": {"source": "x", "classes": ["a"], "shape": [3, "12", 16]}}
+    broken = rebundle(
+        tmp_path / "shapes.zip", tmp_path / "broken.zip", {"manifest.json": json.dumps(manifest).encode()}
+    )
+    assert refused(broken, name="new") == (
+        f"{broken}: manifest.json: data's classes and shape [C, H, W] are not a data set's layout"
+    )

@@ -117,3 +117,67 @@ def test_options_for_an_unknown_method_are_refused(model_and_data, tmp_path):
     model, data = model_and_data
     with pytest.raises(ValueError, match="options for unknown method"):
         generate(model, "a" * 64, data, tmp_path, replace(TINY, options={"nope": {}}))
+
+
+@pytest.fixture(scope="module")
+def colour_model_and_data(shapes_dir):
+    """An untrained network for the example folder's 3 x 32 x 32 images of three classes (no training)."""
+    from explainers.imagefolder import load_imagefolder
+    from explainers.model import new_model
+
+    data = load_imagefolder(shapes_dir)
+    return new_model(0, shape=data.shape, n_classes=data.n_classes).eval(), data
+
+
+# SHAP over 16x16-pixel patches of all three channels: 4 players, every coalition enumerated
+COLOUR = replace(TINY, options={"shap": {"patch": 16}})
+
+
+def test_every_method_makes_one_channel_maps_of_each_class_of_a_colour_set(colour_model_and_data, tmp_path):
+    from explainers.methods import normlime
+    from explainers.methods.channels import to_pixels
+
+    model, data = colour_model_and_data
+    assert data.shape == (3, 32, 32) and data.n_classes == 3
+    result = generate(model, "a" * 64, data, tmp_path, COLOUR)
+    for name in registry.names():
+        assert result.maps[name].shape == (3, 32 * 32), name
+        assert Image.open(tmp_path / "png" / f"{name}_2.png").size == (288, 288)  # 9 px a pixel: 280 / 32 = 8.75
+        assert not (tmp_path / "png" / f"{name}_3.png").exists()
+    assert result.maps["normlime_global"].shape == (32 * 32,)
+    weights = np.load(tmp_path / "local_weights.npz")
+    assert weights["W"].shape[1] == 3 * 32 * 32  # LIME explains every value; the maps add a pixel's channels
+    pixel_W = to_pixels(weights["W"], data.shape, registry.Channels.SUM)
+    np.testing.assert_allclose(result.maps["normlime"], normlime(pixel_W, weights["labels"], num_classes=3))
+    assert len(np.unique(result.maps["shap"][0])) <= 4  # one value per patch, the same in every channel
+    explained = result.manifest["explained"]
+    assert len(explained["per_class_by_prediction"]) == 3 and explained["gradient_images_per_class"] == [1, 1, 1]
+    assert result.manifest["data"]["classes"] == ["circle", "square", "triangle"]
+    assert result.manifest["methods"]["smoothgrad"]["channels"] == registry.get("smoothgrad").channel_rule
+
+
+@pytest.mark.parametrize(("rule", "expected"), [("SUM", 6.0), ("MAX", 3.0), ("SHARED", 1.0)])
+def test_a_per_image_methods_colour_maps_become_one_channel_by_its_rule(
+    colour_model_and_data, tmp_path, monkeypatch, rule, expected
+):
+    def channel_numbers(model, X, targets, *, batch_size, seed, instance_ids, progress):
+        """Every value of channel c scores c + 1."""
+        return np.repeat([[1.0, 2.0, 3.0]], len(X), axis=0).repeat(32 * 32, axis=1)
+
+    module = types.ModuleType("channel_saliency.methods")
+    module.channel_numbers = channel_numbers
+    monkeypatch.setitem(sys.modules, "channel_saliency.methods", module)
+    method = Method(
+        "channelled",
+        "Channelled",
+        "#000000",
+        signed=False,
+        source=Source.PER_IMAGE,
+        function="channel_saliency.methods:channel_numbers",
+        channels=registry.Channels[rule],
+        channel_rule="a rule for the test",
+    )
+    monkeypatch.setattr(registry, "METHODS", (*registry.METHODS, method))
+    model, data = colour_model_and_data
+    result = generate(model, "a" * 64, data, tmp_path, COLOUR)
+    np.testing.assert_array_equal(result.maps["channelled"], np.full((3, 32 * 32), expected))

@@ -115,3 +115,11 @@ def test_figure_labels_follow_a_newly_registered_method(monkeypatch):
     monkeypatch.setattr(registry, "METHODS", (*registry.METHODS, extra))
     assert registry.label("dummy") == "Dummy method" and registry.figure_order()[-1] == "dummy"
     assert render.label is registry.label
+
+
+def test_every_method_states_how_its_colour_maps_become_one_channel():
+    for method in registry.METHODS:
+        assert isinstance(method.channels, registry.Channels) and len(method.channel_rule) > 30, method.name
+    assert registry.get("smoothgrad").channels is registry.Channels.MAX  # Simonyan et al.'s max over channels
+    assert registry.get("normlime").channels is registry.Channels.SUM  # a pixel's LIME weights add up
+    assert registry.get("shap").channels is registry.Channels.SHARED and registry.get("shap").image_shape

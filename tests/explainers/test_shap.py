@@ -188,3 +188,23 @@ def test_rows_that_are_not_complementary_pairs_take_the_general_product():
     gram, rhs = _normal_equations(A, w, b, paired=True)
     np.testing.assert_array_equal(gram, [[8.0, 3.0], [3.0, 5.0]])  # sum of w_i a_i a_i', by hand
     np.testing.assert_array_equal(rhs, [-6.0, 13.0])  # sum of w_i b_i a_i: 1 + 9 - 16, 4 + 9
+
+
+def test_patches_of_a_colour_image_cover_every_channel_of_their_pixels():
+    mask = patch_mask(2, (3, 4, 6))  # 2 x 3 patches, each of 2 x 2 pixels in all three channels
+    assert mask.shape == (72,) and mask.max() == 5
+    first = mask[:24].reshape(4, 6)
+    assert first.tolist() == [[0, 0, 1, 1, 2, 2], [0, 0, 1, 1, 2, 2], [3, 3, 4, 4, 5, 5], [3, 3, 4, 4, 5, 5]]
+    assert mask[24:48].tolist() == mask[:24].tolist() == mask[48:].tolist()
+    with pytest.raises(ValueError, match="positive divisor of both 4 and 6"):
+        patch_mask(4, (3, 4, 6))
+
+
+def test_patch_shap_of_a_colour_image_gives_each_channel_its_patchs_total():
+    shape = (3, 4, 6)
+    w = np.random.default_rng(0).normal(size=72)
+    x = np.random.default_rng(1).random((1, 72))
+    phi = patch_shap(linear(w), x, [0], patch=2, shape=shape, background=np.zeros(72))
+    group = patch_mask(2, shape)
+    expected = np.bincount(group, weights=w * x[0])[group]  # 6 players: every coalition enumerated, exact
+    np.testing.assert_allclose(phi[0], expected, atol=1e-6)

@@ -83,3 +83,21 @@ def test_unknown_sets_methods_and_digits_are_404(client, explanation_set):
     assert client.get("/explanations/demo-set/maps/nope/1.png").status_code == 404
     assert client.get("/explanations/demo-set/maps/lime/12.png").status_code == 404
     assert client.get("/explanations/nope/overview.png").status_code == 404
+
+
+def test_the_detail_page_of_a_colour_set_has_a_column_per_class_named_as_the_set_names_them(client):
+    layout = {"classes": ["circle", "square", "triangle"], "shape": [3, 12, 16], "value_range": [0, 1], "noun": "class"}
+    s = ExplanationSet.objects.create(
+        name="shapes", directory="/tmp/shapes", model_sha256="a" * 64, data_source="imagefolder", layout=layout
+    )
+    values = np.zeros(12 * 16, dtype=np.float32)
+    for method in registry.names():
+        for digit in range(3):
+            png = render.map_png(values, shape=(12, 16))
+            ClassMap.objects.create(explanation_set=s, method=method, digit=digit, values=values.tobytes(), png=png)
+    html = client.get("/explanations/shapes/").content.decode()
+    assert html.count('src="/explanations/shapes/maps/') == 3 * len(registry.METHODS)
+    for name in layout["classes"]:
+        assert f'<div class="head" role="columnheader">{name}</div>' in html
+    assert 'alt="SHAP map of class triangle" width="288" height="216"' in html  # 18 px a map pixel
+    assert "repeat(3," in html and "maps/shap/3.png" not in html

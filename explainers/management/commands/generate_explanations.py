@@ -18,7 +18,8 @@ class Command(BaseCommand):
     help = (
         f"Compute local LIME explanations and the class-level maps of every registered method "
         f"({', '.join(m.label for m in registry.METHODS)}), "
-        "write them with PNGs and a manifest to --out, and register the set for the survey."
+        "write them with PNGs and a manifest to --out, and register the set for the survey. Any image data set "
+        "(--data): the maps are one channel, a map per class, and the set records the classes and image shape."
     )
 
     def add_arguments(self, parser):
@@ -30,7 +31,7 @@ class Command(BaseCommand):
         cli.add_model_class_option(parser)
         parser.add_argument("--name", default=None, help="name of the set in the database (default: the folder's name)")
         parser.add_argument(
-            "--per-class", type=int, default=d.per_class, help="local explanations per digit (default %(default)s)"
+            "--per-class", type=int, default=d.per_class, help="local explanations per class (default %(default)s)"
         )
         parser.add_argument(
             "--num-samples", type=int, default=d.num_samples, help="LIME samples per explanation (default %(default)s)"
@@ -48,7 +49,7 @@ class Command(BaseCommand):
             "--images-per-class",
             type=int,
             default=d.images_per_class,
-            help="training images per digit for the per-image methods (SmoothGrad², SHAP...; default %(default)s)",
+            help="training images per class for the per-image methods (SmoothGrad², SHAP...; default %(default)s)",
         )
         parser.add_argument(
             "--option",

@@ -190,3 +190,56 @@ def test_bf16_is_refused_in_one_line_where_the_hardware_lacks_it(
         run(tmp_path / "set-d", tiny_model_path, tiny_mnist_dir, precision="bf16")
     assert not (tmp_path / "set-d").exists()
     assert not ExplanationSet.objects.filter(name="set-d").exists()
+
+
+@pytest.fixture
+def colour_model(shapes_dir, tmp_path):
+    """An untrained network for the example folder's 3 x 32 x 32 images, saved as a checkpoint with its classes."""
+    from explainers.imagefolder import load_imagefolder
+    from explainers.model import new_model, save_checkpoint
+
+    data = load_imagefolder(shapes_dir)
+    model = new_model(0, shape=data.shape, n_classes=data.n_classes)
+    save_checkpoint(model, tmp_path / "shapes.pt", data.classes)
+    return model, tmp_path / "shapes.pt"
+
+
+COLOUR = dict(
+    per_class=2, num_samples=50, images_per_class=2, num_features=5, device="cpu", verbosity=0, option=["shap.patch=16"]
+)
+
+
+def test_an_image_folder_set_records_its_classes_and_shape_and_has_a_map_per_class(
+    colour_model, shapes_dir, tmp_path, staff_client
+):
+    _, path = colour_model
+    out = tmp_path / "shapes-set"
+    call_command("generate_explanations", out=str(out), model=str(path), data=f"imagefolder:{shapes_dir}", **COLOUR)
+    explanation_set = ExplanationSet.objects.get(name="shapes-set")
+    assert explanation_set.classes == ["circle", "square", "triangle"] and explanation_set.map_shape == (32, 32)
+    assert explanation_set.layout["shape"] == [3, 32, 32] and explanation_set.noun == "class"
+    maps = np.load(out / "maps.npz")
+    for method in registry.names():
+        assert maps[method].shape == (3, 32 * 32), method
+    assert explanation_set.maps.count() == 3 * len(registry.METHODS)
+    assert explanation_set.map_for("smoothgrad", 2).array().shape == (32, 32)
+    assert Image.open(out / "png" / "ig_2.png").size == (288, 288)
+    html = staff_client.get(explanation_set.get_absolute_url()).content.decode()
+    for name in explanation_set.classes:
+        assert f'role="columnheader">{name}</div>' in html
+    assert 'alt="NormLIME map of class circle"' in html
+
+
+def test_a_torchscript_model_of_an_image_folder_gives_the_same_maps(colour_model, shapes_dir, tmp_path):
+    import torch
+
+    model, path = colour_model
+    scripted = tmp_path / "shapes.ts"
+    torch.jit.trace(model.eval(), torch.zeros(2, 3 * 32 * 32)).save(str(scripted))
+    data = f"imagefolder:{shapes_dir}"
+    call_command("generate_explanations", out=str(tmp_path / "ckpt"), model=str(path), data=data, **COLOUR)
+    call_command("generate_explanations", out=str(tmp_path / "ts"), model=str(scripted), data=data, **COLOUR)
+    ours, theirs = np.load(tmp_path / "ckpt" / "maps.npz"), np.load(tmp_path / "ts" / "maps.npz")
+    for method in registry.names():
+        np.testing.assert_allclose(theirs[method], ours[method], rtol=1e-4, atol=1e-7, err_msg=method)
+    assert ExplanationSet.objects.get(name="ts").classes == ["circle", "square", "triangle"]
