@@ -131,10 +131,8 @@ def plan_checks(
 
 
 def default_size(shape: tuple[int, ...]) -> tuple[int, int]:
-    """(width, height) of a picture when no map gives one: MNIST's 280 px, the longer side about as long."""
-    _, height, width = shape
-    scale = max(1, round(MNIST_SHAPE[1] * render.SCALE / max(height, width)))
-    return width * scale, height * scale
+    """(width, height) of a picture when no map gives one: a map's of the same height and width."""
+    return render.picture_size(tuple(shape[1:]))
 
 
 def png_size(png: bytes) -> tuple[int, int]:

@@ -91,17 +91,18 @@ def _literal(text: str) -> str:
     return text.replace("{", "{{").replace("}", "}}")
 
 
-def default_texts(noun: str, example: str) -> dict[str, str]:
+def default_texts(noun: str, example: str, n_classes: int | None = None) -> dict[str, str]:
     """The default question prompt and instructions of a study whose classes are called ``noun``.
 
     The one rule for every data set: MNIST's (``noun`` "digit") are the paper's words
     (:data:`DEFAULT_PROMPT`, :data:`DEFAULT_INSTRUCTIONS`); any other set reads the same sentences
     with its noun ("distinguish {label} from the other {others} classes"), ``example`` being the
-    name of the class the instructions' picture shows.
+    name of the class the instructions' picture shows. With two classes the other one is singular
+    ("from the other one class").
     """
     if noun == PAPER_NOUN:
         return {"question_prompt": DEFAULT_PROMPT, "instructions_text": DEFAULT_INSTRUCTIONS}
-    one, many, example = _literal(noun), _literal(plural(noun)), _literal(example)
+    one, many, example = _literal(noun), _literal(noun if n_classes == 2 else plural(noun)), _literal(example)
     prompt = (
         "From the following set of {options} images, please select the image that best highlights the pixels "
         f"that distinguish {{label}} from the other {{others}} {many}."

@@ -263,7 +263,7 @@ def create_study(
     from .. import attention
 
     example = attention.example_class(n_classes)
-    for field, text in texts.default_texts(noun, explanation_set.classes[example]).items():
+    for field, text in texts.default_texts(noun, explanation_set.classes[example], explanation_set.n_classes).items():
         platform_settings.setdefault(field, text)
     pictures = _pictures(explanation_set, pictures, data, mnist_dir)
     seed = secrets.randbits(31) if seed is None else seed

@@ -23,7 +23,6 @@ import http.client
 import json
 import os
 import re
-import shlex
 import socket
 import sqlite3
 import subprocess
@@ -33,9 +32,9 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.config.tutorials import ROOT, console_commands, run_script, sandbox
+
 TUTORIAL = ROOT / "docs" / "tutorial-own-study.md"
-CONSOLE = re.compile(r"^```console\n(.*?)^```", re.MULTILINE | re.DOTALL)
 #: Flags appended to the tutorial's heavy commands (the rest of each line is run as written).
 SHRINK = {
     "train_model": "--epochs 1",
@@ -47,28 +46,6 @@ PASSERS = ("PPASS00001", "PPASS00002", "PPASS00003")
 FAILERS = ("PFAIL00001",)
 
 pytestmark = pytest.mark.slow
-
-
-def console_commands(markdown: str) -> list[str]:
-    """The ``$ `` lines of the page's console blocks, in order (a trailing backslash continues a line)."""
-    commands: list[str] = []
-    for block in CONSOLE.findall(markdown):
-        pending = ""
-        for line in block.splitlines():
-            if not line.startswith("$ ") and not pending:
-                continue  # a command's output
-            text = line[2:] if not pending else line
-            if text.endswith("\\"):
-                pending += text[:-1]
-                continue
-            commands.append(pending + text)
-            pending = ""
-    return commands
-
-
-def test_console_commands_reads_dollar_lines_and_joins_continued_ones():
-    page = "text\n```console\n$ a 1\noutput\n$ b \\\n  2\n```\n```sh\n$ not this\n```\n"
-    assert console_commands(page) == ["a 1", "b   2"]
 
 
 def _shrunk(command: str) -> str:
@@ -87,21 +64,6 @@ def _server_env(command: str, server: Path) -> str:
     if command.startswith("export DJANGO_STATIC_ROOT="):
         return f"export DJANGO_STATIC_ROOT={server / 'static'}"
     return command
-
-
-def _sandbox(tmp_path: Path) -> Path:
-    """A working folder that looks like a checkout (the tutorial writes study.toml and the bundle into it)."""
-    work = tmp_path / "checkout"
-    work.mkdir()
-    for name in ("manage.py", "Makefile", "requirements.txt", "requirements-dev.txt", ".venv", "docs", "results"):
-        (work / name).symlink_to(ROOT / name)
-    return work
-
-
-def _run(script: list[str], cwd: Path, env: dict[str, str], env_out: Path) -> None:
-    body = "\n".join(["set -euo pipefail", *script, f"env -0 > {shlex.quote(str(env_out))}"])
-    done = subprocess.run(["bash", "-c", body], cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, f"tutorial commands failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
 
 
 def _read_env(path: Path) -> dict[str, str]:
@@ -179,11 +141,11 @@ def test_the_tutorial_runs_from_the_laptop_to_the_analysis(tmp_path):
     server = tmp_path / "server"
     server.mkdir()
     script = [_server_env(_shrunk(c), server) for c in commands]
-    work = _sandbox(tmp_path)
+    work = sandbox(tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "SURVEY_", "NORMLIME_"))}
     env["NORMLIME_DATA_DIR"] = str(tmp_path / "laptop")  # the laptop's SQLite and files, not the checkout's var/
 
-    _run(script[:split], work, env, tmp_path / "env-a")
+    run_script(script[:split], work, env, tmp_path / "env-a")
     env = _read_env(tmp_path / "env-a")
     assert env["DATABASE_URL"] == f"sqlite:///{server / 'db.sqlite3'}"
     host = env["DJANGO_ALLOWED_HOSTS"].split(",")[0]
@@ -211,7 +173,7 @@ def test_the_tutorial_runs_from_the_laptop_to_the_analysis(tmp_path):
     assert all(url.endswith("cc=C1A2B3C4") for pid, url in redirects.items() if pid in PASSERS)
     assert all(url.endswith("cc=F0A1L2E3") for pid, url in redirects.items() if pid in FAILERS)
 
-    _run(script[split:], work, env, tmp_path / "env-b")
+    run_script(script[split:], work, env, tmp_path / "env-b")
 
     assert (work / "passed.txt").read_text().split() == list(PASSERS)
     assert (work / "failed.txt").read_text().split() == list(FAILERS)

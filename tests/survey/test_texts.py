@@ -74,3 +74,9 @@ def test_a_class_name_with_braces_is_shown_as_typed_not_read_as_a_placeholder():
 @pytest.mark.parametrize("noun, plural", [("class", "classes"), ("digit", "digits"), ("box", "boxes")])
 def test_a_noun_has_its_regular_plural(noun, plural):
     assert texts.plural(noun) == plural
+
+
+def test_with_two_classes_the_other_one_is_singular():
+    made = texts.default_texts("class", "cat", n_classes=2)
+    assert made["question_prompt"].endswith("from the other {others} class.")
+    assert texts.default_texts("class", "cat", n_classes=3)["question_prompt"].endswith("{others} classes.")
