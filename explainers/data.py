@@ -142,18 +142,18 @@ def load_data(spec: str | None = None, mnist_dir: str | Path | None = None, resi
     ``mnist:DIR`` (the official files in DIR) or ``imagefolder:DIR`` (one folder per class, see
     :mod:`explainers.imagefolder`). ``mnist_dir`` is the older ``--mnist-dir`` (``mnist:DIR``);
     ``resize`` ((height, width)) applies to image folders."""
-    if spec is None or spec == "mnist":
-        if resize is not None:
-            raise DataError("--resize: MNIST images are 28 x 28; resize applies to image folders")
+    kind, sep, where = (spec or "mnist").partition(":")
+    if kind == "mnist" and resize is not None:
+        raise DataError(
+            f"--resize: MNIST images are {MNIST_SHAPE[1]} x {MNIST_SHAPE[2]}; resize applies to image folders"
+        )
+    if not sep and kind == "mnist":
         return load_mnist(mnist_dir)
-    kind, sep, where = spec.partition(":")
     if kind not in DATA_KINDS or not sep or not where:
         raise DataError(f"--data {spec!r}: use mnist, mnist:DIR or imagefolder:DIR")
     if mnist_dir is not None:
         raise DataError("give --data or --mnist-dir, not both")
     if kind == "mnist":
-        if resize is not None:
-            raise DataError("--resize: MNIST images are 28 x 28; resize applies to image folders")
         return load_mnist(where)
     from .imagefolder import load_imagefolder
 

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from . import compute
+from .data import MNIST_CLASSES, MNIST_SHAPE
 from .files import atomic_write, file_sha256  # noqa: F401 (file_sha256: part of this module's API)
 
 logger = logging.getLogger(__name__)
@@ -28,8 +29,7 @@ logger = logging.getLogger(__name__)
 CONV_CHANNELS = (32, 64)
 HIDDEN = (128, 128)
 KERNEL, POOL = 3, 2
-MNIST_SHAPE = (1, 28, 28)
-MNIST_CLASSES = 10
+MNIST_N_CLASSES = len(MNIST_CLASSES)
 
 
 def conv_output_shape(shape: tuple[int, int, int]) -> tuple[int, int, int]:
@@ -62,7 +62,9 @@ class ImageCNN(nn.Module):
     For MNIST (1 x 28 x 28, 10 classes) these are the paper's layers exactly.
     """
 
-    def __init__(self, dropout: float = 0.4, shape: tuple[int, int, int] = MNIST_SHAPE, n_classes: int = MNIST_CLASSES):
+    def __init__(
+        self, dropout: float = 0.4, shape: tuple[int, int, int] = MNIST_SHAPE, n_classes: int = MNIST_N_CLASSES
+    ):
         super().__init__()
         self.shape = tuple(int(n) for n in shape)
         self.n_classes = int(n_classes)
@@ -96,7 +98,7 @@ def architecture(model: ImageCNN) -> str:
 
 
 def new_model(
-    seed: int, dropout: float = 0.4, shape: tuple[int, int, int] = MNIST_SHAPE, n_classes: int = MNIST_CLASSES
+    seed: int, dropout: float = 0.4, shape: tuple[int, int, int] = MNIST_SHAPE, n_classes: int = MNIST_N_CLASSES
 ) -> ImageCNN:
     """A freshly initialised network whose weights depend only on ``seed`` (and the shape and classes)."""
     with torch.random.fork_rng(devices=[]):
@@ -104,7 +106,7 @@ def new_model(
         return ImageCNN(dropout, shape, n_classes)
 
 
-def make_head(in_features: int, dropout: float = 0.4, n_classes: int = MNIST_CLASSES) -> nn.Sequential:
+def make_head(in_features: int, dropout: float = 0.4, n_classes: int = MNIST_N_CLASSES) -> nn.Sequential:
     first, second = HIDDEN
     return nn.Sequential(
         nn.Linear(in_features, first),
@@ -256,7 +258,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Ima
     try:
         blob = torch.load(path, map_location=device, weights_only=True)
         model = ImageCNN(
-            shape=tuple(blob.get("shape", MNIST_SHAPE)), n_classes=int(blob.get("n_classes", MNIST_CLASSES))
+            shape=tuple(blob.get("shape", MNIST_SHAPE)), n_classes=int(blob.get("n_classes", MNIST_N_CLASSES))
         )
         model.load_state_dict(blob["state_dict"])
     except Exception as exc:  # any unpickling/shape problem is a bad file, said in one line
@@ -303,7 +305,7 @@ def load_model(
             raise CheckpointError(
                 f"{path}: made for the classes {', '.join(recorded)}, but the data set's are {', '.join(classes)}"
             )
-    _check_outputs(path, model, device, shape, len(classes) if classes is not None else MNIST_CLASSES)
+    _check_outputs(path, model, device, shape, len(classes) if classes is not None else MNIST_N_CLASSES)
     return model.eval()
 
 

@@ -99,3 +99,11 @@ def test_the_tutorial_runs_every_command_of_a_study_in_order():
     for step in steps[1:]:
         positions.append(manage.index(step, positions[-1] + 1))
     assert positions == sorted(positions)
+
+
+def test_the_methods_page_states_each_methods_channel_rule_as_the_registry_does():
+    from explainers.methods import registry
+
+    page = (ROOT / "docs" / "methods.md").read_text(encoding="utf-8")
+    for method in registry.METHODS:
+        assert f"- **{method.label}**: {method.channel_rule}." in page, method.name

@@ -156,3 +156,39 @@ def test_a_page_that_is_not_mturk_cannot_frame_the_study(browser, live_server, f
     browser.switch_to.default_content()
     browser.get(f"{live_server.url}/s/{study.slug}/")  # the same page at the top level works
     assert browser.find_elements(By.ID, "consent")
+
+
+def test_a_worker_completes_a_study_of_three_named_colour_classes_and_reads_their_names(
+    browser, live_server, fake_mturk
+):
+    from selenium.webdriver.common.by import By
+
+    classes = ("circle", "square", "triangle")
+    explanation_set = make_explanation_set(methods=("normlime", "lime"), classes=classes, shape=(3, 32, 32))
+    study = make_study(explanation_set, slug="colours", methods=("normlime", "lime"))
+    _open_hit(browser, live_server, fake_mturk, study, "COLOURWORKER")
+    _wait(browser, lambda d: d.find_element(By.ID, "consent")).click()
+    browser.find_element(By.ID, "start").click()
+    _wait(browser, lambda d: d.find_element(By.ID, "begin")).click()
+
+    participant = Participant.objects.get(worker_id="COLOURWORKER")
+    named = set()
+    for position in range(1, study.n_questions + 1):
+        heading = _wait(browser, lambda d: d.find_element(By.CLASS_NAME, "progress-text")).text
+        assert heading.startswith(f"Question {position} of {study.n_questions}")
+        prompt = browser.find_element(By.CSS_SELECTOR, "mark.digit").text
+        assert prompt in classes
+        named.add(prompt)
+        page = browser.find_element(By.TAG_NAME, "main").text
+        assert "from the other two classes" in page
+        images = browser.find_elements(By.CSS_SELECTOR, ".option img")
+        assert len(images) == 2
+        choice = correct_position(participant, position) or 1
+        browser.find_element(By.CSS_SELECTOR, f"label[for=choice-{choice}]").click()
+        browser.find_element(By.ID, "next").click()
+        _wait(browser, lambda d, before=heading.strip(): d.execute_script(HEADING) != before)
+    _wait(browser, lambda d: d.find_element(By.ID, "submit-hit")).click()
+    _wait(browser, lambda d: d.find_element(By.ID, "submitted"))
+    participant.refresh_from_db()
+    assert named == set(classes)
+    assert participant.is_finished and participant.passed
