@@ -23,7 +23,28 @@ def mnist_layout() -> dict:
     return layout_of(None)
 
 
-class ExplanationSet(models.Model):
+class HasLayout:
+    """What a model with a ``layout`` field (a data set's layout, see ``mnist_layout``) reads from it."""
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.layout["classes"])
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.layout["classes"])
+
+    @property
+    def map_shape(self) -> tuple[int, int]:
+        """(height, width) of one class map (one channel, whatever the images' channels)."""
+        return tuple(self.layout["shape"][1:])
+
+    @property
+    def noun(self) -> str:
+        return self.layout["noun"]
+
+
+class ExplanationSet(HasLayout, models.Model):
     """One run of ``generate_explanations`` (or ``import_maps``): class-level maps of one model, with
     their provenance and the layout of their data set (class names, image shape)."""
 
@@ -43,23 +64,6 @@ class ExplanationSet(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-
-    @property
-    def classes(self) -> list[str]:
-        return list(self.layout["classes"])
-
-    @property
-    def n_classes(self) -> int:
-        return len(self.layout["classes"])
-
-    @property
-    def map_shape(self) -> tuple[int, int]:
-        """(height, width) of one class map (one channel, whatever the images' channels)."""
-        return tuple(self.layout["shape"][1:])
-
-    @property
-    def noun(self) -> str:
-        return self.layout["noun"]
 
     def __str__(self) -> str:
         return self.name

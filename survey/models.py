@@ -18,7 +18,7 @@ from django.db.models import F, Q
 from django.urls import reverse
 
 from explainers.methods import registry
-from explainers.models import MethodName, mnist_layout
+from explainers.models import HasLayout, MethodName, mnist_layout
 
 from . import texts
 from .rules import DEFAULT_ATTENTION_CHECKS, DEFAULT_PASS_THRESHOLD, MAX_ATTENTION_CHECKS
@@ -83,7 +83,10 @@ class StudyStatus(models.TextChoices):
     CLOSED = "closed", "Closed"
 
 
-class Study(models.Model):
+class Study(HasLayout, models.Model):
+    """A study; its ``layout`` is a copy of its explanation set's (``HasLayout`` reads the classes from
+    it), so participants' pages need no query of the set."""
+
     Status = StudyStatus
 
     name = models.CharField(max_length=200)
@@ -175,20 +178,6 @@ class Study(models.Model):
     @property
     def n_options_in_words(self) -> str:
         return in_words(self.n_options)
-
-    # The study's copy of its explanation set's layout (``ExplanationSet.layout``): participants'
-    # pages read it from the study's own row, with no query of the set.
-    @property
-    def classes(self) -> list[str]:
-        return list(self.layout["classes"])
-
-    @property
-    def n_classes(self) -> int:
-        return len(self.layout["classes"])
-
-    @property
-    def noun(self) -> str:
-        return self.layout["noun"]
 
     @property
     def label_noun(self) -> str:

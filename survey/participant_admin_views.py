@@ -22,6 +22,16 @@ class SeeOther(HttpResponseRedirect):
     status_code = 303  # after a POST: the browser GETs the next page, so refresh never re-posts
 
 
+def refused(request: HttpRequest, study: Study, exc: services.SurveyError) -> HttpResponse:
+    """The researcher's page of a refused action: the rule's title and words, with its HTTP status."""
+    return render(
+        request,
+        "survey/research/refused.html",
+        {"study": study, "title": exc.title, "message": exc.message},
+        status=exc.status,
+    )
+
+
 @require_POST
 @staff_member_required
 def pilot(request: HttpRequest, slug: str) -> HttpResponse:
@@ -30,12 +40,7 @@ def pilot(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         participant = services.start_pilot(study, request.headers.get("User-Agent", ""))
     except services.SurveyError as exc:
-        return render(
-            request,
-            "survey/research/refused.html",
-            {"study": study, "title": exc.title, "message": exc.message},
-            status=exc.status,
-        )
+        return refused(request, study, exc)
     return SeeOther(reverse("survey:home", args=[study.slug, make_token(participant.public_id)]))
 
 

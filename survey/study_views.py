@@ -12,7 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from . import services
 from .forms import StudyCreateForm
 from .models import Study
-from .participant_admin_views import SeeOther
+from .participant_admin_views import SeeOther, refused
 
 #: The buttons that put a study in each status (the monitor's and the study list's).
 STATUS_ACTIONS = {Study.Status.DRAFT: "Back to draft", Study.Status.OPEN: "Open", Study.Status.CLOSED: "Close"}
@@ -57,12 +57,7 @@ def study_status(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         study = services.set_study_status(study, request.POST.get("status", ""))
     except services.SurveyError as exc:
-        return render(
-            request,
-            "survey/research/refused.html",
-            {"study": study, "title": exc.title, "message": exc.message},
-            status=exc.status,
-        )
+        return refused(request, study, exc)
     messages.success(request, f"Study {study.slug} is now {study.get_status_display().lower()}.")
     target = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(

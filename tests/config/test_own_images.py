@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 
 import pytest
 
-from tests.config.tutorials import ROOT, console_commands, run_script, sandbox
+from tests.config.tutorials import ROOT, clean_env, console_commands, run_script, sandbox, shrunk
 
 PAGE = ROOT / "docs" / "own-images.md"
 #: Flags appended to (or replacing) the page's heavy settings; the rest of each line runs as written.
@@ -31,21 +30,14 @@ SHRINK = {
 pytestmark = pytest.mark.slow
 
 
-def _shrunk(command: str) -> str:
-    for name, extra in SHRINK.items():
-        if f"manage.py {name}" in command:
-            return f"{command} {extra}"
-    return command
-
-
 def test_the_own_images_page_runs_from_the_folder_to_kar(tmp_path):
     import sqlite3
 
-    commands = [_shrunk(c) for c in console_commands(PAGE.read_text(encoding="utf-8"))]
+    commands = [shrunk(c, SHRINK) for c in console_commands(PAGE.read_text(encoding="utf-8"))]
     assert any("import_maps" in c for c in commands) and any("run_kar" in c for c in commands)
     work = sandbox(tmp_path)
     data_dir = tmp_path / "data"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "SURVEY_", "NORMLIME_"))}
+    env = clean_env()
     env["NORMLIME_DATA_DIR"] = str(data_dir)
     run_script(commands, work, env, tmp_path / "env")
 

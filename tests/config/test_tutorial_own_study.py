@@ -21,7 +21,6 @@ from __future__ import annotations
 import csv
 import http.client
 import json
-import os
 import re
 import socket
 import sqlite3
@@ -32,7 +31,7 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 
-from tests.config.tutorials import ROOT, console_commands, run_script, sandbox
+from tests.config.tutorials import ROOT, clean_env, console_commands, run_script, sandbox, shrunk
 
 TUTORIAL = ROOT / "docs" / "tutorial-own-study.md"
 #: Flags appended to the tutorial's heavy commands (the rest of each line is run as written).
@@ -46,13 +45,6 @@ PASSERS = ("PPASS00001", "PPASS00002", "PPASS00003")
 FAILERS = ("PFAIL00001",)
 
 pytestmark = pytest.mark.slow
-
-
-def _shrunk(command: str) -> str:
-    for name, extra in SHRINK.items():
-        if f"manage.py {name}" in command:
-            return f"{command} {extra}"
-    return command
 
 
 def _server_env(command: str, server: Path) -> str:
@@ -140,9 +132,9 @@ def test_the_tutorial_runs_from_the_laptop_to_the_analysis(tmp_path):
     split = next(i for i, c in enumerate(commands) if OPEN_STUDY in c) + 1
     server = tmp_path / "server"
     server.mkdir()
-    script = [_server_env(_shrunk(c), server) for c in commands]
+    script = [_server_env(shrunk(c, SHRINK), server) for c in commands]
     work = sandbox(tmp_path)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "SURVEY_", "NORMLIME_"))}
+    env = clean_env()
     env["NORMLIME_DATA_DIR"] = str(tmp_path / "laptop")  # the laptop's SQLite and files, not the checkout's var/
 
     run_script(script[:split], work, env, tmp_path / "env-a")

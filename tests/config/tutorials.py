@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import subprocess
@@ -41,3 +42,17 @@ def run_script(script: list[str], cwd: Path, env: dict[str, str], env_out: Path)
     body = "\n".join(["set -euo pipefail", *script, f"env -0 > {shlex.quote(str(env_out))}"])
     done = subprocess.run(["bash", "-c", body], cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, f"tutorial commands failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+
+
+def shrunk(command: str, shrink: dict[str, str]) -> str:
+    """``command`` with the flags ``shrink`` gives its management command appended (later flags win)."""
+    for name, extra in shrink.items():
+        if f"manage.py {name}" in command:
+            return f"{command} {extra}"
+    return command
+
+
+def clean_env() -> dict[str, str]:
+    """This process's environment without the project's settings, as a fresh shell would start."""
+    prefixes = ("DJANGO_", "DATABASE_", "SURVEY_", "NORMLIME_")
+    return {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
