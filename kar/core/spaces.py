@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from explainers.model import MNIST_CLASSES, MNIST_SHAPE, conv_output_shape, make_head, new_model, probabilities
+from explainers.model import MNIST_N_CLASSES, MNIST_SHAPE, conv_output_shape, make_head, new_model, probabilities
 
 FEATURE_SETS = ("pixels", "conv")
 NOISE_UNITS = {
@@ -134,7 +134,7 @@ class FeatureSpace:
 
 def _layout(data) -> tuple[tuple[int, int, int], int]:
     """(shape, number of classes) of an :class:`explainers.data.ImageData` (MNIST's for bare arrays)."""
-    return tuple(getattr(data, "shape", MNIST_SHAPE)), int(getattr(data, "n_classes", MNIST_CLASSES))
+    return tuple(getattr(data, "shape", MNIST_SHAPE)), int(getattr(data, "n_classes", MNIST_N_CLASSES))
 
 
 def _times(shape) -> str:
