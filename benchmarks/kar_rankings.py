@@ -50,7 +50,7 @@ def measure(args) -> None:
     for name in args.feature_sets:
         for method in RANKERS:
             t = time.perf_counter()
-            ranking, _ = compute_rankings({name: spaces[name]}, models, [method], config=config, seed=0)
+            ranking, _ = compute_rankings({name: spaces[name]}, models, [method], config=config, seeds={1: 0})
             seconds[f"{name}/{method}"] = time.perf_counter() - t
             rankings.update(ranking)
     np.savez(args.save, **rankings)

@@ -48,7 +48,9 @@ def main() -> None:
     config = RankingConfig(**manifest["parameters"]["ranking"])
     ctx = _RankingContext(space, explained_models(checkpoint)["conv"], config, manifest["parameters"]["seed"], None)
     W, source = _lime_weights(ctx)
-    saved = np.load(run / "rankings.npz")
+    npz = np.load(run / "rankings.npz")
+    # run 1's rankings (its seed is the run's), or the one shared ranking of a run made before rankings were per run
+    saved = {k.removesuffix("/1"): npz[k] for k in npz.files if k.endswith("/1")} or {k: npz[k] for k in npz.files}
     for name in ("normlime", "lime"):
         ours = np.abs(registry.resolve(registry.get(name))(W))
         print(f"{name}: recomputed ranking equals the run's: {np.allclose(ours, saved[f'conv/{name}'])}")

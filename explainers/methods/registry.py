@@ -94,6 +94,9 @@ class Method:
     channels: Channels = Channels.SUM  # the rule that makes a colour attribution one channel
     channel_rule: str = ""  # the rule in a sentence, with its source in the literature (every entry below has one)
     description: str = ""
+    #: what KAR's ranking is, where it differs from ``description`` (the class maps): KAR aggregates
+    #: globally, over every explanation, and calls ``kar_function``
+    kar_description: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "options", MappingProxyType(dict(self.options)))
@@ -112,6 +115,11 @@ class Method:
     def paper(self) -> bool:
         """One of the paper's four survey methods."""
         return self.paper_votes is not None
+
+    @property
+    def kar_text(self) -> str:
+        """KAR's ranking in words (the manifest and the report quote it)."""
+        return self.kar_description or self.description
 
     @property
     def kar_call(self) -> tuple[str, Mapping[str, Any]]:
@@ -145,6 +153,7 @@ METHODS: tuple[Method, ...] = (
         channels=Channels.SUM,
         channel_rule=_LIME_CHANNELS,
         description="NormLIME (paper Eq. 9): normalised local LIME weights averaged over a class's explanations",
+        kar_description="global NormLIME (paper Eq. 5): normalised local LIME weights averaged over all explanations",
     ),
     Method(
         "lime",
@@ -158,6 +167,7 @@ METHODS: tuple[Method, ...] = (
         channels=Channels.SUM,
         channel_rule=_LIME_CHANNELS,
         description="SP-LIME column norm (paper Eq. 6) of a class's local LIME weights",
+        kar_description="global SP-LIME column norm (paper Eq. 6) of all explanations' local LIME weights",
     ),
     Method(
         "smoothgrad",
@@ -211,6 +221,8 @@ METHODS: tuple[Method, ...] = (
         "hold the patch's value: that value",
         description="mean |Kernel SHAP| over 2x2-pixel patches, background = training mean, "
         "budget 2d + 2048 coalitions (so the least squares are determined)",
+        kar_description="mean |Kernel SHAP| per feature (every pixel or conv feature a player), background = "
+        "training mean, budget 2d + 2048 coalitions (so the least squares are determined)",
     ),
     Method(
         "ig",

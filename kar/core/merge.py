@@ -23,7 +23,7 @@ from .rankings import RankingConfig
 from .report import Report, load_report, write_report
 from .runner import _now, timings
 from .spaces import FEATURE_SETS
-from .spec import KarSpec, fingerprint
+from .spec import KarSpec, run_fingerprint
 from .store import (
     MANIFEST,
     OUTPUT_FILES,
@@ -96,7 +96,7 @@ def merge_runs(sources: list[str | Path], out_dir: str | Path, *, restart: bool 
     if stray:
         raise KarError(f"a cell outside the grid in {RESULTS}: {stray[0].key}")
 
-    _prepare(out, fingerprint(parameters), restart)
+    _prepare(out, run_fingerprint(parameters), restart)
     rankings, sources_of = {}, {}
     for r in reports:
         rankings.update(load_rankings_cache(r.out_dir / RANKINGS))
@@ -104,7 +104,7 @@ def merge_runs(sources: list[str | Path], out_dir: str | Path, *, restart: bool 
     sessions = [{**s, "folder": str(r.out_dir)} for r in reports for s in r.manifest.get("sessions", [])]
     manifest = {
         **{k: v for k, v in first.manifest.items() if k not in ("label", "command")},
-        "fingerprint": fingerprint(parameters),
+        "fingerprint": run_fingerprint(parameters),
         "parameters": parameters,
         "feature_spaces": {fs: sp for r in reports for fs, sp in r.manifest.get("feature_spaces", {}).items()},
         "expected_cells": len(position),

@@ -62,7 +62,7 @@ VARIANTS: tuple[Variant, ...] = (
     Variant(
         "normlime_logp",
         "NormLIME (log-prob. LIME)",
-        "#8c564b",
+        "#e377c2",
         "normlime",
         "logp",
         "global NormLIME (paper Eq. 5) of local LIME weights fitted to log p(target)",
@@ -70,7 +70,7 @@ VARIANTS: tuple[Variant, ...] = (
     Variant(
         "lime_logp",
         "LIME (log-prob. LIME)",
-        "#c49c94",
+        "#bcbd22",
         "lime",
         "logp",
         "SP-LIME column norm (paper Eq. 6) of local LIME weights fitted to log p(target)",

@@ -2,12 +2,12 @@
 
 1. :func:`open_run`: check the folder, write the manifest (fingerprint of the
    parameters), read the cells a previous session finished.
-2. :func:`rank_features`: the global rankings, cached one by one in ``rankings.npz``.
-3. :func:`train_cells`: the pending cells on an executor; the driver (this
+2. :func:`rank_features`: a run's global rankings, cached one by one in ``rankings.npz``.
+3. :func:`train_cells`: the run's pending cells on an executor; the driver (this
    process) alone appends each finished cell to ``results.csv``, once.
 4. :func:`close_run`: canonical order, session status and timings in the manifest.
 
-:func:`run_kar` chains them.
+:func:`run_kar` chains them, steps 2 and 3 run by run.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from .cells import Cell, Result, run_cell
 from .errors import KarError
 from .rankings import cell_importance, compute_rankings
 from .spaces import FeatureSpace
-from .spec import KarSpec, fingerprint
+from .spec import KarSpec, run_fingerprint
 from .store import (
     MANIFEST,
     MANIFEST_KIND,
@@ -131,7 +131,7 @@ class CellTask:
         importance = (
             None
             if cell.is_baseline
-            else cell_importance(self.rankings, cell.feature_set, cell.method, cell.seed, space.dim)
+            else cell_importance(self.rankings, cell.feature_set, cell.method, cell.run, cell.seed, space.dim)
         )
         with using(Compute(precision=self.precision)):
             acc, seconds = run_cell(
@@ -199,7 +199,7 @@ def open_run(
     started_at = _now()
     manifest = {
         "kind": MANIFEST_KIND,
-        "fingerprint": fingerprint(parameters),
+        "fingerprint": run_fingerprint(parameters),
         "parameters": parameters,
         "feature_spaces": {fs: spaces[fs].describe() for fs in spec.feature_sets},
         "expected_cells": len(spec.cells()),
@@ -221,14 +221,21 @@ def open_run(
 
 
 def rank_features(
-    run: Run, spaces: dict[str, FeatureSpace], models: dict[str, nn.Module], *, progress: bool = True
+    run: Run,
+    spaces: dict[str, FeatureSpace],
+    models: dict[str, nn.Module],
+    *,
+    runs: list[int] | None = None,
+    progress: bool = True,
 ) -> dict[str, np.ndarray]:
-    """Step 2: every ranking of the grid; cached ones reused, new ones saved one by one."""
+    """Step 2: the rankings of ``runs`` (default every run of the grid); cached ones reused, new ones
+    saved one by one."""
     from tqdm import tqdm
 
     cache_path = run.out / RANKINGS
-    cache = load_rankings_cache(cache_path) if run.resumed else {}
-    cache = {k: v for k, v in cache.items() if k in run.manifest["rankings"]}
+    # What this folder's manifest lists (earlier runs of this session, or a resumed session's); open_run
+    # deleted a rankings file no manifest vouches for.
+    cache = {k: v for k, v in load_rankings_cache(cache_path).items() if k in run.manifest["rankings"]}
     bars: dict[str, tqdm] = {}
 
     def progress_factory(key: str):
@@ -259,7 +266,7 @@ def rank_features(
             models,
             run.spec.methods,
             config=run.spec.ranking,
-            seed=run.spec.seed,
+            seeds={r: run.spec.run_seed(r) for r in (runs or range(1, run.spec.runs + 1))},
             cache=cache,
             on_ranking=on_ranking,
             progress_factory=progress_factory,
@@ -267,7 +274,7 @@ def rank_features(
     finally:
         for bar in bars.values():
             bar.close()
-    run.session["rankings_seconds"] = round(time.perf_counter() - t0, 2)
+    run.session["rankings_seconds"] = round(run.session.get("rankings_seconds", 0) + time.perf_counter() - t0, 2)
     return rankings
 
 
@@ -324,17 +331,20 @@ def train_cells(
     device: str = "cpu",
     progress: bool = True,
     on_cell: Callable[[Result], None] | None = None,
+    runs: list[int] | None = None,
 ) -> None:
-    """Step 3: the pending cells on ``executor``; each result is written here, by the driver, once."""
+    """Step 3: the pending cells (of ``runs``, default all) on ``executor``; each result is written here,
+    by the driver, once."""
     from tqdm import tqdm
 
-    pending = [c for c in run.spec.cells() if run.key(c) not in run.done]
+    pending = [c for c in run.spec.cells() if run.key(c) not in run.done and (runs is None or c.run in runs)]
     if not pending:
         return
     eta = _Eta(pending, list(run.done.values()), executor.workers)
     bar = tqdm(
         total=len(pending),
-        desc=f"{run.spec.mode.upper()} cells",
+        desc=f"{run.spec.mode.upper()} cells"
+        + (f", run {'/'.join(map(str, runs))} of {run.spec.runs}" if runs else ""),
         unit="cell",
         disable=not progress,
         bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} cells [{elapsed}{postfix}]",
@@ -364,7 +374,7 @@ def train_cells(
             recorder.finished(cell, acc, seconds)
     finally:
         bar.close()
-        run.session["cells_seconds"] = round(time.perf_counter() - t0, 2)
+        run.session["cells_seconds"] = round(run.session.get("cells_seconds", 0) + time.perf_counter() - t0, 2)
 
 
 def close_run(run: Run, status: str) -> list[Result]:
@@ -430,14 +440,26 @@ def run_kar(
     skipped = len(run.done)
     status = "interrupted"
     try:
-        with using(Compute(precision=spec.precision)):  # the rankings' batches, in this process
-            rankings = rank_features(run, spaces, models, progress=progress)
-        try:
-            train_cells(
-                run, spaces, rankings, executor=executor, device=str(device), progress=progress, on_cell=on_cell
-            )
-        except ExecutorError as exc:
-            raise KarError(str(exc)) from None
+        # Run by run: a run's rankings, then its cells, so that each finished run is whole (rankings
+        # and cells) and an interrupted grid resumes at its first unfinished run.
+        for r in range(1, spec.runs + 1):
+            if all(run.key(c) in run.done for c in spec.cells() if c.run == r):
+                continue
+            with using(Compute(precision=spec.precision)):  # the rankings' batches, in this process
+                rankings = rank_features(run, spaces, models, runs=[r], progress=progress)
+            try:
+                train_cells(
+                    run,
+                    spaces,
+                    rankings,
+                    executor=executor,
+                    device=str(device),
+                    progress=progress,
+                    on_cell=on_cell,
+                    runs=[r],
+                )
+            except ExecutorError as exc:
+                raise KarError(str(exc)) from None
         status = "complete" if len(run.done) == len(spec.cells()) else "incomplete"
     finally:
         results = close_run(run, status)

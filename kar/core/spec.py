@@ -10,6 +10,7 @@ from explainers.compute import DEFAULT_PRECISION
 from explainers.methods import registry
 from explainers.model import TrainConfig
 
+from . import rankers
 from .cells import BASELINE, Cell
 from .errors import KarError
 from .masking import MODES
@@ -69,9 +70,9 @@ class KarSpec:
         )
 
     def __post_init__(self):
-        unknown = [m for m in self.methods if m not in registry.names(kar=True)]
+        unknown = [m for m in self.methods if m not in rankers.names()]
         if unknown:
-            raise KarError(f"unknown method {unknown[0]!r} (choose from {', '.join(registry.names(kar=True))})")
+            raise KarError(f"unknown method {unknown[0]!r} (choose from {', '.join(rankers.names())})")
         bad = [t for t in self.thresholds if not (isinstance(t, int) and 1 <= t <= 99)]
         if bad:
             raise KarError(f"threshold {bad[0]!r} is outside 1-99 (percent of features removed)")
@@ -120,6 +121,8 @@ class KarSpec:
             "ranking": asdict(self.ranking),
             "precision": self.precision,
             "tiebreak": "random permutation seeded by the run (seed + run - 1), as is the Random ranking",
+            "rankings": "drawn per run: each run's rankings explain their own per_class images per class, "
+            "chosen with the run's seed (seed + run - 1)",
             "threads_per_cell": 1,
         }
 
@@ -127,6 +130,16 @@ class KarSpec:
 def fingerprint(parameters: dict) -> str:
     blob = json.dumps(parameters, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+#: The one parameter a run folder may grow in when resumed: run r's cells are the same whatever the
+#: number of runs (each run has its own seed and rankings), so more runs add cells and change none.
+GROWS = "runs"
+
+
+def run_fingerprint(parameters: dict) -> str:
+    """A run folder's fingerprint: of every parameter but the number of runs (:data:`GROWS`)."""
+    return fingerprint({k: v for k, v in parameters.items() if k != GROWS})
 
 
 def data_fingerprint(described: dict) -> str:

@@ -2,7 +2,7 @@
 
 Finished cells are appended to ``results.csv`` at once (flush + fsync) by the
 driver only; a rerun with the same parameters (their fingerprint is in
-``manifest.json``) skips them. Rankings are cached in ``rankings.npz``.
+``manifest.json``) skips them, and a rerun with more runs adds their cells. Rankings are cached in ``rankings.npz``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from explainers.files import atomic_savez, atomic_write_json
 
 from .cells import RESULT_FIELDS, Result
 from .errors import KarError
-from .spec import fingerprint
+from .spec import GROWS, run_fingerprint
 
 logger = logging.getLogger(__name__)
 
@@ -83,11 +83,17 @@ def prepare_out_dir(out_dir: str | Path, parameters: dict, *, restart: bool = Fa
             )
         (out / RANKINGS).unlink(missing_ok=True)  # rankings without a manifest cannot be trusted
         return None
-    if manifest.get("fingerprint") != fingerprint(parameters):
+    if manifest.get("fingerprint") != run_fingerprint(parameters):
         diff = _differences(manifest.get("parameters", {}), parameters)
         shown = "; ".join(diff[:3]) + (f"; and {len(diff) - 3} more" if len(diff) > 3 else "")
         raise KarError(
             f"{out}: holds a KAR run with other parameters ({shown or 'unreadable fingerprint'}); "
+            "pass --restart to replace it or choose another --out"
+        )
+    held = manifest.get("parameters", {}).get(GROWS, 0)
+    if parameters.get(GROWS, 0) < held:
+        raise KarError(
+            f"{out}: holds a KAR run of {held} runs; --runs may grow ({held} or more) but not shrink; "
             "pass --restart to replace it or choose another --out"
         )
     return manifest

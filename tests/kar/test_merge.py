@@ -13,7 +13,7 @@ from kar.core.errors import KarError
 from kar.core.merge import merge_runs, spec_of
 from kar.core.runner import run_kar
 from kar.core.spaces import FeatureSpace
-from kar.core.spec import KarSpec, fingerprint
+from kar.core.spec import KarSpec, run_fingerprint
 from kar.core.store import FIGURES, MANIFEST, RANKINGS, RESULTS, VERDICTS, read_manifest
 from tests.kar.tiny import TINY_RANKING, synthetic
 
@@ -82,16 +82,13 @@ def test_the_merged_folder_holds_every_cell_of_the_whole_grid_in_its_order(space
 def test_the_merged_manifest_has_the_whole_grids_fingerprint_and_every_session(halves, merged):
     _, out = merged
     manifest = read_manifest(out)
-    assert manifest["fingerprint"] == fingerprint({**WHOLE.parameters(), "inputs": INPUTS})
+    assert manifest["fingerprint"] == run_fingerprint({**WHOLE.parameters(), "inputs": INPUTS})
     assert manifest["parameters"]["feature_sets"] == ["pixels", "conv"]  # the grid's order, not the folders'
     assert [s["folder"] for s in manifest["sessions"]] == [str(h) for h in halves]
     assert [m["feature_sets"] for m in manifest["merged"]["from"]] == [["conv"], ["pixels"]]
     assert manifest["cells_done"] == manifest["expected_cells"] == 20
-    assert set(np.load(out / RANKINGS).files) == {
-        "pixels/smoothgrad",
-        "conv/smoothgrad",
-        "pixels/random",
-        "conv/random",
+    assert set(np.load(out / RANKINGS).files) == {  # each run's own rankings
+        f"{fs}/{m}/{r}" for fs in ("pixels", "conv") for m in ("smoothgrad", "random") for r in (1, 2)
     }
     assert set(manifest["rankings"]) == set(np.load(out / RANKINGS).files)
 

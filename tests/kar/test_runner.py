@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import subprocess
@@ -18,7 +19,7 @@ from explainers.model import TrainConfig
 from kar.core.cells import BASELINE, RESULT_FIELDS, Result
 from kar.core.errors import KarError
 from kar.core.runner import run_kar
-from kar.core.spec import KarSpec, fingerprint
+from kar.core.spec import KarSpec, run_fingerprint
 from kar.core.store import RANKINGS, RESULTS, ResultsLog, prepare_out_dir, read_manifest
 from tests.kar.tiny import TINY_RANKING
 
@@ -68,9 +69,10 @@ def test_a_run_writes_one_row_per_cell_with_gains_against_its_own_baseline(unint
         assert float(r["error_gain"]) == pytest.approx(expected, abs=1e-3)
         assert int(r["seed"]) == int(r["run"]) - 1  # run r trains with seed + r - 1
     manifest = read_manifest(out)
-    assert manifest["fingerprint"] == fingerprint({**SMALL.parameters(), "inputs": INPUTS})
+    assert manifest["fingerprint"] == run_fingerprint({**SMALL.parameters(), "inputs": INPUTS})
     assert manifest["cells_done"] == 14 and manifest["sessions"][-1]["status"] == "complete"
-    assert set(np.load(out / RANKINGS).files) == {"pixels/random", "pixels/smoothgrad", "pixels/normlime"}
+    # each run ranks from its own images: one ranking per method and run
+    assert set(np.load(out / RANKINGS).files) == {f"pixels/{m}/{r}" for m in SMALL.methods for r in (1, 2)}
 
 
 def test_each_session_names_the_machine_it_ran_on(uninterrupted):
@@ -94,11 +96,14 @@ def test_an_interrupted_run_resumes_without_redoing_cells_and_ends_with_the_same
         run_small(space, explained, tmp_path, on_cell=stop_after_five)
     assert len(rows_without_seconds(tmp_path / RESULTS)) == 1 + 5  # saved at once, header + 5
     assert read_manifest(tmp_path)["sessions"][-1]["status"] == "interrupted"
-    rankings_before = (tmp_path / RANKINGS).read_bytes()
+    with np.load(tmp_path / RANKINGS) as f:
+        rankings_before = {k: f[k] for k in f.files}
 
     resumed = run_small(space, explained, tmp_path)
     assert resumed.skipped == 5 and resumed.ran == 14 - 5
-    assert (tmp_path / RANKINGS).read_bytes() == rankings_before  # reused, not recomputed
+    with np.load(tmp_path / RANKINGS) as f:  # reused, not recomputed; the later runs' added
+        assert rankings_before and all(np.array_equal(f[k], v) for k, v in rankings_before.items())
+        assert set(f.files) == {f"pixels/{m}/{r}" for m in SMALL.methods for r in (1, 2)}
     full_out, _ = uninterrupted
     assert rows_without_seconds(tmp_path / RESULTS) == rows_without_seconds(full_out / RESULTS)
     assert [s["status"] for s in read_manifest(tmp_path)["sessions"]] == ["interrupted", "complete"]
@@ -224,3 +229,16 @@ def test_a_cell_task_trains_under_its_own_precision_wherever_it_runs(monkeypatch
     )
     assert task.run(cell)[1:] == (0.5, 1.0)
     assert seen == ["bf16"] and compute.current().precision == "fp32"  # the worker's own setting is untouched
+
+
+def test_a_folder_grows_by_more_runs_and_adds_only_their_cells(space, explained, uninterrupted, tmp_path):
+    one = dataclasses.replace(SMALL, runs=1)
+    first = run_kar(one, {"pixels": space}, {"pixels": explained}, tmp_path, inputs=INPUTS, progress=False)
+    assert first.complete and first.ran == 1 + 3 * 2
+    grown = run_small(space, explained, tmp_path)
+    assert grown.skipped == 7 and grown.ran == 7 and grown.complete  # run 2's baseline and cells only
+    full_out, _ = uninterrupted
+    assert rows_without_seconds(tmp_path / RESULTS) == rows_without_seconds(full_out / RESULTS)
+    assert read_manifest(tmp_path)["parameters"]["runs"] == 2
+    with pytest.raises(KarError, match="holds a KAR run of 2 runs; --runs may grow"):
+        run_kar(one, {"pixels": space}, {"pixels": explained}, tmp_path, inputs=INPUTS, progress=False)

@@ -14,6 +14,7 @@ from explainers import cli
 from explainers.compute import DEFAULT_PRECISION
 from explainers.methods import registry
 from explainers.model import file_sha256
+from kar.core import rankers
 from kar.core import report as kar_report
 from kar.core.errors import KarError
 from kar.core.masking import MODES
@@ -55,7 +56,16 @@ class Command(BaseCommand):
         )
         methods = registry.names(kar=True)
         parser.add_argument(
-            "--methods", default=",".join(methods), help=f"comma list (default all {len(methods)}: {','.join(methods)})"
+            "--methods",
+            default=",".join(methods),
+            help=f"comma list (default all {len(methods)} methods of the registry: {','.join(methods)}; "
+            f"KAR's own variants too: {','.join(rankers.variant_names())})",
+        )
+        parser.add_argument(
+            "--confounds",
+            action="store_true",
+            help="add KAR's variants to --methods: NormLIME and LIME from standardised weights and from LIME "
+            "fitted to log-probabilities, and the feature-variance baseline (see docs/kar.md)",
         )
         parser.add_argument(
             "--thresholds",
@@ -167,6 +177,7 @@ class Command(BaseCommand):
             else "run_kar",
             "error_gain": "retrained test error - retrained baseline (0 % removed, same seed and training) test error, "
             "in percentage points",
+            "original_model": original_model(checkpoint, data),
         }
         if opts.get("label"):
             extra["label"] = opts["label"]  # a description only: not part of the fingerprint, so a rerun may relabel
@@ -211,6 +222,17 @@ class Command(BaseCommand):
         )
 
 
+def original_model(checkpoint, data) -> dict:
+    """The explained checkpoint's own accuracy on the run's test images (the claims' "original model")."""
+    from explainers.model import accuracy
+
+    return {
+        "accuracy": round(accuracy(checkpoint, data.x_test, data.y_test), 6),
+        "test_images": len(data.y_test),
+        "what": "the explained checkpoint (--model), trained once on all features, on the same test images",
+    }
+
+
 def spec_from_options(opts: dict) -> KarSpec:
     """The grid and configuration: explicit options over --paper's values over the defaults."""
     paper = bool(opts.get("paper"))
@@ -224,9 +246,7 @@ def spec_from_options(opts: dict) -> KarSpec:
         return KarSpec.preset(
             paper,
             feature_sets=parse_names("feature-sets", opts.get("feature_sets") or ",".join(FEATURE_SETS), FEATURE_SETS),
-            methods=parse_names(
-                "methods", opts.get("methods") or ",".join(registry.names(kar=True)), registry.names(kar=True)
-            ),
+            methods=_methods(opts),
             seed=opts.get("seed", 0),
             mode=opts.get("mode", "kar"),
             precision=opts.get("precision") or DEFAULT_PRECISION,
@@ -234,6 +254,13 @@ def spec_from_options(opts: dict) -> KarSpec:
         )
     except KarError as exc:
         raise CommandError(str(exc)) from None
+
+
+def _methods(opts: dict) -> tuple[str, ...]:
+    methods = parse_names("methods", opts.get("methods") or ",".join(registry.names(kar=True)), rankers.names())
+    if opts.get("confounds"):
+        methods += tuple(v for v in rankers.variant_names() if v not in methods)
+    return methods
 
 
 def _partial_report(out: Path):

@@ -214,7 +214,7 @@ def test_a_run_writes_results_summary_figures_rankings_and_manifest_and_resumes(
     assert "The paper's claims:" in text and "**inconclusive**" in text
 
     with np.load(out / "rankings.npz") as rankings:
-        assert rankings["pixels/normlime"].shape == (784,) and rankings["conv/normlime"].shape == (1600,)
+        assert rankings["pixels/normlime/1"].shape == (784,) and rankings["conv/normlime/1"].shape == (1600,)
 
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["model"]["sha256"] == file_sha256(tiny_model_path)
@@ -222,10 +222,17 @@ def test_a_run_writes_results_summary_figures_rankings_and_manifest_and_resumes(
     assert manifest["data_check"]["explanation_set"] == "same data"
     assert manifest["parameters"]["inputs"]["data_fingerprint"] == manifest["data_check"]["data_fingerprint"]
     for fs in ("pixels", "conv"):  # every method explains the same per-class images, by true label
-        source = manifest["rankings"][f"{fs}/normlime"]
+        source = manifest["rankings"][f"{fs}/normlime/1"]
         assert source["images"] == 10 and source["per_class"] == 1 and source["target"] == "true label"
         assert 0 <= source["never_selected"] <= manifest["feature_spaces"][fs]["features"]
     assert manifest["parameters"]["ranking"]["per_class"] == 1
+    # the claims' "original model": the explained checkpoint itself on the same test digits
+    from explainers.data import load_mnist
+    from explainers.model import accuracy, load_checkpoint
+
+    checkpoint, data = load_checkpoint(tiny_model_path), load_mnist(tiny_mnist_dir)
+    assert manifest["original_model"]["test_images"] == len(data.y_test)
+    assert manifest["original_model"]["accuracy"] == round(accuracy(checkpoint, data.x_test, data.y_test), 6)
     assert manifest["parameters"]["thresholds"] == [50] and manifest["parameters"]["train"]["epochs"] == 1
     assert manifest["versions"]["torch"] and manifest["timings"]["cell_seconds_sum"] > 0
 
@@ -284,6 +291,17 @@ def test_bf16_is_refused_in_one_line_where_the_hardware_lacks_it(
             *FAST,
         )
     assert not (tmp_path / "k").exists()  # refused before any work
+
+
+def test_confounds_adds_kars_own_variants_to_the_methods_and_methods_may_name_them():
+    from kar.core import rankers
+
+    assert spec_from_options({"confounds": True}).methods == registry.names(kar=True) + rankers.variant_names()
+    assert spec_from_options({"methods": "normlime,variance"}).methods == ("normlime", "variance")
+    assert spec_from_options({"methods": "normlime", "confounds": True}).methods == (
+        "normlime",
+        *rankers.variant_names(),
+    )
 
 
 def test_the_precision_is_one_of_the_parameters_that_decide_a_runs_numbers():
@@ -426,11 +444,11 @@ def test_a_run_on_an_image_folder_ranks_its_pixel_values_and_conv_features_and_n
     ]
     assert all(0 <= float(r["accuracy"]) <= 1 for r in rows)
     with np.load(out / "rankings.npz") as rankings:
-        assert rankings["pixels/ig"].shape == (3072,) and rankings["conv/ig"].shape == (2304,)
+        assert rankings["pixels/ig/1"].shape == (3072,) and rankings["conv/ig/1"].shape == (2304,)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["feature_spaces"]["pixels"]["shape"] == [3, 32, 32]
     assert manifest["feature_spaces"]["conv"]["features"] == 2304
-    assert manifest["rankings"]["pixels/ig"]["images"] == 3  # one image of each of the 3 classes
+    assert manifest["rankings"]["pixels/ig/1"]["images"] == 3  # one image of each of the 3 classes
     assert manifest["data"]["classes"] == ["circle", "square", "triangle"]
     report = (out / "report.md").read_text()
     assert "**KAR on input pixel values (3072: 3 channels x 32 x 32)**" in report
