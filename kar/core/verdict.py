@@ -303,21 +303,21 @@ def _power(claim: str, runs: int, sd: tuple[float, ...], rho: float | None) -> P
     if claim == PIXELS_50:
         half = q * sd[0] / math.sqrt(runs)
         text = (
-            f"TOST at n = {runs}, sd {sd[0]:.2f}: {t_text}, half-width of the 90 % interval {half:.2f} pp "
+            f"TOST at n = {runs}, sd {sd[0]:.3f}: {t_text}, half-width of the 90 % interval {half:.2f} pp "
             f"{'<' if half < ABOUT_ZERO else '>='} {ABOUT_ZERO}; power {p:.2f} by the noncentral t (exact, true gain 0)"
         )
     elif claim == CONV_30:
         a, b = one_sided_power(runs, sd[0]), one_sided_power(runs, sd[1])
         text = (
-            f"at n = {runs}, {t_text}: non-inferiority with sd {sd[0]:.2f} of the paired differences, half-width "
-            f"{q * sd[0] / math.sqrt(runs):.2f} pp, power {a:.2f} by the noncentral t (true difference 0); better than "
-            f"the original with sd {sd[1]:.2f}, power {b:.2f} (true advantage {ABOUT_ZERO} pp); both: power {p:.2f} {mc}"
+            f"at n = {runs}, {t_text}: (a) sd {sd[0]:.3f} of the paired differences, half-width "
+            f"{q * sd[0] / math.sqrt(runs):.2f} pp, power {a:.2f} by the noncentral t for a true difference of 0; "
+            f"(b) sd {sd[1]:.3f}, power {b:.2f} for a true advantage of {ABOUT_ZERO} pp; both: power {p:.2f} {mc}"
         )
     else:
         each = [one_sided_power(runs, s) for s in sd]
         text = (
-            f"{len(sd)} one-sided paired tests at n = {runs}, sd of the paired differences {min(sd):.2f} to "
-            f"{max(sd):.2f}: {t_text}; each alone has power {min(each):.2f} to {max(each):.2f} by the noncentral t "
+            f"{len(sd)} one-sided paired tests at n = {runs}, sd of the paired differences {min(sd):.3f} to "
+            f"{max(sd):.3f}: {t_text}; each alone has power {min(each):.2f} to {max(each):.2f} by the noncentral t "
             f"(true difference -{ABOUT_ZERO} pp); all of them: power {p:.2f} {mc}"
         )
     return Power(runs, sd, rho, p, needed, f"{text}; {_needed_text(needed)}")
