@@ -107,7 +107,7 @@ def test_the_power_line_gives_the_arithmetic_in_words():
     gains = list((draws - draws.mean()) / draws.std(ddof=1) * 0.21)
     v = verdict(rows("pixels", {("normlime", 50): gains}), PIXELS_50)
     assert v.power.text.startswith(
-        "TOST at n = 8, sd 0.21: t(0.95, 7) = 1.895, half-width of the 90 % interval 0.14 pp < 0.25; power "
+        "TOST at n = 8, sd 0.210: t(0.95, 7) = 1.895, half-width of the 90 % interval 0.14 pp < 0.25; power "
     )
     assert v.power.power == pytest.approx(tost_power(8, 0.21))
     assert v.power.text.endswith(f"by the noncentral t (exact, true gain 0); 80 % needs n >= {v.power.runs_needed}")

@@ -135,7 +135,7 @@ def test_a_kar_run_shows_a_verdict_on_each_of_the_papers_claims_and_a_roar_run_n
     assert "NormLIME&#x27;s error gain is about 0 when 50 % of the pixels are removed: not supported." in html
     assert html.count(": inconclusive.</strong>") == 2  # no conv cells at 30, 80 or 90 %
     # the rules once, each verdict's power and rule
-    assert "Margin delta = 0.25 pp" in html and "Power: TOST at n = 2, sd 0.00" in html
+    assert "Margin delta = 0.25 pp" in html and "Power: TOST at n = 2, sd 0.000" in html
     assert "Rule: TOST: supported if the 90 % t-interval" in html and "Power: no sd to measure." in html
     assert "With the confounds" not in html  # no variants in this run
     assert reverse("kar:file", args=["kar-default", "verdicts.json"]) in html
