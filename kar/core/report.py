@@ -26,9 +26,9 @@ import numpy as np
 from explainers import published
 from explainers.data import MNIST_CLASSES, MNIST_SHAPE, layout_of
 from explainers.files import atomic_write
-from explainers.methods import registry
 from explainers.model import CONV_FEATURES
 
+from . import rankers
 from .cells import BASELINE, Result
 from .errors import KarError
 from .store import (
@@ -49,8 +49,8 @@ BASELINE_LABEL = "baseline (0 % removed)"
 
 
 def label(name: str) -> str:
-    """A method's label for people, or the baseline's."""
-    return BASELINE_LABEL if name == BASELINE else registry.label(name)
+    """A ranker's label for people (:func:`kar.core.rankers.label`), or the baseline's."""
+    return BASELINE_LABEL if name == BASELINE else rankers.label(name)
 
 
 def feature_set_title(feature_set: str, described: dict | None = None) -> str:
@@ -180,7 +180,7 @@ def paired_comparisons(results: list[Result], reference: str = "normlime") -> li
     out = []
     groups = sorted({(r.feature_set, r.mode, r.threshold) for r in results if r.method == reference})
     for fs, mode, threshold in groups:
-        for method in registry.names(kar=True):
+        for method in rankers.names():
             if method == reference:
                 continue
             runs = sorted(
@@ -233,7 +233,7 @@ def summarize(results: list[Result]) -> list[SummaryRow]:
     groups: dict[tuple, list[Result]] = {}
     for r in results:
         groups.setdefault((r.feature_set, r.mode, r.method, r.threshold), []).append(r)
-    method_rank = {m: i for i, m in enumerate((BASELINE, *registry.names(kar=True)))}
+    method_rank = {m: i for i, m in enumerate((BASELINE, *rankers.names()))}
     fs_rank = {"pixels": 0, "conv": 1}
     rows = []
     for (fs, mode, method, threshold), rs in groups.items():
@@ -322,7 +322,7 @@ def gain_tables(rows: list[SummaryRow], spaces: dict | None = None, paper: bool 
     for fs, mode in dict.fromkeys((s.feature_set, s.mode) for s in rows):
         mine = [s for s in rows if s.feature_set == fs and s.mode == mode]
         thresholds = sorted({s.threshold for s in mine if s.method != BASELINE})
-        methods = [m for m in registry.names(kar=True) if any(s.method == m for s in mine)]
+        methods = [m for m in rankers.names() if any(s.method == m for s in mine)]
         lookup = {(s.method, s.threshold): s for s in mine}
         table_rows = []
         for m in methods:
@@ -391,7 +391,7 @@ def plot_gains(
         return None
     mode = mine[0].mode
     fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=120)
-    for method in registry.names(kar=True):
+    for method in rankers.names():
         pts = sorted((s for s in mine if s.method == method), key=lambda s: s.threshold)
         if not pts:
             continue
@@ -403,7 +403,7 @@ def plot_gains(
             y,
             yerr=err if any(err) else None,
             label=label(method),
-            color=registry.colour(method),
+            color=rankers.colour(method),
             marker="o",
             markersize=4,
             linewidth=1.6 if method == "normlime" else 1.1,
@@ -487,16 +487,56 @@ class Report:
         """The last session has not ended (run_kar marks it complete, incomplete or interrupted when it stops)."""
         return not self.complete and self.last_session.get("status") == "running"
 
+    @property
+    def judges_claims(self) -> bool:
+        """Whether the paper's claims are judged: a KAR run on MNIST (the claims are about MNIST; ROAR runs
+        answer other questions)."""
+        return self.mode == "kar" and self.compares_with_paper
+
     @cached_property
     def verdicts(self) -> list:
-        """The paper's claims judged on these results (:mod:`kar.core.verdict`); none for a ROAR run or for
-        another data set than MNIST (the claims are about MNIST).
+        """The paper's claims judged on these results (:mod:`kar.core.verdict`); none unless
+        :attr:`judges_claims`. The original model's accuracy is the manifest's ``original_model.accuracy``.
 
         Computed once per report: the writer, the command and the page each read it more than once.
         """
-        from .verdict import verdicts
+        from .verdict import original_accuracy, verdicts
 
-        return verdicts(self.results, label) if self.mode == "kar" and self.compares_with_paper else []
+        return verdicts(self.results, label, original=original_accuracy(self.manifest)) if self.judges_claims else []
+
+    @cached_property
+    def confounds(self) -> dict:
+        """{convention: the claims judged with NormLIME and LIME under that convention's variants}, for the
+        conventions whose NormLIME variant the run has (:func:`kar.core.verdict.confound_verdicts`)."""
+        from .verdict import confound_verdicts, original_accuracy
+
+        if not self.judges_claims:
+            return {}
+        return confound_verdicts(self.results, label, original=original_accuracy(self.manifest))
+
+    @property
+    def confound_rows(self) -> list[dict]:
+        """One row per claim: the paper-convention outcome and each convention's (the KAR page's table)."""
+        from .verdict import confounds_rows
+
+        return confounds_rows(self.verdicts, self.confounds)
+
+    @property
+    def changed_claims(self) -> list[str]:
+        from .verdict import changed_claims
+
+        return changed_claims(self.verdicts, self.confounds)
+
+    @property
+    def confound_references(self) -> list[tuple[str, str, str]]:
+        """(convention, its NormLIME variant's label, the convention in words), in the table's column order."""
+        return [(c, label(items[0].reference), rankers.CONVENTIONS[c]) for c, items in self.confounds.items() if items]
+
+    @property
+    def verdict_rules(self) -> str:
+        from .verdict import RULES
+
+        return RULES
 
     @property
     def label(self) -> str:
@@ -504,13 +544,26 @@ class Report:
         return str(self.manifest.get("label") or "")
 
 
+def claims_text(report: Report, *, markdown: bool = True) -> str:
+    """The verdicts on the paper's claims with their power and rules, then "With the confounds"; Markdown
+    (report.md) or the same with plain headings (the commands' output)."""
+    from .verdict import RULES, confounds_text, verdicts_text
+
+    if not report.verdicts:
+        return ""
+    head = "**The paper's claims** (rules in `kar/core/verdict.py`)." if markdown else "The paper's claims:"
+    text = f"{head} {RULES}\n\n{verdicts_text(report.verdicts)}\n"
+    if report.confounds:
+        head = "**With the confounds.**" if markdown else "With the confounds:"
+        text += f"\n{head} {confounds_text(report.verdicts, report.confounds, label)}\n"
+    return text
+
+
 def console_text(report: Report) -> str:
     """What the commands print at the end: the tables, then the verdicts on the paper's claims (KAR runs)."""
     text = text_tables(report.summary, report.spaces)
     if report.verdicts:
-        from .verdict import verdicts_text
-
-        text += "The paper's claims:\n" + verdicts_text(report.verdicts)
+        text += "\n\n" + claims_text(report, markdown=False)
     return text
 
 
@@ -531,11 +584,10 @@ def write_report(out_dir: str | Path) -> Report:
     atomic_write(out / SUMMARY, summary_csv(report.summary))
     atomic_write(out / COMPARISONS, comparisons_csv(paired_comparisons(report.results)))
     text = markdown_tables(report.summary, report.spaces)
-    if report.mode == "kar" and report.compares_with_paper:
-        from .verdict import verdicts_text
-
-        write_json_atomic(out / VERDICTS, [v.as_dict() for v in report.verdicts])
-        text += "\n**The paper's claims** (rules in `kar/core/verdict.py`):\n\n" + verdicts_text(report.verdicts) + "\n"
+    if report.judges_claims:
+        confounds = [v for items in report.confounds.values() for v in items]
+        write_json_atomic(out / VERDICTS, [v.as_dict() for v in report.verdicts + confounds])
+        text += "\n" + claims_text(report)
     else:
         (out / VERDICTS).unlink(missing_ok=True)
     atomic_write(out / REPORT_MD, text)

@@ -132,3 +132,46 @@ def test_a_run_on_another_data_set_is_reported_with_its_counts_and_without_the_p
     normlime = next(row for row in report.tables[0].rows if row["method"] == "normlime")
     assert normlime["entries"][0]["paper"][0] == 0.0
     assert (tmp_path / "mnist" / "verdicts.json").exists()
+
+
+def test_kars_variants_are_tabled_plotted_and_compared_like_any_method_under_their_own_labels(tmp_path):
+    from kar.core.report import gain_tables, markdown_tables, plot_gains
+
+    rows = results() + [
+        Result("pixels", "kar", "variance", 50, run, run - 1, 0.9, g, 1.0) for run, g in enumerate([2.0, 2.5, 2.2], 1)
+    ]
+    table = gain_tables(summarize(rows))[0]
+    assert [r["label"] for r in table.rows] == ["NormLIME", "Random", "feature variance"]
+    assert "| feature variance | +2.23 ± " in markdown_tables(summarize(rows))
+    assert [c.method for c in paired_comparisons(rows)] == ["random", "variance"]
+    assert plot_gains(summarize(rows), "pixels", tmp_path / "fig.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_report_judges_the_claims_again_under_each_convention_the_run_has(tmp_path):
+    from kar.core.report import console_text, write_report
+
+    out = tmp_path / "variants"
+    write_run(out, None)
+    with open(out / "results.csv", "a", newline="") as f:  # NormLIME with standardised weights: 0 at 50 %
+        csv.writer(f).writerows(
+            Result("pixels", "kar", "normlime_std", 50, run, run - 1, 0.9, g, 1.0).csv_row()
+            for run, g in enumerate([0.05, -0.05, 0.0], 1)
+        )
+    report = write_report(out)
+    saved = json.loads((out / "verdicts.json").read_text())
+    assert [(v["claim"], v["convention"]) for v in saved] == [
+        ("pixels-50-zero", None),
+        ("conv-30-best", None),
+        ("conv-80-90-lowest", None),
+        ("pixels-50-zero", "std"),
+        ("conv-30-best", "std"),
+        ("conv-80-90-lowest", "std"),
+    ]
+    # the paper's NormLIME: 0.1, 0.3, 0.2 (mean 0.2, sd 0.1), 90 % interval 0.2 +- 2.920 * 0.1 / sqrt(3) = 0.03 to 0.37
+    assert saved[0]["outcome"] == "inconclusive" and "+0.03 to +0.37" in saved[0]["evidence"][0]
+    assert saved[0]["power"]["runs"] == 3 and saved[0]["power"]["sd"] == pytest.approx([0.1])
+    assert saved[3]["outcome"] == "supported" and saved[3]["reference"] == "normlime_std"
+    text = (out / "report.md").read_text()
+    assert "**With the confounds.**" in text and "| pixels-50-zero | inconclusive | supported |" in text
+    assert "Claims that change: pixels-50-zero." in text
+    assert "With the confounds:" in console_text(report) and "The paper's claims:" in console_text(report)

@@ -133,7 +133,11 @@ def test_a_kar_run_shows_a_verdict_on_each_of_the_papers_claims_and_a_roar_run_n
     html = staff_client.get(reverse("kar:detail", args=["kar-default"])).content.decode()
     # normlime loses exactly 0.5 points at 50 % of pixels in both runs: an interval of width 0, outside +-0.25
     assert "NormLIME&#x27;s error gain is about 0 when 50 % of the pixels are removed: not supported." in html
-    assert html.count("inconclusive.") == 2  # no conv cells at 30, 80 or 90 %
+    assert html.count(": inconclusive.</strong>") == 2  # no conv cells at 30, 80 or 90 %
+    # the rules once, each verdict's power and rule
+    assert "Margin delta = 0.25 pp" in html and "Power: TOST at n = 2, sd 0.000" in html
+    assert "Rule: TOST: supported if the 90 % t-interval" in html and "Power: no sd to measure." in html
+    assert "With the confounds" not in html  # no variants in this run
     assert reverse("kar:file", args=["kar-default", "verdicts.json"]) in html
     markdown = staff_client.get(reverse("kar:file", args=["kar-default", "report.md"]))
     assert markdown["Content-Type"].startswith("text/markdown")
@@ -145,6 +149,20 @@ def test_a_kar_run_shows_a_verdict_on_each_of_the_papers_claims_and_a_roar_run_n
     write_run(data_dir, "roar-default", results("roar"), 18, mode="roar")
     html = staff_client.get(reverse("kar:detail", args=["roar-default"])).content.decode()
     assert "The paper&#x27;s claims" not in html
+
+
+def test_a_run_with_kars_variants_shows_the_claims_again_under_their_conventions(staff_client, data_dir):
+    rows = results()
+    for r in [r for r in rows if r.method == "normlime" and r.feature_set == "pixels"]:
+        # NormLIME with standardised weights loses 0.1 points at 10 and 50 %: within the margin, supported
+        rows.append(Result("pixels", "kar", "normlime_std", r.threshold, r.run, r.seed, r.accuracy, 0.1, 1.0))
+    rows += [Result("pixels", "kar", "variance", r.threshold, r.run, r.seed, r.accuracy, 3.0, 1.0) for r in rows[4:8]]
+    write_run(data_dir, "kar-variants", rows, len(rows))
+    html = staff_client.get(reverse("kar:detail", args=["kar-variants"])).content.decode()
+    assert "<h4>With the confounds</h4>" in html and '<th scope="col">NormLIME (std. weights)</th>' in html
+    assert "<td>not supported</td><td>supported</td>" in html  # pixels at 50 %: the paper's convention, then std
+    assert "Claims that change: pixels-50-zero." in html
+    assert '<th scope="row">feature variance</th>' in html  # the variance ranking's cells are in the tables
 
 
 def test_a_run_in_progress_shows_how_many_cells_are_done(staff_client, data_dir):
