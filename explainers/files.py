@@ -26,9 +26,29 @@ def file_sha256(path: str | Path) -> str:
 
 def atomic_write(path: str | Path, data: bytes | str) -> Path:
     """Write ``data`` to a temporary file beside ``path``, flush it to disk, then rename."""
-    path = Path(path)
-    if isinstance(data, str):
-        data = data.encode("utf-8")
+    return atomic_write_all({path: data})[0]
+
+
+def atomic_write_all(contents: dict[str | Path, bytes | str]) -> list[Path]:
+    """Write each path's data as :func:`atomic_write` does, all of them or none: every file is written
+    to its temporary name first and only then are they renamed, so a failed write (a full disk, a
+    refused folder) leaves none of them behind and the old files as they were."""
+    temporary: dict[Path, str] = {}
+    try:
+        for path, data in contents.items():
+            path = Path(path)
+            temporary[path] = _write_temporary(path, data.encode("utf-8") if isinstance(data, str) else data)
+        for path, tmp in temporary.items():
+            os.replace(tmp, path)
+    except BaseException:
+        for tmp in temporary.values():
+            Path(tmp).unlink(missing_ok=True)
+        raise
+    return list(temporary)
+
+
+def _write_temporary(path: Path, data: bytes) -> str:
+    """``data`` in a new temporary file beside ``path``, on disk, with the usual permissions; its name."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -38,11 +58,10 @@ def atomic_write(path: str | Path, data: bytes | str) -> Path:
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path
+    return tmp
 
 
 def atomic_savez(path: str | Path, *, compressed: bool = False, **arrays) -> Path:

@@ -143,6 +143,19 @@ def run_fingerprint(parameters: dict) -> str:
 
 
 def data_fingerprint(described: dict) -> str:
-    """Of a data set as ``MnistData.describe()`` gives it (source, sizes, file checksums)."""
-    keys = ("source", "train", "test", "files")
-    return fingerprint({k: described.get(k) for k in keys})
+    """Of a data set as ``ImageData.describe()`` gives it (source, sizes, file checksums and the training
+    subset, where there is one: a description without one has the fingerprint it had before subsets)."""
+    parts = {k: described.get(k) for k in ("source", "train", "test", "files")}
+    if described.get("train_subset"):
+        parts["train_subset"] = described["train_subset"]
+    return fingerprint(parts)
+
+
+def set_fingerprint(described: dict) -> str:
+    """The :func:`data_fingerprint` of the whole set a description's training subset was drawn from (the
+    description's own where it has none): what a model, an explanation set and a run must share."""
+    subset = described.get("train_subset")
+    if not subset:
+        return data_fingerprint(described)
+    whole = {k: v for k, v in described.items() if k != "train_subset"}
+    return data_fingerprint({**whole, "train": subset["of"]})

@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 from explainers.data import (
+    EMBEDDED_TRAIN_SIZE,
     IMAGE_MAGIC,
     LABEL_MAGIC,
+    ImageData,
     MnistDataError,
     load_embedded,
     load_mnist,
@@ -35,6 +37,7 @@ def test_the_embedded_subset_splits_into_4000_training_and_1000_test_digits_stra
     data = load_embedded()
     assert data.x_train.shape == (4000, 784) and data.x_test.shape == (1000, 784)
     assert (np.bincount(data.y_train) == 400).all() and (np.bincount(data.y_test) == 100).all()
+    assert data.train_subset(EMBEDDED_TRAIN_SIZE) is data  # run_kar's default: the embedded set as it was
     assert data.x_train.dtype == np.float32 and 0.0 <= data.x_train.min() and data.x_train.max() <= 1.0
 
 
@@ -200,3 +203,62 @@ def test_a_wrong_resize_is_one_line(text):
 
     with pytest.raises(DataError, match="--resize"):
         parse_resize(text)
+
+
+# --------------------------------------------------------------------------
+# A stratified training subset (--train-size)
+# --------------------------------------------------------------------------
+
+
+def three_classes(counts=(8, 4, 3)) -> ImageData:
+    """Training images of classes a, b, c in ``counts``; image i's two values are both i (to follow the rows)."""
+    y = np.repeat(np.arange(len(counts)), counts)
+    x = np.arange(len(y), dtype=np.float32)[:, None].repeat(2, axis=1)
+    return ImageData(x, y, x[:2] + 100, y[:2], source="tiny", classes=("a", "b", "c"), shape=(1, 1, 2))
+
+
+def test_a_training_subset_keeps_each_class_in_proportion_largest_remainder_first():
+    # 10 of 8/4/3: 10 * 8/15 = 5.33, 10 * 4/15 = 2.67, 10 * 3/15 = 2 -> 5, 2, 2 and the one left to b (.67)
+    subset = three_classes().train_subset(10)
+    assert np.bincount(subset.y_train).tolist() == [5, 3, 2]
+    rows = subset.x_train[:, 0].astype(int)
+    assert (np.diff(rows) > 0).all() and (subset.y_train == three_classes().y_train[rows]).all()  # in order
+
+
+def test_a_training_subset_is_the_same_for_the_same_seed_and_leaves_the_test_images_alone():
+    data = three_classes()
+    first, again, other = data.train_subset(10), data.train_subset(10), data.train_subset(10, seed=1)
+    assert (first.x_train == again.x_train).all() and not (first.x_train == other.x_train).all()
+    assert (first.x_test == data.x_test).all() and (first.y_test == data.y_test).all()
+
+
+def test_a_training_subset_is_recorded_in_the_description_and_all_of_them_is_the_data_itself():
+    data = three_classes()
+    described = data.train_subset(6, seed=2).describe()
+    assert described["train"] == 6 and described["test"] == 2
+    assert described["train_subset"] == {"size": 6, "of": 15, "seed": 2, "stratified": True}
+    assert data.train_subset(15) is data and "train_subset" not in data.describe()
+
+
+@pytest.mark.parametrize(
+    "counts, n, problem",
+    [
+        ((8, 4, 3), 16, "a subset of 16 training images: the data has only 15"),
+        ((8, 4, 3), 2, "a subset of 2 training images: fewer than the 3 classes (a stratified subset has each)"),
+        (
+            (8, 4, 3),
+            13,
+            "a subset of 13 training images: leaves out 2 of 15, fewer than the 3 classes; give at most 12",
+        ),
+        ((8, 4, 1), 6, "a subset of 6 training images: class 'c' has a single one (a stratified subset needs two)"),
+    ],
+)
+def test_a_training_subset_it_cannot_have_is_a_one_line_data_error(counts, n, problem):
+    with pytest.raises(MnistDataError) as error:
+        three_classes(counts).train_subset(n)
+    assert str(error.value).startswith(problem) and "\n" not in str(error.value)
+
+
+def test_a_subset_of_a_subset_is_refused():
+    with pytest.raises(MnistDataError, match="they are already a subset of 10"):
+        three_classes().train_subset(10).train_subset(5)

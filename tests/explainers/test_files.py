@@ -2,11 +2,12 @@
 
 import hashlib
 import json
+import os
 
 import numpy as np
 import pytest
 
-from explainers.files import atomic_savez, atomic_write, atomic_write_json, file_sha256
+from explainers.files import atomic_savez, atomic_write, atomic_write_all, atomic_write_json, file_sha256
 
 
 def test_a_write_replaces_the_file_whole_and_leaves_no_temporary_file(tmp_path):
@@ -29,6 +30,32 @@ def test_a_failed_write_keeps_the_old_file_and_cleans_up(tmp_path, monkeypatch):
         atomic_write(path, b"new")
     assert path.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["a.bin"]
+
+
+def test_several_files_are_written_all_together(tmp_path):
+    (tmp_path / "a").write_bytes(b"old a")
+    assert atomic_write_all({tmp_path / "a": b"new a", tmp_path / "b": "new b"}) == [tmp_path / "a", tmp_path / "b"]
+    assert (tmp_path / "a").read_bytes() == b"new a" and (tmp_path / "b").read_text() == "new b"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]
+
+
+def test_when_one_of_several_files_cannot_be_written_none_is(tmp_path, monkeypatch):
+    (tmp_path / "a").write_bytes(b"old a")
+    real = os.fdopen
+    opened = []
+
+    def full_on_the_second(fd, mode):
+        opened.append(fd)
+        if len(opened) == 2:
+            os.close(fd)
+            raise OSError("disk full")
+        return real(fd, mode)
+
+    monkeypatch.setattr("explainers.files.os.fdopen", full_on_the_second)
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write_all({tmp_path / "a": b"new a", tmp_path / "b": b"new b"})
+    assert (tmp_path / "a").read_bytes() == b"old a"
+    assert [p.name for p in tmp_path.iterdir()] == ["a"]
 
 
 def test_arrays_and_json_round_trip(tmp_path):

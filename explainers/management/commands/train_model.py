@@ -22,6 +22,7 @@ class Command(BaseCommand):
             "--epochs", type=int, default=TrainConfig.epochs, help="training epochs (default %(default)s)"
         )
         cli.add_common_options(parser)
+        cli.add_train_size_option(parser)
         cli.add_precision_option(parser)
 
     def handle(self, *args, **opts):
@@ -31,7 +32,7 @@ class Command(BaseCommand):
             raise CommandError(f"--out {out}: is a directory (expected a file path such as {out / 'mnist_cnn.pt'})")
         device = cli.device(opts["device"])
         compute = cli.compute(opts["precision"], device)
-        data = cli.load_data(opts)
+        data = cli.train_subset(cli.load_data(opts), opts["train_size"])
         config = TrainConfig(epochs=opts["epochs"])
         start = time.perf_counter()
         try:

@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from explainers import cli
 from explainers.compute import DEFAULT_PRECISION
+from explainers.data import EMBEDDED_TRAIN_SIZE
 from explainers.methods import registry
 from explainers.model import file_sha256
 from kar.core import rankers
@@ -21,9 +22,13 @@ from kar.core.masking import MODES
 from kar.core.runner import run_kar
 from kar.core.spaces import FEATURE_SETS, conv_space, explained_models, has_conv_features, pixel_space
 from kar.core.spec import DEFAULT_SETTINGS as DEFAULTS
-from kar.core.spec import PAPER_SETTINGS, KarSpec, data_fingerprint
+from kar.core.spec import PAPER_SETTINGS, KarSpec, data_fingerprint, set_fingerprint
 from kar.core.store import COMPARISONS, MANIFEST, RANKINGS, REPORT_MD, RESULTS, SUMMARY, VERDICTS
 from kar.locations import kar_root
+
+#: The cells' training images without --train-size: as many as the embedded subset's, so a cell costs the same
+#: on any data set.
+TRAIN_SIZE = EMBEDDED_TRAIN_SIZE
 
 
 class Command(BaseCommand):
@@ -130,6 +135,7 @@ class Command(BaseCommand):
         ):
             parser.add_argument(f"--{name}", type=int, default=None, help=what)
         cli.add_common_options(parser)
+        cli.add_train_size_option(parser, default=TRAIN_SIZE)
 
     def handle(self, *args, **opts):
         spec = spec_from_options(opts)
@@ -145,7 +151,7 @@ class Command(BaseCommand):
             raise CommandError(f"--out {out}: exists and is not a folder")
 
         model_path = Path(opts["model"]) if opts["model"] else cli.default_model_path()
-        data = cli.load_data(opts)
+        data = cli.train_subset(cli.load_data(opts), opts.get("train_size"), default=TRAIN_SIZE)
         checkpoint = cli.load_model(model_path, device, data, opts.get("model_class"))
         if "conv" in feature_sets and not has_conv_features(checkpoint):
             raise CommandError(
@@ -351,7 +357,7 @@ def _explanation_set(choice: str, model_sha: str) -> dict | None:
     return {
         "name": name,
         "model_sha256": explanation_set.model_sha256,
-        "data_fingerprint": data_fingerprint(data) if data else None,
+        "data_fingerprint": set_fingerprint(data) if data else None,
     }
 
 
@@ -363,25 +369,26 @@ def check_data(described: dict, model_path: Path, explanations: dict | None) -> 
     """
     mine = data_fingerprint(described)
     check = {"data_fingerprint": mine}
+    whole = set_fingerprint(described)  # a --train-size subset is checked as the set it is drawn from
     try:
         model_data = json.loads(Path(f"{model_path}.json").read_text(encoding="utf-8")).get("data")
     except (OSError, ValueError, AttributeError):
         model_data = None
     if model_data is None:
         check["model"] = "not checked: the checkpoint has no training manifest with its data"
-    elif data_fingerprint(model_data) != mine:
+    elif set_fingerprint(model_data) != whole:
         raise CommandError(
             f"--model {model_path.name} was trained on other data ({model_data.get('source', '?')}, fingerprint "
-            f"{data_fingerprint(model_data)}) than this run's ({described.get('source', '?')}, {mine}); pass the model's --data (or --mnist-dir) to match"
+            f"{set_fingerprint(model_data)}) than this run's ({described.get('source', '?')}, {whole}); pass the model's --data (or --mnist-dir) to match"
         )
     else:
         check["model"] = "same data"
     if explanations is not None:
         theirs = explanations.get("data_fingerprint")
-        if theirs is not None and theirs != mine:
+        if theirs is not None and theirs != whole:
             raise CommandError(
                 f"--explanations {explanations['name']}: made from other data (fingerprint {theirs}) than this run's "
-                f"({mine}); pass the set's --data (or --mnist-dir) to match or --explanations none"
+                f"({whole}); pass the set's --data (or --mnist-dir) to match or --explanations none"
             )
         check["explanation_set"] = "same data" if theirs else "not checked: the set records no data"
     return check

@@ -64,3 +64,28 @@ def test_bf16_is_refused_in_one_line_where_the_hardware_lacks_it(tiny_mnist_dir,
             verbosity=0,
         )
     assert not (tmp_path / "m.pt").exists()
+
+
+def test_train_size_trains_on_a_stratified_subset_and_the_manifest_records_it(tiny_mnist_dir, tmp_path):
+    out = tmp_path / "m.pt"
+    call_command(
+        "train_model", out=str(out), epochs=1, mnist_dir=str(tiny_mnist_dir), train_size=50, device="cpu", verbosity=0
+    )
+    data = json.loads((tmp_path / "m.pt.json").read_text())["data"]
+    assert data["train"] == 50 and data["test"] == 100
+    assert data["train_subset"] == {"size": 50, "of": 400, "seed": 0, "stratified": True}
+
+
+def test_without_train_size_it_trains_on_every_training_image(tiny_mnist_dir, tmp_path):
+    out = tmp_path / "m.pt"
+    call_command("train_model", out=str(out), epochs=1, mnist_dir=str(tiny_mnist_dir), device="cpu", verbosity=0)
+    data = json.loads((tmp_path / "m.pt.json").read_text())["data"]
+    assert data["train"] == 400 and "train_subset" not in data
+
+
+def test_a_train_size_larger_than_the_data_is_refused_before_training(tiny_mnist_dir, tmp_path):
+    with pytest.raises(CommandError, match=r"^--train-size: a subset of 401 training images: the data has only 400$"):
+        call_command(
+            "train_model", out=str(tmp_path / "m.pt"), mnist_dir=str(tiny_mnist_dir), train_size=401, verbosity=0
+        )
+    assert not (tmp_path / "m.pt").exists()

@@ -19,7 +19,7 @@ from django.core.management.base import CommandError
 from explainers.methods import registry
 from explainers.model import file_sha256
 from explainers.models import ExplanationSet
-from kar.core.spec import DEFAULT_THRESHOLDS
+from kar.core.spec import DEFAULT_THRESHOLDS, data_fingerprint
 from kar.management.commands.run_kar import spec_from_options
 
 pytestmark = pytest.mark.django_db
@@ -146,6 +146,39 @@ def test_a_model_trained_on_other_data_is_refused_in_one_line(tiny_mnist_dir, ti
         run("--model", model, "--mnist-dir", tiny_mnist_dir, "--explanations", "none", "--out", tmp_path / "out")
 
 
+def test_train_size_trains_the_cells_on_a_subset_of_the_models_data_and_the_manifest_records_it(
+    tiny_mnist_dir, tiny_model_path, tmp_path
+):
+    model = tmp_path / "model.pt"
+    model.write_bytes(tiny_model_path.read_bytes())
+    Path(f"{model}.json").write_text(json.dumps({"data": tiny_data(tiny_mnist_dir)}))  # trained on all 400
+    common = ["--model", model, "--mnist-dir", tiny_mnist_dir, "--explanations", "none", "--feature-sets", "pixels"]
+    run(*common, "--methods", "random", "--thresholds", "90", *FAST, "--train-size", "50", "--out", tmp_path / "k")
+    manifest = json.loads((tmp_path / "k" / "manifest.json").read_text())
+    assert manifest["data"]["train"] == 50 and manifest["data"]["test"] == 100
+    assert manifest["data"]["train_subset"] == {"size": 50, "of": 400, "seed": 0, "stratified": True}
+    assert manifest["data_check"]["model"] == "same data"  # a subset of the set the model was trained on
+    assert manifest["parameters"]["inputs"]["data_fingerprint"] != data_fingerprint(tiny_data(tiny_mnist_dir))
+    with pytest.raises(CommandError, match=r"^--train-size: a subset of 401 training images: the data has only 400$"):
+        run(*common, "--train-size", "401", "--out", tmp_path / "too-many")
+    assert not (tmp_path / "too-many").exists()
+
+
+def test_without_train_size_the_cells_train_on_as_many_images_as_the_embedded_set_has(
+    tiny_mnist_dir, tiny_model_path, tmp_path, monkeypatch
+):
+    from kar.management.commands import run_kar as command
+
+    assert command.TRAIN_SIZE == 4000  # more than the tiny files' 400: every test here trains on all of them
+    parser = command.Command().create_parser("manage.py", "run_kar")
+    [option] = [a for a in parser._actions if a.dest == "train_size"]
+    assert "(default 4000, or all of them where the data has fewer)" in option.help
+    monkeypatch.setattr(command, "TRAIN_SIZE", 2)  # applied without the option: refused as --train-size 2 is
+    with pytest.raises(CommandError, match=r"^--train-size: a subset of 2 training images: fewer than the 10 classes"):
+        run("--model", tiny_model_path, "--mnist-dir", tiny_mnist_dir, "--out", tmp_path / "k", *FAST)
+    assert not (tmp_path / "k").exists()
+
+
 def test_an_out_path_that_is_a_file_is_refused(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(CommandError, match="exists and is not a folder"):
@@ -220,6 +253,7 @@ def test_a_run_writes_results_summary_figures_rankings_and_manifest_and_resumes(
     assert manifest["model"]["sha256"] == file_sha256(tiny_model_path)
     assert manifest["explanation_set"]["name"] == "tiny-set"
     assert manifest["data_check"]["explanation_set"] == "same data"
+    assert manifest["data"]["train"] == 400 and "train_subset" not in manifest["data"]  # fewer than 4000: all
     assert manifest["parameters"]["inputs"]["data_fingerprint"] == manifest["data_check"]["data_fingerprint"]
     for fs in ("pixels", "conv"):  # every method explains the same per-class images, by true label
         source = manifest["rankings"][f"{fs}/normlime/1"]
