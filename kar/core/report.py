@@ -500,19 +500,25 @@ class Report:
 
         Computed once per report: the writer, the command and the page each read it more than once.
         """
-        from .verdict import original_accuracy, verdicts
+        from .verdict import original_accuracy, resolution, verdicts
 
-        return verdicts(self.results, label, original=original_accuracy(self.manifest)) if self.judges_claims else []
+        return (
+            verdicts(self.results, label, original=original_accuracy(self.manifest), floor=resolution(self.manifest))
+            if self.judges_claims
+            else []
+        )
 
     @cached_property
     def confounds(self) -> dict:
         """{convention: the claims judged with NormLIME and LIME under that convention's variants}, for the
         conventions whose NormLIME variant the run has (:func:`kar.core.verdict.confound_verdicts`)."""
-        from .verdict import confound_verdicts, original_accuracy
+        from .verdict import confound_verdicts, original_accuracy, resolution
 
         if not self.judges_claims:
             return {}
-        return confound_verdicts(self.results, label, original=original_accuracy(self.manifest))
+        return confound_verdicts(
+            self.results, label, original=original_accuracy(self.manifest), floor=resolution(self.manifest)
+        )
 
     @property
     def confound_rows(self) -> list[dict]:

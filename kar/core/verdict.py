@@ -57,7 +57,8 @@ RULES = (
     "Gains are per run (results.csv: error gain in pp against the run's retrained baseline); two cells are "
     f"compared paired by run. Margin delta = {ABOUT_ZERO} pp (the paper's smallest difference it calls one), "
     f"alpha = {ALPHA}; each test is one-sided at alpha (a {100 * (1 - ALPHA):.0f} % t-bound; two bounds make the "
-    f"{100 * (1 - 2 * ALPHA):.0f} % t-interval). Power: the chance that a method that truly meets the claim is "
+    f"{100 * (1 - 2 * ALPHA):.0f} % t-interval). No sd is taken below one test image's worth (100 / test images "
+    "pp): gains move in whole test images, so runs that happen to agree do not make a difference exact. Power: the chance that a method that truly meets the claim is "
     f"judged supported at the runs in the folder, for the measured sd; the target is {100 * TARGET_POWER:.0f} %."
 )
 
@@ -74,6 +75,7 @@ class Bound:
     """
 
     values: tuple[float, ...]
+    floor: float = 0.0  # the smallest sd taken (one test image's worth, :func:`resolution`)
 
     @property
     def n(self) -> int:
@@ -85,7 +87,8 @@ class Bound:
 
     @cached_property
     def sd(self) -> float:
-        return float(np.std(self.values, ddof=1)) if varies(np.array(self.values)) else 0.0
+        measured = float(np.std(self.values, ddof=1)) if varies(np.array(self.values)) else 0.0
+        return max(measured, self.floor)
 
     @cached_property
     def quantile(self) -> float:
@@ -108,7 +111,8 @@ class Bound:
         """The two-sided one-sample t-test of mean 0 (scipy); 0 or 1 when the values do not vary."""
         if self.sd == 0:
             return 0.0 if self.mean != 0 else 1.0
-        return float(stats.ttest_1samp(self.values, 0.0).pvalue)
+        t = self.mean / (self.sd / math.sqrt(self.n))  # scipy's ttest_1samp where the floor does not bind
+        return float(2 * stats.t.sf(abs(t), self.n - 1))
 
     def text(self) -> str:
         return (
@@ -117,9 +121,21 @@ class Bound:
         )
 
 
-def _bound(values) -> Bound | None:
+def _bound(values, floor: float = 0.0) -> Bound | None:
     values = tuple(float(v) for v in values)
-    return Bound(values) if len(values) >= 2 else None
+    return Bound(values, floor) if len(values) >= 2 else None
+
+
+def resolution(manifest: dict) -> float:
+    """One test image's worth of error, in pp (100 / the run's test images; 0 when the manifest has none).
+
+    Gains move in whole test images, so over a few runs equal values (an sd of 0) are a coincidence,
+    not a measurement of no spread: no sd is taken below this (:attr:`Bound.floor`), or two runs that
+    happen to agree would make any difference "significant".
+    """
+    tests = [sp.get("test") for sp in (manifest.get("feature_spaces") or {}).values()]
+    tests = [t for t in tests if isinstance(t, int) and t > 0]
+    return 100.0 / min(tests) if tests else 0.0
 
 
 def _correlation(columns: Sequence[dict[int, float]]) -> float | None:
@@ -355,6 +371,7 @@ class _Setting:
     substitutes: dict[str, str]
     label: Callable[[str], str]
     original: float | None  # the checkpoint's own test accuracy (a fraction), None: unknown
+    floor: float = 0.0  # the smallest sd taken (:func:`resolution`)
 
     def others(self, cells: _Cells, feature_set: str, threshold: int) -> list[str]:
         """The registry's KAR methods but NormLIME (each replaced by its stand-in), with cells here."""
@@ -372,7 +389,7 @@ def _missing(what: str) -> list[str]:
 
 def _pixels_50_zero(cells: _Cells, s: _Setting) -> _Judged:
     name = s.label(s.reference)
-    b = _bound(cells.get("pixels", s.reference, 50).values())
+    b = _bound(cells.get("pixels", s.reference, 50).values(), s.floor)
     if b is None:
         return INCONCLUSIVE, _missing(f"pixels, {name}, 50 %"), None
     evidence = [f"{name} at 50 % of pixels removed: {b.text()}"]
@@ -410,7 +427,7 @@ def _conv_30_best(cells: _Cells, s: _Setting) -> _Judged:
     else:
         advantage = {r: -g for r, g in mine.items()}  # minus the gain: the accuracy above the run's baseline
         against = "the run's retrained baseline (manifest.json has no original_model accuracy)"
-    a, b = _bound(differences.values()), _bound(advantage.values())
+    a, b = _bound(differences.values(), s.floor), _bound(advantage.values(), s.floor)
     if a is None:
         return INCONCLUSIVE, _missing(f"conv, {name} paired with {s.label(best)}, 30 %"), None
     evidence = [
@@ -438,13 +455,15 @@ def _conv_80_90_lowest(cells: _Cells, s: _Setting) -> _Judged:
     missing = [t for t in LOWEST_AT if len(cells.get("conv", s.reference, t)) < 2]
     if missing:
         return INCONCLUSIVE, _missing(f"conv, {name}, {missing[0]} %"), None
-    evidence = [f"{name} at {t} %: {_bound(cells.get('conv', s.reference, t).values()).text()}" for t in LOWEST_AT]
+    evidence = [
+        f"{name} at {t} %: {_bound(cells.get('conv', s.reference, t).values(), s.floor).text()}" for t in LOWEST_AT
+    ]
     pairs = [(t, m) for t in LOWEST_AT for m in s.others(cells, "conv", t)]
     absent = [t for t in LOWEST_AT if not any(pt == t for pt, _ in pairs)]
     if absent:
         return INCONCLUSIVE, evidence + [f"no other method has conv cells at {absent[0]} %"], None
     columns = [cells.difference("conv", s.reference, m, t) for t, m in pairs]
-    bounds = [_bound(c.values()) for c in columns]
+    bounds = [_bound(c.values(), s.floor) for c in columns]
     if any(b is None for b in bounds):
         (t, m), _ = next((p, b) for p, b in zip(pairs, bounds) if b is None)
         return INCONCLUSIVE, evidence + _missing(f"conv, {name} paired with {s.label(m)}, {t} %"), None
@@ -535,23 +554,25 @@ def verdicts(
     original: float | None = None,
     convention: str | None = None,
     power: bool = True,
+    floor: float = 0.0,
 ) -> list[Verdict]:
     """The paper's KAR claims judged on ``results`` (KAR mode only; ROAR runs answer other questions).
 
     ``original`` is the checkpoint's accuracy (:func:`original_accuracy`); ``convention`` a key of
     :data:`kar.core.rankers.CONVENTIONS`: NormLIME and LIME replaced by their variants (an empty list
     when the run has no such NormLIME). ``power=False`` skips the power (simulations of the rules).
+    ``floor`` is the smallest sd taken (:func:`resolution` of the run's manifest).
     """
     label = label or rankers.label
     cells = _Cells(results)
     if convention is None:
-        setting = _Setting(REFERENCE, {}, label, original)
+        setting = _Setting(REFERENCE, {}, label, original, floor)
     else:
         variants = rankers.variants_of(convention)
         if variants.get(REFERENCE) not in cells.methods:
             return []
         present = {m: v for m, v in variants.items() if m != REFERENCE and v in cells.methods}
-        setting = _Setting(variants[REFERENCE], present, label, original)
+        setting = _Setting(variants[REFERENCE], present, label, original, floor)
     out = []
     for key, statement, paper, rule, judge in CLAIMS:
         outcome, evidence, inputs = judge(cells, setting)
@@ -561,11 +582,15 @@ def verdicts(
 
 
 def confound_verdicts(
-    results: list[Result], label: Callable[[str], str] | None = None, *, original: float | None = None
+    results: list[Result],
+    label: Callable[[str], str] | None = None,
+    *,
+    original: float | None = None,
+    floor: float = 0.0,
 ) -> dict[str, list[Verdict]]:
     """{convention: the claims judged with NormLIME and LIME replaced by that convention's variants}, for
     each of :data:`kar.core.rankers.CONVENTIONS` whose NormLIME variant the run has."""
-    out = {c: verdicts(results, label, original=original, convention=c) for c in rankers.CONVENTIONS}
+    out = {c: verdicts(results, label, original=original, convention=c, floor=floor) for c in rankers.CONVENTIONS}
     return {c: v for c, v in out.items() if v}
 
 

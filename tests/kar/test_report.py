@@ -104,7 +104,7 @@ def write_run(out, data: dict | None) -> None:
         "kind": MANIFEST_KIND,
         "parameters": {"mode": "kar"},
         "expected_cells": 9,
-        "feature_spaces": {"pixels": {"features": 3072, "shape": [3, 32, 32], "test": 6}},
+        "feature_spaces": {"pixels": {"features": 3072, "shape": [3, 32, 32], "test": 10000}},
         **({"data": data} if data is not None else {}),
     }
     (out / "manifest.json").write_text(json.dumps(manifest))

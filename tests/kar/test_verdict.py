@@ -371,3 +371,20 @@ def test_at_the_runs_needed_a_method_that_truly_meets_the_claim_passes_at_least_
 def test_the_pixels_claim_needs_20_runs_at_the_measured_median_sd_and_5_at_0_15():
     # roughly ((t(0.95, n - 1) + z(0.90)) sd / delta)^2: ((1.73 + 1.28) 0.365 / 0.25)^2 = 19.3, so 20
     assert (runs_needed(PIXELS_50, 0.365), runs_needed(PIXELS_50, 0.15)) == (20, 5)
+
+
+def test_no_sd_is_taken_below_one_test_images_worth_so_two_runs_that_agree_prove_nothing():
+    from kar.core.verdict import Bound, resolution
+
+    assert resolution({"feature_spaces": {"pixels": {"test": 10000}, "conv": {"test": 10000}}}) == 0.01
+    assert resolution({"feature_spaces": {"pixels": {"test": 1000}}}) == pytest.approx(0.1)
+    assert resolution({}) == 0.0
+    agree = Bound((0.47, 0.47), floor=0.1)  # two runs, the same difference of 0.47 pp on 1,000 test digits
+    assert agree.sd == 0.1
+    # t = 0.47 / (0.1 / sqrt 2) = 6.647 with 1 df: two-sided p = 2 * (1/2 - arctan(6.647) / pi) = 0.0951
+    assert agree.two_sided_p() == pytest.approx(0.0951, abs=1e-4)
+    assert Bound((0.47, 0.47)).two_sided_p() == 0.0  # without the floor: "exact"
+    spread = Bound((0.1, 0.3, 0.2), floor=0.01)  # the floor does not bind: scipy's t-test
+    from scipy import stats
+
+    assert spread.two_sided_p() == pytest.approx(stats.ttest_1samp([0.1, 0.3, 0.2], 0.0).pvalue, rel=1e-12)

@@ -44,7 +44,7 @@ def write_run(
             "train": {"epochs": 10},
             "inputs": {"model_sha256": "d" * 64},
         },
-        "feature_spaces": {"pixels": {"test": 1000}, "conv": {"test": 1000}},
+        "feature_spaces": {"pixels": {"test": 10000}, "conv": {"test": 10000}},
         "expected_cells": expected,
         "model": {"path": "/models/m.pt", "sha256": "d" * 64},
         "explanation_set": None,
@@ -131,11 +131,12 @@ def test_a_merged_run_names_the_folders_it_was_merged_from(staff_client, data_di
 def test_a_kar_run_shows_a_verdict_on_each_of_the_papers_claims_and_a_roar_run_none(staff_client, data_dir):
     write_run(data_dir, "kar-default", results(), 18)
     html = staff_client.get(reverse("kar:detail", args=["kar-default"])).content.decode()
-    # normlime loses exactly 0.5 points at 50 % of pixels in both runs: an interval of width 0, outside +-0.25
+    # normlime loses exactly 0.5 points at 50 % of pixels in both runs: sd taken as one test image (0.01 pp of
+    # 10,000), so the interval 0.5 +- 6.314 * 0.01 / sqrt(2) lies outside +-0.25
     assert "NormLIME&#x27;s error gain is about 0 when 50 % of the pixels are removed: not supported." in html
     assert html.count(": inconclusive.</strong>") == 2  # no conv cells at 30, 80 or 90 %
     # the rules once, each verdict's power and rule
-    assert "Margin delta = 0.25 pp" in html and "Power: TOST at n = 2, sd 0.000" in html
+    assert "Margin delta = 0.25 pp" in html and "Power: TOST at n = 2, sd 0.010" in html
     assert "Rule: TOST: supported if the 90 % t-interval" in html and "Power: no sd to measure." in html
     assert "With the confounds" not in html  # no variants in this run
     assert reverse("kar:file", args=["kar-default", "verdicts.json"]) in html
