@@ -14,3 +14,6 @@ urlpatterns = [
     path("research/studies/<slug:slug>/report/", include("analysis.urls")),
     path("", include("survey.urls")),  # the neutral root, participants under s/, researchers under research/
 ]
+
+# A database that is away gets a 503 "try again in a moment" page with Retry-After (config/errors.py).
+handler500 = "config.errors.server_error"
