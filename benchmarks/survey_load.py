@@ -119,7 +119,9 @@ def _create_study(explanation_set, slug: str) -> None:
     make_study(explanation_set, slug=slug)
 
 
-def _start_gunicorn(env: dict[str, str], port: int, workers: int, threads: int, log: Path) -> subprocess.Popen:
+def _start_gunicorn(
+    env: dict[str, str], port: int, workers: int, threads: int, log: Path, hooks: Path = HOOKS
+) -> subprocess.Popen:
     command = [
         str(Path(sys.executable).parent / "gunicorn"),
         "config.wsgi:application",
@@ -137,7 +139,7 @@ def _start_gunicorn(env: dict[str, str], port: int, workers: int, threads: int, 
         "--log-level",
         "warning",
         "--config",
-        str(HOOKS),  # each worker adds up its requests' CPU time by kind (X-Load-Kind)
+        str(hooks),  # each worker adds up its requests' CPU time by kind (X-Load-Kind)
     ]
     process = subprocess.Popen(
         command, env=env, cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True
