@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import platform
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
@@ -10,6 +12,7 @@ from django.core.management.base import CommandError
 
 from . import data
 from .data import DataError, ImageData
+from .files import DiskFull, is_disk_full
 
 
 def default_model_path() -> Path:
@@ -163,3 +166,21 @@ def load_model(path: Path, device, data: ImageData, model_class: str | None = No
         return load(path, device, data.shape, data.classes, model_class)
     except CheckpointError as exc:
         raise CommandError(str(exc)) from None
+
+
+@contextmanager
+def stops_on_a_full_disk(where: str | Path, *, resumes: bool) -> Iterator[None]:
+    """A full disk (or a spent quota) met inside as one line: the file that did not fit (else ``where``,
+    the command's output), the space it needs where known and the space free, and what to do.
+
+    Every write of the commands is atomic or undone on failure (``explainers.files``), so nothing is
+    half-written under a final name and running the command again is safe; ``resumes`` says whether
+    it also continues from what is saved (say so only for the commands that do).
+    """
+    try:
+        yield
+    except OSError as exc:
+        if not is_disk_full(exc):
+            raise
+        again = "run the same command again" + (" (it resumes)" if resumes else "")
+        raise CommandError(f"{DiskFull.of(exc, where)}; free some space and {again}") from None

@@ -6,7 +6,8 @@ colour attribution); ``local_weights.npz`` keeps LIME's weights of every C*H*W v
 
 Plain NumPy/PyTorch and files (no Django): ``explainers.services`` registers the
 result in the database. Local weights are cached as they are computed, so an
-interrupted run continues where it stopped.
+interrupted run (a crash, a full disk) continues where it stopped; the set's files and its
+manifest are written together, all or none, and only then is the cache removed.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import numpy as np
 from . import compute, render
 from .data import ImageData, sample_per_class
 from .executor import Executor, InProcess
-from .files import atomic_savez, atomic_write, atomic_write_json
+from .files import atomic_savez, atomic_write_all, atomic_write_json, npz_bytes, to_json
 from .methods import class_mean_maps, lime_local, random_importance, registry
 from .methods.channels import to_pixels
 from .methods.lime import DEFAULT_FEATURES, DEFAULT_SAMPLES, DEFAULT_SIGMA
@@ -76,8 +77,12 @@ def generate(
     lime_progress: Callable[[int, int], None] | None = None,
     image_progress: Callable[[str, int, int], None] | None = None,
     executor: Executor | None = None,
+    manifest_extra: Mapping[str, Any] | None = None,
 ) -> GenerationResult:
     """Compute and write everything into ``out_dir``: the class maps of every registered method.
+
+    ``manifest_extra`` adds to ``manifest.json`` (a dict value adds to the entry of its key), which is
+    written with the maps and pictures, all of them or none.
 
     The LIME batches run on ``executor`` (:mod:`explainers.executor`; default: this process).
 
@@ -111,16 +116,18 @@ def generate(
     names = list(shown)
 
     t0 = time.perf_counter()
-    atomic_savez(out / "local_weights.npz", compressed=True, W=W, labels=labels, indices=indices)
-    atomic_savez(out / "maps.npz", compressed=True, **maps)
     png_dir = out / "png"
-    png_dir.mkdir(exist_ok=True)
     map_shape = data.shape[1:]
-    for method in names:
-        for digit in range(data.n_classes):
-            atomic_write(png_dir / f"{method}_{digit}.png", render.map_png(shown[method][digit], shape=map_shape))
-    overview = render.overview_png(shown, overview_rows(names), classes=data.classes, shape=map_shape)
-    atomic_write(out / "overview.png", overview)
+    files = {
+        out / "local_weights.npz": npz_bytes(compressed=True, W=W, labels=labels, indices=indices),
+        out / "maps.npz": npz_bytes(compressed=True, **maps),
+        **{
+            png_dir / f"{method}_{digit}.png": render.map_png(shown[method][digit], shape=map_shape)
+            for method in names
+            for digit in range(data.n_classes)
+        },
+        out / "overview.png": render.overview_png(shown, overview_rows(names), classes=data.classes, shape=map_shape),
+    }
     timings["files"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - start
 
@@ -142,9 +149,11 @@ def generate(
         "each PNG scaled to its own maximum",
         "seconds": {k: round(v, 2) for k, v in timings.items()},
     }
-    cache = out / CACHE_NAME
-    if cache.exists():
-        cache.unlink()
+    for key, value in (manifest_extra or {}).items():
+        manifest[key] = {**manifest[key], **value} if isinstance(manifest.get(key), dict) else value
+    png_dir.mkdir(exist_ok=True)
+    atomic_write_all({**files, out / "manifest.json": to_json(manifest)})
+    (out / CACHE_NAME).unlink(missing_ok=True)  # only now: a failed write above resumes from the cache
     return GenerationResult(out_dir=out, maps=maps, manifest=manifest, resumed_from=resumed)
 
 

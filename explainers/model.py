@@ -232,13 +232,18 @@ def save_checkpoint(model: ImageCNN, path: str | Path, classes: Sequence[str] | 
     """Save the state dict with the image shape and the class names it was built for; returns its sha256."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, checkpoint_bytes(model, classes))  # never leave a half-written checkpoint behind
+    return file_sha256(path)
+
+
+def checkpoint_bytes(model: ImageCNN, classes: Sequence[str] | None = None) -> bytes:
+    """The file :func:`save_checkpoint` writes (to write it together with others, atomically)."""
     buffer = io.BytesIO()
     blob = {"arch": ARCH, "state_dict": model.state_dict(), "shape": list(model.shape), "n_classes": model.n_classes}
     if classes is not None:
         blob["classes"] = list(classes)
     torch.save(blob, buffer)
-    atomic_write(path, buffer.getvalue())  # never leave a half-written checkpoint behind
-    return file_sha256(path)
+    return buffer.getvalue()
 
 
 #: The ``arch`` of our checkpoints ("MnistCNN": they were written before other shapes, and still are).

@@ -57,6 +57,23 @@ def shapes_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
+def small_volume(tmp_path):
+    """``small_volume("256k")``: a tmpfs of that size mounted for the test (a disk that really fills
+    up), unmounted after it; the test is skipped where mounting is not permitted. See tests/disk.py."""
+    from tests.disk import SmallVolume
+
+    volumes = []
+
+    def mount(size: str) -> SmallVolume:
+        volumes.append(SmallVolume(tmp_path / f"volume-{len(volumes)}"))
+        return volumes[-1].mount(size)
+
+    yield mount
+    for volume in volumes:
+        volume.unmount()
+
+
+@pytest.fixture
 def staff_user(db, django_user_model):
     """A researcher: a staff member, who may open the research pages."""
     return django_user_model.objects.create_user("staff", password="x", is_staff=True)

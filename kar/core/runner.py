@@ -461,7 +461,12 @@ def run_kar(
             except ExecutorError as exc:
                 raise KarError(str(exc)) from None
         status = "complete" if len(run.done) == len(spec.cells()) else "incomplete"
-    finally:
-        results = close_run(run, status)
+    except BaseException:
+        try:
+            close_run(run, status)
+        except OSError as exc:  # a full disk fails this write too: the first failure is the one to report
+            logger.warning("the session's status could not be saved in %s: %s", run.out / MANIFEST, exc)
+        raise
+    results = close_run(run, status)
     expected = len(spec.cells())
     return KarOutcome(run.out, results, run.ran, skipped, expected, time.perf_counter() - run.started, run.manifest)

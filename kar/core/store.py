@@ -1,7 +1,7 @@
 """The output folder of a run: manifest, the durable results log, the rankings cache.
 
-Finished cells are appended to ``results.csv`` at once (flush + fsync) by the
-driver only; a rerun with the same parameters (their fingerprint is in
+Finished cells are appended to ``results.csv`` at once (fsync) by the
+driver only, whole lines or nothing (a full disk leaves the file as it was); a rerun with the same parameters (their fingerprint is in
 ``manifest.json``) skips them, and a rerun with more runs adds their cells. Rankings are cached in ``rankings.npz``.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from explainers.files import atomic_savez, atomic_write_json
+from explainers.files import DiskFull, atomic_savez, atomic_write, atomic_write_json, is_disk_full, space_needed
 
 from .cells import RESULT_FIELDS, Result
 from .errors import KarError
@@ -130,16 +130,33 @@ class ResultsLog:
         return rows
 
     def append(self, result: Result) -> None:
-        new = not self.path.exists() or self.path.stat().st_size == 0
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        if new:
-            writer.writerow(RESULT_FIELDS)
-        writer.writerow(result.csv_row())
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(buf.getvalue())
-            f.flush()
-            os.fsync(f.fileno())
+        """Add ``result``'s line (and the header to a new file), on disk before this returns. A failed
+        write (a full disk: :class:`explainers.files.DiskFull`) leaves the file exactly as it was, so a
+        resumed run reads whole rows only."""
+        existed = self.path.exists()
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        try:
+            size = os.fstat(fd).st_size
+            buf = io.StringIO()
+            writer = csv.writer(buf, lineterminator="\n")
+            if size == 0:
+                writer.writerow(RESULT_FIELDS)
+            writer.writerow(result.csv_row())
+            data = buf.getvalue().encode("utf-8")
+            try:
+                written = 0
+                while written < len(data):
+                    written += os.write(fd, data[written:])
+                os.fsync(fd)
+            except BaseException as exc:
+                os.ftruncate(fd, size)  # the part of the line that went in, if any, goes again
+                if not existed:
+                    self.path.unlink(missing_ok=True)
+                if is_disk_full(exc):
+                    raise DiskFull(exc.errno, self.path, space_needed(self.path.parent, len(data), size)) from exc
+                raise
+        finally:
+            os.close(fd)
 
     def rewrite(self, results: list[Result]) -> None:
         """Replace the file atomically with ``results`` in this order (used once a run is complete)."""
@@ -148,12 +165,7 @@ class ResultsLog:
         writer.writerow(RESULT_FIELDS)
         for r in results:
             writer.writerow(r.csv_row())
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(buf.getvalue())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        atomic_write(self.path, buf.getvalue())
 
 
 def load_rankings_cache(path: Path) -> dict[str, np.ndarray]:

@@ -1,6 +1,7 @@
-"""explainers.cli: the --train-size option shared by train_model and run_kar."""
+"""explainers.cli: the --train-size option shared by train_model and run_kar, and the commands' full-disk line."""
 
 import argparse
+import errno
 
 import numpy as np
 import pytest
@@ -8,6 +9,7 @@ from django.core.management import CommandError
 
 from explainers import cli
 from explainers.data import ImageData
+from explainers.files import DiskFull
 
 
 def ten_a_class(per_class=10) -> ImageData:
@@ -58,3 +60,29 @@ def test_the_help_says_what_the_default_is():
 def test_fetch_mnist_writes_to_mnist_in_the_data_folder(settings, tmp_path):
     settings.DATA_DIR = tmp_path
     assert cli.default_mnist_dir() == tmp_path / "mnist"
+
+
+def test_a_full_disk_inside_a_command_is_one_line_that_says_what_to_do(tmp_path):
+    with pytest.raises(CommandError) as info:
+        with cli.stops_on_a_full_disk(tmp_path / "out", resumes=True):
+            raise DiskFull(errno.ENOSPC, tmp_path / "out" / "maps.npz", 3_200_000)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(
+        f"No space left on device writing {tmp_path / 'out' / 'maps.npz'}: it needs about 3.2 MB, "
+    )
+    assert message.endswith("; free some space and run the same command again (it resumes)")
+
+
+def test_a_command_that_does_not_resume_does_not_say_so_and_an_unnamed_write_names_its_folder(tmp_path):
+    with pytest.raises(CommandError) as info:
+        with cli.stops_on_a_full_disk(tmp_path / "out.csv", resumes=False):
+            raise OSError(errno.EDQUOT, "Disk quota exceeded")
+    assert str(info.value).startswith(f"Disk quota exceeded writing {tmp_path / 'out.csv'}: ")
+    assert str(info.value).endswith("; free some space and run the same command again")
+
+
+def test_other_errors_pass_through_a_commands_full_disk_guard(tmp_path):
+    with pytest.raises(PermissionError):
+        with cli.stops_on_a_full_disk(tmp_path, resumes=True):
+            raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "x"))

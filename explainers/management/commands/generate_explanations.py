@@ -8,7 +8,7 @@ from tqdm import tqdm
 from explainers import cli
 from explainers import compute as compute_settings
 from explainers.executor import ExecutorError, default_executor
-from explainers.generation import GenerationConfig, generate, method_options, write_manifest
+from explainers.generation import GenerationConfig, generate, method_options
 from explainers.methods import registry
 from explainers.model import file_sha256
 from explainers.services import SET_NAME, SetInUse, check_replaceable, register_explanation_set
@@ -121,8 +121,10 @@ class Command(BaseCommand):
 
             return update
 
+        # The LIME weights are cached as they come and the set's files are written all or none, so a
+        # full disk stops in one line and the same command resumes from the cache.
         try:
-            with compute_settings.using(compute):
+            with cli.stops_on_a_full_disk(out, resumes=True), compute_settings.using(compute):
                 result = generate(
                     model,
                     file_sha256(model_path),
@@ -132,6 +134,12 @@ class Command(BaseCommand):
                     lime_progress=progress("lime", "LIME local explanations", "expl"),
                     image_progress=lambda what, done, total: progress(what, what, "img")(done, total),
                     executor=default_executor(opts["jobs"], opts["scheduler"]),
+                    manifest_extra={
+                        "model": {"path": str(model_path.resolve())},
+                        "device": str(device),
+                        "versions": cli.versions(),
+                        "name": name,
+                    },
                 )
         except ExecutorError as exc:
             raise CommandError(str(exc)) from None
@@ -139,11 +147,6 @@ class Command(BaseCommand):
             for bar in bars.values():
                 bar.close()
         manifest = result.manifest
-        manifest["model"]["path"] = str(model_path.resolve())
-        manifest["device"] = str(device)
-        manifest["versions"] = cli.versions()
-        manifest["name"] = name
-        write_manifest(out, manifest)
         explanation_set = register_explanation_set(name, out, result.maps, manifest)
         seconds = time.perf_counter() - start
         pictures = explanation_set.maps.count()

@@ -1,3 +1,4 @@
+import hashlib
 import time
 from pathlib import Path
 
@@ -6,8 +7,8 @@ from tqdm import tqdm
 
 from explainers import cli
 from explainers import compute as compute_settings
-from explainers.files import atomic_write_json
-from explainers.model import TrainConfig, accuracy, architecture, new_model, save_checkpoint, train
+from explainers.files import atomic_write_all, to_json
+from explainers.model import TrainConfig, accuracy, architecture, checkpoint_bytes, new_model, train
 
 
 class Command(BaseCommand):
@@ -57,10 +58,10 @@ class Command(BaseCommand):
                 )
                 test_accuracy = accuracy(model, data.x_test, data.y_test)
         seconds = time.perf_counter() - start
-        checksum = save_checkpoint(model.cpu(), out, data.classes)  # the state dict loads into either memory format
+        checkpoint = checkpoint_bytes(model.cpu(), data.classes)  # the state dict loads into either memory format
         manifest = {
             "checkpoint": str(out),
-            "sha256": checksum,
+            "sha256": hashlib.sha256(checkpoint).hexdigest(),
             "architecture": architecture(model),
             "data": data.describe(),
             "test_accuracy": test_accuracy,
@@ -78,7 +79,11 @@ class Command(BaseCommand):
             "seconds": round(seconds, 2),
         }
         manifest_path = Path(f"{out}.json")
-        atomic_write_json(manifest_path, manifest)
+        # Both or neither: a checkpoint is never left beside another training's manifest. Training is
+        # not saved along the way, so a rerun after a full disk trains again (it does not resume).
+        with cli.stops_on_a_full_disk(out, resumes=False):
+            out.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_all({out: checkpoint, manifest_path: to_json(manifest)})
         self.stdout.write(
             self.style.SUCCESS(
                 f"Trained for {config.epochs} epochs in {seconds:.0f} s: test accuracy {test_accuracy:.2%} "

@@ -193,29 +193,32 @@ class Command(BaseCommand):
             f"+ baselines), {spec.train.epochs} epochs each, on {device} with {jobs} job{'s' if jobs > 1 else ''}; "
             f"checked against explanation set: {explanations['name'] if explanations else 'none'}."
         )
-        try:
-            outcome = run_kar(
-                spec,
-                spaces,
-                explained_models(checkpoint),
-                out,
-                inputs=inputs,
-                device=device,
-                jobs=jobs,
-                scheduler=opts["scheduler"],
-                restart=opts["restart"],
-                progress=not quiet,
-                manifest_extra=extra,
-            )
-        except KarError as exc:
-            raise CommandError(str(exc)) from None
-        except KeyboardInterrupt:
-            report = _partial_report(out)
-            raise CommandError(
-                f"interrupted: {len(report.results) if report else 0} cells are saved in {out / RESULTS}; "
-                "run the same command again to resume"
-            ) from None
-        report = kar_report.write_report(out)
+        # Every cell is in results.csv as soon as it is trained and every other file is written whole,
+        # so a full disk stops in one line and the same command resumes.
+        with cli.stops_on_a_full_disk(out, resumes=True):
+            try:
+                outcome = run_kar(
+                    spec,
+                    spaces,
+                    explained_models(checkpoint),
+                    out,
+                    inputs=inputs,
+                    device=device,
+                    jobs=jobs,
+                    scheduler=opts["scheduler"],
+                    restart=opts["restart"],
+                    progress=not quiet,
+                    manifest_extra=extra,
+                )
+            except KarError as exc:
+                raise CommandError(str(exc)) from None
+            except KeyboardInterrupt:
+                report = _partial_report(out)
+                raise CommandError(
+                    f"interrupted: {len(report.results) if report else 0} cells are saved in {out / RESULTS}; "
+                    "run the same command again to resume"
+                ) from None
+            report = kar_report.write_report(out)
         self.stdout.write(kar_report.console_text(report))
         seconds = time.perf_counter() - start
         figures = ", ".join(name for _, name in report.figures)

@@ -1,7 +1,10 @@
+import io
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from explainers.cli import stops_on_a_full_disk
+from explainers.files import atomic_write
 from survey import cli, export
 
 
@@ -25,8 +28,11 @@ class Command(BaseCommand):
                 )
             if not path.parent.is_dir():
                 raise CommandError(f"--output {path}: folder {path.parent} does not exist")
-            with path.open("w", encoding="utf-8", newline="") as out:
-                n = export.write(study, opts["format"], out)
+            # Whole or not at all: a full disk leaves no half-written export under the name.
+            buffer = io.StringIO(newline="")
+            n = export.write(study, opts["format"], buffer)
+            with stops_on_a_full_disk(path, resumes=False):
+                atomic_write(path, buffer.getvalue())
             self.stderr.write(
                 self.style.SUCCESS(f"Wrote {n} answers of study {study.slug} to {path} ({opts['format']}).")
             )

@@ -1,6 +1,7 @@
-"""manage.py generate_explanations: files, database registration, resumption, bad input."""
+"""manage.py generate_explanations: files, database registration, resumption (after a full disk too), bad input."""
 
 import json
+from io import StringIO
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ from PIL import Image
 from explainers import generation
 from explainers.methods import registry
 from explainers.models import ClassMap, ExplanationSet
+from tests.disk import check_whole, leftovers
 
 pytestmark = pytest.mark.django_db
 
@@ -243,3 +245,39 @@ def test_a_torchscript_model_of_an_image_folder_gives_the_same_maps(colour_model
     for method in registry.names():
         np.testing.assert_allclose(theirs[method], ours[method], rtol=1e-4, atol=1e-7, err_msg=method)
     assert ExplanationSet.objects.get(name="ts").classes == ["circle", "square", "triangle"]
+
+
+def test_on_a_full_disk_it_stops_in_one_line_and_the_same_command_resumes_to_the_same_set(
+    tiny_model_path, tiny_mnist_dir, tmp_path, small_volume, monkeypatch
+):
+    few = dict(per_class=1, images_per_class=1)
+    run(tmp_path / "whole", tiny_model_path, tiny_mnist_dir, **few)
+    explained = json.loads((tmp_path / "whole" / "manifest.json").read_text())["explained"]["local_explanations"]
+    volume = small_volume("256k")  # room for the LIME cache, not for the maps and pictures (some 700k on a tmpfs)
+    out = volume.path / "full"
+    with pytest.raises(CommandError) as info:
+        run(out, tiny_model_path, tiny_mnist_dir, **few)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"No space left on device writing {out}/")
+    assert "files written together): they need about " in message and f" free on {volume.path}; " in message
+    assert message.endswith("free some space and run the same command again (it resumes)")
+    assert check_whole(out) == [generation.CACHE_NAME] and leftovers(out) == []  # the LIME work, whole
+    assert not ExplanationSet.objects.filter(name="full").exists()
+
+    volume.resize("16m")  # space freed
+    real, explained_again = generation.lime_local, []
+    monkeypatch.setattr(generation, "lime_local", lambda *a, **k: explained_again.append(a) or real(*a, **k))
+    said = StringIO()
+    run(out, tiny_model_path, tiny_mnist_dir, stdout=said, **few)
+    assert explained_again == [] and f"(resumed after {explained} cached)" in said.getvalue()
+    files = check_whole(out)
+    assert {"maps.npz", "local_weights.npz", "overview.png", "manifest.json"} <= set(files) and leftovers(out) == []
+    assert generation.CACHE_NAME not in files and len([f for f in files if f.startswith("png/")]) == MAPS
+    for name in ("maps.npz", "local_weights.npz"):
+        with np.load(out / name) as resumed, np.load(tmp_path / "whole" / name) as whole:
+            assert resumed.files == whole.files
+            for key in whole.files:
+                np.testing.assert_array_equal(resumed[key], whole[key], err_msg=f"{name}: {key}")
+    assert json.loads((out / "manifest.json").read_text())["resumed_from"] == explained
+    assert ExplanationSet.objects.get(name="full").maps.count() == MAPS

@@ -5,7 +5,9 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
+from explainers.files import format_bytes, space_needed
 from explainers.model import file_sha256, load_checkpoint
+from tests.disk import check_whole, leftovers
 
 pytestmark = pytest.mark.slow  # trains networks or starts servers
 
@@ -89,3 +91,26 @@ def test_a_train_size_larger_than_the_data_is_refused_before_training(tiny_mnist
             "train_model", out=str(tmp_path / "m.pt"), mnist_dir=str(tiny_mnist_dir), train_size=401, verbosity=0
         )
     assert not (tmp_path / "m.pt").exists()
+
+
+def test_on_a_full_disk_it_stops_in_one_line_naming_the_checkpoint_and_leaves_neither_file(
+    tiny_mnist_dir, small_volume
+):
+    volume = small_volume("256k")  # the network's checkpoint is about 1 MB
+    out = volume.path / "model" / "m.pt"
+    options = dict(out=str(out), epochs=1, mnist_dir=str(tiny_mnist_dir), device="cpu", verbosity=0)
+    with pytest.raises(CommandError) as info:
+        call_command("train_model", **options)
+    assert list(out.parent.iterdir()) == []  # no checkpoint, no manifest, no temporary file
+    volume.resize("16m")  # space freed: the same command trains again and saves both
+    call_command("train_model", **options)
+    assert check_whole(out.parent) == ["m.pt", "m.pt.json"] and leftovers(out.parent) == []
+    assert json.loads((out.parent / "m.pt.json").read_text())["sha256"] == file_sha256(out)
+    needed = sum(space_needed(out.parent, p.stat().st_size) for p in out.parent.iterdir())
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(
+        f"No space left on device writing {out} (one of 2 files written together): "
+        f"they need about {format_bytes(needed)}, "
+    )
+    assert message.endswith(f" free on {volume.path}; free some space and run the same command again")

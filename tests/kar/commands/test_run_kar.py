@@ -21,6 +21,7 @@ from explainers.model import file_sha256
 from explainers.models import ExplanationSet
 from kar.core.spec import DEFAULT_THRESHOLDS, data_fingerprint
 from kar.management.commands.run_kar import spec_from_options
+from tests.disk import check_whole, leftovers
 
 pytestmark = pytest.mark.django_db
 
@@ -276,6 +277,67 @@ def test_a_run_writes_results_summary_figures_rankings_and_manifest_and_resumes(
     assert json.loads((out / "manifest.json").read_text())["label"] == "a relabelled run"
     with pytest.raises(CommandError, match=r"other parameters \(thresholds \[50\] -> \[50, 90\]\)"):
         run(*[a if a != "50" else "50,90" for a in args])
+
+
+def test_on_a_full_disk_it_stops_in_one_line_and_the_same_command_resumes_without_retraining_a_cell(
+    tiny_mnist_dir, tiny_model_path, tmp_path, small_volume, monkeypatch
+):
+    from kar.core import runner
+
+    args = ["--model", tiny_model_path, "--mnist-dir", tiny_mnist_dir, "--explanations", "none"]
+    args += ["--feature-sets", "pixels", "--methods", "random,normlime", "--thresholds", "50", "--runs", "2", *FAST]
+    run(*args, "--out", tmp_path / "whole")  # the same grid on a disk with room: 2 runs x 3 cells
+    volume = small_volume("2m")
+    out = volume.path / "kar"
+    real, trained, fill_at = runner.run_cell_task, [], {}
+
+    def train_and_fill(task, cell):
+        trained.append(cell)
+        done = real(task, cell)
+        if len(trained) == fill_at.get("cell"):
+            volume.fill()  # the volume fills up as this cell finishes
+        return done
+
+    monkeypatch.setattr(runner, "run_cell_task", train_and_fill)
+
+    def stopped_on_a_full_disk() -> list[dict]:
+        with pytest.raises(CommandError) as info:
+            run(*args, "--out", out)
+        message = str(info.value)
+        assert "\n" not in message and message.startswith(f"No space left on device writing {out}/")
+        assert f" free on {volume.path}; free some space and run the same command again (it resumes)" in message
+        assert leftovers(out) == []
+        check_whole(out)  # every file there reads through: results.csv has whole rows only
+        return list(csv.DictReader(open(out / "results.csv"))) if (out / "results.csv").exists() else []
+
+    # Full as the first cell finishes: its row does not fit, and no part of it is left.
+    fill_at["cell"] = 1
+    assert stopped_on_a_full_disk() == [] and len(trained) == 1
+    (volume.path / "filler").unlink()
+    # Full again as the second cell of the next session finishes: the rest of run 1 fits, run 2 does not.
+    trained.clear()
+    fill_at["cell"] = 2
+    kept = stopped_on_a_full_disk()
+    assert 0 < len(kept) < 6
+    done = {(r["method"], r["threshold"], r["run"]) for r in kept}
+
+    volume.resize("64m")  # space freed
+    trained.clear()
+    fill_at.clear()
+    text = run(*args, "--out", out)
+    assert f"{6 - len(kept)} cells trained now, {len(kept)} reused" in text
+    assert len(trained) == 6 - len(kept) and not done & {(c.method, str(c.threshold), str(c.run)) for c in trained}
+    assert {"results.csv", "summary.csv", "manifest.json", "rankings.npz", "fig5_pixels.png"} <= set(check_whole(out))
+    assert leftovers(out) == []
+
+    def without_seconds(folder):
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader(open(folder / "results.csv"))]
+
+    assert without_seconds(out) == without_seconds(tmp_path / "whole")
+    with np.load(out / "rankings.npz") as resumed, np.load(tmp_path / "whole" / "rankings.npz") as whole:
+        assert sorted(resumed.files) == sorted(whole.files)
+        for key in whole.files:
+            np.testing.assert_array_equal(resumed[key], whole[key], err_msg=key)
 
 
 def test_auto_picks_this_models_newest_explanation_set_and_none_checks_against_none(

@@ -7,9 +7,11 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
+from explainers.files import format_bytes, space_needed
 from survey import export, services
 from survey.models import Answer, Participant, ShownOption
 from survey.testing import answer_all, correct_position, mturk_params
+from tests.disk import check_whole, leftovers
 
 pytestmark = pytest.mark.django_db
 
@@ -146,3 +148,21 @@ def test_the_participant_kind_sits_next_to_the_platform_in_csv_and_json(study, f
     out = io.StringIO()
     call_command("export_responses", study.slug, "--format", "json", stdout=out, stderr=io.StringIO())
     assert [r["participant_kind"] for r in json.loads(out.getvalue())["rows"]][-2:] == ["real", "pilot"]
+
+
+def test_on_a_full_disk_it_stops_in_one_line_and_leaves_no_half_written_export(study, finished, small_volume):
+    volume = small_volume("4k")  # one page: the 25 answers take more
+    path = volume.path / "responses.csv"
+    command = ["export_responses", study.slug, "-o", str(path)]
+    with pytest.raises(CommandError) as info:
+        call_command(*command, stderr=io.StringIO(), stdout=io.StringIO())
+    assert list(volume.path.iterdir()) == []  # nothing under the name, no temporary file
+    volume.resize("1m")  # space freed: the same command writes it whole
+    call_command(*command, stderr=io.StringIO(), stdout=io.StringIO())
+    assert check_whole(volume.path) == ["responses.csv"] and leftovers(volume.path) == []
+    assert len(list(csv.DictReader(path.open()))) == 25
+    needed = format_bytes(space_needed(volume.path, path.stat().st_size))
+    assert str(info.value) == (
+        f"No space left on device writing {path}: it needs about {needed}, 4.1 kB free on {volume.path}; "
+        "free some space and run the same command again"
+    )
