@@ -15,7 +15,7 @@ from django.utils import timezone
 from ..models import MAX_OPTIONS, MAX_QUESTIONS, Answer, Item, Participant, SheetEntry, ShownOption, Study
 from ..prepared import PreparedQuery
 from .errors import InvalidChoice, NotComplete, NotOnSheet, OutOfOrder, SurveyError
-from .participation import next_position
+from .participation import next_position, unanswered_entries
 
 logger = logging.getLogger(__name__)
 
@@ -280,7 +280,7 @@ def finish_participant(participant: Participant, now: datetime | None = None) ->
         locked = Participant.objects.select_for_update(of=("self",)).select_related("study").get(pk=participant.pk)
         if locked.is_finished:
             return locked
-        unanswered = SheetEntry.objects.filter(participant=locked, answer__isnull=True).count()
+        unanswered = unanswered_entries(locked.pk).count()
         if unanswered:
             raise NotComplete(f"{unanswered} questions are still unanswered")
         passed_checks = Answer.objects.filter(participant=locked, correct=True).count()
