@@ -207,33 +207,11 @@ class Fault:
     detail: str = ""
 
 
-def _cluster() -> list[str]:
-    versions = sorted(os.listdir("/etc/postgresql")) if os.path.isdir("/etc/postgresql") else []
-    if not versions:
-        raise SystemExit("no PostgreSQL cluster under /etc/postgresql: this benchmark restarts the local one")
-    return [versions[-1], "main"]
-
-
-def _pg_ctl(*action: str) -> None:
-    subprocess.run(
-        ["pg_ctlcluster", "--skip-systemctl-redirect", *_cluster(), *action], check=True, capture_output=True
-    )
-
-
-def _pg_ready(limit_s: float = 60.0) -> None:
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        if subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1", "-p", "5432"]).returncode == 0:
-            return
-        time.sleep(0.1)
-    raise SystemExit("PostgreSQL did not come back within 60 s")
-
-
 def _leave_postgres_running() -> None:
     """Whatever happened, the cluster is left running (a crash fault interrupted mid-way included)."""
     if subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1", "-p", "5432"]).returncode != 0:
-        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", *_cluster(), "start"], check=False)
-        _pg_ready()
+        load.cluster_command("start")
+        load.wait_for_postgres()
 
 
 def _busy_worker(gunicorn_pid: int, inflight_dir: Path, limit_s: float = 20.0) -> tuple[int, int, int]:
@@ -261,14 +239,14 @@ def inject(fault: Fault, t0: float, gunicorn_pid: int, inflight_dir: Path, down_
     time.sleep(max(0.0, t0 + fault.at - time.monotonic()))
     fault.started = time.monotonic() - t0
     if fault.kind == "restart":
-        _pg_ctl("restart")
-        _pg_ready()
+        load.cluster_command("restart")
+        load.wait_for_postgres()
         fault.detail = "pg_ctlcluster restart (fast shutdown)"
     elif fault.kind == "crash":
-        _pg_ctl("stop", "-m", "immediate")
+        load.cluster_command("stop", "-m", "immediate")
         time.sleep(down_s)
-        _pg_ctl("start")
-        _pg_ready()
+        load.cluster_command("start")
+        load.wait_for_postgres()
         fault.detail = f"pg_ctlcluster stop -m immediate, {down_s:g} s down, start (crash recovery)"
     else:
         pid, requests, posts = _busy_worker(gunicorn_pid, inflight_dir)
@@ -412,7 +390,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--faults: {exc} is not KIND@SECONDS with KIND one of {', '.join(FAULT_KINDS)}")
     if args.participants < 1:
         parser.error("--participants must be at least 1")
-    _cluster()
+    if not load.CLUSTER_CONF.is_dir():
+        parser.error(f"no PostgreSQL cluster under {load.CLUSTER_CONF}: this benchmark restarts the local one")
 
     workdir = Path(tempfile.mkdtemp(prefix="survey-faults-"))
     inflight_dir = workdir / "inflight"

@@ -212,26 +212,198 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def server_cpu(gunicorn_pid: int | None) -> dict[str, float]:
-    """CPU seconds used so far by gunicorn (master and workers) and by this database's backends."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
-        backends = [row[0] for row in cursor.fetchall()]
-    cpu = {"postgres": sum(_process_cpu(pid) for pid in backends)}
-    if gunicorn_pid is not None:
-        cpu["gunicorn"] = sum(_process_cpu(pid) for pid in [gunicorn_pid, *_children(gunicorn_pid)])
-    return cpu
-
-
 def client_cpu() -> float:
     import resource
 
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+# --- PostgreSQL's side: its CPU (all its processes) and, with --statements, where the time goes ----
+
+CLUSTER_CONF = Path("/etc/postgresql")
+
+
+def postmaster_pid() -> int:
+    """The PostgreSQL server process this script's database connection is served by (its parent)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (backend,) = cursor.fetchone()
+    return int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+class CpuSampler(threading.Thread):
+    """Samples the CPU seconds of gunicorn's processes and of every PostgreSQL process a few times a
+    second, so that backends which come and go (connections are closed after CONN_MAX_AGE) are
+    counted too, and keeps the series to split the CPU between starts and answers afterwards."""
+
+    def __init__(self, gunicorn_pid: int | None, postmaster: int, interval: float = 0.25):
+        super().__init__(daemon=True)
+        self.gunicorn_pid, self.postmaster, self.interval = gunicorn_pid, postmaster, interval
+        self.series: list[tuple[float, float, float]] = []  # (monotonic, gunicorn s, postgres s)
+        self._last: dict[str, dict[int, float]] = {"gunicorn": {}, "postgres": {}}
+        self._base: dict[str, float] = {"gunicorn": 0.0, "postgres": 0.0}
+        self._done = threading.Event()
+        self._sample()  # the processes' CPU so far is the baseline
+        self._base = {k: sum(v.values()) for k, v in self._last.items()}
+
+    def _tree(self, kind: str) -> list[int]:
+        root = self.gunicorn_pid if kind == "gunicorn" else self.postmaster
+        return [root, *_children(root)] if root else []
+
+    def _sample(self) -> None:
+        now = time.monotonic()
+        for kind in ("gunicorn", "postgres"):
+            for pid in self._tree(kind):
+                cpu = _process_cpu(pid)
+                if cpu:  # a process that is gone keeps its last reading
+                    self._last[kind][pid] = cpu
+        self.series.append((now, self.total("gunicorn"), self.total("postgres")))
+
+    def total(self, kind: str) -> float:
+        return sum(self._last[kind].values()) - self._base[kind]
+
+    def run(self) -> None:
+        while not self._done.wait(self.interval):
+            self._sample()
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+        self._sample()
+
+
+def split_by_regression(series, starts: list[float], answers: list[float], column: int, width: float = 2.0) -> dict:
+    """CPU per start and per answer from the time series: the CPU of each ``width``-second window
+    regressed (non-negative least squares, with a constant for idle work) on the starts and
+    answers accepted in it. For gunicorn this is a check against its own exact split."""
+    import numpy as np
+    from scipy.optimize import nnls
+
+    if len(series) < 4 or not answers:
+        return {}
+    t0, t1 = series[0][0], series[-1][0]
+    edges = np.arange(t0, t1 + width, width)
+    times = np.array([row[0] for row in series])
+    cpu = np.interp(edges, times, np.array([row[column] for row in series]))
+    y = np.diff(cpu)
+    n_starts = np.histogram(starts, bins=edges)[0]
+    n_answers = np.histogram(answers, bins=edges)[0]
+    design = np.column_stack([n_starts, n_answers, np.full(len(y), width)])
+    coef, _ = nnls(design.astype(float), y)
+    return {
+        "per_start": round(1000 * coef[0], 2),
+        "per_answer": round(1000 * coef[1], 2),
+        "idle_per_s": round(1000 * coef[2], 2),
+        "windows": len(y),
+    }
+
+
+def cluster_command(*action: str) -> None:
+    """pg_ctlcluster on the newest local cluster (root or the postgres user)."""
+    versions = sorted(os.listdir(CLUSTER_CONF)) if CLUSTER_CONF.is_dir() else []
+    if not versions:
+        raise SystemExit(f"no PostgreSQL cluster under {CLUSTER_CONF}")
+    subprocess.run(
+        ["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main", *action], check=True, capture_output=True
+    )
+
+
+def wait_for_postgres(limit_s: float = 60.0) -> None:
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        if subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1", "-p", "5432"]).returncode == 0:
+            return
+        time.sleep(0.1)
+    raise SystemExit(f"PostgreSQL did not come back within {limit_s:.0f} s")
+
+
+def _admin(database_url: str):
+    import psycopg
+
+    return psycopg.connect(urlsplit(database_url)._replace(path="/postgres").geturl(), autocommit=True)
+
+
+def enable_statements(database_url: str) -> bool:
+    """Load pg_stat_statements (a restart, when it is not loaded yet); True when this script loaded it."""
+    with _admin(database_url) as conn:
+        loaded = "pg_stat_statements" in conn.execute("SHOW shared_preload_libraries").fetchone()[0]
+        if not loaded:
+            conn.execute("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
+    if not loaded:
+        print("Loading pg_stat_statements: restarting PostgreSQL (undone at the end) ...", flush=True)
+        cluster_command("restart")
+        wait_for_postgres()
+    with _admin(database_url) as conn:  # planning time too (a setting of the library, known once it is loaded)
+        conn.execute("ALTER SYSTEM SET pg_stat_statements.track_planning = on")
+        conn.execute("SELECT pg_reload_conf()")
+    return not loaded
+
+
+def disable_statements(database_url: str) -> None:
+    with _admin(database_url) as conn:
+        conn.execute("ALTER SYSTEM RESET shared_preload_libraries")
+        conn.execute("ALTER SYSTEM RESET pg_stat_statements.track_planning")
+    cluster_command("restart")
+    wait_for_postgres()
+
+
+def database_counters() -> dict[str, float]:
+    """This database's commits, and the cluster's WAL records, bytes and syncs, so far."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT xact_commit, xact_rollback FROM pg_stat_database WHERE datname = current_database()")
+        commits, rollbacks = cursor.fetchone()
+        cursor.execute("SELECT wal_records, wal_bytes, wal_sync FROM pg_stat_wal")
+        records, wal_bytes, syncs = cursor.fetchone()
+        cursor.execute("SELECT coalesce(sum(seq_scan), 0), coalesce(sum(seq_tup_read), 0) FROM pg_stat_user_tables")
+        seq_scans, seq_rows = cursor.fetchone()
+    values = (commits, rollbacks, records, wal_bytes, syncs, seq_scans, seq_rows)
+    names = ("commits", "rollbacks", "wal_records", "wal_bytes", "wal_syncs", "seq_scans", "seq_rows_read")
+    return {name: float(value) for name, value in zip(names, values)}  # some are numeric (Decimal)
+
+
+def reset_statements() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        cursor.execute("SELECT pg_stat_statements_reset()")
+
+
+def statement_table(answers: int, top: int = 12) -> list[dict]:
+    """The statements this database ran, the costliest first: calls and time per answer."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT calls, total_exec_time, total_plan_time, rows, shared_blks_hit + shared_blks_read, query "
+            "FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid "
+            "WHERE d.datname = current_database() ORDER BY total_exec_time + total_plan_time DESC"
+        )
+        rows = cursor.fetchall()
+    table = []
+    for calls, exec_ms, plan_ms, n_rows, blocks, query in rows:
+        calls = max(calls, 1)  # a statement planned and never run has 0 calls
+        table.append(
+            {
+                "calls_per_answer": round(calls / max(answers, 1), 2),
+                "ms_per_answer": round((exec_ms + plan_ms) / max(answers, 1), 3),
+                "mean_exec_ms": round(exec_ms / calls, 3),
+                "mean_plan_ms": round(plan_ms / calls, 3),
+                "rows_per_call": round(n_rows / calls, 1),
+                "blocks_per_call": round(blocks / calls, 1),
+                "query": " ".join(query.split())[:160],
+            }
+        )
+    total = {
+        "statements_per_answer": round(sum(r[0] for r in rows) / max(answers, 1), 2),
+        "ms_per_answer": round(sum(r[1] + r[2] for r in rows) / max(answers, 1), 3),
+    }
+    return [total, *table[:top]]
 
 
 # --- simulated participants ---------------------------------------------------------------------
@@ -244,6 +416,8 @@ class Result:
     timings: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors: list[str] = field(default_factory=list)
     answers_posted: int = 0
+    started_at: float | None = None  # time.monotonic() when the start was accepted
+    answered_at: list[float] = field(default_factory=list)  # when each answer was accepted
 
 
 class Browser:
@@ -312,6 +486,7 @@ def participant(
         expect(status, 200, "landing")
         status, headers, _ = browser.request("start", "POST", f"/s/{slug}/start/", {**params, "consent": "on"})
         expect(status, 303, "start")
+        result.started_at = time.monotonic()
         home = urlsplit(headers["location"]).path
         status, _, _ = browser.request("instructions", "GET", home)
         expect(status, 200, "instructions")
@@ -333,6 +508,7 @@ def participant(
                 "answer", "POST", f"{home}q/{position}/", {"item": item, "choice": choice}
             )
             expect(status, 303, f"answer {position}")
+            result.answered_at.append(time.monotonic())
             result.sent[position] = choice
             result.answers_posted += 1
             if rng.random() < double_share:  # a double submit, with another choice: must change nothing
@@ -467,20 +643,28 @@ def run_step(
         f"{args.double_submit:.0%} double submits, images {'on' if args.images else 'off'}) ...",
         flush=True,
     )
-    cpu_before = server_cpu(gunicorn.pid if gunicorn else None)
+    if args.statements:
+        reset_statements()
+    counters_before = database_counters()
+    sampler = CpuSampler(gunicorn.pid if gunicorn else None, postmaster_pid())
     client_before = client_cpu()
     load_before = os.getloadavg()
     started = time.perf_counter()
+    sampler.start()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     wall = time.perf_counter() - started
+    sampler.stop()
     client_used = client_cpu() - client_before
-    cpu_after = server_cpu(gunicorn.pid if gunicorn else None)
     load_after = os.getloadavg()
-    # Backends that closed during the run are missed, so the PostgreSQL figure is a lower bound.
-    cpu_used = {k: max(0.0, cpu_after[k] - cpu_before.get(k, 0.0)) for k in cpu_after}
+    counters_after = database_counters()
+    # Every PostgreSQL process (its backends, the WAL writer, the checkpointer...), sampled while
+    # it lived: the database's whole cost, as a server's CPU would show it.
+    cpu_used = {"postgres": sampler.total("postgres")}
+    if gunicorn is not None:
+        cpu_used["gunicorn"] = sampler.total("gunicorn")
     cpu_used["client (this script)"] = client_used
     split = None
     if gunicorn is not None:
@@ -501,6 +685,18 @@ def run_step(
     every = [v for values in timings.values() for v in values]
     errors = [e for r in done for e in r.errors]
     problems = verify(slug, done)
+    starts_at = [r.started_at for r in done if r.started_at is not None]
+    answers_at = [t for r in done for t in r.answered_at]
+    regression = {
+        "postgres": split_by_regression(sampler.series, starts_at, answers_at, column=2),
+        "gunicorn (check against its own split above)": split_by_regression(
+            sampler.series, starts_at, answers_at, column=1
+        ),
+    }
+    database = {
+        k + "_per_answer": round((counters_after[k] - counters_before[k]) / max(answers, 1), 2) for k in counters_after
+    }
+    statements = statement_table(answers) if args.statements else "not measured (--statements)"
     return {
         "participants": participants,
         "cpus": os.cpu_count(),
@@ -527,6 +723,11 @@ def run_step(
         "cpu_ms_per_answer": {k: round(1000 * v / max(answers, 1), 1) for k, v in cpu_used.items()},
         # gunicorn's CPU split: a participant's way in (landing + consent + instructions) and each answer
         "gunicorn_cpu_ms": split or "not measured (external server)",
+        # PostgreSQL's CPU per start and per answer, from the CPU series (its processes do not say
+        # which request they served)
+        "cpu_ms_split_by_regression": regression,
+        "database": database,
+        "statements": statements,
         "load_average_before": load_before,
         "load_average_after": load_after,
         "errors": errors[:20],
@@ -585,6 +786,12 @@ def main(argv: list[str] | None = None) -> int:
         default=True,
         help="also fetch each question's pictures once per participant (default: yes)",
     )
+    parser.add_argument(
+        "--statements",
+        action="store_true",
+        help="also report PostgreSQL's statements per answer with pg_stat_statements (loaded for the run "
+        "by a restart of the local cluster, and unloaded after; needs root or the postgres user)",
+    )
     parser.add_argument("--json", metavar="FILE", help="also write the report as JSON")
     args = parser.parse_args(argv)
     if args.participants < 1:
@@ -597,6 +804,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--capacity starts its own servers: leave out --url")
 
     gunicorn = None
+    loaded_statements = enable_statements(args.database_url) if args.statements else False
     workdir = Path(tempfile.mkdtemp(prefix="survey-load-"))
     cpu_dir = workdir / "cpu"
     cpu_dir.mkdir()
@@ -657,6 +865,8 @@ def main(argv: list[str] | None = None) -> int:
                         "start_p95_ms": r["latency"]["start_post"].get("p95_ms"),
                         "answers_per_s": r["answers_per_s"],
                         "gunicorn_cpu_ms": r["gunicorn_cpu_ms"],
+                        "cpu_ms_per_answer": r["cpu_ms_per_answer"],
+                        "postgres_cpu_ms": r["cpu_ms_split_by_regression"]["postgres"],
                         "cpu_s": r["cpu_s"],
                         "load_average_after": r["load_average_after"],
                         "n_errors": r["n_errors"],
@@ -683,6 +893,8 @@ def main(argv: list[str] | None = None) -> int:
 
             connections.close_all()
         shutil.rmtree(workdir, ignore_errors=True)
+        if loaded_statements:
+            disable_statements(args.database_url)
 
 
 if __name__ == "__main__":

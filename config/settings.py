@@ -88,6 +88,13 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Parameters bound by the server, so psycopg prepares a statement the connection runs often
+    # (its fifth run) and PostgreSQL plans it once per connection instead of on every request:
+    # planning was most of the database's CPU per answer (docs/benchmarks.md). Off for a pooler
+    # in transaction mode (pgbouncer), which cannot keep prepared statements.
+    if env_bool("DATABASE_SERVER_SIDE_BINDING", True):
+        DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "en-us"

@@ -93,3 +93,38 @@ def test_local_development_opts_in_with_django_debug_and_needs_no_key(tmp_path):
     result = run(["-c", code], clean_env(tmp_path, DJANGO_DEBUG="1"))
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "False"]
+
+
+def _database_settings(tmp_path, **extra) -> dict:
+    code = (
+        "import json; from config.boot import load_settings_or_exit; load_settings_or_exit('test');"
+        "from django.conf import settings as s; d = s.DATABASES['default'];"
+        "print(json.dumps({'OPTIONS': d.get('OPTIONS', {}), 'CONN_HEALTH_CHECKS': d['CONN_HEALTH_CHECKS'],"
+        " 'CONN_MAX_AGE': d['CONN_MAX_AGE']}))"
+    )
+    result = run(["-c", code], clean_env(tmp_path, DJANGO_SECRET_KEY="k" * 50, **extra))
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_postgresql_connections_are_kept_health_checked_and_prepare_the_statements_they_run_often(tmp_path):
+    values = _database_settings(tmp_path, DATABASE_URL="postgres://study@db.example.org:5432/normlime")
+
+    assert values == {
+        "OPTIONS": {"server_side_binding": True, "prepare_threshold": 5},
+        "CONN_HEALTH_CHECKS": True,
+        "CONN_MAX_AGE": 60,
+    }
+
+
+def test_a_pooler_in_transaction_mode_can_turn_prepared_statements_off(tmp_path):
+    values = _database_settings(
+        tmp_path, DATABASE_URL="postgres://study@db.example.org:5432/normlime", DATABASE_SERVER_SIDE_BINDING="0"
+    )
+
+    assert values["OPTIONS"] == {}
+    assert values["CONN_HEALTH_CHECKS"] is True
+
+
+def test_sqlite_gets_no_postgresql_options(tmp_path):
+    assert _database_settings(tmp_path)["OPTIONS"] == {}
