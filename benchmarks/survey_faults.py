@@ -275,7 +275,6 @@ def parse_faults(text: str) -> list[Fault]:
 def verify(slug: str, people: list[Participant], n_questions: int) -> dict:
     """What the database holds against what the participants were told."""
     from django.db import connections
-    from django.db.models import Count
 
     from survey.models import Answer
     from survey.models import Participant as Row
@@ -302,13 +301,7 @@ def verify(slug: str, people: list[Participant], n_questions: int) -> dict:
                     wrong.append(f"{p.worker} q{position}: stored {choices}, sent {p.attempted.get(position)}")
         if sorted(mine) != list(range(1, len(mine) + 1)):
             gaps.append(f"{p.worker}: positions {sorted(mine)}")
-    duplicates = (
-        Answer.objects.filter(participant__study__slug=slug)
-        .values("participant_id", "item_id")
-        .annotate(n=Count("id"))
-        .filter(n__gt=1)
-        .count()
-    )
+    duplicates = load.duplicated_answers(slug)
     finished = dict(Row.objects.filter(study__slug=slug).values_list("worker_id", "status"))
     for p in people:
         if finished.get(p.worker) != "finished" or len(stored.get(p.worker, {})) != n_questions:

@@ -534,9 +534,24 @@ def participant(
 # --- checking and reporting ------------------------------------------------------------------------
 
 
+def duplicated_answers(slug: str) -> int:
+    """How many (participant, item) pairs of the study have more than one answer (the database's
+    constraint forbids it; counted all the same, as the check of what it promises)."""
+    from django.db.models import Count
+
+    from survey.models import Answer
+
+    return (
+        Answer.objects.filter(participant__study__slug=slug)
+        .values("participant_id", "item_id")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+        .count()
+    )
+
+
 def verify(slug: str, results: list[Result]) -> list[str]:
     """Every answer sent is stored exactly once, with the first choice; nothing else is stored."""
-    from django.db.models import Count
 
     from survey.models import Answer, Participant
 
@@ -557,13 +572,7 @@ def verify(slug: str, results: list[Result]) -> list[str]:
             problems.append(
                 f"{r.worker}: stored {len(stored.get(r.worker, {}))} answers differ from the {len(r.sent)} sent"
             )
-    duplicates = (
-        Answer.objects.filter(participant__study__slug=slug)
-        .values("participant_id", "item_id")
-        .annotate(n=Count("id"))
-        .filter(n__gt=1)
-        .count()
-    )
+    duplicates = duplicated_answers(slug)
     if duplicates:
         problems.append(f"{duplicates} duplicated answers")
     finished = Participant.objects.filter(study__slug=slug, status="finished").count()
