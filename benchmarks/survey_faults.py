@@ -41,7 +41,6 @@ import random
 import re
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -209,7 +208,7 @@ class Fault:
 
 def _leave_postgres_running() -> None:
     """Whatever happened, the cluster is left running (a crash fault interrupted mid-way included)."""
-    if subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1", "-p", "5432"]).returncode != 0:
+    if not load.postgres_ready():
         load.cluster_command("start")
         load.wait_for_postgres()
 
@@ -263,9 +262,13 @@ def parse_faults(text: str) -> list[Fault]:
     faults = []
     for part in filter(None, (s.strip() for s in text.split(","))):
         kind, _, at = part.partition("@")
-        if kind not in FAULT_KINDS or not at:
+        try:
+            seconds = float(at)
+        except ValueError:
+            raise ValueError(part) from None
+        if kind not in FAULT_KINDS:
             raise ValueError(part)
-        faults.append(Fault(kind, float(at)))
+        faults.append(Fault(kind, seconds))
     return sorted(faults, key=lambda f: f.at)
 
 

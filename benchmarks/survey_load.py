@@ -19,7 +19,10 @@ is stored exactly once, with the choice that was sent first.
 Reports answers per second, p50/p95/p99 latency (answer POSTs, question GETs, all requests), and
 the server's CPU time: gunicorn's per start (landing + consent + instructions) and per answer
 (its question page, pictures and post), measured by the workers themselves for each request
-(benchmarks/survey_load_gunicorn.py), so they hold even when other programs share the cores.
+(benchmarks/survey_load_gunicorn.py), so they hold even when other programs share the cores;
+PostgreSQL's (every process of the local cluster, sampled), split per start and per answer by
+regression; the database's commits, WAL syncs and rows read by sequential scans per answer; and
+with --statements its statements per answer (pg_stat_statements).
 
 How many participants a server holds: --capacity runs the given counts in turn, each on a fresh
 gunicorn and study, and reports the largest whose answer p95 stays under --p95-limit (100 ms):
@@ -224,14 +227,19 @@ def client_cpu() -> float:
 CLUSTER_CONF = Path("/etc/postgresql")
 
 
-def postmaster_pid() -> int:
-    """The PostgreSQL server process this script's database connection is served by (its parent)."""
+def postmaster_pid() -> int | None:
+    """The PostgreSQL server process this script's database connection is served by (its parent);
+    None when the server runs on another machine (--url with a remote database): its CPU is not
+    measured then."""
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         (backend,) = cursor.fetchone()
-    return int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    try:
+        return int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return None
 
 
 class CpuSampler(threading.Thread):
@@ -239,7 +247,7 @@ class CpuSampler(threading.Thread):
     second, so that backends which come and go (connections are closed after CONN_MAX_AGE) are
     counted too, and keeps the series to split the CPU between starts and answers afterwards."""
 
-    def __init__(self, gunicorn_pid: int | None, postmaster: int, interval: float = 0.25):
+    def __init__(self, gunicorn_pid: int | None, postmaster: int | None, interval: float = 0.25):
         super().__init__(daemon=True)
         self.gunicorn_pid, self.postmaster, self.interval = gunicorn_pid, postmaster, interval
         self.series: list[tuple[float, float, float]] = []  # (monotonic, gunicorn s, postgres s)
@@ -311,10 +319,15 @@ def cluster_command(*action: str) -> None:
     )
 
 
+def postgres_ready() -> bool:
+    """Whether the local cluster accepts connections (pg_isready)."""
+    return subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1", "-p", "5432"]).returncode == 0
+
+
 def wait_for_postgres(limit_s: float = 60.0) -> None:
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
-        if subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1", "-p", "5432"]).returncode == 0:
+        if postgres_ready():
             return
         time.sleep(0.1)
     raise SystemExit(f"PostgreSQL did not come back within {limit_s:.0f} s")
@@ -671,7 +684,7 @@ def run_step(
     counters_after = database_counters()
     # Every PostgreSQL process (its backends, the WAL writer, the checkpointer...), sampled while
     # it lived: the database's whole cost, as a server's CPU would show it.
-    cpu_used = {"postgres": sampler.total("postgres")}
+    cpu_used = {"postgres": sampler.total("postgres")} if sampler.postmaster else {}
     if gunicorn is not None:
         cpu_used["gunicorn"] = sampler.total("gunicorn")
     cpu_used["client (this script)"] = client_used
@@ -697,7 +710,9 @@ def run_step(
     starts_at = [r.started_at for r in done if r.started_at is not None]
     answers_at = [t for r in done for t in r.answered_at]
     regression = {
-        "postgres": split_by_regression(sampler.series, starts_at, answers_at, column=2),
+        "postgres": split_by_regression(sampler.series, starts_at, answers_at, column=2)
+        if sampler.postmaster
+        else "not measured (the database is on another machine)",
         "gunicorn (check against its own split above)": split_by_regression(
             sampler.series, starts_at, answers_at, column=1
         ),

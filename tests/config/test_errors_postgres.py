@@ -43,7 +43,8 @@ def participant():
     return p
 
 
-def _admin_url() -> str:
+def _test_database_url() -> str:
+    """The test database, for another connection or another process."""
     s = connection.settings_dict
     return f"postgresql://{s['USER'] or 'postgres'}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
@@ -67,7 +68,7 @@ def _serve(path: str) -> tuple[int, dict[str, str]]:
 def _drop_this_threads_connection() -> None:
     """The database ends our backend, as a restart or a failover does."""
     pid = connection.connection.info.backend_pid
-    with psycopg.connect(_admin_url(), autocommit=True) as other:
+    with psycopg.connect(_test_database_url(), autocommit=True) as other:
         assert other.execute("SELECT pg_terminate_backend(%s)", [pid]).fetchone() == (True,)
 
 
@@ -148,12 +149,7 @@ def test_a_worker_killed_while_writing_the_last_answer_leaves_neither_the_answer
     total = participant.study.n_questions
     for position in range(1, total):
         _answer(participant, position)
-    s = connection.settings_dict
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings_test",
-        "DATABASE_URL": f"postgres://{s['USER'] or 'postgres'}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}",
-    }
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings_test", "DATABASE_URL": _test_database_url()}
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, str(participant.pk), str(total)],
         cwd=ROOT,
