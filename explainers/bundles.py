@@ -37,8 +37,8 @@ import numpy as np
 
 from . import cli
 from .data import layout_of
-from .files import atomic_write
-from .generation import displayed_maps, write_manifest
+from .files import atomic_write, to_json
+from .generation import MANIFEST, displayed_maps, write_manifest
 from .methods import registry
 from .models import ExplanationSet
 from .services import SET_NAME, register_explanation_set
@@ -50,7 +50,6 @@ KNOWN_VERSIONS = frozenset({VERSION})
 
 INDEX = "bundle.json"
 MAPS = "maps.npz"
-MANIFEST = "manifest.json"
 OVERVIEW = "overview.png"
 REQUIRED = (MAPS, MANIFEST, OVERVIEW)
 #: Unpacked size above which a file is refused (a set of every method is a few MB; this stops a zip bomb).
@@ -97,7 +96,7 @@ def export_set(explanation_set: ExplanationSet, path: str | Path, force: bool = 
 
     contents: dict[str, bytes] = {
         MAPS: maps_bytes,
-        MANIFEST: json.dumps(explanation_set.manifest, indent=2).encode(),
+        MANIFEST: to_json(explanation_set.manifest).encode(),
         OVERVIEW: bytes(explanation_set.overview_png),
     }
     for class_map in explanation_set.maps.order_by("method", "digit"):

@@ -152,7 +152,7 @@ def generate(
     for key, value in (manifest_extra or {}).items():
         manifest[key] = {**manifest[key], **value} if isinstance(manifest.get(key), dict) else value
     png_dir.mkdir(exist_ok=True)
-    atomic_write_all({**files, out / "manifest.json": to_json(manifest)})
+    atomic_write_all({**files, manifest_path(out): to_json(manifest)})
     (out / CACHE_NAME).unlink(missing_ok=True)  # only now: a failed write above resumes from the cache
     return GenerationResult(out_dir=out, maps=maps, manifest=manifest, resumed_from=resumed)
 
@@ -271,8 +271,15 @@ def overview_rows(names) -> list[str]:
     return [n for n in registry.figure_order() if n in names]
 
 
+MANIFEST = "manifest.json"  # a set's manifest, in its folder and in its bundle
+
+
+def manifest_path(out_dir: Path) -> Path:
+    return Path(out_dir) / MANIFEST
+
+
 def write_manifest(out_dir: Path, manifest: dict) -> None:
-    atomic_write_json(Path(out_dir) / "manifest.json", manifest)
+    atomic_write_json(manifest_path(out_dir), manifest)
 
 
 @dataclass(frozen=True)
